@@ -1,0 +1,32 @@
+"""Build macros for Vigil's own code: warnings are errors here, not in system headers."""
+
+VIGIL_COPTS = [
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-Wno-unused-parameter",
+]
+
+def vigil_cc_library(name, copts = [], **kwargs):
+    native.cc_library(name = name, copts = VIGIL_COPTS + copts, **kwargs)
+
+def vigil_cc_binary(name, copts = [], **kwargs):
+    native.cc_binary(name = name, copts = VIGIL_COPTS + copts, **kwargs)
+
+def vigil_cc_test(name, copts = [], deps = [], **kwargs):
+    native.cc_test(
+        name = name,
+        copts = VIGIL_COPTS + copts,
+        deps = deps + ["@system//:gtest_main"],
+        **kwargs
+    )
+
+def vigil_cc_benchmark(name, copts = [], deps = [], **kwargs):
+    """A Google Benchmark binary; run it with `bazel run --config=opt`."""
+    native.cc_binary(
+        name = name,
+        copts = VIGIL_COPTS + copts,
+        deps = deps + ["@system//:benchmark_main"],
+        testonly = True,
+        **kwargs
+    )

@@ -1,0 +1,111 @@
+// Chunk codec: compresses one series' samples (int64 ms timestamp, float64
+// value) into a self-describing byte string, and decodes it back bit-exactly
+// (every NaN payload, ±Inf, -0.0 and the staleness marker round-trip).
+// The format is documented in docs/format/chunk_encoding.md.
+//
+//   ChunkEncoder enc;
+//   enc.Append(1000, 1.0);
+//   enc.Append(16000, 2.0);
+//   absl::string_view bytes = enc.Bytes();   // valid until the next Append
+//   ChunkDecoder dec(bytes);
+//   while (dec.Next()) use(dec.At());
+//   if (!dec.status().ok()) ...             // corruption is reported
+//
+// Thread-safety: an encoder is owned by one writer; decoders over a copy of
+// the bytes are independent. Samples must be appended in strictly
+// increasing timestamp order (the head enforces this).
+#ifndef VIGIL_TSDB_CHUNKENC_CHUNK_H_
+#define VIGIL_TSDB_CHUNKENC_CHUNK_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "tsdb/sample.h"
+
+namespace vigil::tsdb::chunkenc {
+
+class ChunkEncoder {
+ public:
+  ChunkEncoder();
+  ChunkEncoder(const ChunkEncoder&) = delete;
+  ChunkEncoder& operator=(const ChunkEncoder&) = delete;
+  ChunkEncoder(ChunkEncoder&&) = default;
+  ChunkEncoder& operator=(ChunkEncoder&&) = default;
+
+  // Appends a sample; t must be greater than the last appended t.
+  void Append(int64_t t, double v);
+
+  int num_samples() const { return num_samples_; }
+  int64_t min_time() const { return min_time_; }
+  int64_t max_time() const { return max_time_; }
+  // Current encoded size in bytes (what Bytes() would return).
+  size_t size_bytes() const;
+
+  // The encoded chunk so far, decodable with ChunkDecoder. The view is
+  // invalidated by the next Append.
+  absl::string_view Bytes() const;
+
+ private:
+  // Implementation state is private to chunk.cc.
+  std::string buf_;
+  int num_samples_ = 0;
+  int64_t min_time_ = 0;
+  int64_t max_time_ = 0;
+  // Encoder state (previous timestamp/delta, previous value bits, value
+  // mode, bit position, ...).
+  int64_t prev_t_ = 0;
+  int64_t prev_dt_ = 0;
+  uint64_t prev_bits_ = 0;
+  int64_t prev_int_ = 0;
+  int64_t prev_int_delta_ = 0;
+  uint8_t bit_pos_ = 0;
+  uint8_t leading_ = 0xff;
+  uint8_t trailing_ = 0;
+  uint8_t mode_ = 0;
+  int8_t scale_ = 0;
+};
+
+class ChunkDecoder {
+ public:
+  // `bytes` must outlive the decoder.
+  explicit ChunkDecoder(absl::string_view bytes);
+
+  // Moves to the next sample; false at the end or on corruption.
+  bool Next();
+  // Moves to the first sample with timestamp >= t; false if none.
+  bool Seek(int64_t t);
+  Sample At() const { return {t_, v_}; }
+  // Number of samples the header declares.
+  int num_samples() const { return num_samples_; }
+  // Non-OK (DataLoss) when the bytes are truncated or malformed.
+  absl::Status status() const { return status_; }
+
+  // Appends all remaining samples with t in [mint, maxt] to `out`.
+  absl::Status DecodeRange(int64_t mint, int64_t maxt,
+                           std::vector<Sample>* out);
+
+ private:
+  absl::string_view bytes_;
+  absl::Status status_;
+  int num_samples_ = 0;
+  int read_ = 0;
+  int64_t t_ = 0;
+  double v_ = 0;
+  // Decoder state mirrors the encoder's.
+  size_t bit_offset_ = 0;
+  int64_t prev_dt_ = 0;
+  uint64_t prev_bits_ = 0;
+  int64_t prev_int_ = 0;
+  int64_t prev_int_delta_ = 0;
+  uint8_t leading_ = 0;
+  uint8_t trailing_ = 0;
+  uint8_t mode_ = 0;
+  int8_t scale_ = 0;
+};
+
+}  // namespace vigil::tsdb::chunkenc
+
+#endif  // VIGIL_TSDB_CHUNKENC_CHUNK_H_
