@@ -49,23 +49,40 @@ class ChunkEncoder {
   absl::string_view Bytes() const;
 
  private:
-  // Implementation state is private to chunk.cc.
+  // Implementation state is private to chunk.cc; see
+  // docs/format/chunk_encoding.md for what each field drives.
+  void WriteBits(uint64_t bits, int n);
+  void WriteWide(uint64_t x);
+  void WriteRice(uint64_t u, uint64_t* sum, uint32_t* count);
+  void WriteEscape(int kind);
+  void WriteHeader();
+  void AppendValue(double v);
+  void AppendDecimal(int64_t m);
+  bool AppendFloat(double v);
+
   std::string buf_;
   int num_samples_ = 0;
   int64_t min_time_ = 0;
   int64_t max_time_ = 0;
-  // Encoder state (previous timestamp/delta, previous value bits, value
-  // mode, bit position, ...).
   int64_t prev_t_ = 0;
-  int64_t prev_dt_ = 0;
-  uint64_t prev_bits_ = 0;
-  int64_t prev_int_ = 0;
-  int64_t prev_int_delta_ = 0;
-  uint8_t bit_pos_ = 0;
+  uint64_t prev_dt_ = 0;
+  uint64_t prev_bits_ = 0;       // float mode: previous value's bits
+  uint64_t prev_int_ = 0;        // decimal mode: previous mantissa
+  uint64_t prev_int_delta_ = 0;  // decimal mode: previous mantissa delta
+  uint64_t rice_t_sum_ = 0;      // adaptive Rice statistics, timestamps
+  uint32_t rice_t_count_ = 1;
+  uint64_t rice_v_sum_ = 0;  // adaptive Rice statistics, values
+  uint32_t rice_v_count_ = 1;
+  int32_t predictor_score_ = 0;   // < 0: delta-of-delta predictor wins
+  uint16_t decimal_backoff_ = 0;  // float mode: samples until next probe
+  uint16_t decimal_backoff_len_ = 1;
+  uint8_t bit_pos_ = 0;  // bits used in buf_.back(); 0 = full
+  uint8_t header_len_ = 2;
   uint8_t leading_ = 0xff;
   uint8_t trailing_ = 0;
   uint8_t mode_ = 0;
   int8_t scale_ = 0;
+  bool last_was_exception_ = false;
 };
 
 class ChunkDecoder {
@@ -88,22 +105,38 @@ class ChunkDecoder {
                            std::vector<Sample>* out);
 
  private:
+  bool DecodeNext();
+  uint64_t Peek() const;
+  uint64_t ReadBits(int n);
+  uint64_t ReadWide();
+  uint64_t ReadRice(uint64_t* sum, uint32_t* count, int* escape);
+  bool ReadValue();
+  bool Fail(const char* what);
+
   absl::string_view bytes_;
   absl::Status status_;
   int num_samples_ = 0;
   int read_ = 0;
   int64_t t_ = 0;
   double v_ = 0;
+  const unsigned char* data_ = nullptr;
+  size_t size_bits_ = 0;
   // Decoder state mirrors the encoder's.
   size_t bit_offset_ = 0;
-  int64_t prev_dt_ = 0;
+  uint64_t prev_dt_ = 0;
   uint64_t prev_bits_ = 0;
-  int64_t prev_int_ = 0;
-  int64_t prev_int_delta_ = 0;
+  uint64_t prev_int_ = 0;
+  uint64_t prev_int_delta_ = 0;
+  uint64_t rice_t_sum_ = 0;
+  uint32_t rice_t_count_ = 1;
+  uint64_t rice_v_sum_ = 0;
+  uint32_t rice_v_count_ = 1;
+  int32_t predictor_score_ = 0;
   uint8_t leading_ = 0;
   uint8_t trailing_ = 0;
   uint8_t mode_ = 0;
   int8_t scale_ = 0;
+  bool done_ = false;
 };
 
 }  // namespace vigil::tsdb::chunkenc

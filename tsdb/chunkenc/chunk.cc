@@ -1,0 +1,626 @@
+// Chunk codec implementation. The byte/bit layout is specified in
+// docs/format/chunk_encoding.md; the comments here say why the code is shaped
+// the way it is.
+//
+// Summary: a 2- or 4-byte big-endian sample count, then a MSB-first bit
+// stream. Timestamps are delta-of-delta coded with an adaptive Rice code
+// (zero, the common case for regular scrapes, costs one bit). Values are
+// coded in one of two modes that the stream can switch between at any
+// sample:
+//   - decimal mode: the value is exactly m / 10^scale for an int64 m; the
+//     mantissa is predicted (previous value, or previous value plus previous
+//     delta, whichever has been cheaper so far) and the residual is Rice
+//     coded with an adaptive parameter;
+//   - float mode: Gorilla XOR against the previous value's bits.
+// Both coders' adaptive state is a pure function of the samples decoded so
+// far, so the decoder mirrors it without side information.
+#include "tsdb/chunkenc/chunk.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace vigil::tsdb::chunkenc {
+namespace {
+
+// Unary prefixes of this many ones mark an escape: an explicit bit width (or
+// a control code) follows instead of a terminating zero.
+constexpr int kRiceLimit = 16;
+// Rice statistics are halved every kRiceWindow samples so the parameter
+// follows the recent residual magnitude rather than the chunk average.
+constexpr uint32_t kRiceWindow = 32;
+// Caps one residual's contribution to the statistics so a single huge
+// residual cannot overflow the sum.
+constexpr uint64_t kRiceCap = uint64_t{1} << 48;
+// Saturation bound of the statistics when they are rescaled.
+constexpr uint64_t kRiceSumMax = uint64_t{1} << 54;
+
+// Control codes in the width field of an escaped value residual. A real
+// escaped residual is >= kRiceLimit, so its width is at least 5 and its
+// width field (width - 1) at least 4: 0..3 are free for control codes.
+enum Escape : int {
+  kEscException = 0,  // 64 raw value bits for this sample only
+  kEscScale = 1,      // 5-bit larger scale, then this sample's residual
+  kEscFloat = 2,      // 64 raw value bits; float mode from here on
+  kEscNone = -1,
+};
+
+constexpr int kScaleBits = 5;
+// 10^22 is the largest power of ten that is an exact double; dividing by an
+// exact power makes m / 10^k the correctly rounded decimal, which is what a
+// text parser produces for the same digits.
+constexpr int kMaxScale = 22;
+constexpr double kPow10[kMaxScale + 1] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+// Predictor choice: the score accumulates (cost of delta-of-delta residual)
+// - (cost of delta residual) in bits, clamped so a change of behaviour
+// mid-chunk is followed within a few samples.
+constexpr int32_t kScoreClamp = 16;
+
+enum Mode : uint8_t { kDecimal = 0, kFloat = 1 };
+
+inline uint64_t DoubleBits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+inline double BitsDouble(uint64_t b) {
+  double v;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+
+inline uint64_t ZigZag(uint64_t x) {
+  return (x << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(x) >> 63);
+}
+
+inline uint64_t UnZigZag(uint64_t u) { return (u >> 1) ^ (0 - (u & 1)); }
+
+inline int BitWidth(uint64_t x) { return x ? 64 - __builtin_clzll(x) : 0; }
+
+inline uint64_t LowMask(int n) {
+  return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+}
+
+// Rice parameter: the smallest k with count << k >= sum (as in JPEG-LS),
+// computed from bit widths instead of a loop or a division.
+inline int RiceK(uint64_t sum, uint32_t count) {
+  if (sum <= count) return 0;
+  int k = BitWidth(sum) - BitWidth(count);
+  if ((uint64_t{count} << k) < sum) ++k;
+  return k;
+}
+
+inline void RiceUpdate(uint64_t u, uint64_t* sum, uint32_t* count) {
+  if (*count >= kRiceWindow) {
+    *sum >>= 1;
+    *count >>= 1;
+  }
+  *sum += std::min(u, kRiceCap);
+  ++*count;
+}
+
+inline void RiceRescale(int steps, uint64_t* sum) {
+  for (int i = 0; i < steps; ++i) {
+    *sum = *sum > kRiceSumMax / 10 ? kRiceSumMax : *sum * 10;
+  }
+}
+
+// 10^n modulo 2^64: mantissa state is rescaled with wrapping arithmetic,
+// which the decoder reproduces exactly even when it overflows.
+inline uint64_t Pow10Wrapped(int n) {
+  uint64_t p = 1;
+  for (int i = 0; i < n; ++i) p *= 10;
+  return p;
+}
+
+inline double FromDecimal(uint64_t m, int scale) {
+  return static_cast<double>(static_cast<int64_t>(m)) / kPow10[scale];
+}
+
+// True when v is bit-for-bit m / 10^scale for some int64 m.
+inline bool ToDecimalAt(double v, int scale, uint64_t* m) {
+  const double x = v * kPow10[scale];
+  if (!(std::fabs(x) < 9.2e18)) return false;
+  const int64_t r = static_cast<int64_t>(std::nearbyint(x));
+  if (DoubleBits(FromDecimal(static_cast<uint64_t>(r), scale)) !=
+      DoubleBits(v)) {
+    return false;
+  }
+  *m = static_cast<uint64_t>(r);
+  return true;
+}
+
+// Smallest scale >= from at which v is an exact decimal.
+bool FindScale(double v, int from, int* scale, uint64_t* m) {
+  if (!std::isfinite(v)) return false;
+  for (int k = from; k <= kMaxScale; ++k) {
+    if (ToDecimalAt(v, k, m)) {
+      *scale = k;
+      return true;
+    }
+    if (!(std::fabs(v * kPow10[k]) < 9.2e18)) return false;
+  }
+  return false;
+}
+
+inline uint64_t LoadBigEndian64(const unsigned char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, sizeof x);
+  return __builtin_bswap64(x);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// ChunkEncoder
+
+ChunkEncoder::ChunkEncoder() : buf_(2, '\0') {}
+
+size_t ChunkEncoder::size_bytes() const { return buf_.size(); }
+
+absl::string_view ChunkEncoder::Bytes() const {
+  return absl::string_view(buf_.data(), buf_.size());
+}
+
+void ChunkEncoder::WriteBits(uint64_t bits, int n) {
+  while (n > 0) {
+    if (bit_pos_ == 0) buf_.push_back('\0');
+    const int free = 8 - bit_pos_;
+    const int take = std::min(free, n);
+    const uint64_t chunk = (bits >> (n - take)) & LowMask(take);
+    buf_.back() = static_cast<char>(static_cast<unsigned char>(buf_.back()) |
+                                    (chunk << (free - take)));
+    bit_pos_ = static_cast<uint8_t>((bit_pos_ + take) & 7);
+    n -= take;
+  }
+}
+
+// 6-bit (width - 1), then the value in `width` bits; width >= 1.
+void ChunkEncoder::WriteWide(uint64_t x) {
+  const int width = std::max(BitWidth(x), 1);
+  WriteBits(static_cast<uint64_t>(width - 1), 6);
+  WriteBits(x, width);
+}
+
+void ChunkEncoder::WriteRice(uint64_t u, uint64_t* sum, uint32_t* count) {
+  const int k = RiceK(*sum, *count);
+  const uint64_t q = u >> k;
+  if (q < static_cast<uint64_t>(kRiceLimit)) {
+    // q ones and a terminating zero.
+    WriteBits((uint64_t{1} << (q + 1)) - 2, static_cast<int>(q) + 1);
+    WriteBits(u & LowMask(k), k);
+  } else {
+    WriteBits(LowMask(kRiceLimit), kRiceLimit);
+    WriteWide(u);
+  }
+  RiceUpdate(u, sum, count);
+}
+
+void ChunkEncoder::WriteEscape(int kind) {
+  WriteBits(LowMask(kRiceLimit), kRiceLimit);
+  WriteBits(static_cast<uint64_t>(kind), 6);
+}
+
+void ChunkEncoder::WriteHeader() {
+  const uint32_t n = static_cast<uint32_t>(num_samples_);
+  if (n < 0x8000) {
+    buf_[0] = static_cast<char>(n >> 8);
+    buf_[1] = static_cast<char>(n);
+    return;
+  }
+  if (header_len_ == 2) {
+    // Widening moves the stream once, at 32768 samples.
+    buf_.insert(0, 2, '\0');
+    header_len_ = 4;
+  }
+  const uint32_t h = n | 0x80000000u;
+  buf_[0] = static_cast<char>(h >> 24);
+  buf_[1] = static_cast<char>(h >> 16);
+  buf_[2] = static_cast<char>(h >> 8);
+  buf_[3] = static_cast<char>(h);
+}
+
+void ChunkEncoder::Append(int64_t t, double v) {
+  const uint64_t ut = static_cast<uint64_t>(t);
+  if (num_samples_ == 0) {
+    min_time_ = t;
+    WriteWide(ZigZag(ut));
+    uint64_t m;
+    int scale;
+    if (FindScale(v, 0, &scale, &m)) {
+      WriteBits(kDecimal, 1);
+      WriteBits(static_cast<uint64_t>(scale), kScaleBits);
+      WriteWide(ZigZag(m));
+      mode_ = kDecimal;
+      scale_ = static_cast<int8_t>(scale);
+      prev_int_ = m;
+      prev_int_delta_ = 0;
+    } else {
+      WriteBits(kFloat, 1);
+      WriteBits(DoubleBits(v), 64);
+      mode_ = kFloat;
+      prev_bits_ = DoubleBits(v);
+      leading_ = 0xff;
+    }
+  } else {
+    const uint64_t dt = ut - static_cast<uint64_t>(prev_t_);
+    if (num_samples_ == 1) {
+      WriteWide(dt);
+    } else {
+      WriteRice(ZigZag(dt - prev_dt_), &rice_t_sum_, &rice_t_count_);
+    }
+    prev_dt_ = dt;
+    AppendValue(v);
+  }
+  prev_t_ = t;
+  max_time_ = t;
+  ++num_samples_;
+  WriteHeader();
+}
+
+void ChunkEncoder::AppendDecimal(int64_t m_signed) {
+  const uint64_t m = static_cast<uint64_t>(m_signed);
+  const uint64_t pred =
+      predictor_score_ < 0 ? prev_int_ + prev_int_delta_ : prev_int_;
+  WriteRice(ZigZag(m - pred), &rice_v_sum_, &rice_v_count_);
+  const uint64_t delta = m - prev_int_;
+  predictor_score_ +=
+      BitWidth(ZigZag(delta - prev_int_delta_)) - BitWidth(ZigZag(delta));
+  predictor_score_ = std::clamp(predictor_score_, -kScoreClamp, kScoreClamp);
+  prev_int_delta_ = delta;
+  prev_int_ = m;
+}
+
+// Float mode; returns false (writing nothing) when the encoder should
+// switch to decimal mode for this value instead.
+bool ChunkEncoder::AppendFloat(double v) {
+  const uint64_t bits = DoubleBits(v);
+  const uint64_t x = bits ^ prev_bits_;
+  if (x == 0) {
+    WriteBits(0, 1);
+    return true;
+  }
+  // Probing for a decimal costs up to kMaxScale multiply/divides, so after
+  // a failed probe the next ones are spaced out exponentially.
+  if (decimal_backoff_ == 0) {
+    uint64_t m;
+    int scale;
+    if (FindScale(v, 0, &scale, &m)) return false;
+    decimal_backoff_len_ =
+        static_cast<uint16_t>(std::min<int>(decimal_backoff_len_ * 2, 64));
+    decimal_backoff_ = decimal_backoff_len_;
+  } else {
+    --decimal_backoff_;
+  }
+  const int lead = __builtin_clzll(x);
+  const int trail = __builtin_ctzll(x);
+  if (leading_ != 0xff && lead >= leading_ && trail >= trailing_) {
+    WriteBits(0b10, 2);
+    WriteBits(x >> trailing_, 64 - leading_ - trailing_);
+  } else {
+    const int sig = 64 - lead - trail;
+    WriteBits(0b110, 3);
+    WriteBits(static_cast<uint64_t>(lead), 6);
+    WriteBits(static_cast<uint64_t>(sig - 1), 6);
+    WriteBits(x >> trail, sig);
+    leading_ = static_cast<uint8_t>(lead);
+    trailing_ = static_cast<uint8_t>(trail);
+  }
+  prev_bits_ = bits;
+  return true;
+}
+
+void ChunkEncoder::AppendValue(double v) {
+  uint64_t m;
+  if (mode_ == kFloat) {
+    if (AppendFloat(v)) return;
+    int scale;
+    FindScale(v, 0, &scale, &m);
+    WriteBits(0b111, 3);
+    WriteBits(static_cast<uint64_t>(scale), kScaleBits);
+    WriteWide(ZigZag(m));
+    mode_ = kDecimal;
+    scale_ = static_cast<int8_t>(scale);
+    prev_int_ = m;
+    prev_int_delta_ = 0;
+    predictor_score_ = 0;
+    last_was_exception_ = false;
+    return;
+  }
+  int scale;
+  if (ToDecimalAt(v, scale_, &m)) {
+    AppendDecimal(static_cast<int64_t>(m));
+    last_was_exception_ = false;
+    return;
+  }
+  if (scale_ < kMaxScale && FindScale(v, scale_ + 1, &scale, &m)) {
+    WriteEscape(kEscScale);
+    WriteBits(static_cast<uint64_t>(scale), kScaleBits);
+    const uint64_t p = Pow10Wrapped(scale - scale_);
+    prev_int_ *= p;
+    prev_int_delta_ *= p;
+    RiceRescale(scale - scale_, &rice_v_sum_);
+    scale_ = static_cast<int8_t>(scale);
+    AppendDecimal(static_cast<int64_t>(m));
+    last_was_exception_ = false;
+    return;
+  }
+  const uint64_t bits = DoubleBits(v);
+  if (!last_was_exception_) {
+    // One odd value (a staleness marker, a NaN) in a decimal series: keep
+    // the decimal state so the next value is still predicted well.
+    WriteEscape(kEscException);
+    WriteBits(bits, 64);
+    last_was_exception_ = true;
+    return;
+  }
+  WriteEscape(kEscFloat);
+  WriteBits(bits, 64);
+  mode_ = kFloat;
+  prev_bits_ = bits;
+  leading_ = 0xff;
+  decimal_backoff_ = 0;
+  decimal_backoff_len_ = 1;
+  last_was_exception_ = false;
+}
+
+// ---------------------------------------------------------------------------
+// ChunkDecoder
+
+ChunkDecoder::ChunkDecoder(absl::string_view bytes)
+    : bytes_(bytes),
+      data_(reinterpret_cast<const unsigned char*>(bytes.data())),
+      size_bits_(bytes.size() * 8) {
+  if (bytes.size() < 2) {
+    Fail("header truncated");
+    return;
+  }
+  if (data_[0] & 0x80) {
+    if (bytes.size() < 4) {
+      Fail("header truncated");
+      return;
+    }
+    num_samples_ = static_cast<int>(((uint32_t{data_[0]} << 24) |
+                                     (uint32_t{data_[1]} << 16) |
+                                     (uint32_t{data_[2]} << 8) | data_[3]) &
+                                    0x7fffffffu);
+    bit_offset_ = 32;
+  } else {
+    num_samples_ = (data_[0] << 8) | data_[1];
+    bit_offset_ = 16;
+  }
+}
+
+bool ChunkDecoder::Fail(const char* what) {
+  if (status_.ok()) {
+    status_ = absl::DataLossError(absl::StrCat(
+        "chunk: ", what, " at sample ", read_, " of ", num_samples_, " (bit ",
+        bit_offset_, " of ", size_bits_, ")"));
+  }
+  done_ = true;
+  return false;
+}
+
+// The next 64 bits of the stream, zero-padded past the end. Reading past
+// the end is detected once per sample by comparing bit_offset_ with
+// size_bits_, which keeps the per-field reads branch-free.
+inline uint64_t ChunkDecoder::Peek() const {
+  const size_t byte = bit_offset_ >> 3;
+  const int shift = static_cast<int>(bit_offset_ & 7);
+  const size_t size = size_bits_ >> 3;
+  if (byte + 9 <= size) {
+    uint64_t w = LoadBigEndian64(data_ + byte);
+    if (shift) w = (w << shift) | (data_[byte + 8] >> (8 - shift));
+    return w;
+  }
+  unsigned char tmp[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+  for (size_t i = 0; i < 9 && byte + i < size; ++i) tmp[i] = data_[byte + i];
+  uint64_t w = LoadBigEndian64(tmp);
+  if (shift) w = (w << shift) | (tmp[8] >> (8 - shift));
+  return w;
+}
+
+inline uint64_t ChunkDecoder::ReadBits(int n) {
+  const uint64_t w = Peek();
+  bit_offset_ += n;
+  return n ? w >> (64 - n) : 0;
+}
+
+inline uint64_t ChunkDecoder::ReadWide() {
+  const int width = static_cast<int>(ReadBits(6)) + 1;
+  return ReadBits(width);
+}
+
+// Reads one Rice-coded residual. On a control code stores it in *escape and
+// returns 0; otherwise *escape is kEscNone.
+inline uint64_t ChunkDecoder::ReadRice(uint64_t* sum, uint32_t* count,
+                                       int* escape) {
+  const int k = RiceK(*sum, *count);
+  const uint64_t w = Peek();
+  const int q = ~w ? __builtin_clzll(~w) : 64;
+  uint64_t u;
+  if (q < kRiceLimit) {
+    const int used = q + 1 + k;
+    if (used <= 64) {
+      u = (static_cast<uint64_t>(q) << k) |
+          (k ? (w << (q + 1)) >> (64 - k) : 0);
+      bit_offset_ += used;
+    } else {
+      bit_offset_ += q + 1;
+      u = (static_cast<uint64_t>(q) << k) | ReadBits(k);
+    }
+  } else {
+    bit_offset_ += kRiceLimit;
+    const int field = static_cast<int>(ReadBits(6));
+    if (field < 4) {
+      *escape = field;
+      return 0;
+    }
+    u = ReadBits(field + 1);
+  }
+  *escape = kEscNone;
+  RiceUpdate(u, sum, count);
+  return u;
+}
+
+bool ChunkDecoder::ReadValue() {
+  if (mode_ == kFloat) {
+    const uint64_t w = Peek();
+    if ((w >> 63) == 0) {
+      bit_offset_ += 1;
+      v_ = BitsDouble(prev_bits_);
+      return true;
+    }
+    const int prefix = static_cast<int>(w >> 61);
+    uint64_t x;
+    if (prefix == 0b100 || prefix == 0b101) {
+      bit_offset_ += 2;
+      if (leading_ == 0xff) return Fail("float window reused before set");
+      x = ReadBits(64 - leading_ - trailing_) << trailing_;
+    } else if (prefix == 0b110) {
+      bit_offset_ += 3;
+      const int lead = static_cast<int>(ReadBits(6));
+      const int sig = static_cast<int>(ReadBits(6)) + 1;
+      if (lead + sig > 64) return Fail("float window out of range");
+      leading_ = static_cast<uint8_t>(lead);
+      trailing_ = static_cast<uint8_t>(64 - lead - sig);
+      x = ReadBits(sig) << trailing_;
+    } else {
+      bit_offset_ += 3;
+      const int scale = static_cast<int>(ReadBits(kScaleBits));
+      if (scale > kMaxScale) return Fail("decimal scale out of range");
+      const uint64_t m = UnZigZag(ReadWide());
+      mode_ = kDecimal;
+      scale_ = static_cast<int8_t>(scale);
+      prev_int_ = m;
+      prev_int_delta_ = 0;
+      predictor_score_ = 0;
+      v_ = FromDecimal(m, scale);
+      return true;
+    }
+    prev_bits_ ^= x;
+    v_ = BitsDouble(prev_bits_);
+    return true;
+  }
+  for (;;) {
+    int escape;
+    const uint64_t u = ReadRice(&rice_v_sum_, &rice_v_count_, &escape);
+    switch (escape) {
+      case kEscNone: {
+        const uint64_t pred =
+            predictor_score_ < 0 ? prev_int_ + prev_int_delta_ : prev_int_;
+        const uint64_t m = pred + UnZigZag(u);
+        const uint64_t delta = m - prev_int_;
+        predictor_score_ +=
+            BitWidth(ZigZag(delta - prev_int_delta_)) - BitWidth(ZigZag(delta));
+        predictor_score_ =
+            std::clamp(predictor_score_, -kScoreClamp, kScoreClamp);
+        prev_int_delta_ = delta;
+        prev_int_ = m;
+        v_ = FromDecimal(m, scale_);
+        return true;
+      }
+      case kEscException:
+        v_ = BitsDouble(ReadBits(64));
+        return true;
+      case kEscScale: {
+        const int scale = static_cast<int>(ReadBits(kScaleBits));
+        if (scale <= scale_ || scale > kMaxScale) {
+          return Fail("decimal scale out of range");
+        }
+        const uint64_t p = Pow10Wrapped(scale - scale_);
+        prev_int_ *= p;
+        prev_int_delta_ *= p;
+        RiceRescale(scale - scale_, &rice_v_sum_);
+        scale_ = static_cast<int8_t>(scale);
+        continue;  // this sample's residual follows
+      }
+      case kEscFloat:
+        prev_bits_ = ReadBits(64);
+        mode_ = kFloat;
+        leading_ = 0xff;
+        v_ = BitsDouble(prev_bits_);
+        return true;
+      default:
+        return Fail("unknown value escape");
+    }
+  }
+}
+
+inline bool ChunkDecoder::DecodeNext() {
+  if (read_ == 0) {
+    t_ = static_cast<int64_t>(UnZigZag(ReadWide()));
+    if (ReadBits(1) == kDecimal) {
+      const int scale = static_cast<int>(ReadBits(kScaleBits));
+      if (scale > kMaxScale) return Fail("decimal scale out of range");
+      mode_ = kDecimal;
+      scale_ = static_cast<int8_t>(scale);
+      prev_int_ = UnZigZag(ReadWide());
+      prev_int_delta_ = 0;
+      v_ = FromDecimal(prev_int_, scale);
+    } else {
+      mode_ = kFloat;
+      leading_ = 0xff;
+      prev_bits_ = ReadBits(64);
+      v_ = BitsDouble(prev_bits_);
+    }
+  } else {
+    if (read_ == 1) {
+      prev_dt_ = ReadWide();
+    } else {
+      int escape;
+      const uint64_t u = ReadRice(&rice_t_sum_, &rice_t_count_, &escape);
+      if (escape != kEscNone) return Fail("escape in timestamp");
+      prev_dt_ += UnZigZag(u);
+    }
+    t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + prev_dt_);
+    if (!ReadValue()) return false;
+  }
+  if (bit_offset_ > size_bits_) return Fail("truncated");
+  ++read_;
+  return true;
+}
+
+bool ChunkDecoder::Next() {
+  if (done_) return false;
+  if (read_ >= num_samples_) {
+    done_ = true;
+    return false;
+  }
+  return DecodeNext();
+}
+
+bool ChunkDecoder::Seek(int64_t t) {
+  if (done_) return false;
+  if (read_ > 0 && t_ >= t) return true;
+  while (Next()) {
+    if (t_ >= t) return true;
+  }
+  return false;
+}
+
+absl::Status ChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
+                                       std::vector<Sample>* out) {
+  if (!done_ && num_samples_ > read_) {
+    // Every sample takes at least two bits, which bounds the reservation
+    // even when the header's count is corrupt.
+    const size_t remaining = static_cast<size_t>(num_samples_ - read_);
+    out->reserve(out->size() + std::min(remaining, size_bits_ / 2));
+  }
+  while (!done_ && read_ < num_samples_) {
+    if (!DecodeNext()) break;
+    // The sample past maxt stays current, as after a Seek.
+    if (t_ > maxt) break;
+    if (t_ >= mint) out->push_back(Sample{t_, v_});
+  }
+  if (read_ >= num_samples_) done_ = true;
+  return status_;
+}
+
+}  // namespace vigil::tsdb::chunkenc
