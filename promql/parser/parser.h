@@ -31,6 +31,14 @@ absl::StatusOr<int64_t> ParseDuration(absl::string_view input);
 // (used by /api/v1/format_query and rule listings).
 std::string FormatExpr(const Expr& expr);
 
+// A duration in Prometheus's notation: "1h30m", "5m", "250ms", "0s".
+// Years and weeks are used only when they divide the duration exactly.
+std::string FormatDuration(int64_t ms);
+
+// A string literal with double quotes and Go escapes, as Prometheus prints
+// strings and matcher values: "a\"b\n".
+std::string QuoteString(absl::string_view s);
+
 }  // namespace vigil::promql
 
 #endif  // VIGIL_PROMQL_PARSER_PARSER_H_
