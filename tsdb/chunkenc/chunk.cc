@@ -231,8 +231,8 @@ void ChunkEncoder::Append(int64_t t, double v) {
   if (num_samples_ == 0) {
     min_time_ = t;
     WriteWide(ZigZag(ut));
-    uint64_t m;
-    int scale;
+    uint64_t m = 0;
+    int scale = 0;
     if (FindScale(v, 0, &scale, &m)) {
       WriteBits(kDecimal, 1);
       WriteBits(static_cast<uint64_t>(scale), kScaleBits);
@@ -289,8 +289,8 @@ bool ChunkEncoder::AppendFloat(double v) {
   // Probing for a decimal costs up to kMaxScale multiply/divides, so after
   // a failed probe the next ones are spaced out exponentially.
   if (decimal_backoff_ == 0) {
-    uint64_t m;
-    int scale;
+    uint64_t m = 0;
+    int scale = 0;
     if (FindScale(v, 0, &scale, &m)) return false;
     decimal_backoff_len_ =
         static_cast<uint16_t>(std::min<int>(decimal_backoff_len_ * 2, 64));
@@ -317,10 +317,10 @@ bool ChunkEncoder::AppendFloat(double v) {
 }
 
 void ChunkEncoder::AppendValue(double v) {
-  uint64_t m;
+  uint64_t m = 0;
   if (mode_ == kFloat) {
     if (AppendFloat(v)) return;
-    int scale;
+    int scale = 0;
     FindScale(v, 0, &scale, &m);
     WriteBits(0b111, 3);
     WriteBits(static_cast<uint64_t>(scale), kScaleBits);
@@ -333,7 +333,7 @@ void ChunkEncoder::AppendValue(double v) {
     last_was_exception_ = false;
     return;
   }
-  int scale;
+  int scale = 0;
   if (ToDecimalAt(v, scale_, &m)) {
     AppendDecimal(static_cast<int64_t>(m));
     last_was_exception_ = false;
