@@ -107,8 +107,9 @@ class Parser {
     }
     std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
-      const YAML::Node& value = it->second;
+      // yaml-cpp iterators yield proxies: copy the (cheap) node handles.
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
       if (!key.IsScalar()) {
         return Error(key, path, "mapping keys must be strings");
       }
@@ -157,7 +158,8 @@ class Parser {
                    absl::StrCat("expected a list, got ", KindName(node)));
     }
     for (size_t i = 0; i < node.size(); ++i) {
-      if (absl::Status s = fn(node[i], absl::StrCat(path, "[", i, "]"));
+      const YAML::Node element = node[i];
+      if (absl::Status s = fn(element, absl::StrCat(path, "[", i, "]"));
           !s.ok()) {
         return s;
       }
@@ -708,7 +710,6 @@ absl::Status ParseGlobal(const Parser& p, const YAML::Node& node,
   absl::Duration timeout = absl::ZeroDuration();
   absl::Duration eval = absl::ZeroDuration();
   std::vector<std::string> protocols;
-  const YAML::Node* protocols_node = nullptr;
   absl::Status st = p.Mapping(
       node, path,
       {{"scrape_interval",
@@ -727,14 +728,12 @@ absl::Status ParseGlobal(const Parser& p, const YAML::Node& node,
           return p.String(v, q, &ignored);
         }},
        {"scrape_protocols", [&](auto& v, auto& q) {
-          protocols_node = &v;
           if (absl::Status s = p.StringList(v, q, &protocols); !s.ok()) {
             return s;
           }
           return ValidateScrapeProtocols(p, v, q, protocols);
         }}});
   if (!st.ok()) return st;
-  (void)protocols_node;
 
   // Prometheus's GlobalConfig.UnmarshalYAML: zero means "use the default";
   // an unset timeout is capped by the interval.
@@ -766,8 +765,7 @@ absl::Status ParseScrapeConfig(const Parser& p, const YAML::Node& node,
   std::vector<Parser::Field> http = HttpClientFields(p, out);
   out->scrape_interval = absl::ZeroDuration();
   out->scrape_timeout = absl::ZeroDuration();
-  const YAML::Node* static_node = nullptr;
-  const YAML::Node* protocols_node = nullptr;
+  std::optional<YAML::Node> static_node;
   absl::Status st = p.Mapping(
       node, path,
       {{"job_name",
@@ -838,7 +836,6 @@ absl::Status ParseScrapeConfig(const Parser& p, const YAML::Node& node,
         [&](auto& v, auto& q) { return p.Size(v, q, &out->body_size_limit); }},
        {"scrape_protocols",
         [&](auto& v, auto& q) {
-          protocols_node = &v;
           if (absl::Status s = p.StringList(v, q, &out->scrape_protocols);
               !s.ok()) {
             return s;
@@ -847,7 +844,7 @@ absl::Status ParseScrapeConfig(const Parser& p, const YAML::Node& node,
         }},
        {"static_configs",
         [&](auto& v, auto& q) {
-          static_node = &v;
+          static_node = v;
           return ParseStaticConfigs(p, v, q, &out->static_configs);
         }},
        {"file_sd_configs",
@@ -877,7 +874,6 @@ absl::Status ParseScrapeConfig(const Parser& p, const YAML::Node& node,
        {"enable_http2", http[7].handler},
        {"oauth2", http[8].handler}});
   if (!st.ok()) return st;
-  (void)protocols_node;
 
   if (out->job_name.empty()) return p.Error(node, path, "job_name is empty");
   if (absl::Status s = ValidateHttpClient(p, node, path, out); !s.ok()) {
@@ -903,7 +899,7 @@ absl::Status ParseScrapeConfig(const Parser& p, const YAML::Node& node,
   if (out->scrape_protocols.empty()) {
     out->scrape_protocols = global.scrape_protocols;
   }
-  if (out->relabel_configs.empty() && static_node != nullptr) {
+  if (out->relabel_configs.empty() && static_node.has_value()) {
     if (absl::Status s = CheckStaticTargets(
             p, *static_node, path + ".static_configs", out->static_configs);
         !s.ok()) {
@@ -920,12 +916,12 @@ absl::Status ParseAlertmanagerConfig(const Parser& p, const YAML::Node& node,
     return p.Error(node, path, "empty or null alert manager config");
   }
   std::vector<Parser::Field> http = HttpClientFields(p, out);
-  const YAML::Node* static_node = nullptr;
+  std::optional<YAML::Node> static_node;
   absl::Status st = p.Mapping(
       node, path,
       {{"static_configs",
         [&](auto& v, auto& q) {
-          static_node = &v;
+          static_node = v;
           return ParseStaticConfigs(p, v, q, &out->static_configs);
         }},
        {"file_sd_configs",
@@ -981,7 +977,7 @@ absl::Status ParseAlertmanagerConfig(const Parser& p, const YAML::Node& node,
     return s;
   }
   if (out->timeout == absl::ZeroDuration()) out->timeout = absl::Seconds(10);
-  if (out->relabel_configs.empty() && static_node != nullptr) {
+  if (out->relabel_configs.empty() && static_node.has_value()) {
     return CheckStaticTargets(p, *static_node, path + ".static_configs",
                               out->static_configs);
   }
@@ -1189,7 +1185,7 @@ absl::Status ParseRemoteWrite(const Parser& p, const YAML::Node& node,
 absl::Status ParseRoot(const Parser& p, const YAML::Node& root, Config* cfg) {
   // `global` must be parsed before scrape configs, which inherit from it,
   // whatever the key order in the file.
-  const YAML::Node* scrape_node = nullptr;
+  std::optional<YAML::Node> scrape_node;
   std::string scrape_path;
   absl::Status st = p.Mapping(
       root, "",
@@ -1210,7 +1206,7 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root, Config* cfg) {
         }},
        {"scrape_configs",
         [&](auto& v, auto& q) {
-          scrape_node = &v;
+          scrape_node = v;
           scrape_path = q;
           return absl::OkStatus();
         }},
@@ -1233,7 +1229,7 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root, Config* cfg) {
        {"tracing", [](auto&, auto&) { return absl::OkStatus(); }}});
   if (!st.ok()) return st;
 
-  if (scrape_node != nullptr) {
+  if (scrape_node.has_value()) {
     std::map<std::string, int> jobs;
     st = p.Sequence(
         *scrape_node, scrape_path,
@@ -1332,10 +1328,11 @@ absl::StatusOr<std::vector<std::string>> ResolveRuleFiles(
     }
     std::string full = JoinDir(dir, pattern);
     glob_t g;
-    int rc = glob(full.c_str(), GLOB_ERR, nullptr, &g);
+    // Like Go's filepath.Glob, unreadable directories just match nothing.
+    int rc = glob(full.c_str(), 0, nullptr, &g);
     if (rc == 0) {
       for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
-    } else if (rc != GLOB_NOMATCH) {
+    } else if (rc == GLOB_NOSPACE) {
       globfree(&g);
       return absl::InvalidArgumentError(
           absl::StrCat("cannot expand rule file pattern \"", full, "\""));
