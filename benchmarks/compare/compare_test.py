@@ -1,0 +1,103 @@
+"""Unit tests for the comparison harness: load shapes, result matching and
+report rendering. They run in the normal test suite (no peers needed)."""
+
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402
+import loadgen  # noqa: E402
+import report  # noqa: E402
+
+
+class LoadgenTest(unittest.TestCase):
+    def test_histogram_buckets_ordered_and_monotone(self):
+        h = loadgen.Histogram("x", 'job="a"', 7)
+        prev = None
+        for t in range(1795000000, 1795000000 + 4 * 3600, 15):
+            cur = [v for _, _, v in h.samples(t)]
+            buckets = cur[:12]
+            self.assertEqual(buckets, sorted(buckets), t)
+            self.assertEqual(buckets[-1], cur[13])  # +Inf == _count
+            if prev:
+                for a, b in zip(cur, prev):
+                    self.assertGreaterEqual(a, b, t)
+            prev = cur
+
+    def test_counters_monotone_and_target_size(self):
+        t = loadgen.Target(3, 5000)
+        self.assertEqual(t.num_series(), 5000)
+        for s in t.node:
+            if s.kind in ("cpu", "bytes", "count"):
+                self.assertLessEqual(s.value(1795000000),
+                                     s.value(1795000015))
+        body = t.render(1795000000).decode()
+        self.assertEqual(body.count("\n"), 5000)
+
+    def test_backfill_file_counts(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "b.om")
+            series, samples = loadgen.write_backfill(path, 2, 1, 1, 15,
+                                                     1795000000, 1)
+            self.assertEqual(series, 2 * 14 + 32)
+            self.assertEqual(samples, series * 241)
+            with open(path) as f:
+                lines = f.read().splitlines()
+            self.assertEqual(lines[-1], "# EOF")
+            self.assertEqual(sum(1 for x in lines if not x.startswith("#")),
+                             samples)
+            ms = path + ".ms"
+            compare.ms_timestamps_copy(path, ms)
+            with open(ms) as f:
+                first = f.readline().split()
+            self.assertTrue(first[-1].endswith("000"))
+
+
+class MatchTest(unittest.TestCase):
+    def vec(self, *vals):
+        return {"resultType": "vector", "result": [
+            {"metric": {"a": str(i)}, "value": [1, v]}
+            for i, v in enumerate(vals)]}
+
+    def test_tolerance_order_and_nan(self):
+        self.assertTrue(compare.results_match(self.vec("1", "NaN"),
+                                              self.vec("1.0000000001", "NaN")))
+        self.assertFalse(compare.results_match(self.vec("1"),
+                                               self.vec("1.01")))
+        a = self.vec("1", "2")
+        b = {"resultType": "vector", "result": list(reversed(a["result"]))}
+        self.assertTrue(compare.results_match(a, b))
+        self.assertFalse(compare.results_match(self.vec("1"),
+                                               self.vec("1", "2")))
+
+
+class ReportTest(unittest.TestCase):
+    def test_ratios_and_errors(self):
+        results = {
+            "machine": {"date": "d", "cpu": "c", "cores": 2,
+                        "memory_gib": 1, "kernel": "k"},
+            "args": {"targets": 1, "series": 2, "warmup": 1, "measure": 1,
+                     "hours": 1, "query_reps": 1, "restart_targets": 1,
+                     "restart_series": 1},
+            "systems": ["vigil", "prometheus"],
+            "scenarios": {
+                "ingest": {"prometheus": {"cpu_us_per_sample": 2.0},
+                           "vigil": {"cpu_us_per_sample": 0.5}},
+                "storage": {"prometheus": {"bytes_per_sample": 3.0},
+                            "vigil": {"error": "boom"}},
+            },
+        }
+        with tempfile.TemporaryDirectory() as d:
+            report.write(results, d)
+            with open(os.path.join(d, "report.md")) as f:
+                text = f.read()
+        self.assertIn("0.500 µs (x0.25)", text)
+        self.assertIn("storage / vigil: boom", text)
+        json.dumps(results)
+
+
+if __name__ == "__main__":
+    unittest.main()
