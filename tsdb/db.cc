@@ -1,0 +1,642 @@
+#include "tsdb/db.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tsdb/store.h"
+#include "tsdb/wal.h"
+
+namespace vigil::tsdb {
+namespace {
+
+constexpr int64_t kMinT = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxT = std::numeric_limits<int64_t>::max();
+constexpr char kSamplesRecord = 1;
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+[[maybe_unused]] bool GetVarint(absl::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const uint8_t b = static_cast<uint8_t>((*in)[0]);
+    in->remove_prefix(1);
+    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (b < 0x80) return true;
+  }
+  return false;
+}
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+[[maybe_unused]] int64_t UnZigZag(uint64_t v) {
+  return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
+}
+
+// Series labels must be well-formed: a valid metric name, valid sorted
+// unique names and no empty values (Labels built with FromSortedUnchecked
+// are not checked by the Labels type itself).
+absl::Status ValidateSeriesLabels(const Labels& labels) {
+  if (labels.empty()) {
+    return MakeAppendError(AppendError::kInvalidLabels, "empty label set");
+  }
+  if (!IsValidMetricName(labels.MetricName())) {
+    return MakeAppendError(
+        AppendError::kInvalidLabels,
+        absl::StrCat("missing or invalid metric name in ", labels.ToString()));
+  }
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const Label& l = labels[i];
+    if (l.name != kMetricName && !IsValidLabelName(l.name)) {
+      return MakeAppendError(AppendError::kInvalidLabels,
+                             absl::StrCat("invalid label name \"", l.name,
+                                          "\" in ", labels.ToString()));
+    }
+    if (l.value.empty()) {
+      return MakeAppendError(AppendError::kInvalidLabels,
+                             absl::StrCat("empty value for label \"", l.name,
+                                          "\" in ", labels.ToString()));
+    }
+    if (i > 0 && !(labels[i - 1].name < l.name)) {
+      return MakeAppendError(AppendError::kInvalidLabels,
+                             absl::StrCat("duplicate or unsorted label name \"",
+                                          l.name, "\" in ", labels.ToString()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+uint64_t Bits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+}  // namespace
+
+// --- Iterator
+// -----------------------------------------------------------------
+
+// Iterates over a snapshot of chunks sorted by min_time. Overlapping copies
+// of the same chunk (one in memory, one just persisted) are harmless: only
+// samples newer than the last one emitted are kept.
+class ChunkSeriesIterator : public SeriesIterator {
+ public:
+  ChunkSeriesIterator(std::vector<ChunkPtr> chunks, int64_t mint, int64_t maxt)
+      : chunks_(std::move(chunks)), mint_(mint), maxt_(maxt) {}
+
+  bool Next() override {
+    if (started_ && pos_ + 1 < buf_.size()) {
+      ++pos_;
+      return true;
+    }
+    started_ = true;
+    return Load(kMinT);
+  }
+
+  bool Seek(int64_t t) override {
+    if (started_ && pos_ < buf_.size()) {
+      if (buf_[pos_].t >= t) return true;
+      auto it =
+          std::lower_bound(buf_.begin() + pos_, buf_.end(), t,
+                           [](const Sample& s, int64_t x) { return s.t < x; });
+      if (it != buf_.end()) {
+        pos_ = static_cast<size_t>(it - buf_.begin());
+        return true;
+      }
+    }
+    started_ = true;
+    if (!Load(t)) return false;
+    auto it =
+        std::lower_bound(buf_.begin(), buf_.end(), t,
+                         [](const Sample& s, int64_t x) { return s.t < x; });
+    pos_ = static_cast<size_t>(it - buf_.begin());
+    return pos_ < buf_.size();
+  }
+
+  Sample At() const override { return buf_[pos_]; }
+  absl::Status status() const override { return status_; }
+
+  absl::Status ReadAll(std::vector<Sample>* out) override {
+    if (!status_.ok()) return status_;
+    if (started_ && pos_ + 1 < buf_.size()) {
+      out->insert(out->end(), buf_.begin() + pos_ + 1, buf_.end());
+    } else if (!started_ && pos_ < buf_.size()) {
+      out->insert(out->end(), buf_.begin() + pos_, buf_.end());
+    }
+    started_ = true;
+    buf_.clear();
+    pos_ = 0;
+    while (next_ < chunks_.size()) {
+      status_ = DecodeChunk(*chunks_[next_++], mint_, maxt_, &last_t_, out);
+      if (!status_.ok()) return status_;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // Decodes chunks until one yields samples; skips chunks ending before
+  // `min_t` without decoding them.
+  bool Load(int64_t min_t) {
+    buf_.clear();
+    pos_ = 0;
+    while (status_.ok() && next_ < chunks_.size()) {
+      const ChunkData& c = *chunks_[next_++];
+      if (c.max_time < min_t || c.max_time <= last_t_) continue;
+      status_ = DecodeChunk(c, mint_, maxt_, &last_t_, &buf_);
+      if (!buf_.empty()) {
+        if (buf_.back().t < min_t) {
+          buf_.clear();
+          continue;
+        }
+        return status_.ok();
+      }
+    }
+    return false;
+  }
+
+  std::vector<ChunkPtr> chunks_;
+  const int64_t mint_;
+  const int64_t maxt_;
+  size_t next_ = 0;
+  int64_t last_t_ = kMinT;
+  std::vector<Sample> buf_;
+  size_t pos_ = 0;
+  bool started_ = false;
+  absl::Status status_;
+};
+
+// --- Querier
+// ------------------------------------------------------------------
+
+class DBQuerier : public Querier {
+ public:
+  DBQuerier(DB* db, int64_t mint, int64_t maxt)
+      : db_(db), mint_(mint), maxt_(maxt) {}
+
+  absl::StatusOr<std::vector<Series>> Select(
+      const SelectHints& hints, absl::Span<const Matcher> matchers) override {
+    const int64_t lo = std::max(mint_, db_->RetentionCutoff());
+    const int64_t hi = maxt_;
+    int64_t clo = lo, chi = hi;
+    if (hints.start != 0 || hints.end != 0) {
+      clo = std::max(clo, hints.start);
+      chi = std::min(chi, hints.end);
+    }
+    std::vector<Series> out;
+    if (clo > chi) return out;
+    const PostingsList refs = db_->head_.Select(matchers);
+    for (SeriesRef ref : refs) {
+      MemSeries* s = db_->head_.Get(ref);
+      if (s == nullptr) continue;
+      std::vector<ChunkPtr> chunks;
+      absl::Status st = db_->CollectChunks(s, clo, chi, &chunks);
+      if (!st.ok()) return st;
+      if (chunks.empty()) continue;
+      out.push_back(Series{
+          db_->head_.LabelsOf(*s),
+          std::make_unique<ChunkSeriesIterator>(std::move(chunks), lo, hi)});
+    }
+    std::sort(out.begin(), out.end(), [](const Series& a, const Series& b) {
+      return a.labels < b.labels;
+    });
+    return out;
+  }
+
+  absl::StatusOr<std::vector<std::string>> LabelNames(
+      absl::Span<const Matcher> matchers) override {
+    if (matchers.empty() && CoversAll()) return db_->head_.AllLabelNames();
+    absl::flat_hash_set<std::string> names;
+    ForMatching(matchers, [&](const MemSeries& s) {
+      for (size_t i = 0; i < s.syms.size(); i += 2) {
+        names.emplace(db_->head_.symbols().Lookup(s.syms[i]));
+      }
+    });
+    std::vector<std::string> out(names.begin(), names.end());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  absl::StatusOr<std::vector<std::string>> LabelValues(
+      absl::string_view name, absl::Span<const Matcher> matchers) override {
+    if (matchers.empty() && CoversAll()) {
+      return db_->head_.AllLabelValues(name);
+    }
+    absl::flat_hash_set<std::string> values;
+    auto name_id = db_->head_.symbols().Find(name);
+    if (!name_id) return std::vector<std::string>();
+    ForMatching(matchers, [&](const MemSeries& s) {
+      for (size_t i = 0; i < s.syms.size(); i += 2) {
+        if (s.syms[i] == *name_id) {
+          values.emplace(db_->head_.symbols().Lookup(s.syms[i + 1]));
+        }
+      }
+    });
+    std::vector<std::string> out(values.begin(), values.end());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  bool CoversAll() const {
+    return mint_ <= db_->MinTime() && maxt_ >= db_->MaxTime();
+  }
+  // Calls fn for series matching `matchers` with samples in range.
+  void ForMatching(absl::Span<const Matcher> matchers,
+                   const std::function<void(const MemSeries&)>& fn) {
+    const PostingsList refs = db_->head_.Select(matchers);
+    const int64_t lo = std::max(mint_, db_->RetentionCutoff());
+    for (SeriesRef ref : refs) {
+      MemSeries* s = db_->head_.Get(ref);
+      if (s == nullptr) continue;
+      bool in_range;
+      {
+        absl::MutexLock l(&s->mu);
+        in_range = s->max_time >= lo && s->min_time <= maxt_;
+      }
+      if (in_range) fn(*s);
+    }
+  }
+
+  DB* db_;
+  const int64_t mint_;
+  const int64_t maxt_;
+};
+
+// --- Appender
+// -----------------------------------------------------------------
+
+class DBAppender : public Appender {
+ public:
+  explicit DBAppender(DB* db) : db_(db), min_valid_(db->RetentionCutoff()) {}
+  ~DBAppender() override {
+    if (!done_) Rollback();
+  }
+
+  absl::StatusOr<SeriesRef> Append(SeriesRef ref, const Labels& labels,
+                                   int64_t t, double v) override {
+    if (done_) {
+      return absl::FailedPreconditionError(
+          "Append on an appender that was already committed or rolled back");
+    }
+    MemSeries* s = ref != 0 ? db_->head_.Get(ref) : nullptr;
+    if (s == nullptr) {
+      if (ref != 0 && labels.empty()) {
+        return absl::NotFoundError(
+            absl::StrCat("unknown series ref ", ref, " and no labels given"));
+      }
+      absl::Status valid = ValidateSeriesLabels(labels);
+      if (!valid.ok()) {
+        db_->invalid_labels_.fetch_add(1, std::memory_order_relaxed);
+        return valid;
+      }
+      s = db_->head_.GetOrCreate(labels).first;
+    }
+    if (t < min_valid_) {
+      db_->out_of_bounds_.fetch_add(1, std::memory_order_relaxed);
+      return MakeAppendError(AppendError::kOutOfBounds,
+                             absl::StrCat("timestamp ", t,
+                                          " is older than the retention "
+                                          "cutoff ",
+                                          min_valid_));
+    }
+    int64_t max_t;
+    uint64_t last_bits;
+    auto it = last_.find(s);
+    if (it != last_.end()) {
+      max_t = it->second.first;
+      last_bits = it->second.second;
+    } else {
+      absl::MutexLock l(&s->mu);
+      max_t = s->max_time;
+      last_bits = s->last_bits;
+    }
+    const uint64_t bits = Bits(v);
+    if (t <= max_t) {
+      if (t == max_t && bits == last_bits) return s->ref;  // ignored
+      if (t == max_t) {
+        db_->duplicate_.fetch_add(1, std::memory_order_relaxed);
+        return MakeAppendError(AppendError::kDuplicate, absl::StrCat("t=", t));
+      }
+      db_->out_of_order_.fetch_add(1, std::memory_order_relaxed);
+      return MakeAppendError(
+          AppendError::kOutOfOrder,
+          absl::StrCat("t=", t, " is before the newest sample t=", max_t));
+    }
+    last_[s] = {t, bits};
+    pending_.push_back({s, t, v});
+    return s->ref;
+  }
+
+  absl::Status Commit() override {
+    if (done_) {
+      return absl::FailedPreconditionError(
+          "Commit on an appender that was already committed or rolled back");
+    }
+    done_ = true;
+    absl::Status s = db_->CommitSamples(pending_);
+    pending_.clear();
+    last_.clear();
+    return s;
+  }
+
+  void Rollback() override {
+    done_ = true;
+    pending_.clear();
+    last_.clear();
+  }
+
+ private:
+  DB* db_;
+  const int64_t min_valid_;
+  bool done_ = false;
+  std::vector<DB::PendingSample> pending_;
+  // Newest sample per series in this batch, for validation.
+  absl::flat_hash_map<MemSeries*, std::pair<int64_t, uint64_t>> last_;
+};
+
+// --- DB
+// -------------------------------------------------------------------------
+
+DB::DB(const DBOptions& options) : options_(options) {
+  if (!options_.now_ms) {
+    options_.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };
+  }
+}
+
+DB::~DB() { Close().IgnoreError(); }
+
+int64_t DB::NowMs() const { return options_.now_ms(); }
+
+int64_t DB::RetentionCutoff() const {
+  return retention_cutoff_.load(std::memory_order_relaxed);
+}
+
+absl::StatusOr<std::unique_ptr<DB>> DB::Open(const DBOptions& options) {
+  std::unique_ptr<DB> db(new DB(options));
+  if (options.retention > absl::ZeroDuration()) {
+    db->retention_cutoff_.store(db->NowMs() -
+                                absl::ToInt64Milliseconds(options.retention));
+  }
+  if (!options.path.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.path, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat(
+          "creating data directory ", options.path, ": ", ec.message()));
+    }
+    auto store = ChunkStore::Open(options.path + "/rocksdb");
+    if (!store.ok()) return store.status();
+    db->store_ = *std::move(store);
+    db->store_->SetRetentionCutoff(db->RetentionCutoff());
+    absl::Status s = db->Recover();
+    if (!s.ok()) return s;
+    auto wal = Wal::Open(options.path + "/wal", options.wal_segment_bytes);
+    if (!wal.ok()) return wal.status();
+    db->wal_ = *std::move(wal);
+  }
+  if (options.maintenance_interval > absl::ZeroDuration()) {
+    DB* raw = db.get();
+    db->maintenance_thread_ = std::thread([raw] { raw->MaintenanceLoop(); });
+  }
+  return db;
+}
+
+absl::Status DB::Close() {
+  {
+    absl::MutexLock l(&close_mu_);
+    if (closed_) return absl::OkStatus();
+    closed_ = true;
+  }
+  stop_.Notify();
+  if (maintenance_thread_.joinable()) maintenance_thread_.join();
+  absl::Status s;
+  if (store_ != nullptr) {
+    s = Checkpoint();
+    absl::Status c = store_->Close();
+    if (s.ok()) s = c;
+  }
+  wal_.reset();
+  return s;
+}
+
+void DB::MaintenanceLoop() {
+  while (!stop_.WaitForNotificationWithTimeout(options_.maintenance_interval)) {
+    RunMaintenance().IgnoreError();
+  }
+}
+
+absl::Status DB::RunMaintenance() {
+  absl::Status s = ApplyRetention();
+  if (wal_ != nullptr && wal_->size_bytes() > options_.wal_checkpoint_bytes) {
+    absl::Status c = Checkpoint();
+    if (s.ok()) s = c;
+  }
+  return s;
+}
+
+std::unique_ptr<Appender> DB::NewAppender() {
+  return std::make_unique<DBAppender>(this);
+}
+
+absl::StatusOr<std::unique_ptr<Querier>> DB::NewQuerier(int64_t mint,
+                                                        int64_t maxt) {
+  return std::unique_ptr<Querier>(new DBQuerier(this, mint, maxt));
+}
+
+void DB::NoteTimeRange(int64_t mint, int64_t maxt) {
+  int64_t cur = min_time_.load(std::memory_order_relaxed);
+  while (mint < cur && !min_time_.compare_exchange_weak(cur, mint)) {
+  }
+  cur = max_time_.load(std::memory_order_relaxed);
+  while (maxt > cur && !max_time_.compare_exchange_weak(cur, maxt)) {
+  }
+}
+
+int64_t DB::MinTime() const {
+  const int64_t t = min_time_.load();
+  if (t == kMaxT) return 0;
+  return std::max(t, RetentionCutoff());
+}
+
+int64_t DB::MaxTime() const {
+  const int64_t t = max_time_.load();
+  return t == kMinT ? 0 : t;
+}
+
+absl::Status DB::LogSeries(absl::Span<MemSeries* const> series) {
+  if (store_ == nullptr || series.empty()) return absl::OkStatus();
+  std::vector<Labels> labels;
+  labels.reserve(series.size());
+  std::vector<std::pair<SeriesRef, const Labels*>> batch;
+  batch.reserve(series.size());
+  for (MemSeries* s : series) labels.push_back(head_.LabelsOf(*s));
+  for (size_t i = 0; i < series.size(); ++i) {
+    batch.emplace_back(series[i]->ref, &labels[i]);
+  }
+  absl::Status st = store_->PutSeries(batch);
+  if (!st.ok()) return st;
+  for (MemSeries* s : series) s->logged.store(true);
+  return absl::OkStatus();
+}
+
+absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  if (pending.empty()) return absl::OkStatus();
+  absl::ReaderMutexLock commit_lock(&commit_mu_);
+  if (wal_ != nullptr) {
+    std::vector<MemSeries*> unlogged;
+    for (const PendingSample& p : pending) {
+      if (!p.series->logged.load(std::memory_order_relaxed)) {
+        unlogged.push_back(p.series);
+      }
+    }
+    if (!unlogged.empty()) {
+      std::sort(unlogged.begin(), unlogged.end());
+      unlogged.erase(std::unique(unlogged.begin(), unlogged.end()),
+                     unlogged.end());
+      absl::Status s = LogSeries(unlogged);
+      if (!s.ok()) return s;
+    }
+    std::string rec;
+    rec.reserve(1 + pending.size() * 16);
+    rec.push_back(kSamplesRecord);
+    for (const PendingSample& p : pending) {
+      PutVarint(&rec, p.series->ref);
+      PutVarint(&rec, ZigZag(p.t));
+      const uint64_t bits = Bits(p.v);
+      for (int i = 0; i < 8; ++i)
+        rec.push_back(static_cast<char>(bits >> (8 * i)));
+    }
+    absl::Status s = wal_->Append(rec);
+    if (!s.ok()) return s;
+  }
+  std::vector<std::pair<MemSeries*, ChunkPtr>> sealed;
+  int64_t applied = 0;
+  int64_t mint = kMaxT, maxt = kMinT;
+  for (const PendingSample& p : pending) {
+    ChunkPtr c;
+    {
+      absl::MutexLock l(&p.series->mu);
+      if (p.t <= p.series->max_time) {
+        // Another appender got there first since Append validated.
+        if (!(p.t == p.series->max_time && Bits(p.v) == p.series->last_bits)) {
+          out_of_order_.fetch_add(1, std::memory_order_relaxed);
+        }
+        continue;
+      }
+      head_.AppendLocked(p.series, p.t, p.v, &c);
+    }
+    ++applied;
+    mint = std::min(mint, p.t);
+    maxt = std::max(maxt, p.t);
+    if (c != nullptr && store_ != nullptr) sealed.emplace_back(p.series, c);
+  }
+  samples_appended_.fetch_add(applied, std::memory_order_relaxed);
+  if (applied > 0) NoteTimeRange(mint, maxt);
+  return PersistSealed(sealed);
+}
+
+absl::Status DB::PersistSealed(
+    const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed) {
+  if (sealed.empty() || store_ == nullptr) return absl::OkStatus();
+  std::vector<ChunkWrite> writes;
+  writes.reserve(sealed.size());
+  for (const auto& [s, c] : sealed) {
+    int64_t pmin;
+    {
+      absl::MutexLock l(&s->mu);
+      pmin = s->persisted_max_time == kMinT
+                 ? c->min_time
+                 : std::min(s->persisted_min_time, c->min_time);
+    }
+    writes.push_back(ChunkWrite{s->ref, c, pmin, c->max_time});
+  }
+  absl::Status st = store_->PutChunks(writes);
+  if (!st.ok()) return st;
+  chunks_persisted_.fetch_add(static_cast<int64_t>(writes.size()),
+                              std::memory_order_relaxed);
+  // Only now drop the memory copies: a querier that snapshots memory first
+  // and then reads the store sees every chunk at least once.
+  for (size_t i = 0; i < sealed.size(); ++i) {
+    MemSeries* s = sealed[i].first;
+    absl::MutexLock l(&s->mu);
+    auto& v = s->sealed;
+    v.erase(std::remove(v.begin(), v.end(), sealed[i].second), v.end());
+    s->persisted_min_time = writes[i].series_min_time;
+    s->persisted_max_time =
+        std::max(s->persisted_max_time, writes[i].series_max_time);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DB::CollectChunks(MemSeries* s, int64_t mint, int64_t maxt,
+                               std::vector<ChunkPtr>* out) {
+  bool read_store = false;
+  {
+    absl::MutexLock l(&s->mu);
+    if (s->max_time < mint || s->min_time > maxt) return absl::OkStatus();
+    for (const ChunkPtr& c : s->sealed) {
+      if (c->max_time >= mint && c->min_time <= maxt) out->push_back(c);
+    }
+    if (s->open.num_samples() > 0 && s->open.max_time() >= mint &&
+        s->open.min_time() <= maxt) {
+      auto c = std::make_shared<ChunkData>();
+      c->min_time = s->open.min_time();
+      c->max_time = s->open.max_time();
+      c->num_samples = s->open.num_samples();
+      c->encoding = kHeadChunkEncoding;
+      c->bytes = std::string(s->open.Bytes());
+      out->push_back(std::move(c));
+    }
+    read_store = store_ != nullptr && s->persisted_max_time >= mint;
+  }
+  if (read_store) {
+    // After the memory snapshot (see PersistSealed).
+    absl::Status st = store_->ReadChunks(s->ref, mint, maxt, out);
+    if (!st.ok()) return st;
+  }
+  std::stable_sort(out->begin(), out->end(),
+                   [](const ChunkPtr& a, const ChunkPtr& b) {
+                     return a->min_time < b->min_time;
+                   });
+  return absl::OkStatus();
+}
+
+DBStats DB::Stats() const {
+  DBStats st;
+  st.head_series = static_cast<int64_t>(head_.NumSeries());
+  st.symbols = static_cast<int64_t>(head_.symbols().size());
+  head_.ForEach([&](MemSeries* s) {
+    absl::MutexLock l(&s->mu);
+    st.head_chunks += static_cast<int64_t>(s->sealed.size()) +
+                      (s->open.num_samples() > 0 ? 1 : 0);
+  });
+  st.samples_appended = samples_appended_.load();
+  st.out_of_order = out_of_order_.load();
+  st.duplicate = duplicate_.load();
+  st.out_of_bounds = out_of_bounds_.load();
+  st.invalid_labels = invalid_labels_.load();
+  st.commits = commits_.load();
+  if (wal_ != nullptr) st.wal_bytes = wal_->size_bytes();
+  if (store_ != nullptr) st.disk_bytes = store_->DiskBytes() + st.wal_bytes;
+  st.chunks_persisted = chunks_persisted_.load();
+  st.wal_checkpoints = wal_checkpoints_.load();
+  st.compactions = compactions_.load();
+  st.retention_deletions = retention_deletions_.load();
+  st.min_time = MinTime();
+  st.max_time = MaxTime();
+  return st;
+}
+
+}  // namespace vigil::tsdb

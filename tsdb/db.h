@@ -1,0 +1,240 @@
+// The storage engine: an in-memory head (tsdb/head.h) in front of a
+// RocksDB store for sealed chunks and series definitions, with a write-ahead
+// log (tsdb/wal.h) so every committed batch survives kill -9. Implements the
+// Queryable/Appendable seams; see docs/storage.md for the on-disk format.
+//
+//   DBOptions opts;
+//   opts.path = "/var/lib/vigil";          // "" keeps everything in memory
+//   absl::StatusOr<std::unique_ptr<DB>> db = DB::Open(opts);
+//   auto app = (*db)->NewAppender();
+//   app->Append(0, labels, t, v);
+//   absl::Status s = app->Commit();
+//   auto q = (*db)->NewQuerier(mint, maxt);
+//
+// Thread-safety: all public methods are thread-safe. Appenders and queriers
+// are used by one thread each and must not outlive the DB.
+#ifndef VIGIL_TSDB_DB_H_
+#define VIGIL_TSDB_DB_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "tsdb/appender.h"
+#include "tsdb/head.h"
+#include "tsdb/labels.h"
+#include "tsdb/matcher.h"
+#include "tsdb/querier.h"
+
+namespace vigil::tsdb {
+
+class ChunkStore;
+class Wal;
+
+struct DBOptions {
+  std::string path;  // empty: purely in memory (no RocksDB, no WAL)
+  absl::Duration retention = absl::Hours(24 * 15);
+  int64_t retention_bytes = 0;  // 0: no size limit
+  // Clock for retention and out-of-bounds checks (ms since the epoch).
+  // Tests inject a fake one. Default: wall clock.
+  std::function<int64_t()> now_ms;
+  // How often the background thread applies retention and checkpoints
+  // the WAL. Zero disables the thread (call RunMaintenance() yourself).
+  absl::Duration maintenance_interval = absl::Seconds(30);
+  // The WAL starts a new segment file past this size.
+  int64_t wal_segment_bytes = 64 << 20;
+  // Maintenance checkpoints the head (writes open chunks to RocksDB and
+  // deletes old WAL segments) once the WAL exceeds this many bytes.
+  int64_t wal_checkpoint_bytes = 256 << 20;
+};
+
+// Counters since Open and current gauges.
+struct DBStats {
+  int64_t head_series = 0;
+  int64_t head_chunks = 0;  // open + sealed chunks held in memory
+  int64_t symbols = 0;
+  int64_t samples_appended = 0;
+  int64_t out_of_order = 0;
+  int64_t duplicate = 0;
+  int64_t out_of_bounds = 0;
+  int64_t invalid_labels = 0;
+  int64_t commits = 0;
+  int64_t wal_bytes = 0;   // current size of the WAL directory
+  int64_t disk_bytes = 0;  // RocksDB files + WAL
+  int64_t chunks_persisted = 0;
+  int64_t wal_checkpoints = 0;
+  int64_t compactions = 0;
+  int64_t retention_deletions = 0;  // series dropped by retention
+  int64_t min_time = 0;             // oldest sample (ms); 0 when empty
+  int64_t max_time = 0;             // newest sample (ms); 0 when empty
+};
+
+// What /api/v1/status/tsdb reports.
+struct TsdbStatus {
+  struct Entry {
+    std::string name;
+    int64_t value = 0;
+    friend bool operator==(const Entry& a, const Entry& b) {
+      return a.name == b.name && a.value == b.value;
+    }
+  };
+  int64_t num_series = 0;
+  int64_t num_label_pairs = 0;
+  int64_t chunk_count = 0;
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+  // Top-N lists, largest first (ties by name).
+  std::vector<Entry> series_count_by_metric_name;
+  std::vector<Entry> label_value_count_by_label_name;
+  std::vector<Entry> memory_in_bytes_by_label_name;
+  std::vector<Entry> series_count_by_label_value_pair;  // "name=value"
+};
+
+// Result of CheckDataDir.
+struct CheckReport {
+  int64_t series = 0;
+  int64_t chunks = 0;
+  int64_t samples = 0;
+  int64_t wal_records = 0;
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+  // One line per problem found ("chunks key 00..: checksum mismatch").
+  std::vector<std::string> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+class DB : public Queryable, public Appendable {
+ public:
+  // Opens (creating if needed) the store at options.path and recovers the
+  // head from it. Fails, naming the key or file, when stored data is
+  // corrupt rather than serving wrong data.
+  static absl::StatusOr<std::unique_ptr<DB>> Open(const DBOptions& options);
+
+  ~DB() override;
+  DB(const DB&) = delete;
+  DB& operator=(const DB&) = delete;
+
+  // Stops maintenance, checkpoints the head and closes the store. Further
+  // calls return OK. Also done by the destructor.
+  absl::Status Close();
+
+  absl::StatusOr<std::unique_ptr<Querier>> NewQuerier(int64_t mint,
+                                                      int64_t maxt) override;
+  std::unique_ptr<Appender> NewAppender() override;
+
+  DBStats Stats() const;
+  TsdbStatus CardinalityStats(int top_n) const;
+
+  // Deletes the samples in [mint, maxt] of series matching all matchers.
+  // Whole chunks inside the range are dropped at once; the rest is
+  // rewritten. Samples disappear from queries when this returns.
+  absl::Status DeleteSeries(absl::Span<const Matcher> matchers, int64_t mint,
+                            int64_t maxt);
+  // Deletion is applied eagerly, so this only compacts the store to reclaim
+  // space. Kept for API compatibility with Prometheus.
+  absl::Status CleanTombstones();
+
+  // Writes a consistent copy of the store into `dir` (which must not exist):
+  // a RocksDB checkpoint after writing the open head chunks. Open the copy
+  // with DB::Open like any data directory.
+  absl::Status Snapshot(const std::string& dir);
+
+  // Oldest / newest sample timestamp (ms); 0 when the DB is empty.
+  int64_t MinTime() const;
+  int64_t MaxTime() const;
+
+  // Applies retention and checkpoints the WAL if due. The background thread
+  // calls this; tests call it directly.
+  absl::Status RunMaintenance();
+
+  // Writes a sealed, already encoded chunk for a series straight into the
+  // store (backfill). `chunk` must not overlap data the series already has.
+  absl::Status ImportChunk(const Labels& labels, ChunkPtr chunk);
+
+  const DBOptions& options() const { return options_; }
+
+ private:
+  friend class DBAppender;
+  friend class DBQuerier;
+
+  struct PendingSample {
+    MemSeries* series;
+    int64_t t;
+    double v;
+  };
+
+  explicit DB(const DBOptions& options);
+  // Logs, applies and persists one appender's batch.
+  absl::Status CommitSamples(absl::Span<const PendingSample> pending);
+  absl::Status Recover();
+  int64_t NowMs() const;
+  int64_t RetentionCutoff() const;
+  void NoteTimeRange(int64_t mint, int64_t maxt);
+  // Makes series definitions durable before samples referencing them.
+  absl::Status LogSeries(absl::Span<MemSeries* const> series);
+  // Persists sealed chunks and drops them from memory.
+  absl::Status PersistSealed(
+      const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed);
+  absl::Status Checkpoint();
+  absl::Status ApplyRetention();
+  void MaintenanceLoop();
+  // Chunks of `s` overlapping [mint, maxt], memory and store, by min_time.
+  absl::Status CollectChunks(MemSeries* s, int64_t mint, int64_t maxt,
+                             std::vector<ChunkPtr>* out);
+
+  DBOptions options_;
+  Head head_;
+  std::unique_ptr<ChunkStore> store_;  // null when in memory
+  std::unique_ptr<Wal> wal_;           // null when in memory
+
+  // Commits hold this shared while writing the WAL and applying samples;
+  // a checkpoint holds it exclusively only to rotate the WAL segment.
+  absl::Mutex commit_mu_;
+  // Serializes maintenance, deletion and snapshots.
+  absl::Mutex maintenance_mu_;
+  // Series removed by retention are parked here for one maintenance round
+  // so appenders holding pointers to them stay safe.
+  std::vector<std::unique_ptr<MemSeries>> graveyard_
+      ABSL_GUARDED_BY(maintenance_mu_);
+
+  // Samples older than this are invisible and rejected (out of bounds).
+  std::atomic<int64_t> retention_cutoff_{std::numeric_limits<int64_t>::min()};
+  std::atomic<int64_t> min_time_{std::numeric_limits<int64_t>::max()};
+  std::atomic<int64_t> max_time_{std::numeric_limits<int64_t>::min()};
+  std::atomic<int64_t> samples_appended_{0};
+  std::atomic<int64_t> out_of_order_{0};
+  std::atomic<int64_t> duplicate_{0};
+  std::atomic<int64_t> out_of_bounds_{0};
+  std::atomic<int64_t> invalid_labels_{0};
+  std::atomic<int64_t> commits_{0};
+  std::atomic<int64_t> chunks_persisted_{0};
+  std::atomic<int64_t> wal_checkpoints_{0};
+  std::atomic<int64_t> compactions_{0};
+  std::atomic<int64_t> retention_deletions_{0};
+
+  absl::Mutex close_mu_;
+  bool closed_ ABSL_GUARDED_BY(close_mu_) = false;
+  absl::Notification stop_;
+  std::thread maintenance_thread_;
+};
+
+// Checks a data directory without opening it for writing: decodes every
+// series, chunk and WAL record and reports what is wrong.
+absl::StatusOr<CheckReport> CheckDataDir(const std::string& path);
+
+}  // namespace vigil::tsdb
+
+#endif  // VIGIL_TSDB_DB_H_

@@ -1,0 +1,366 @@
+#include "tsdb/head.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace vigil::tsdb {
+
+// --- SymbolTable ------------------------------------------------------------
+
+SymbolTable::SymbolTable()
+    : blocks_(new std::unique_ptr<std::string[]>[kMaxBlocks]) {}
+
+uint32_t SymbolTable::Intern(absl::string_view s) {
+  {
+    absl::ReaderMutexLock l(&mu_);
+    auto it = ids_.find(s);
+    if (it != ids_.end()) return it->second;
+  }
+  absl::MutexLock l(&mu_);
+  auto it = ids_.find(s);
+  if (it != ids_.end()) return it->second;
+  const uint32_t id = next_++;
+  auto& block = blocks_[id >> kBlockBits];
+  if (block == nullptr) block.reset(new std::string[size_t{1} << kBlockBits]);
+  std::string& slot = block[id & ((1u << kBlockBits) - 1)];
+  slot.assign(s.data(), s.size());
+  ids_.emplace(absl::string_view(slot), id);
+  bytes_ += s.size();
+  return id;
+}
+
+std::optional<uint32_t> SymbolTable::Find(absl::string_view s) const {
+  absl::ReaderMutexLock l(&mu_);
+  auto it = ids_.find(s);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::string_view SymbolTable::Lookup(uint32_t id) const {
+  return blocks_[id >> kBlockBits][id & ((1u << kBlockBits) - 1)];
+}
+
+size_t SymbolTable::size() const {
+  absl::ReaderMutexLock l(&mu_);
+  return next_;
+}
+
+size_t SymbolTable::bytes() const {
+  absl::ReaderMutexLock l(&mu_);
+  return bytes_;
+}
+
+// --- Chunks
+// -------------------------------------------------------------------
+
+absl::Status DecodeChunk(const ChunkData& chunk, int64_t mint, int64_t maxt,
+                         int64_t* last_t, std::vector<Sample>* out) {
+  const int64_t lo = std::max(
+      mint,
+      *last_t == std::numeric_limits<int64_t>::min() ? mint : *last_t + 1);
+  absl::Status s;
+  const size_t before = out->size();
+  switch (chunk.encoding) {
+    case ChunkEncoding::kRaw: {
+      RawChunkDecoder dec(chunk.bytes);
+      s = dec.DecodeRange(lo, maxt, out);
+      break;
+    }
+    default:
+      return absl::DataLossError(absl::StrCat(
+          "unknown chunk encoding ", static_cast<int>(chunk.encoding)));
+  }
+  if (out->size() > before) *last_t = out->back().t;
+  return s;
+}
+
+AppendError CheckSample(int64_t max_time, uint64_t last_bits, int64_t t,
+                        double v) {
+  if (t > max_time) return AppendError::kNone;
+  if (t < max_time) return AppendError::kOutOfOrder;
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  // An identical duplicate is reported as kNone by the caller's check of
+  // t == max_time; distinguish here.
+  return bits == last_bits ? AppendError::kNone : AppendError::kDuplicate;
+}
+
+// --- Head
+// -----------------------------------------------------------------------
+
+Head::Head()
+    : hash_stripes_(new Stripe[kStripes]), ref_stripes_(new Stripe[kStripes]) {}
+
+Head::~Head() = default;
+
+bool Head::SameLabels(const MemSeries& s, const Labels& labels) const {
+  if (s.syms.size() != 2 * labels.size()) return false;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (symbols_.Lookup(s.syms[2 * i]) != labels[i].name ||
+        symbols_.Lookup(s.syms[2 * i + 1]) != labels[i].value) {
+      return false;
+    }
+  }
+  return true;
+}
+
+MemSeries* Head::Insert(SeriesRef ref, uint64_t hash, const Labels& labels) {
+  std::vector<uint32_t> syms;
+  syms.reserve(2 * labels.size());
+  for (const Label& l : labels) {
+    syms.push_back(symbols_.Intern(l.name));
+    syms.push_back(symbols_.Intern(l.value));
+  }
+  auto owned = std::make_unique<MemSeries>(ref, hash, std::move(syms));
+  MemSeries* s = owned.get();
+  {
+    Stripe& rs = ref_stripes_[ref % kStripes];
+    absl::MutexLock l(&rs.mu);
+    rs.by_ref.emplace(ref, std::move(owned));
+  }
+  {
+    absl::MutexLock l(&index_mu_);
+    for (size_t i = 0; i < s->syms.size(); i += 2) {
+      InsertPosting(&postings_[s->syms[i]][s->syms[i + 1]], ref);
+    }
+    InsertPosting(&all_, ref);
+  }
+  num_series_.fetch_add(1);
+  return s;
+}
+
+std::pair<MemSeries*, bool> Head::GetOrCreate(const Labels& labels) {
+  const uint64_t hash = labels.Hash();
+  Stripe& hs = hash_stripes_[hash % kStripes];
+  {
+    absl::ReaderMutexLock l(&hs.mu);
+    auto it = hs.by_hash.find(hash);
+    if (it != hs.by_hash.end()) {
+      for (MemSeries* s : it->second) {
+        if (SameLabels(*s, labels)) return {s, false};
+      }
+    }
+  }
+  absl::MutexLock l(&hs.mu);
+  auto& bucket = hs.by_hash[hash];
+  for (MemSeries* s : bucket) {
+    if (SameLabels(*s, labels)) return {s, false};
+  }
+  MemSeries* s = Insert(next_ref_.fetch_add(1), hash, labels);
+  bucket.push_back(s);
+  return {s, true};
+}
+
+MemSeries* Head::CreateWithRef(SeriesRef ref, const Labels& labels) {
+  if (MemSeries* existing = Get(ref)) return existing;
+  SeriesRef next = next_ref_.load();
+  while (next <= ref && !next_ref_.compare_exchange_weak(next, ref + 1)) {
+  }
+  const uint64_t hash = labels.Hash();
+  Stripe& hs = hash_stripes_[hash % kStripes];
+  absl::MutexLock l(&hs.mu);
+  MemSeries* s = Insert(ref, hash, labels);
+  hs.by_hash[hash].push_back(s);
+  return s;
+}
+
+MemSeries* Head::Get(SeriesRef ref) const {
+  Stripe& rs = ref_stripes_[ref % kStripes];
+  absl::ReaderMutexLock l(&rs.mu);
+  auto it = rs.by_ref.find(ref);
+  return it == rs.by_ref.end() ? nullptr : it->second.get();
+}
+
+ChunkPtr Head::SealLocked(MemSeries* s) {
+  if (s->open.num_samples() == 0) return nullptr;
+  auto c = std::make_shared<ChunkData>();
+  c->min_time = s->open.min_time();
+  c->max_time = s->open.max_time();
+  c->num_samples = s->open.num_samples();
+  c->encoding = kHeadChunkEncoding;
+  c->bytes = std::string(s->open.Bytes());
+  s->open = HeadChunkEncoder();
+  s->sealed.push_back(c);
+  return c;
+}
+
+void Head::AppendLocked(MemSeries* s, int64_t t, double v, ChunkPtr* sealed) {
+  if (s->open.num_samples() > 0 &&
+      (s->open.num_samples() >= kSamplesPerChunk ||
+       ChunkRangeStart(t) != ChunkRangeStart(s->open.min_time()))) {
+    ChunkPtr c = SealLocked(s);
+    if (sealed != nullptr) *sealed = std::move(c);
+  }
+  s->open.Append(t, v);
+  if (t < s->min_time) s->min_time = t;
+  s->max_time = t;
+  std::memcpy(&s->last_bits, &v, sizeof v);
+}
+
+Labels Head::LabelsOf(const MemSeries& s) const {
+  std::vector<Label> pairs;
+  pairs.reserve(s.syms.size() / 2);
+  for (size_t i = 0; i < s.syms.size(); i += 2) {
+    absl::string_view n = symbols_.Lookup(s.syms[i]);
+    absl::string_view v = symbols_.Lookup(s.syms[i + 1]);
+    pairs.push_back(Label{std::string(n), std::string(v)});
+  }
+  return Labels::FromSortedUnchecked(std::move(pairs));
+}
+
+PostingsList Head::Select(absl::Span<const Matcher> matchers) const {
+  absl::ReaderMutexLock l(&index_mu_);
+  std::vector<PostingsList> positive;
+  std::vector<PostingsList> negative;
+  for (const Matcher& m : matchers) {
+    auto name_id = symbols_.Find(m.name());
+    const absl::flat_hash_map<uint32_t, PostingsList>* values = nullptr;
+    if (name_id) {
+      auto it = postings_.find(*name_id);
+      if (it != postings_.end()) values = &it->second;
+    }
+    // Postings of series whose value of the label satisfies (or, with
+    // want_match false, fails) the matcher. Series without the label are
+    // never in these lists.
+    auto collect = [&](bool want_match) -> PostingsList {
+      if (values == nullptr) return {};
+      const bool literal = (m.type() == MatchType::kEqual && want_match) ||
+                           (m.type() == MatchType::kNotEqual && !want_match);
+      if (literal) {
+        auto v = symbols_.Find(m.value());
+        if (!v) return {};
+        auto vit = values->find(*v);
+        return vit == values->end() ? PostingsList{} : vit->second;
+      }
+      std::vector<absl::Span<const uint64_t>> lists;
+      for (const auto& [value_id, list] : *values) {
+        if (m.Matches(symbols_.Lookup(value_id)) == want_match) {
+          lists.push_back(list);
+        }
+      }
+      return Union(lists);
+    };
+    if (m.MatchesEmpty()) {
+      // Selects series lacking the label too: everything except the series
+      // whose (non-empty) value fails the matcher.
+      negative.push_back(collect(false));
+    } else {
+      positive.push_back(collect(true));
+      if (positive.back().empty()) return {};
+    }
+  }
+  PostingsList result;
+  if (positive.empty()) {
+    result = all_;
+  } else {
+    std::vector<absl::Span<const uint64_t>> spans(positive.begin(),
+                                                  positive.end());
+    result = IntersectAll(std::move(spans));
+  }
+  for (const PostingsList& n : negative) {
+    if (result.empty()) break;
+    if (!n.empty()) result = Subtract(result, n);
+  }
+  return result;
+}
+
+std::vector<std::string> Head::AllLabelNames() const {
+  std::vector<std::string> out;
+  absl::ReaderMutexLock l(&index_mu_);
+  for (const auto& [name_id, values] : postings_) {
+    for (const auto& [v, list] : values) {
+      if (!list.empty()) {
+        out.emplace_back(symbols_.Lookup(name_id));
+        break;
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> Head::AllLabelValues(absl::string_view name) const {
+  std::vector<std::string> out;
+  auto name_id = symbols_.Find(name);
+  if (!name_id) return out;
+  absl::ReaderMutexLock l(&index_mu_);
+  auto it = postings_.find(*name_id);
+  if (it == postings_.end()) return out;
+  for (const auto& [v, list] : it->second) {
+    if (!list.empty()) out.emplace_back(symbols_.Lookup(v));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Head::ForEachPosting(
+    const std::function<void(absl::string_view, absl::string_view, size_t)>& fn)
+    const {
+  absl::ReaderMutexLock l(&index_mu_);
+  for (const auto& [name_id, values] : postings_) {
+    for (const auto& [v, list] : values) {
+      if (!list.empty()) {
+        fn(symbols_.Lookup(name_id), symbols_.Lookup(v), list.size());
+      }
+    }
+  }
+}
+
+std::vector<std::unique_ptr<MemSeries>> Head::Remove(
+    absl::Span<const SeriesRef> refs) {
+  std::vector<std::unique_ptr<MemSeries>> removed;
+  for (SeriesRef ref : refs) {
+    std::unique_ptr<MemSeries> owned;
+    {
+      Stripe& rs = ref_stripes_[ref % kStripes];
+      absl::MutexLock l(&rs.mu);
+      auto it = rs.by_ref.find(ref);
+      if (it == rs.by_ref.end()) continue;
+      owned = std::move(it->second);
+      rs.by_ref.erase(it);
+    }
+    {
+      Stripe& hs = hash_stripes_[owned->hash % kStripes];
+      absl::MutexLock l(&hs.mu);
+      auto it = hs.by_hash.find(owned->hash);
+      if (it != hs.by_hash.end()) {
+        auto& v = it->second;
+        v.erase(std::remove(v.begin(), v.end(), owned.get()), v.end());
+        if (v.empty()) hs.by_hash.erase(it);
+      }
+    }
+    {
+      absl::MutexLock l(&index_mu_);
+      for (size_t i = 0; i < owned->syms.size(); i += 2) {
+        auto nit = postings_.find(owned->syms[i]);
+        if (nit == postings_.end()) continue;
+        auto vit = nit->second.find(owned->syms[i + 1]);
+        if (vit == nit->second.end()) continue;
+        ErasePosting(&vit->second, ref);
+        if (vit->second.empty()) nit->second.erase(vit);
+        if (nit->second.empty()) postings_.erase(nit);
+      }
+      ErasePosting(&all_, ref);
+    }
+    num_series_.fetch_sub(1);
+    removed.push_back(std::move(owned));
+  }
+  return removed;
+}
+
+void Head::ForEach(const std::function<void(MemSeries*)>& fn) const {
+  for (size_t i = 0; i < kStripes; ++i) {
+    std::vector<MemSeries*> batch;
+    {
+      absl::ReaderMutexLock l(&ref_stripes_[i].mu);
+      for (const auto& [ref, s] : ref_stripes_[i].by_ref) {
+        batch.push_back(s.get());
+      }
+    }
+    for (MemSeries* s : batch) fn(s);
+  }
+}
+
+}  // namespace vigil::tsdb

@@ -1,0 +1,215 @@
+// The head: every series known to the DB, kept in memory with interned label
+// strings, the open (still growing) chunk of each series, sealed chunks not
+// yet handed to durable storage, and the inverted index (postings per
+// label pair) used to select series.
+//
+// Concurrency: series maps are striped by hash/ref (no global lock on the
+// append path); each series has its own mutex for its chunk state; the
+// inverted index has one reader/writer lock that is only taken for writing
+// when a series is created or removed.
+//
+//   Head head;
+//   auto [s, created] = head.GetOrCreate(labels);
+//   { absl::MutexLock l(&s->mu); head.AppendLocked(s, t, v, &sealed); }
+#ifndef VIGIL_TSDB_HEAD_H_
+#define VIGIL_TSDB_HEAD_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "tsdb/appender.h"
+#include "tsdb/labels.h"
+#include "tsdb/matcher.h"
+#include "tsdb/postings.h"
+#include "tsdb/raw_chunk.h"
+#include "tsdb/sample.h"
+
+namespace vigil::tsdb {
+
+// Interns label names and values so each series stores 4-byte ids. Strings
+// are never removed; ids are dense from 0. Thread-safe.
+class SymbolTable {
+ public:
+  SymbolTable();
+  uint32_t Intern(absl::string_view s);
+  // The id of `s`, if interned.
+  std::optional<uint32_t> Find(absl::string_view s) const;
+  // `id` must come from Intern/Find on this table. The view stays valid for
+  // the table's lifetime.
+  absl::string_view Lookup(uint32_t id) const;
+  size_t size() const;
+  // Bytes held by the interned strings (for memory accounting).
+  size_t bytes() const;
+
+ private:
+  static constexpr int kBlockBits = 12;
+  static constexpr size_t kMaxBlocks = 1 << 16;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<absl::string_view, uint32_t> ids_ ABSL_GUARDED_BY(mu_);
+  // Fixed array of blocks so Lookup needs no lock: a reader only sees ids
+  // published to it through another synchronized structure.
+  std::unique_ptr<std::unique_ptr<std::string[]>[]> blocks_;
+  uint32_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// How a chunk's bytes are encoded. Stored with every persisted chunk.
+enum class ChunkEncoding : uint8_t {
+  kRaw = 1,  // tsdb/raw_chunk.h
+  kXor = 2,  // the Gorilla-style codec of tsdb/chunkenc/chunk.h
+};
+
+// The encoder used for open head chunks.
+using HeadChunkEncoder = RawChunkEncoder;
+inline constexpr ChunkEncoding kHeadChunkEncoding = ChunkEncoding::kRaw;
+
+// An immutable chunk, shared between the head and queriers.
+struct ChunkData {
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+  int num_samples = 0;
+  ChunkEncoding encoding = kHeadChunkEncoding;
+  std::string bytes;
+};
+using ChunkPtr = std::shared_ptr<const ChunkData>;
+
+// Appends the samples of `chunk` with t in [mint, maxt] and t > *last_t to
+// `out`, updating *last_t. The `last_t` filter drops samples a caller has
+// already seen from an overlapping copy of the same chunk.
+absl::Status DecodeChunk(const ChunkData& chunk, int64_t mint, int64_t maxt,
+                         int64_t* last_t, std::vector<Sample>* out);
+
+// Chunks are cut at this many samples or at multiples of kChunkRange.
+inline constexpr int kSamplesPerChunk = 120;
+inline constexpr int64_t kChunkRangeMs = 2 * 3600 * 1000;
+
+// Floors t to the start of its chunk range (also for negative t).
+inline int64_t ChunkRangeStart(int64_t t) {
+  int64_t q = t / kChunkRangeMs;
+  if (t % kChunkRangeMs < 0) --q;
+  return q * kChunkRangeMs;
+}
+
+struct MemSeries {
+  MemSeries(SeriesRef r, uint64_t h, std::vector<uint32_t> s)
+      : ref(r), hash(h), syms(std::move(s)) {}
+
+  const SeriesRef ref;
+  const uint64_t hash;
+  // (name id, value id) pairs, sorted by name.
+  const std::vector<uint32_t> syms;
+
+  absl::Mutex mu;
+  HeadChunkEncoder open ABSL_GUARDED_BY(mu);
+  // Sealed chunks still held in memory, oldest first.
+  std::vector<ChunkPtr> sealed ABSL_GUARDED_BY(mu);
+  // Bounds over all samples of the series (memory and durable storage).
+  int64_t min_time ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::max();
+  int64_t max_time ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::min();
+  uint64_t last_bits ABSL_GUARDED_BY(mu) = 0;
+  // Bounds of the chunks already in durable storage.
+  int64_t persisted_min_time ABSL_GUARDED_BY(mu) =
+      std::numeric_limits<int64_t>::max();
+  int64_t persisted_max_time ABSL_GUARDED_BY(mu) =
+      std::numeric_limits<int64_t>::min();
+  // Set once the series definition is durable.
+  std::atomic<bool> logged{false};
+};
+
+// Result of validating a sample against a series' newest sample.
+AppendError CheckSample(int64_t max_time, uint64_t last_bits, int64_t t,
+                        double v);
+
+class Head {
+ public:
+  Head();
+  ~Head();
+  Head(const Head&) = delete;
+  Head& operator=(const Head&) = delete;
+
+  // Finds the series with exactly `labels` or creates it with the next ref
+  // (labels must be valid; the caller checks). Returns it and whether it
+  // was created.
+  std::pair<MemSeries*, bool> GetOrCreate(const Labels& labels);
+  // Creates a series with a given ref during recovery; returns the existing
+  // one when the ref is known. Later refs are allocated above it.
+  MemSeries* CreateWithRef(SeriesRef ref, const Labels& labels);
+  // nullptr when unknown.
+  MemSeries* Get(SeriesRef ref) const;
+
+  // Appends a validated sample; the caller holds s->mu and has checked
+  // CheckSample. When the open chunk is cut, the sealed chunk is pushed to
+  // s->sealed and also returned through `*sealed` (if non-null).
+  void AppendLocked(MemSeries* s, int64_t t, double v, ChunkPtr* sealed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu);
+  // Seals the open chunk if it has samples; returns it or nullptr.
+  ChunkPtr SealLocked(MemSeries* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu);
+
+  Labels LabelsOf(const MemSeries& s) const;
+
+  // Refs of series matching all matchers (all series when empty), sorted.
+  PostingsList Select(absl::Span<const Matcher> matchers) const;
+  // Names with at least one series, sorted.
+  std::vector<std::string> AllLabelNames() const;
+  // Values of `name` with at least one series, sorted.
+  std::vector<std::string> AllLabelValues(absl::string_view name) const;
+  // Number of series carrying each (name, value), for cardinality stats.
+  void ForEachPosting(
+      const std::function<void(absl::string_view name, absl::string_view value,
+                               size_t count)>& fn) const;
+
+  // Removes series from the maps and the index and hands them to the
+  // caller, who frees them once no appender or querier can still use them.
+  std::vector<std::unique_ptr<MemSeries>> Remove(
+      absl::Span<const SeriesRef> refs);
+
+  // Calls fn for every series (in no particular order).
+  void ForEach(const std::function<void(MemSeries*)>& fn) const;
+
+  size_t NumSeries() const { return num_series_.load(); }
+  SeriesRef LastRef() const { return next_ref_.load() - 1; }
+  const SymbolTable& symbols() const { return symbols_; }
+
+ private:
+  static constexpr size_t kStripes = 1024;
+  struct alignas(64) Stripe {
+    mutable absl::Mutex mu;
+    absl::flat_hash_map<SeriesRef, std::unique_ptr<MemSeries>> by_ref
+        ABSL_GUARDED_BY(mu);
+    // Collisions are rare; a tiny vector per hash handles them.
+    absl::flat_hash_map<uint64_t, std::vector<MemSeries*>> by_hash
+        ABSL_GUARDED_BY(mu);
+  };
+
+  bool SameLabels(const MemSeries& s, const Labels& labels) const;
+  MemSeries* Insert(SeriesRef ref, uint64_t hash, const Labels& labels);
+
+  SymbolTable symbols_;
+  std::unique_ptr<Stripe[]> hash_stripes_;  // by_hash used
+  std::unique_ptr<Stripe[]> ref_stripes_;   // by_ref used
+  std::atomic<SeriesRef> next_ref_{1};
+  std::atomic<size_t> num_series_{0};
+
+  mutable absl::Mutex index_mu_;
+  absl::flat_hash_map<uint32_t, absl::flat_hash_map<uint32_t, PostingsList>>
+      postings_ ABSL_GUARDED_BY(index_mu_);
+  PostingsList all_ ABSL_GUARDED_BY(index_mu_);
+};
+
+}  // namespace vigil::tsdb
+
+#endif  // VIGIL_TSDB_HEAD_H_

@@ -1,0 +1,516 @@
+#include "tsdb/store.h"
+
+#include <zlib.h>
+
+#include <filesystem>
+#include <limits>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "rocksdb/compaction_filter.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
+#include "rocksdb/write_batch.h"
+
+namespace vigil::tsdb {
+namespace {
+
+constexpr char kSeriesCf[] = "series";
+constexpr char kMetaCf[] = "seriesmeta";
+constexpr char kChunksCf[] = "chunks";
+constexpr char kHeadCf[] = "headchunks";
+constexpr char kWalCheckpointKey[] = "wal_checkpoint";
+
+void PutBE64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+uint64_t GetBE64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+void PutFixed64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+uint64_t GetFixed64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+void PutFixed32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+uint32_t GetFixed32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+bool GetVarint(absl::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const uint8_t b = static_cast<uint8_t>((*in)[0]);
+    in->remove_prefix(1);
+    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (b < 0x80) return true;
+  }
+  return false;
+}
+uint32_t Crc(absl::string_view s) {
+  return static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(s.data()), s.size()));
+}
+
+std::string RefKey(SeriesRef ref) {
+  std::string k;
+  PutBE64(&k, ref);
+  return k;
+}
+// Flipping the sign bit makes negative times sort before positive ones.
+std::string ChunkKey(SeriesRef ref, int64_t mint) {
+  std::string k;
+  k.reserve(16);
+  PutBE64(&k, ref);
+  PutBE64(&k, static_cast<uint64_t>(mint) ^ (uint64_t{1} << 63));
+  return k;
+}
+int64_t ChunkKeyTime(const char* p) {
+  return static_cast<int64_t>(GetBE64(p) ^ (uint64_t{1} << 63));
+}
+
+std::string KeyHex(const rocksdb::Slice& k) {
+  return absl::BytesToHexString(absl::string_view(k.data(), k.size()));
+}
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsCorruption()) {
+    return absl::DataLossError(absl::StrCat(what, ": ", s.ToString()));
+  }
+  return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+std::string EncodeLabels(const Labels& labels) {
+  std::string body;
+  PutVarint(&body, labels.size());
+  for (const Label& l : labels) {
+    PutVarint(&body, l.name.size());
+    body.append(l.name);
+    PutVarint(&body, l.value.size());
+    body.append(l.value);
+  }
+  std::string out;
+  PutFixed32(&out, Crc(body));
+  out.append(body);
+  return out;
+}
+
+absl::StatusOr<Labels> DecodeLabels(absl::string_view v) {
+  if (v.size() < 4) return absl::DataLossError("truncated labels");
+  const uint32_t crc = GetFixed32(v.data());
+  v.remove_prefix(4);
+  if (Crc(v) != crc) return absl::DataLossError("labels checksum mismatch");
+  uint64_t n;
+  if (!GetVarint(&v, &n)) return absl::DataLossError("bad label count");
+  std::vector<Label> pairs;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t len;
+    Label l;
+    if (!GetVarint(&v, &len) || len > v.size()) {
+      return absl::DataLossError("truncated label name");
+    }
+    l.name = std::string(v.substr(0, len));
+    v.remove_prefix(len);
+    if (!GetVarint(&v, &len) || len > v.size()) {
+      return absl::DataLossError("truncated label value");
+    }
+    l.value = std::string(v.substr(0, len));
+    v.remove_prefix(len);
+    pairs.push_back(std::move(l));
+  }
+  return Labels::FromSortedUnchecked(std::move(pairs));
+}
+
+class RetentionFilter : public rocksdb::CompactionFilter {
+ public:
+  explicit RetentionFilter(std::shared_ptr<std::atomic<int64_t>> cutoff)
+      : cutoff_(std::move(cutoff)) {}
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value,
+              std::string*, bool*) const override {
+    if (value.size() < 17) return false;  // let the checker report it
+    const int64_t maxt = static_cast<int64_t>(GetFixed64(value.data() + 9));
+    return maxt < cutoff_->load(std::memory_order_relaxed);
+  }
+  const char* Name() const override { return "vigil.RetentionFilter"; }
+
+ private:
+  std::shared_ptr<std::atomic<int64_t>> cutoff_;
+};
+
+}  // namespace
+
+// [u8 encoding][fixed64 mint][fixed64 maxt][fixed32 samples][fixed32 crc]
+// [chunk bytes]; the CRC covers the chunk bytes.
+std::string EncodeChunkValue(const ChunkData& c) {
+  std::string v;
+  v.reserve(25 + c.bytes.size());
+  v.push_back(static_cast<char>(c.encoding));
+  PutFixed64(&v, static_cast<uint64_t>(c.min_time));
+  PutFixed64(&v, static_cast<uint64_t>(c.max_time));
+  PutFixed32(&v, static_cast<uint32_t>(c.num_samples));
+  PutFixed32(&v, Crc(c.bytes));
+  v.append(c.bytes);
+  return v;
+}
+
+absl::StatusOr<ChunkPtr> DecodeChunkValue(absl::string_view v) {
+  if (v.size() < 25) return absl::DataLossError("truncated chunk header");
+  auto c = std::make_shared<ChunkData>();
+  c->encoding = static_cast<ChunkEncoding>(v[0]);
+  c->min_time = static_cast<int64_t>(GetFixed64(v.data() + 1));
+  c->max_time = static_cast<int64_t>(GetFixed64(v.data() + 9));
+  c->num_samples = static_cast<int>(GetFixed32(v.data() + 17));
+  const uint32_t crc = GetFixed32(v.data() + 21);
+  c->bytes = std::string(v.substr(25));
+  if (Crc(c->bytes) != crc)
+    return absl::DataLossError("chunk checksum mismatch");
+  if (c->encoding != ChunkEncoding::kRaw &&
+      c->encoding != ChunkEncoding::kXor) {
+    return absl::DataLossError(
+        absl::StrCat("unknown chunk encoding ", static_cast<int>(v[0])));
+  }
+  return ChunkPtr(std::move(c));
+}
+
+absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
+    const std::string& dir, bool read_only) {
+  std::unique_ptr<ChunkStore> store(new ChunkStore());
+  store->dir_ = dir;
+  store->cutoff_ = std::make_shared<std::atomic<int64_t>>(
+      std::numeric_limits<int64_t>::min());
+
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = !read_only;
+  db_opts.create_missing_column_families = !read_only;
+  db_opts.max_background_jobs = 2;
+  db_opts.keep_log_file_num = 2;
+  db_opts.max_total_wal_size = 64 << 20;
+
+  rocksdb::ColumnFamilyOptions plain;
+  rocksdb::ColumnFamilyOptions chunks;
+  chunks.compression = rocksdb::kLZ4Compression;
+  chunks.bottommost_compression = rocksdb::kZSTD;
+  // The filter must outlive the RocksDB instance; the store owns it.
+  auto* filter = new RetentionFilter(store->cutoff_);
+  chunks.compaction_filter = filter;
+  chunks.write_buffer_size = 32 << 20;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, plain},
+      {kSeriesCf, plain},
+      {kMetaCf, plain},
+      {kChunksCf, chunks},
+      {kHeadCf, plain},
+  };
+  rocksdb::Status s;
+  if (read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db_opts, dir, cfs, &store->handles_,
+                                     &store->db_);
+  } else {
+    s = rocksdb::DB::Open(db_opts, dir, cfs, &store->handles_, &store->db_);
+  }
+  if (!s.ok()) {
+    delete filter;
+    return FromRocks(s, absl::StrCat("opening RocksDB store ", dir));
+  }
+  store->filter_.reset(filter);
+  store->default_cf_ = store->handles_[0];
+  store->series_cf_ = store->handles_[1];
+  store->meta_cf_ = store->handles_[2];
+  store->chunks_cf_ = store->handles_[3];
+  store->head_cf_ = store->handles_[4];
+  return store;
+}
+
+ChunkStore::~ChunkStore() { Close().IgnoreError(); }
+
+absl::Status ChunkStore::Close() {
+  if (db_ == nullptr) return absl::OkStatus();
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
+  rocksdb::Status s = db_->Close();
+  delete db_;
+  db_ = nullptr;
+  return FromRocks(s, absl::StrCat("closing RocksDB store ", dir_));
+}
+
+absl::Status ChunkStore::PutSeries(
+    const std::vector<std::pair<SeriesRef, const Labels*>>& series) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [ref, labels] : series) {
+    batch.Put(series_cf_, RefKey(ref), EncodeLabels(*labels));
+  }
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
+                   "writing series definitions");
+}
+
+absl::Status ChunkStore::PutChunks(const std::vector<ChunkWrite>& chunks) {
+  rocksdb::WriteBatch batch;
+  for (const ChunkWrite& w : chunks) {
+    batch.Put(chunks_cf_, ChunkKey(w.ref, w.chunk->min_time),
+              EncodeChunkValue(*w.chunk));
+    std::string meta;
+    PutFixed64(&meta, static_cast<uint64_t>(w.series_min_time));
+    PutFixed64(&meta, static_cast<uint64_t>(w.series_max_time));
+    batch.Put(meta_cf_, RefKey(w.ref), meta);
+  }
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
+                   "writing chunks");
+}
+
+absl::Status ChunkStore::PutSeriesMeta(SeriesRef ref, int64_t min_time,
+                                       int64_t max_time) {
+  std::string meta;
+  PutFixed64(&meta, static_cast<uint64_t>(min_time));
+  PutFixed64(&meta, static_cast<uint64_t>(max_time));
+  return FromRocks(
+      db_->Put(rocksdb::WriteOptions(), meta_cf_, RefKey(ref), meta),
+      "writing series meta");
+}
+
+absl::Status ChunkStore::PutHeadChunks(
+    const std::vector<std::pair<SeriesRef, ChunkPtr>>& chunks) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [ref, c] : chunks) {
+    if (c == nullptr) {
+      batch.Delete(head_cf_, RefKey(ref));
+    } else {
+      batch.Put(head_cf_, RefKey(ref), EncodeChunkValue(*c));
+    }
+  }
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
+                   "writing head chunks");
+}
+
+absl::Status ChunkStore::ReadChunks(SeriesRef ref, int64_t mint, int64_t maxt,
+                                    std::vector<ChunkPtr>* out) const {
+  if (mint > maxt) return absl::OkStatus();
+  // Chunks never span a chunk range boundary, so no chunk starting before
+  // the range that contains mint can overlap [mint, maxt].
+  const std::string start = ChunkKey(ref, ChunkRangeStart(mint));
+  const std::string upper = RefKey(ref + 1);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, chunks_cf_));
+  const int64_t cutoff = cutoff_->load(std::memory_order_relaxed);
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() != 16) {
+      return absl::DataLossError(
+          absl::StrCat("chunks key ", KeyHex(k), ": bad key length"));
+    }
+    if (ChunkKeyTime(k.data() + 8) > maxt) break;
+    rocksdb::Slice v = it->value();
+    auto c = DecodeChunkValue(absl::string_view(v.data(), v.size()));
+    if (!c.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("chunks key ", KeyHex(k), ": ", c.status().message()));
+    }
+    if ((*c)->max_time < mint || (*c)->max_time < cutoff) continue;
+    out->push_back(*std::move(c));
+  }
+  return FromRocks(it->status(), "reading chunks");
+}
+
+absl::Status ChunkStore::LoadSeries(
+    const std::function<absl::Status(PersistedSeries)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> meta(
+      db_->NewIterator(rocksdb::ReadOptions(), meta_cf_));
+  meta->SeekToFirst();
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), series_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() != 8) {
+      return absl::DataLossError(
+          absl::StrCat("series key ", KeyHex(k), ": bad key length"));
+    }
+    PersistedSeries ps;
+    ps.ref = GetBE64(k.data());
+    auto labels =
+        DecodeLabels(absl::string_view(it->value().data(), it->value().size()));
+    if (!labels.ok()) {
+      return absl::DataLossError(absl::StrCat("series key ", KeyHex(k), ": ",
+                                              labels.status().message()));
+    }
+    ps.labels = *std::move(labels);
+    // Both families are sorted by ref; walk them together.
+    while (meta->Valid() && meta->key().size() == 8 &&
+           GetBE64(meta->key().data()) < ps.ref) {
+      meta->Next();
+    }
+    if (meta->Valid() && meta->key().size() == 8 &&
+        GetBE64(meta->key().data()) == ps.ref) {
+      if (meta->value().size() != 16) {
+        return absl::DataLossError(absl::StrCat(
+            "seriesmeta key ", KeyHex(meta->key()), ": bad value length"));
+      }
+      ps.has_meta = true;
+      ps.min_time = static_cast<int64_t>(GetFixed64(meta->value().data()));
+      ps.max_time = static_cast<int64_t>(GetFixed64(meta->value().data() + 8));
+    }
+    absl::Status s = fn(std::move(ps));
+    if (!s.ok()) return s;
+  }
+  if (!meta->status().ok()) return FromRocks(meta->status(), "reading meta");
+  return FromRocks(it->status(), "reading series");
+}
+
+absl::Status ChunkStore::LoadHeadChunks(
+    const std::function<absl::Status(SeriesRef, ChunkPtr)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), head_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() != 8) {
+      return absl::DataLossError(
+          absl::StrCat("headchunks key ", KeyHex(k), ": bad key length"));
+    }
+    auto c = DecodeChunkValue(
+        absl::string_view(it->value().data(), it->value().size()));
+    if (!c.ok()) {
+      return absl::DataLossError(absl::StrCat("headchunks key ", KeyHex(k),
+                                              ": ", c.status().message()));
+    }
+    absl::Status s = fn(GetBE64(k.data()), *std::move(c));
+    if (!s.ok()) return s;
+  }
+  return FromRocks(it->status(), "reading head chunks");
+}
+
+absl::Status ChunkStore::ForEachChunk(
+    const std::function<absl::Status(SeriesRef, ChunkPtr)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), chunks_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() != 16) {
+      return absl::DataLossError(
+          absl::StrCat("chunks key ", KeyHex(k), ": bad key length"));
+    }
+    auto c = DecodeChunkValue(
+        absl::string_view(it->value().data(), it->value().size()));
+    if (!c.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("chunks key ", KeyHex(k), ": ", c.status().message()));
+    }
+    absl::Status s = fn(GetBE64(k.data()), *std::move(c));
+    if (!s.ok()) {
+      return absl::Status(
+          s.code(), absl::StrCat("chunks key ", KeyHex(k), ": ", s.message()));
+    }
+  }
+  return FromRocks(it->status(), "reading chunks");
+}
+
+absl::StatusOr<uint64_t> ChunkStore::GetWalCheckpoint() const {
+  std::string v;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), default_cf_, kWalCheckpointKey, &v);
+  if (s.IsNotFound()) return 0;
+  if (!s.ok()) return FromRocks(s, "reading WAL checkpoint");
+  if (v.size() != 8)
+    return absl::DataLossError("default key wal_checkpoint: bad value");
+  return GetFixed64(v.data());
+}
+
+absl::Status ChunkStore::SetWalCheckpoint(uint64_t segment) {
+  std::string v;
+  PutFixed64(&v, segment);
+  return FromRocks(
+      db_->Put(rocksdb::WriteOptions(), default_cf_, kWalCheckpointKey, v),
+      "writing WAL checkpoint");
+}
+
+absl::Status ChunkStore::DeleteSeries(absl::Span<const SeriesRef> refs) {
+  rocksdb::WriteBatch batch;
+  for (SeriesRef ref : refs) {
+    batch.Delete(series_cf_, RefKey(ref));
+    batch.Delete(meta_cf_, RefKey(ref));
+    batch.Delete(head_cf_, RefKey(ref));
+    batch.DeleteRange(chunks_cf_, RefKey(ref), RefKey(ref + 1));
+  }
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
+                   "deleting series");
+}
+
+absl::Status ChunkStore::DeleteChunkRange(SeriesRef ref, int64_t from,
+                                          int64_t to) {
+  rocksdb::WriteBatch batch;
+  const std::string end = to == std::numeric_limits<int64_t>::max()
+                              ? RefKey(ref + 1)
+                              : ChunkKey(ref, to + 1);
+  batch.DeleteRange(chunks_cf_, ChunkKey(ref, from), end);
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
+                   "deleting chunks");
+}
+
+void ChunkStore::SetRetentionCutoff(int64_t cutoff_ms) {
+  cutoff_->store(cutoff_ms);
+}
+
+absl::Status ChunkStore::CompactChunks() {
+  rocksdb::CompactRangeOptions opts;
+  opts.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  return FromRocks(db_->CompactRange(opts, chunks_cf_, nullptr, nullptr),
+                   "compacting chunks");
+}
+
+int64_t ChunkStore::DiskBytes() const {
+  int64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+    if (e.is_regular_file(ec)) total += static_cast<int64_t>(e.file_size(ec));
+  }
+  return total;
+}
+
+absl::StatusOr<std::optional<int64_t>> ChunkStore::OldestChunkTime() const {
+  // Keys are ordered by ref first, so the oldest chunk needs a full scan of
+  // keys; retention by size runs rarely and this avoids a second index.
+  std::optional<int64_t> oldest;
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, chunks_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 16) continue;
+    const int64_t t = ChunkKeyTime(it->key().data() + 8);
+    if (!oldest || t < *oldest) oldest = t;
+    // Skip the rest of this series: its later chunks are newer.
+    std::string next = RefKey(GetBE64(it->key().data()) + 1);
+    it->Seek(next);
+    if (!it->Valid()) break;
+    it->Prev();
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scanning chunks");
+  return oldest;
+}
+
+absl::Status ChunkStore::CreateCheckpoint(const std::string& dir) {
+  rocksdb::Checkpoint* cp = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_, &cp);
+  if (!s.ok()) return FromRocks(s, "creating checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> owned(cp);
+  return FromRocks(cp->CreateCheckpoint(dir),
+                   absl::StrCat("writing checkpoint to ", dir));
+}
+
+}  // namespace vigil::tsdb

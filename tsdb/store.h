@@ -1,0 +1,125 @@
+// ChunkStore: the durable part of the DB, on RocksDB. Column families:
+//   series      ref(8, big-endian) -> labels (checksummed)
+//   seriesmeta  ref                -> persisted min/max time of the series
+//   chunks      ref + mint(8, big-endian, sign bit flipped) -> chunk
+//   headchunks  ref                -> open chunk as of the last checkpoint
+//   default     "wal_checkpoint"   -> first WAL segment still needed
+// Big-endian keys make one series' chunks a single range scan in time
+// order. Chunk values carry their own CRC32 so corruption is reported with
+// the key instead of being decoded into wrong samples. Chunks older than the
+// retention cutoff are dropped by a compaction filter.
+// Writes go through RocksDB's WAL without sync: they survive kill -9.
+#ifndef VIGIL_TSDB_STORE_H_
+#define VIGIL_TSDB_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "tsdb/appender.h"
+#include "tsdb/head.h"
+#include "tsdb/labels.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class CompactionFilter;
+}  // namespace rocksdb
+
+namespace vigil::tsdb {
+
+struct PersistedSeries {
+  SeriesRef ref = 0;
+  Labels labels;
+  bool has_meta = false;
+  int64_t min_time = 0;  // of persisted chunks, valid when has_meta
+  int64_t max_time = 0;
+};
+
+struct ChunkWrite {
+  SeriesRef ref;
+  ChunkPtr chunk;
+  // Persisted bounds of the series including this chunk.
+  int64_t series_min_time;
+  int64_t series_max_time;
+};
+
+class ChunkStore {
+ public:
+  // Opens or creates the RocksDB store in `dir`. With `read_only`, nothing
+  // is created or written.
+  static absl::StatusOr<std::unique_ptr<ChunkStore>> Open(
+      const std::string& dir, bool read_only = false);
+  ~ChunkStore();
+
+  absl::Status PutSeries(
+      const std::vector<std::pair<SeriesRef, const Labels*>>& series);
+  absl::Status PutChunks(const std::vector<ChunkWrite>& chunks);
+  // Replaces the head chunk of each ref; a null chunk deletes it.
+  absl::Status PutHeadChunks(
+      const std::vector<std::pair<SeriesRef, ChunkPtr>>& chunks);
+
+  // Appends chunks of `ref` overlapping [mint, maxt] in time order.
+  absl::Status ReadChunks(SeriesRef ref, int64_t mint, int64_t maxt,
+                          std::vector<ChunkPtr>* out) const;
+
+  // Visits every series (with its meta), then every head chunk. A checksum
+  // or decode failure is DataLoss naming the column family and key.
+  absl::Status LoadSeries(
+      const std::function<absl::Status(PersistedSeries)>& fn) const;
+  absl::Status LoadHeadChunks(
+      const std::function<absl::Status(SeriesRef, ChunkPtr)>& fn) const;
+  // Visits every chunk (for CheckDataDir).
+  absl::Status ForEachChunk(
+      const std::function<absl::Status(SeriesRef, ChunkPtr)>& fn) const;
+
+  absl::StatusOr<uint64_t> GetWalCheckpoint() const;
+  absl::Status SetWalCheckpoint(uint64_t segment);
+
+  // Removes a series and all its data.
+  absl::Status DeleteSeries(absl::Span<const SeriesRef> refs);
+  // Deletes the chunks of `ref` whose min_time is in [from, to].
+  absl::Status DeleteChunkRange(SeriesRef ref, int64_t from, int64_t to);
+  absl::Status PutSeriesMeta(SeriesRef ref, int64_t min_time, int64_t max_time);
+
+  // Chunks whose max_time is below the cutoff are dropped by compaction.
+  void SetRetentionCutoff(int64_t cutoff_ms);
+  // Compacts the chunks column family so the filter runs now.
+  absl::Status CompactChunks();
+  int64_t DiskBytes() const;
+  // Oldest chunk min_time in the store, if any.
+  absl::StatusOr<std::optional<int64_t>> OldestChunkTime() const;
+  absl::Status CreateCheckpoint(const std::string& dir);
+  absl::Status Close();
+
+ private:
+  ChunkStore() = default;
+
+  std::string dir_;
+  std::shared_ptr<std::atomic<int64_t>> cutoff_;
+  std::unique_ptr<rocksdb::CompactionFilter> filter_;  // outlives db_
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* series_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* chunks_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* head_cf_ = nullptr;
+};
+
+// Chunk value encoding shared by the chunks and headchunks families.
+std::string EncodeChunkValue(const ChunkData& c);
+absl::StatusOr<ChunkPtr> DecodeChunkValue(absl::string_view value);
+
+}  // namespace vigil::tsdb
+
+#endif  // VIGIL_TSDB_STORE_H_

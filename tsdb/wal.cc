@@ -1,0 +1,203 @@
+#include "tsdb/wal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace vigil::tsdb {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string SegmentName(const std::string& dir, uint64_t n) {
+  return absl::StrFormat("%s/%08d", dir, n);
+}
+
+uint32_t Crc(absl::string_view s) {
+  return static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(s.data()), s.size()));
+}
+
+void PutFixed32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+uint32_t GetFixed32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) {
+    v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  }
+  return v;
+}
+
+constexpr size_t kHeader = 8;  // u32 length, u32 crc32 of the payload
+
+absl::Status Errno(absl::string_view what, const std::string& file) {
+  return absl::InternalError(
+      absl::StrCat(what, " ", file, ": ", std::strerror(errno)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<uint64_t>> Wal::ListSegments(
+    const std::string& dir) {
+  std::vector<uint64_t> out;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    uint64_t n;
+    if (absl::SimpleAtoi(e.path().filename().string(), &n)) out.push_back(n);
+  }
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("listing WAL directory ", dir, ": ", ec.message()));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(const std::string& dir,
+                                               int64_t segment_bytes) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("creating WAL directory ", dir, ": ", ec.message()));
+  }
+  auto segs = ListSegments(dir);
+  if (!segs.ok()) return segs.status();
+  std::unique_ptr<Wal> wal(new Wal(dir, segment_bytes));
+  absl::MutexLock l(&wal->mu_);
+  for (uint64_t n : *segs) {
+    wal->older_bytes_ +=
+        static_cast<int64_t>(fs::file_size(SegmentName(dir, n), ec));
+  }
+  absl::Status s = wal->OpenSegment(segs->empty() ? 1 : segs->back() + 1);
+  if (!s.ok()) return s;
+  return wal;
+}
+
+Wal::~Wal() {
+  absl::MutexLock l(&mu_);
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::Status Wal::OpenSegment(uint64_t n) {
+  const std::string name = SegmentName(dir_, n);
+  int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("creating WAL segment", name);
+  if (fd_ >= 0) {
+    close(fd_);
+    older_bytes_ += segment_size_;
+  }
+  fd_ = fd;
+  segment_ = n;
+  segment_size_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status Wal::Append(absl::string_view record) {
+  absl::MutexLock l(&mu_);
+  if (segment_size_ > 0 &&
+      segment_size_ + static_cast<int64_t>(record.size()) > segment_bytes_) {
+    absl::Status s = OpenSegment(segment_ + 1);
+    if (!s.ok()) return s;
+  }
+  scratch_.resize(kHeader);
+  PutFixed32(&scratch_[0], static_cast<uint32_t>(record.size()));
+  PutFixed32(&scratch_[4], Crc(record));
+  scratch_.append(record.data(), record.size());
+  const char* p = scratch_.data();
+  size_t left = scratch_.size();
+  while (left > 0) {
+    ssize_t n = write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("writing WAL segment", SegmentName(dir_, segment_));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  segment_size_ += static_cast<int64_t>(scratch_.size());
+  if (scratch_.capacity() > (1 << 20)) std::string().swap(scratch_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Wal::Rotate() {
+  absl::MutexLock l(&mu_);
+  absl::Status s = OpenSegment(segment_ + 1);
+  if (!s.ok()) return s;
+  return segment_;
+}
+
+absl::Status Wal::TruncateBefore(uint64_t segment) {
+  auto segs = ListSegments(dir_);
+  if (!segs.ok()) return segs.status();
+  absl::MutexLock l(&mu_);
+  for (uint64_t n : *segs) {
+    if (n >= segment || n == segment_) continue;
+    const std::string name = SegmentName(dir_, n);
+    std::error_code ec;
+    const int64_t size = static_cast<int64_t>(fs::file_size(name, ec));
+    if (!fs::remove(name, ec) || ec) {
+      return absl::InternalError(
+          absl::StrCat("deleting WAL segment ", name, ": ", ec.message()));
+    }
+    older_bytes_ -= size;
+  }
+  return absl::OkStatus();
+}
+
+int64_t Wal::size_bytes() const {
+  absl::MutexLock l(&mu_);
+  return older_bytes_ + segment_size_;
+}
+
+absl::Status Wal::Replay(
+    const std::string& dir, uint64_t from,
+    const std::function<absl::Status(absl::string_view)>& fn) {
+  auto segs = ListSegments(dir);
+  if (!segs.ok()) return segs.status();
+  for (uint64_t n : *segs) {
+    if (n < from) continue;
+    const std::string name = SegmentName(dir, n);
+    std::ifstream in(name, std::ios::binary);
+    if (!in) return Errno("opening WAL segment", name);
+    std::string data((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    size_t pos = 0;
+    while (pos < data.size()) {
+      if (data.size() - pos < kHeader) break;  // torn header at the tail
+      const uint32_t len = GetFixed32(&data[pos]);
+      const uint32_t crc = GetFixed32(&data[pos + 4]);
+      if (data.size() - pos - kHeader < len) break;  // torn record
+      absl::string_view rec(data.data() + pos + kHeader, len);
+      if (Crc(rec) != crc) {
+        if (pos + kHeader + len == data.size()) break;  // torn last record
+        return absl::DataLossError(absl::StrCat(
+            "WAL segment ", name, " offset ", pos, ": checksum mismatch"));
+      }
+      absl::Status s = fn(rec);
+      if (!s.ok()) {
+        return absl::Status(
+            s.code(), absl::StrCat("WAL segment ", name, " offset ", pos, ": ",
+                                   s.message()));
+      }
+      pos += kHeader + len;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vigil::tsdb
