@@ -94,7 +94,7 @@ class ReportTest(unittest.TestCase):
             report.write(results, d)
             with open(os.path.join(d, "report.md")) as f:
                 text = f.read()
-        self.assertIn("0.500 µs (x0.25)", text)
+        self.assertIn("| 0.5 µs (x0.25) | 2.00 µs |", text)
         self.assertIn("storage / vigil: boom", text)
         json.dumps(results)
 
