@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# One command for the side-by-side report: installs what is missing, builds
+# Vigil optimised, then runs every scenario against Vigil, Prometheus and
+# VictoriaMetrics. The report lands in benchmarks/compare/out/<timestamp>/.
+# Arguments go to compare.py (see `python3 benchmarks/compare/compare.py -h`),
+# e.g. --systems vigil,prometheus --scenarios query.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash tools/setup.sh
+bazel build --disk_cache="${HOME}/.cache/vigil/bazel-disk-cache" -c opt //server:vigil
+exec python3 benchmarks/compare/compare.py "$@"
