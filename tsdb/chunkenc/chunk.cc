@@ -28,22 +28,23 @@ namespace {
 // Unary prefixes of this many ones mark an escape: an explicit bit width (or
 // a control code) follows instead of a terminating zero.
 constexpr int kRiceLimit = 16;
-// Rice statistics are halved every kRiceWindow samples so the parameter
-// follows the recent residual magnitude rather than the chunk average.
-constexpr uint32_t kRiceWindow = 32;
+// Code statistics are halved every kStatsWindow samples so the code follows
+// the recent residual distribution rather than the chunk average.
+constexpr uint64_t kStatsWindow = 32;
 // Caps one residual's contribution to the statistics so a single huge
 // residual cannot overflow the sum.
-constexpr uint64_t kRiceCap = uint64_t{1} << 48;
+constexpr uint64_t kStatsCap = uint64_t{1} << 48;
 // Saturation bound of the statistics when they are rescaled.
-constexpr uint64_t kRiceSumMax = uint64_t{1} << 54;
+constexpr uint64_t kStatsSumMax = uint64_t{1} << 54;
 
 // Control codes in the width field of an escaped value residual. A real
 // escaped residual is >= kRiceLimit, so its width is at least 5 and its
 // width field (width - 1) at least 4: 0..3 are free for control codes.
 enum Escape : int {
   kEscException = 0,  // 64 raw value bits for this sample only
-  kEscScale = 1,      // 5-bit larger scale, then this sample's residual
+  kEscScale = 1,      // 5-bit larger scale, then this sample's code
   kEscFloat = 2,      // 64 raw value bits; float mode from here on
+  kEscShift = 3,      // 6-bit new shift, then this sample's code
   kEscNone = -1,
 };
 
@@ -89,25 +90,115 @@ inline uint64_t LowMask(int n) {
 
 // Rice parameter: the smallest k with count << k >= sum (as in JPEG-LS),
 // computed from bit widths instead of a loop or a division.
-inline int RiceK(uint64_t sum, uint32_t count) {
+inline int RiceK(uint64_t sum, uint64_t count) {
   if (sum <= count) return 0;
   int k = BitWidth(sum) - BitWidth(count);
-  if ((uint64_t{count} << k) < sum) ++k;
+  if ((count << k) < sum) ++k;
   return k;
 }
 
-inline void RiceUpdate(uint64_t u, uint64_t* sum, uint32_t* count) {
-  if (*count >= kRiceWindow) {
-    *sum >>= 1;
-    *count >>= 1;
-  }
-  *sum += std::min(u, kRiceCap);
-  ++*count;
+// Residual code statistics: stats[0] = zeros, stats[1] = non-zeros,
+// stats[2] = sum of (u - 1) over the non-zeros, all over a decaying window.
+// From them both sides pick, before each residual, between a plain Rice
+// code of u and a zero flag followed by a Rice code of u - 1, whichever the
+// statistics predict to be shorter. The zero flag wins for mostly-constant
+// data with occasional large moves (scrape jitter, rarely-hit histogram
+// buckets), plain Rice for noisy data.
+struct Coding {
+  int k;
+  bool zero_flag;
+};
+
+inline Coding ChooseCoding(const uint64_t* stats) {
+  const uint64_t zeros = stats[0], nonzeros = stats[1], sum = stats[2];
+  const uint64_t n = zeros + nonzeros;
+  const uint64_t sum_all = sum + nonzeros;
+  const int k_all = RiceK(sum_all, n);
+  const int k_nz = nonzeros ? RiceK(sum, nonzeros) : 0;
+  const uint64_t cost_plain =
+      n * static_cast<uint64_t>(k_all + 1) + (sum_all >> k_all);
+  const uint64_t cost_flag =
+      n + nonzeros * static_cast<uint64_t>(k_nz + 1) + (sum >> k_nz);
+  if (cost_flag < cost_plain) return {k_nz, true};
+  return {k_all, false};
 }
 
-inline void RiceRescale(int steps, uint64_t* sum) {
+inline void UpdateStats(uint64_t u, uint64_t* stats) {
+  if (stats[0] + stats[1] >= kStatsWindow) {
+    stats[0] >>= 1;
+    stats[1] >>= 1;
+    stats[2] >>= 1;
+  }
+  if (u == 0) {
+    ++stats[0];
+  } else {
+    ++stats[1];
+    stats[2] += std::min(u - 1, kStatsCap);
+  }
+}
+
+inline void ScaleStatsPow10(int steps, uint64_t* stats) {
   for (int i = 0; i < steps; ++i) {
-    *sum = *sum > kRiceSumMax / 10 ? kRiceSumMax : *sum * 10;
+    stats[2] = stats[2] > kStatsSumMax / 10 ? kStatsSumMax : stats[2] * 10;
+  }
+}
+
+// Timestamp grid predictor. A sample is expected at grid + interval. A
+// single off-grid sample after an on-grid one is taken as jitter (the grid
+// continues, so the next on-time sample costs nothing); anything else
+// re-anchors the grid on the sample and takes its distance as the new
+// interval (which degrades to delta-of-delta for irregular series).
+inline void AdvanceGrid(uint64_t t, uint64_t prev_t, uint64_t pred,
+                        uint64_t err, uint64_t* grid, uint64_t* interval,
+                        uint64_t* prev_err) {
+  if (err == 0) {
+    *grid = t;
+  } else if (*prev_err == 0 && ZigZag(err) <= (*interval >> 3)) {
+    *grid = pred;
+  } else {
+    *grid = t;
+    *interval = t - prev_t;
+  }
+  *prev_err = err;
+}
+
+// Decimal-mode prediction: the previous mantissa, or the previous mantissa
+// plus the smoothed delta (counters, ramps), whichever has been cheaper.
+inline uint64_t RoundedAvg(uint64_t avg) {
+  return static_cast<uint64_t>(static_cast<int64_t>(avg + 8) >> 4);
+}
+
+inline uint64_t PredictDecimal(uint64_t prev, uint64_t avg, int32_t score) {
+  return score < 0 ? prev + RoundedAvg(avg) : prev;
+}
+
+inline void UpdatePredictor(uint64_t m, uint64_t* prev, uint64_t* avg,
+                            int32_t* score) {
+  const uint64_t delta = m - *prev;
+  *score +=
+      BitWidth(ZigZag(delta - RoundedAvg(*avg))) - BitWidth(ZigZag(delta));
+  *score = std::clamp(*score, -kScoreClamp, kScoreClamp);
+  if (*avg == 0) {
+    *avg = delta << 4;
+  } else {
+    *avg +=
+        static_cast<uint64_t>(static_cast<int64_t>((delta << 4) - *avg) >> 3);
+  }
+  *prev = m;
+}
+
+inline void ApplyShift(int from, int to, uint64_t* prev, uint64_t* avg,
+                       uint64_t* stats) {
+  if (to > from) {
+    const int d = to - from;
+    *prev = static_cast<uint64_t>(static_cast<int64_t>(*prev) >> d);
+    *avg = static_cast<uint64_t>(static_cast<int64_t>(*avg) >> d);
+    stats[2] >>= d;
+  } else {
+    const int d = from - to;
+    *prev <<= d;
+    *avg <<= d;
+    stats[2] = stats[2] > (kStatsSumMax >> d) ? kStatsSumMax : stats[2] << d;
   }
 }
 
@@ -188,21 +279,32 @@ void ChunkEncoder::WriteWide(uint64_t x) {
   WriteBits(x, width);
 }
 
-void ChunkEncoder::WriteRice(uint64_t u, uint64_t* sum, uint32_t* count) {
-  const int k = RiceK(*sum, *count);
-  const uint64_t q = u >> k;
+void ChunkEncoder::WriteCoded(uint64_t u, uint64_t* stats) {
+  const Coding c = ChooseCoding(stats);
+  uint64_t x = u;
+  if (c.zero_flag) {
+    if (u == 0) {
+      WriteBits(0, 1);
+      UpdateStats(u, stats);
+      return;
+    }
+    WriteBits(1, 1);
+    x = u - 1;
+  }
+  const uint64_t q = x >> c.k;
   if (q < static_cast<uint64_t>(kRiceLimit)) {
-    // q ones and a terminating zero.
+    // q ones and a terminating zero, then the k low bits.
     WriteBits((uint64_t{1} << (q + 1)) - 2, static_cast<int>(q) + 1);
-    WriteBits(u & LowMask(k), k);
+    WriteBits(x & LowMask(c.k), c.k);
   } else {
     WriteBits(LowMask(kRiceLimit), kRiceLimit);
-    WriteWide(u);
+    WriteWide(x);
   }
-  RiceUpdate(u, sum, count);
+  UpdateStats(u, stats);
 }
 
-void ChunkEncoder::WriteEscape(int kind) {
+void ChunkEncoder::WriteEscape(int kind, const uint64_t* stats) {
+  if (ChooseCoding(stats).zero_flag) WriteBits(1, 1);
   WriteBits(LowMask(kRiceLimit), kRiceLimit);
   WriteBits(static_cast<uint64_t>(kind), 6);
 }
@@ -227,54 +329,80 @@ void ChunkEncoder::WriteHeader() {
 }
 
 void ChunkEncoder::Append(int64_t t, double v) {
-  const uint64_t ut = static_cast<uint64_t>(t);
   if (num_samples_ == 0) {
     min_time_ = t;
-    WriteWide(ZigZag(ut));
+    WriteWide(ZigZag(static_cast<uint64_t>(t)));
     uint64_t m = 0;
     int scale = 0;
     if (FindScale(v, 0, &scale, &m)) {
       WriteBits(kDecimal, 1);
       WriteBits(static_cast<uint64_t>(scale), kScaleBits);
       WriteWide(ZigZag(m));
-      mode_ = kDecimal;
-      scale_ = static_cast<int8_t>(scale);
-      prev_int_ = m;
-      prev_int_delta_ = 0;
+      EnterDecimal(scale, m);
     } else {
       WriteBits(kFloat, 1);
       WriteBits(DoubleBits(v), 64);
-      mode_ = kFloat;
-      prev_bits_ = DoubleBits(v);
-      leading_ = 0xff;
+      EnterFloat(DoubleBits(v));
     }
+    prev_t_ = static_cast<uint64_t>(t);
   } else {
-    const uint64_t dt = ut - static_cast<uint64_t>(prev_t_);
-    if (num_samples_ == 1) {
-      WriteWide(dt);
-    } else {
-      WriteRice(ZigZag(dt - prev_dt_), &rice_t_sum_, &rice_t_count_);
-    }
-    prev_dt_ = dt;
+    AppendTimestamp(t);
     AppendValue(v);
   }
-  prev_t_ = t;
   max_time_ = t;
   ++num_samples_;
   WriteHeader();
 }
 
-void ChunkEncoder::AppendDecimal(int64_t m_signed) {
-  const uint64_t m = static_cast<uint64_t>(m_signed);
-  const uint64_t pred =
-      predictor_score_ < 0 ? prev_int_ + prev_int_delta_ : prev_int_;
-  WriteRice(ZigZag(m - pred), &rice_v_sum_, &rice_v_count_);
-  const uint64_t delta = m - prev_int_;
-  predictor_score_ +=
-      BitWidth(ZigZag(delta - prev_int_delta_)) - BitWidth(ZigZag(delta));
-  predictor_score_ = std::clamp(predictor_score_, -kScoreClamp, kScoreClamp);
-  prev_int_delta_ = delta;
+void ChunkEncoder::AppendTimestamp(int64_t t) {
+  const uint64_t ut = static_cast<uint64_t>(t);
+  if (num_samples_ == 1) {
+    interval_ = ut - prev_t_;
+    WriteWide(interval_);
+    grid_t_ = ut;
+    prev_err_ = 0;
+  } else {
+    const uint64_t pred = grid_t_ + interval_;
+    const uint64_t err = ut - pred;
+    WriteCoded(ZigZag(err), t_stats_);
+    AdvanceGrid(ut, prev_t_, pred, err, &grid_t_, &interval_, &prev_err_);
+  }
+  prev_t_ = ut;
+}
+
+void ChunkEncoder::EnterDecimal(int scale, uint64_t m) {
+  mode_ = kDecimal;
+  scale_ = static_cast<int8_t>(scale);
+  shift_ = 0;
   prev_int_ = m;
+  avg_delta_ = 0;
+  predictor_score_ = 0;
+  tz_run_min_ = 64;
+  tz_run_count_ = 0;
+  last_was_exception_ = false;
+}
+
+void ChunkEncoder::EnterFloat(uint64_t bits) {
+  mode_ = kFloat;
+  prev_bits_ = bits;
+  leading_ = 0xff;
+  decimal_backoff_ = 0;
+  decimal_backoff_len_ = 1;
+  last_was_exception_ = false;
+}
+
+// `m` is the full mantissa at scale_, a multiple of 2^shift_.
+void ChunkEncoder::AppendDecimal(uint64_t m) {
+  const uint64_t ms = static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_);
+  const uint64_t pred = PredictDecimal(prev_int_, avg_delta_, predictor_score_);
+  WriteCoded(ZigZag(ms - pred), v_stats_);
+  const uint64_t delta = ms - prev_int_;
+  if (delta != 0) {
+    const int tz = std::min(63, __builtin_ctzll(delta) + shift_);
+    tz_run_min_ = static_cast<uint8_t>(std::min<int>(tz_run_min_, tz));
+    if (tz_run_count_ < 255) ++tz_run_count_;
+  }
+  UpdatePredictor(ms, &prev_int_, &avg_delta_, &predictor_score_);
 }
 
 // Float mode; returns false (writing nothing) when the encoder should
@@ -318,55 +446,60 @@ bool ChunkEncoder::AppendFloat(double v) {
 
 void ChunkEncoder::AppendValue(double v) {
   uint64_t m = 0;
+  int scale = 0;
   if (mode_ == kFloat) {
     if (AppendFloat(v)) return;
-    int scale = 0;
     FindScale(v, 0, &scale, &m);
     WriteBits(0b111, 3);
     WriteBits(static_cast<uint64_t>(scale), kScaleBits);
     WriteWide(ZigZag(m));
-    mode_ = kDecimal;
-    scale_ = static_cast<int8_t>(scale);
-    prev_int_ = m;
-    prev_int_delta_ = 0;
-    predictor_score_ = 0;
-    last_was_exception_ = false;
+    EnterDecimal(scale, m);
     return;
   }
-  int scale = 0;
-  if (ToDecimalAt(v, scale_, &m)) {
-    AppendDecimal(static_cast<int64_t>(m));
-    last_was_exception_ = false;
-    return;
+  if (!ToDecimalAt(v, scale_, &m)) {
+    if (scale_ < kMaxScale && FindScale(v, scale_ + 1, &scale, &m)) {
+      WriteEscape(kEscScale, v_stats_);
+      WriteBits(static_cast<uint64_t>(scale), kScaleBits);
+      const uint64_t p = Pow10Wrapped(scale - scale_);
+      prev_int_ *= p;
+      avg_delta_ *= p;
+      ScaleStatsPow10(scale - scale_, v_stats_);
+      scale_ = static_cast<int8_t>(scale);
+    } else {
+      const uint64_t bits = DoubleBits(v);
+      if (!last_was_exception_) {
+        // One odd value (a staleness marker, a NaN) in a decimal series:
+        // keep the decimal state so the next value is still predicted well.
+        WriteEscape(kEscException, v_stats_);
+        WriteBits(bits, 64);
+        last_was_exception_ = true;
+        return;
+      }
+      WriteEscape(kEscFloat, v_stats_);
+      WriteBits(bits, 64);
+      EnterFloat(bits);
+      return;
+    }
   }
-  if (scale_ < kMaxScale && FindScale(v, scale_ + 1, &scale, &m)) {
-    WriteEscape(kEscScale);
-    WriteBits(static_cast<uint64_t>(scale), kScaleBits);
-    const uint64_t p = Pow10Wrapped(scale - scale_);
-    prev_int_ *= p;
-    prev_int_delta_ *= p;
-    RiceRescale(scale - scale_, &rice_v_sum_);
-    scale_ = static_cast<int8_t>(scale);
-    AppendDecimal(static_cast<int64_t>(m));
-    last_was_exception_ = false;
-    return;
+  // Mantissas that are all multiples of 2^s (byte counts in pages) are
+  // coded divided by 2^s. The shift drops as soon as a value needs it and
+  // rises once a few non-zero deltas agree on more trailing zeros.
+  int new_shift = shift_;
+  if ((m & LowMask(shift_)) != 0) {
+    new_shift = __builtin_ctzll(m);
+  } else if (tz_run_count_ >= 4 && tz_run_min_ >= shift_ + 2 &&
+             tz_run_min_ < 64 && (m & LowMask(tz_run_min_)) == 0) {
+    new_shift = tz_run_min_;
   }
-  const uint64_t bits = DoubleBits(v);
-  if (!last_was_exception_) {
-    // One odd value (a staleness marker, a NaN) in a decimal series: keep
-    // the decimal state so the next value is still predicted well.
-    WriteEscape(kEscException);
-    WriteBits(bits, 64);
-    last_was_exception_ = true;
-    return;
+  if (new_shift != shift_) {
+    WriteEscape(kEscShift, v_stats_);
+    WriteBits(static_cast<uint64_t>(new_shift), 6);
+    ApplyShift(shift_, new_shift, &prev_int_, &avg_delta_, v_stats_);
+    shift_ = static_cast<uint8_t>(new_shift);
+    tz_run_min_ = 64;
+    tz_run_count_ = 0;
   }
-  WriteEscape(kEscFloat);
-  WriteBits(bits, 64);
-  mode_ = kFloat;
-  prev_bits_ = bits;
-  leading_ = 0xff;
-  decimal_backoff_ = 0;
-  decimal_backoff_len_ = 1;
+  AppendDecimal(m);
   last_was_exception_ = false;
 }
 
@@ -377,12 +510,15 @@ ChunkDecoder::ChunkDecoder(absl::string_view bytes)
     : bytes_(bytes),
       data_(reinterpret_cast<const unsigned char*>(bytes.data())),
       size_bits_(bytes.size() * 8) {
-  if (bytes.size() < 2) {
+  const size_t size = bytes.size();
+  tail_start_ = size > 16 ? size - 16 : 0;
+  if (size > 0) std::memcpy(tail_, data_ + tail_start_, size - tail_start_);
+  if (size < 2) {
     Fail("header truncated");
     return;
   }
   if (data_[0] & 0x80) {
-    if (bytes.size() < 4) {
+    if (size < 4) {
       Fail("header truncated");
       return;
     }
@@ -409,24 +545,24 @@ bool ChunkDecoder::Fail(const char* what) {
 
 // The next 64 bits of the stream, zero-padded past the end. Reading past
 // the end is detected once per sample by comparing bit_offset_ with
-// size_bits_, which keeps the per-field reads branch-free.
-inline uint64_t ChunkDecoder::Peek() const {
+// size_bits_, which keeps the per-field reads free of bounds checks.
+inline __attribute__((always_inline)) uint64_t ChunkDecoder::Peek() const {
   const size_t byte = bit_offset_ >> 3;
   const int shift = static_cast<int>(bit_offset_ & 7);
-  const size_t size = size_bits_ >> 3;
-  if (byte + 9 <= size) {
-    uint64_t w = LoadBigEndian64(data_ + byte);
-    if (shift) w = (w << shift) | (data_[byte + 8] >> (8 - shift));
-    return w;
+  const unsigned char* p;
+  if (byte + 9 <= (size_bits_ >> 3)) {
+    p = data_ + byte;
+  } else {
+    const size_t i = byte - tail_start_;  // >= 7 here
+    if (i + 9 > sizeof tail_) return 0;
+    p = tail_ + i;
   }
-  unsigned char tmp[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
-  for (size_t i = 0; i < 9 && byte + i < size; ++i) tmp[i] = data_[byte + i];
-  uint64_t w = LoadBigEndian64(tmp);
-  if (shift) w = (w << shift) | (tmp[8] >> (8 - shift));
+  uint64_t w = LoadBigEndian64(p);
+  if (shift) w = (w << shift) | (p[8] >> (8 - shift));
   return w;
 }
 
-inline uint64_t ChunkDecoder::ReadBits(int n) {
+inline __attribute__((always_inline)) uint64_t ChunkDecoder::ReadBits(int n) {
   const uint64_t w = Peek();
   bit_offset_ += n;
   return n ? w >> (64 - n) : 0;
@@ -437,39 +573,52 @@ inline uint64_t ChunkDecoder::ReadWide() {
   return ReadBits(width);
 }
 
-// Reads one Rice-coded residual. On a control code stores it in *escape and
+// Reads one residual code. On a control code stores it in *escape and
 // returns 0; otherwise *escape is kEscNone.
-inline uint64_t ChunkDecoder::ReadRice(uint64_t* sum, uint32_t* count,
-                                       int* escape) {
-  const int k = RiceK(*sum, *count);
-  const uint64_t w = Peek();
+inline __attribute__((always_inline)) uint64_t ChunkDecoder::ReadCoded(
+    uint64_t* stats, int* escape) {
+  const Coding c = ChooseCoding(stats);
+  uint64_t w = Peek();
+  int used = 0;
+  if (c.zero_flag) {
+    if ((w >> 63) == 0) {
+      bit_offset_ += 1;
+      *escape = kEscNone;
+      UpdateStats(0, stats);
+      return 0;
+    }
+    w <<= 1;
+    used = 1;
+  }
   const int q = ~w ? __builtin_clzll(~w) : 64;
-  uint64_t u;
+  uint64_t x;
   if (q < kRiceLimit) {
-    const int used = q + 1 + k;
-    if (used <= 64) {
-      u = (static_cast<uint64_t>(q) << k) |
+    const int k = c.k;
+    const int total = used + q + 1 + k;
+    if (total <= 64) {
+      x = (static_cast<uint64_t>(q) << k) |
           (k ? (w << (q + 1)) >> (64 - k) : 0);
-      bit_offset_ += used;
+      bit_offset_ += total;
     } else {
-      bit_offset_ += q + 1;
-      u = (static_cast<uint64_t>(q) << k) | ReadBits(k);
+      bit_offset_ += used + q + 1;
+      x = (static_cast<uint64_t>(q) << k) | ReadBits(k);
     }
   } else {
-    bit_offset_ += kRiceLimit;
+    bit_offset_ += used + kRiceLimit;
     const int field = static_cast<int>(ReadBits(6));
     if (field < 4) {
       *escape = field;
       return 0;
     }
-    u = ReadBits(field + 1);
+    x = ReadBits(field + 1);
   }
+  const uint64_t u = c.zero_flag ? x + 1 : x;
   *escape = kEscNone;
-  RiceUpdate(u, sum, count);
+  UpdateStats(u, stats);
   return u;
 }
 
-bool ChunkDecoder::ReadValue() {
+inline __attribute__((always_inline)) bool ChunkDecoder::ReadValue() {
   if (mode_ == kFloat) {
     const uint64_t w = Peek();
     if ((w >> 63) == 0) {
@@ -498,8 +647,9 @@ bool ChunkDecoder::ReadValue() {
       const uint64_t m = UnZigZag(ReadWide());
       mode_ = kDecimal;
       scale_ = static_cast<int8_t>(scale);
+      shift_ = 0;
       prev_int_ = m;
-      prev_int_delta_ = 0;
+      avg_delta_ = 0;
       predictor_score_ = 0;
       v_ = FromDecimal(m, scale);
       return true;
@@ -510,20 +660,14 @@ bool ChunkDecoder::ReadValue() {
   }
   for (;;) {
     int escape;
-    const uint64_t u = ReadRice(&rice_v_sum_, &rice_v_count_, &escape);
+    const uint64_t u = ReadCoded(v_stats_, &escape);
     switch (escape) {
       case kEscNone: {
-        const uint64_t pred =
-            predictor_score_ < 0 ? prev_int_ + prev_int_delta_ : prev_int_;
-        const uint64_t m = pred + UnZigZag(u);
-        const uint64_t delta = m - prev_int_;
-        predictor_score_ +=
-            BitWidth(ZigZag(delta - prev_int_delta_)) - BitWidth(ZigZag(delta));
-        predictor_score_ =
-            std::clamp(predictor_score_, -kScoreClamp, kScoreClamp);
-        prev_int_delta_ = delta;
-        prev_int_ = m;
-        v_ = FromDecimal(m, scale_);
+        const uint64_t m =
+            PredictDecimal(prev_int_, avg_delta_, predictor_score_) +
+            UnZigZag(u);
+        UpdatePredictor(m, &prev_int_, &avg_delta_, &predictor_score_);
+        v_ = FromDecimal(m << shift_, scale_);
         return true;
       }
       case kEscException:
@@ -536,10 +680,10 @@ bool ChunkDecoder::ReadValue() {
         }
         const uint64_t p = Pow10Wrapped(scale - scale_);
         prev_int_ *= p;
-        prev_int_delta_ *= p;
-        RiceRescale(scale - scale_, &rice_v_sum_);
+        avg_delta_ *= p;
+        ScaleStatsPow10(scale - scale_, v_stats_);
         scale_ = static_cast<int8_t>(scale);
-        continue;  // this sample's residual follows
+        continue;  // this sample's code follows
       }
       case kEscFloat:
         prev_bits_ = ReadBits(64);
@@ -547,22 +691,48 @@ bool ChunkDecoder::ReadValue() {
         leading_ = 0xff;
         v_ = BitsDouble(prev_bits_);
         return true;
+      case kEscShift: {
+        const int shift = static_cast<int>(ReadBits(6));
+        if (shift == shift_) return Fail("decimal shift unchanged");
+        ApplyShift(shift_, shift, &prev_int_, &avg_delta_, v_stats_);
+        shift_ = static_cast<uint8_t>(shift);
+        continue;
+      }
       default:
         return Fail("unknown value escape");
     }
   }
 }
 
-inline bool ChunkDecoder::DecodeNext() {
-  if (read_ == 0) {
+inline __attribute__((always_inline)) bool ChunkDecoder::DecodeNext() {
+  if (read_ >= 2) {
+    int escape;
+    const uint64_t u = ReadCoded(t_stats_, &escape);
+    if (escape != kEscNone) return Fail("escape in timestamp");
+    const uint64_t prev_t = static_cast<uint64_t>(t_);
+    const uint64_t pred = grid_t_ + interval_;
+    const uint64_t err = UnZigZag(u);
+    const uint64_t t = pred + err;
+    AdvanceGrid(t, prev_t, pred, err, &grid_t_, &interval_, &prev_err_);
+    t_ = static_cast<int64_t>(t);
+    if (!ReadValue()) return false;
+  } else if (read_ == 1) {
+    interval_ = ReadWide();
+    grid_t_ = static_cast<uint64_t>(t_) + interval_;
+    prev_err_ = 0;
+    t_ = static_cast<int64_t>(grid_t_);
+    if (!ReadValue()) return false;
+  } else {
     t_ = static_cast<int64_t>(UnZigZag(ReadWide()));
     if (ReadBits(1) == kDecimal) {
       const int scale = static_cast<int>(ReadBits(kScaleBits));
       if (scale > kMaxScale) return Fail("decimal scale out of range");
       mode_ = kDecimal;
       scale_ = static_cast<int8_t>(scale);
+      shift_ = 0;
       prev_int_ = UnZigZag(ReadWide());
-      prev_int_delta_ = 0;
+      avg_delta_ = 0;
+      predictor_score_ = 0;
       v_ = FromDecimal(prev_int_, scale);
     } else {
       mode_ = kFloat;
@@ -570,17 +740,6 @@ inline bool ChunkDecoder::DecodeNext() {
       prev_bits_ = ReadBits(64);
       v_ = BitsDouble(prev_bits_);
     }
-  } else {
-    if (read_ == 1) {
-      prev_dt_ = ReadWide();
-    } else {
-      int escape;
-      const uint64_t u = ReadRice(&rice_t_sum_, &rice_t_count_, &escape);
-      if (escape != kEscNone) return Fail("escape in timestamp");
-      prev_dt_ += UnZigZag(u);
-    }
-    t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + prev_dt_);
-    if (!ReadValue()) return false;
   }
   if (bit_offset_ > size_bits_) return Fail("truncated");
   ++read_;

@@ -53,27 +53,32 @@ class ChunkEncoder {
   // docs/format/chunk_encoding.md for what each field drives.
   void WriteBits(uint64_t bits, int n);
   void WriteWide(uint64_t x);
-  void WriteRice(uint64_t u, uint64_t* sum, uint32_t* count);
-  void WriteEscape(int kind);
+  void WriteCoded(uint64_t u, uint64_t* stats);
+  void WriteEscape(int kind, const uint64_t* stats);
   void WriteHeader();
+  void AppendTimestamp(int64_t t);
   void AppendValue(double v);
-  void AppendDecimal(int64_t m);
+  void AppendDecimal(uint64_t m);
   bool AppendFloat(double v);
+  void EnterDecimal(int scale, uint64_t m);
+  void EnterFloat(uint64_t bits);
 
   std::string buf_;
   int num_samples_ = 0;
   int64_t min_time_ = 0;
   int64_t max_time_ = 0;
-  int64_t prev_t_ = 0;
-  uint64_t prev_dt_ = 0;
-  uint64_t prev_bits_ = 0;       // float mode: previous value's bits
-  uint64_t prev_int_ = 0;        // decimal mode: previous mantissa
-  uint64_t prev_int_delta_ = 0;  // decimal mode: previous mantissa delta
-  uint64_t rice_t_sum_ = 0;      // adaptive Rice statistics, timestamps
-  uint32_t rice_t_count_ = 1;
-  uint64_t rice_v_sum_ = 0;  // adaptive Rice statistics, values
-  uint32_t rice_v_count_ = 1;
-  int32_t predictor_score_ = 0;   // < 0: delta-of-delta predictor wins
+  // Timestamps: grid predictor.
+  uint64_t prev_t_ = 0;
+  uint64_t grid_t_ = 0;              // where the last sample should have been
+  uint64_t interval_ = 0;            // expected distance between samples
+  uint64_t prev_err_ = 0;            // last sample's distance from the grid
+  uint64_t t_stats_[3] = {0, 0, 0};  // adaptive code statistics
+  // Values.
+  uint64_t prev_bits_ = 0;  // float mode: previous value's bits
+  uint64_t prev_int_ = 0;   // decimal mode: previous mantissa >> shift_
+  uint64_t avg_delta_ = 0;  // decimal mode: smoothed delta, 4 fraction bits
+  uint64_t v_stats_[3] = {0, 0, 0};
+  int32_t predictor_score_ = 0;   // < 0: previous + average delta wins
   uint16_t decimal_backoff_ = 0;  // float mode: samples until next probe
   uint16_t decimal_backoff_len_ = 1;
   uint8_t bit_pos_ = 0;  // bits used in buf_.back(); 0 = full
@@ -82,6 +87,9 @@ class ChunkEncoder {
   uint8_t trailing_ = 0;
   uint8_t mode_ = 0;
   int8_t scale_ = 0;
+  uint8_t shift_ = 0;        // decimal mantissas are multiples of 2^shift_
+  uint8_t tz_run_min_ = 64;  // encoder-only: shift_ probing
+  uint8_t tz_run_count_ = 0;
   bool last_was_exception_ = false;
 };
 
@@ -109,7 +117,7 @@ class ChunkDecoder {
   uint64_t Peek() const;
   uint64_t ReadBits(int n);
   uint64_t ReadWide();
-  uint64_t ReadRice(uint64_t* sum, uint32_t* count, int* escape);
+  uint64_t ReadCoded(uint64_t* stats, int* escape);
   bool ReadValue();
   bool Fail(const char* what);
 
@@ -121,21 +129,26 @@ class ChunkDecoder {
   double v_ = 0;
   const unsigned char* data_ = nullptr;
   size_t size_bits_ = 0;
-  // Decoder state mirrors the encoder's.
   size_t bit_offset_ = 0;
-  uint64_t prev_dt_ = 0;
+  // The last bytes, zero-padded, so reads near the end need no bounds
+  // checks per byte.
+  size_t tail_start_ = 0;
+  unsigned char tail_[32] = {};
+  // Decoder state mirrors the encoder's.
+  uint64_t grid_t_ = 0;
+  uint64_t interval_ = 0;
+  uint64_t prev_err_ = 0;
+  uint64_t t_stats_[3] = {0, 0, 0};
   uint64_t prev_bits_ = 0;
   uint64_t prev_int_ = 0;
-  uint64_t prev_int_delta_ = 0;
-  uint64_t rice_t_sum_ = 0;
-  uint32_t rice_t_count_ = 1;
-  uint64_t rice_v_sum_ = 0;
-  uint32_t rice_v_count_ = 1;
+  uint64_t avg_delta_ = 0;
+  uint64_t v_stats_[3] = {0, 0, 0};
   int32_t predictor_score_ = 0;
-  uint8_t leading_ = 0;
+  uint8_t leading_ = 0xff;
   uint8_t trailing_ = 0;
   uint8_t mode_ = 0;
   int8_t scale_ = 0;
+  uint8_t shift_ = 0;
   bool done_ = false;
 };
 
