@@ -1,0 +1,213 @@
+#include "promql/engine.h"
+
+#include <atomic>
+#include <cmath>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "promql/testing/test_storage.h"
+
+namespace vigil::promql {
+namespace {
+
+using testing::TestStorage;
+
+tsdb::Labels L(std::vector<tsdb::Label> pairs) {
+  return *tsdb::Labels::FromPairs(std::move(pairs));
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // x{i="0".."3"}: value = minute index, one sample per minute for 1h.
+    for (int i = 0; i < 4; ++i) {
+      for (int m = 0; m <= 60; ++m) {
+        storage_.Add(L({{"__name__", "x"}, {"i", std::to_string(i)}}),
+                     m * 60000, m + i);
+      }
+    }
+  }
+  TestStorage storage_;
+};
+
+TEST_F(EngineTest, RangeQueryStepsIncludeStartAndEnd) {
+  Engine e(EngineOptions{}, &storage_);
+  auto r = e.RangeQuery("x{i=\"0\"}", 0, 600000, 120000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Matrix& m = std::get<Matrix>(r->value);
+  ASSERT_EQ(m.size(), 1u);
+  ASSERT_EQ(m[0].points.size(), 6u);
+  EXPECT_EQ(m[0].points[5].t, 600000);
+  EXPECT_EQ(m[0].points[5].v, 10);
+}
+
+TEST_F(EngineTest, RangeQueryScalarBecomesOneSeries) {
+  Engine e(EngineOptions{}, &storage_);
+  auto r = e.RangeQuery("time()", 0, 120000, 60000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Matrix& m = std::get<Matrix>(r->value);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_TRUE(m[0].metric.empty());
+  ASSERT_EQ(m[0].points.size(), 3u);
+  EXPECT_EQ(m[0].points[2].v, 120);
+}
+
+TEST_F(EngineTest, AtStartAndEndInRangeQuery) {
+  Engine e(EngineOptions{}, &storage_);
+  auto r = e.RangeQuery("x{i=\"0\"} @ start()", 300000, 600000, 60000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Matrix& m = std::get<Matrix>(r->value);
+  ASSERT_EQ(m.size(), 1u);
+  for (const auto& p : m[0].points) EXPECT_EQ(p.v, 5);
+  r = e.RangeQuery("x{i=\"0\"} @ end()", 300000, 600000, 60000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  for (const auto& p : std::get<Matrix>(r->value)[0].points) {
+    EXPECT_EQ(p.v, 10);
+  }
+}
+
+TEST_F(EngineTest, TooManyPointsPerSeries) {
+  Engine e(EngineOptions{}, &storage_);
+  auto r = e.RangeQuery("x", 0, 11000 * 1000, 1000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "exceeded maximum resolution of 11,000 points per timeseries. Try "
+            "decreasing the query resolution (?step=XX)");
+  EXPECT_TRUE(e.RangeQuery("x", 0, 10999 * 1000, 1000).ok());
+}
+
+TEST_F(EngineTest, RangeQueryRejectsBadParameters) {
+  Engine e(EngineOptions{}, &storage_);
+  EXPECT_EQ(e.RangeQuery("x", 0, 1000, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e.RangeQuery("x", 1000, 0, 10).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto r = e.RangeQuery("x[5m]", 0, 1000, 10);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "range vector"));
+}
+
+TEST_F(EngineTest, MaxSamples) {
+  EngineOptions o;
+  o.max_samples = 10;
+  Engine e(o, &storage_);
+  auto r = e.InstantQuery("x", 600000);
+  EXPECT_TRUE(r.ok());
+  r = e.RangeQuery("sum(x)", 0, 3600000, 60000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(r.status().message(),
+            "query processing would load too many samples into memory in "
+            "query execution");
+}
+
+TEST_F(EngineTest, Cancellation) {
+  Engine e(EngineOptions{}, &storage_);
+  std::atomic<bool> cancelled{true};
+  QueryContext ctx;
+  ctx.cancelled = &cancelled;
+  auto r = e.InstantQuery("x", 600000, ctx);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+}
+
+TEST_F(EngineTest, Timeout) {
+  EngineOptions o;
+  o.timeout = absl::ZeroDuration();
+  Engine e(o, &storage_);
+  auto r = e.RangeQuery("rate(x[5m])", 0, 3600000, 1000);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(EngineTest, ParseErrorsAreInvalidArgument) {
+  Engine e(EngineOptions{}, &storage_);
+  auto r = e.InstantQuery(
+      "sum(rate(http_server_resp_time_bucket{job=\"my-service\", "
+      "le=\"0.025\"})[5m])",
+      0);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(EngineTest, ParseCacheServesRepeatedQueries) {
+  EngineOptions o;
+  o.parse_cache_size = 2;
+  Engine e(o, &storage_);
+  for (int k = 0; k < 5; ++k) {
+    for (const char* q : {"x", "sum(x)", "max(x)"}) {
+      auto r = e.InstantQuery(q, 600000);
+      ASSERT_TRUE(r.ok()) << r.status();
+    }
+  }
+  auto r = e.InstantQuery("sum(x)", 600000);
+  EXPECT_EQ(std::get<Vector>(r->value)[0].v, 10 + 11 + 12 + 13);
+}
+
+TEST_F(EngineTest, InstantMatrixResult) {
+  Engine e(EngineOptions{}, &storage_);
+  auto r = e.InstantQuery("x{i=\"1\"}[2m]", 600000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Matrix& m = std::get<Matrix>(r->value);
+  ASSERT_EQ(m.size(), 1u);
+  // [8m, 10m] inclusive in Prometheus 2.x.
+  ASSERT_EQ(m[0].points.size(), 3u);
+  EXPECT_EQ(m[0].metric.MetricName(), "x");
+  r = e.InstantQuery("x{i=\"1\"}[4m:2m]", 600000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Matrix& sq = std::get<Matrix>(r->value);
+  ASSERT_EQ(sq.size(), 1u);
+  ASSERT_EQ(sq[0].points.size(), 3u);
+  EXPECT_EQ(sq[0].points[0].t, 360000);
+}
+
+TEST_F(EngineTest, ConcurrentQueries) {
+  Engine e(EngineOptions{}, &storage_);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int k = 0; k < 20; ++k) {
+        auto r = e.RangeQuery("sum by (i) (rate(x[5m]))", 0, 3600000, 60000);
+        if (r.ok()) ok++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 80);
+}
+
+TEST_F(EngineTest, ManySeriesParallelPathMatchesSerial) {
+  TestStorage st;
+  for (int s = 0; s < 300; ++s) {
+    for (int m = 0; m <= 120; ++m) {
+      st.Add(L({{"__name__", "c"},
+                {"s", std::to_string(s)},
+                {"g", std::to_string(s % 7)}}),
+             m * 15000, (m % 50) * (s + 1));
+    }
+  }
+  Engine e(EngineOptions{}, &st);
+  auto r = e.RangeQuery("sum by (g) (rate(c[2m]))", 0, 1800000, 30000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Matrix& m = std::get<Matrix>(r->value);
+  ASSERT_EQ(m.size(), 7u);
+  // Compare every step to instant queries.
+  for (const MatrixSeries& ms : m) {
+    for (size_t k = 0; k < ms.points.size(); k += 13) {
+      auto iq = e.InstantQuery("sum by (g) (rate(c[2m]))", ms.points[k].t);
+      ASSERT_TRUE(iq.ok());
+      bool found = false;
+      for (const auto& v : std::get<Vector>(iq->value)) {
+        if (v.metric == ms.metric) {
+          found = true;
+          EXPECT_NEAR(v.v, ms.points[k].v, 1e-9 * std::fabs(v.v) + 1e-12);
+        }
+      }
+      EXPECT_TRUE(found);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vigil::promql

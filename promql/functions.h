@@ -1,0 +1,89 @@
+// Numeric kernels of PromQL's functions and aggregations, free of any
+// evaluator state so they can be unit-tested directly. Each follows the
+// arithmetic of Prometheus 2.42 exactly (order of operations included),
+// because results are compared against Prometheus's to 1e-6.
+#ifndef VIGIL_PROMQL_FUNCTIONS_H_
+#define VIGIL_PROMQL_FUNCTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "tsdb/sample.h"
+
+namespace vigil::promql {
+
+// The window a range function sees at one evaluation step: the samples with
+// range_start <= t <= range_end (stale markers removed), plus the bounds.
+struct RangeWindow {
+  absl::Span<const tsdb::Sample> samples;
+  int64_t range_start = 0;  // ms, = range_end - range
+  int64_t range_end = 0;    // ms, evaluation time minus offset
+  int64_t eval_time = 0;    // ms, the step's timestamp
+};
+
+// Per-step scalar arguments and scratch space for range functions.
+struct RangeArgs {
+  double a = 0;  // first scalar argument (quantile, predict_linear's t, sf)
+  double b = 0;  // second scalar argument (holt_winters tf)
+  std::vector<double>* scratch = nullptr;
+};
+
+// A range-vector function: writes the result to *out and returns true, or
+// returns false when the step has no output (e.g. rate over one sample).
+using RangeFunction = bool (*)(const RangeWindow& w, const RangeArgs& args,
+                               double* out);
+
+// Looks up rate, irate, increase, delta, idelta, deriv, predict_linear,
+// resets, changes, holt_winters, *_over_time (not absent_over_time).
+// Returns nullptr for other names.
+RangeFunction LookupRangeFunction(const std::string& name);
+
+// Prometheus's extrapolatedRate (rate/increase/delta) for one window.
+bool ExtrapolatedRate(const RangeWindow& w, bool is_counter, bool is_rate,
+                      double* out);
+
+// Linear regression of the window's samples against time (seconds relative
+// to intercept_time_ms). Returns slope and intercept.
+void LinearRegression(absl::Span<const tsdb::Sample> samples,
+                      int64_t intercept_time_ms, double* slope,
+                      double* intercept);
+
+// quantile() over `values` (sorted in place): linear interpolation between
+// the closest ranks; -Inf/+Inf for q < 0 / q > 1; NaN on empty input.
+double Quantile(double q, std::vector<double>* values);
+
+// One classic histogram bucket: upper bound and cumulative count.
+struct Bucket {
+  double upper_bound;
+  double count;
+};
+// histogram_quantile over one series group's buckets (modified in place).
+double BucketQuantile(double q, std::vector<Bucket>* buckets);
+
+// Go's math.Max / math.Min (NaN wins, +0 > -0), which std::fmax is not.
+double GoMax(double a, double b);
+double GoMin(double a, double b);
+
+// Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip decimal in
+// fixed notation, "NaN", "+Inf", "-Inf". Used by count_values.
+std::string FormatFloatForLabel(double v);
+
+// Go's strconv.ParseFloat for `le` label values; false if malformed.
+bool ParseGoFloat(const std::string& s, double* out);
+
+// Element-wise instant-vector math functions (abs, ceil, exp, sqrt, ln, ...,
+// sgn, deg, rad, trig). Returns nullptr for other names.
+using SimpleFunction = double (*)(double);
+SimpleFunction LookupSimpleFunction(const std::string& name);
+
+// Date functions on a Unix time in seconds: day_of_month, day_of_week,
+// day_of_year, days_in_month, hour, minute, month, year. Returns nullptr
+// for other names.
+using DateFunction = double (*)(double unix_seconds);
+DateFunction LookupDateFunction(const std::string& name);
+
+}  // namespace vigil::promql
+
+#endif  // VIGIL_PROMQL_FUNCTIONS_H_

@@ -1,0 +1,477 @@
+#include "promql/testing/script_runner.h"
+
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "promql/engine.h"
+#include "promql/parser/parser.h"
+#include "promql/testing/test_storage.h"
+#include "tsdb/labels.h"
+#include "tsdb/sample.h"
+
+namespace vigil::promql::testing {
+namespace {
+
+constexpr double kEpsilon = 1e-6;
+
+bool AlmostEqual(double a, double b) {
+  if (std::isnan(a) && std::isnan(b)) return true;
+  if (a == b) return true;
+  const double min_normal = std::numeric_limits<double>::min();
+  double diff = std::fabs(a - b);
+  if (a == 0 || b == 0 || diff < min_normal) {
+    return diff < kEpsilon * min_normal;
+  }
+  return diff / (std::fabs(a) + std::fabs(b)) < kEpsilon;
+}
+
+bool ParseNumber(absl::string_view s, double* out) {
+  std::string lower = absl::AsciiStrToLower(s);
+  if (lower == "nan") {
+    *out = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  if (lower == "inf" || lower == "+inf") {
+    *out = std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (lower == "-inf") {
+    *out = -std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (s.empty()) return false;
+  std::string str(s);
+  char* end = nullptr;
+  *out = std::strtod(str.c_str(), &end);
+  return end == str.c_str() + str.size();
+}
+
+absl::StatusOr<int64_t> ParseTime(absl::string_view s) {
+  bool neg = absl::ConsumePrefix(&s, "-");
+  if (s == "0") return 0;
+  absl::StatusOr<int64_t> d = ParseDuration(s);
+  if (!d.ok()) return d.status();
+  return neg ? -*d : *d;
+}
+
+// Splits `metric{labels} rest` into the series part and the rest.
+bool SplitSeries(absl::string_view line, absl::string_view* series,
+                 absl::string_view* rest) {
+  size_t brace = line.find('{');
+  size_t space = line.find_first_of(" \t");
+  if (brace != absl::string_view::npos &&
+      (space == absl::string_view::npos || brace < space)) {
+    // Find the closing brace outside quotes.
+    bool quoted = false;
+    for (size_t i = brace; i < line.size(); ++i) {
+      char c = line[i];
+      if (quoted) {
+        if (c == '\\') {
+          ++i;
+        } else if (c == '"') {
+          quoted = false;
+        }
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == '}') {
+        *series = line.substr(0, i + 1);
+        *rest = absl::StripAsciiWhitespace(line.substr(i + 1));
+        return true;
+      }
+    }
+    return false;
+  }
+  if (space == absl::string_view::npos) {
+    *series = line;
+    *rest = "";
+    return true;
+  }
+  *series = line.substr(0, space);
+  *rest = absl::StripAsciiWhitespace(line.substr(space));
+  return true;
+}
+
+absl::StatusOr<tsdb::Labels> ParseSeriesLabels(absl::string_view s) {
+  absl::StatusOr<std::vector<tsdb::Matcher>> ms = ParseMetricSelector(s);
+  if (!ms.ok()) {
+    // `{}` (the empty label set of aggregation results) is not a valid
+    // selector, but is a valid expected result.
+    if (absl::StripAsciiWhitespace(s) == "{}") return tsdb::Labels();
+    return ms.status();
+  }
+  std::vector<tsdb::Label> pairs;
+  for (const tsdb::Matcher& m : *ms) {
+    if (m.type() != tsdb::MatchType::kEqual) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("series labels must use '=': ", s));
+    }
+    pairs.push_back({m.name(), m.value()});
+  }
+  return tsdb::Labels::FromPairs(std::move(pairs));
+}
+
+// Expands one series value expression into the sample sequence; nullopt
+// entries are skipped slots.
+absl::Status ExpandValues(absl::string_view text,
+                          std::vector<std::optional<double>>* out) {
+  for (absl::string_view tok :
+       absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty())) {
+    if (tok == "_") {
+      out->push_back(std::nullopt);
+      continue;
+    }
+    if (tok == "stale") {
+      out->push_back(tsdb::StaleNaN());
+      continue;
+    }
+    size_t x = tok.rfind('x');
+    if (x == absl::string_view::npos || x == 0) {
+      double v;
+      if (!ParseNumber(tok, &v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad sample value \"", tok, "\""));
+      }
+      out->push_back(v);
+      continue;
+    }
+    int64_t times;
+    if (!absl::SimpleAtoi(tok.substr(x + 1), &times) || times < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad repetition in \"", tok, "\""));
+    }
+    absl::string_view head = tok.substr(0, x);
+    if (head == "_") {
+      for (int64_t i = 0; i < times; ++i) out->push_back(std::nullopt);
+      continue;
+    }
+    // head is `a`, `a+b` or `a-b` (a itself may carry a sign).
+    size_t op = absl::string_view::npos;
+    for (size_t i = 1; i < head.size(); ++i) {
+      if ((head[i] == '+' || head[i] == '-') && head[i - 1] != 'e' &&
+          head[i - 1] != 'E') {
+        op = i;
+        break;
+      }
+    }
+    double start, delta = 0;
+    bool ok = true;
+    if (op == absl::string_view::npos) {
+      ok = ParseNumber(head, &start);
+    } else {
+      ok = ParseNumber(head.substr(0, op), &start) &&
+           ParseNumber(head.substr(op), &delta);
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad value expression \"", tok, "\""));
+    }
+    if (times > 1'000'000) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("too many repetitions in \"", tok, "\""));
+    }
+    double v = start;
+    out->push_back(v);
+    for (int64_t i = 1; i <= times; ++i) {
+      if (op != absl::string_view::npos) v += delta;
+      out->push_back(v);
+    }
+  }
+  return absl::OkStatus();
+}
+
+struct Expected {
+  bool is_scalar = false;
+  double scalar = 0;
+  std::vector<std::pair<tsdb::Labels, double>> samples;
+};
+
+std::string FormatValue(double v) { return absl::StrCat(v); }
+
+std::string DescribeVector(const Vector& v) {
+  std::string s;
+  for (const VectorSample& x : v) {
+    absl::StrAppend(&s, s.empty() ? "" : ", ", x.metric.ToString(), " ",
+                    FormatValue(x.v));
+  }
+  return "[" + s + "]";
+}
+
+std::string DescribeExpected(const Expected& e) {
+  if (e.is_scalar) return absl::StrCat("scalar ", FormatValue(e.scalar));
+  std::string s;
+  for (const auto& [l, v] : e.samples) {
+    absl::StrAppend(&s, s.empty() ? "" : ", ", l.ToString(), " ",
+                    FormatValue(v));
+  }
+  return "[" + s + "]";
+}
+
+// Returns "" when `got` matches, else a description of the mismatch.
+std::string Compare(const Expected& exp, const Value& got, bool ordered) {
+  if (exp.is_scalar) {
+    const Scalar* s = std::get_if<Scalar>(&got);
+    if (s == nullptr) {
+      return absl::StrCat("expected scalar ", FormatValue(exp.scalar), ", got ",
+                          ResultTypeName(got));
+    }
+    if (!AlmostEqual(exp.scalar, s->v)) {
+      return absl::StrCat("expected scalar ", FormatValue(exp.scalar), ", got ",
+                          FormatValue(s->v));
+    }
+    return "";
+  }
+  const Vector* v = std::get_if<Vector>(&got);
+  if (v == nullptr) {
+    return absl::StrCat("expected vector ", DescribeExpected(exp), ", got ",
+                        ResultTypeName(got));
+  }
+  auto mismatch = [&] {
+    return absl::StrCat("expected ", DescribeExpected(exp), ", got ",
+                        DescribeVector(*v));
+  };
+  if (v->size() != exp.samples.size()) return mismatch();
+  if (ordered) {
+    for (size_t i = 0; i < v->size(); ++i) {
+      if ((*v)[i].metric != exp.samples[i].first ||
+          !AlmostEqual((*v)[i].v, exp.samples[i].second)) {
+        return mismatch();
+      }
+    }
+    return "";
+  }
+  absl::flat_hash_map<tsdb::Labels, double> want;
+  for (const auto& [l, val] : exp.samples) want[l] = val;
+  for (const VectorSample& x : *v) {
+    auto it = want.find(x.metric);
+    if (it == want.end() || !AlmostEqual(it->second, x.v)) return mismatch();
+  }
+  return "";
+}
+
+class Runner {
+ public:
+  Runner(absl::string_view name, ScriptResult* result)
+      : name_(name), result_(result), engine_(EngineOptions{}, &storage_) {}
+
+  void Run(absl::string_view text) {
+    std::vector<std::string> lines = absl::StrSplit(text, '\n');
+    size_t i = 0;
+    while (i < lines.size()) {
+      std::string line = lines[i];
+      absl::string_view l = absl::StripAsciiWhitespace(line);
+      const int lineno = static_cast<int>(i) + 1;
+      ++i;
+      if (l.empty() || absl::StartsWith(l, "#")) continue;
+      // Indented, non-empty lines that follow belong to this command.
+      std::vector<std::pair<int, std::string>> body;
+      while (i < lines.size()) {
+        absl::string_view b = lines[i];
+        absl::string_view bs = absl::StripAsciiWhitespace(b);
+        if (bs.empty() || !(b[0] == ' ' || b[0] == '\t')) break;
+        if (!absl::StartsWith(bs, "#")) {
+          body.emplace_back(static_cast<int>(i) + 1, std::string(bs));
+        }
+        ++i;
+      }
+      if (l == "clear") {
+        storage_.Clear();
+      } else if (absl::StartsWith(l, "load ")) {
+        Load(lineno, l.substr(5), body);
+      } else if (absl::StartsWith(l, "eval")) {
+        Eval(lineno, l, body);
+      } else {
+        Fail(lineno, absl::StrCat("unknown command: ", l));
+      }
+    }
+  }
+
+ private:
+  void Fail(int line, absl::string_view msg) {
+    result_->failed++;
+    result_->failures.push_back(absl::StrCat(name_, ":", line, ": ", msg));
+  }
+
+  void Load(int lineno, absl::string_view interval_text,
+            const std::vector<std::pair<int, std::string>>& body) {
+    absl::StatusOr<int64_t> interval =
+        ParseDuration(absl::StripAsciiWhitespace(interval_text));
+    if (!interval.ok()) {
+      Fail(lineno,
+           absl::StrCat("bad load interval: ", interval.status().message()));
+      return;
+    }
+    for (const auto& [ln, text] : body) {
+      absl::string_view series, values;
+      if (!SplitSeries(text, &series, &values)) {
+        Fail(ln, "malformed series line");
+        continue;
+      }
+      absl::StatusOr<tsdb::Labels> labels = ParseSeriesLabels(series);
+      if (!labels.ok()) {
+        Fail(ln, labels.status().message());
+        continue;
+      }
+      std::vector<std::optional<double>> vals;
+      if (absl::Status st = ExpandValues(values, &vals); !st.ok()) {
+        Fail(ln, st.message());
+        continue;
+      }
+      for (size_t k = 0; k < vals.size(); ++k) {
+        if (!vals[k].has_value()) continue;
+        storage_.Add(*labels, static_cast<int64_t>(k) * *interval, *vals[k]);
+      }
+    }
+  }
+
+  void Eval(int lineno, absl::string_view l,
+            const std::vector<std::pair<int, std::string>>& body) {
+    // eval[_fail|_ordered] instant at <time> <expr>
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(l, absl::MaxSplits(' ', 4), absl::SkipEmpty());
+    if (parts.size() < 5 || parts[1] != "instant" || parts[2] != "at") {
+      Fail(lineno, absl::StrCat("malformed eval command: ", l));
+      return;
+    }
+    const bool fail = parts[0] == "eval_fail";
+    const bool ordered = parts[0] == "eval_ordered";
+    if (!fail && !ordered && parts[0] != "eval") {
+      Fail(lineno, absl::StrCat("unknown command: ", parts[0]));
+      return;
+    }
+    absl::StatusOr<int64_t> t = ParseTime(parts[3]);
+    if (!t.ok()) {
+      Fail(lineno, absl::StrCat("bad eval time: ", t.status().message()));
+      return;
+    }
+    const std::string expr(absl::StripAsciiWhitespace(parts[4]));
+    const std::string where =
+        absl::StrCat(parts[0], " at ", parts[3], " ", expr, ": ");
+    Expected exp;
+    for (const auto& [ln, text] : body) {
+      double v;
+      if (ParseNumber(text, &v)) {
+        exp.is_scalar = true;
+        exp.scalar = v;
+        continue;
+      }
+      absl::string_view series, value;
+      absl::StatusOr<tsdb::Labels> labels =
+          SplitSeries(text, &series, &value)
+              ? ParseSeriesLabels(series)
+              : absl::InvalidArgumentError("malformed result line");
+      if (!labels.ok() || !ParseNumber(value, &v)) {
+        Fail(ln, absl::StrCat("malformed expected sample: ", text));
+        return;
+      }
+      exp.samples.emplace_back(*labels, v);
+    }
+    absl::StatusOr<QueryResult> res = engine_.InstantQuery(expr, *t);
+    if (fail) {
+      if (res.ok()) {
+        Fail(lineno, absl::StrCat(where, "expected an error, got ",
+                                  ResultTypeName(res->value)));
+      } else {
+        result_->passed++;
+      }
+      return;
+    }
+    if (!res.ok()) {
+      Fail(lineno,
+           absl::StrCat(where, "unexpected error: ", res.status().ToString()));
+      return;
+    }
+    std::string diff = Compare(exp, res->value, ordered);
+    if (!diff.empty()) {
+      Fail(lineno, absl::StrCat(where, diff));
+      return;
+    }
+    // Same query in range mode; the point at t must agree.
+    if (!ordered && (std::holds_alternative<Vector>(res->value) ||
+                     std::holds_alternative<Scalar>(res->value))) {
+      absl::StatusOr<QueryResult> rr =
+          engine_.RangeQuery(expr, *t - 60000, *t + 60000, 60000);
+      if (!rr.ok()) {
+        Fail(lineno, absl::StrCat(where, "range mode: unexpected error: ",
+                                  rr.status().ToString()));
+        return;
+      }
+      const Matrix& m = std::get<Matrix>(rr->value);
+      Vector at_t;
+      for (const MatrixSeries& s : m) {
+        for (const tsdb::Sample& p : s.points) {
+          if (p.t == *t) at_t.push_back(VectorSample{s.metric, p.t, p.v});
+        }
+      }
+      Value got;
+      if (std::holds_alternative<Scalar>(res->value)) {
+        got = at_t.empty() ? Value(Vector{}) : Value(Scalar{*t, at_t[0].v});
+      } else {
+        got = std::move(at_t);
+      }
+      diff = Compare(exp, got, false);
+      if (!diff.empty()) {
+        Fail(lineno, absl::StrCat(where, "range mode: ", diff));
+        return;
+      }
+    }
+    result_->passed++;
+  }
+
+  std::string name_;
+  ScriptResult* result_;
+  TestStorage storage_;
+  Engine engine_;
+};
+
+}  // namespace
+
+ScriptResult RunScript(absl::string_view name, absl::string_view text) {
+  ScriptResult r;
+  Runner runner(name, &r);
+  runner.Run(text);
+  return r;
+}
+
+absl::StatusOr<ScriptResult> RunScriptFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return RunScript(path, ss.str());
+}
+
+int RunPromqlTestCommand(const std::vector<std::string>& files,
+                         std::ostream& out) {
+  int passed = 0, failed = 0;
+  for (const std::string& f : files) {
+    absl::StatusOr<ScriptResult> r = RunScriptFile(f);
+    if (!r.ok()) {
+      out << f << ": " << r.status().message() << "\n";
+      failed++;
+      continue;
+    }
+    for (const std::string& line : r->failures) out << line << "\n";
+    passed += r->passed;
+    failed += r->failed;
+  }
+  out << passed << " passed, " << failed << " failed\n";
+  return failed == 0 ? 0 : 1;
+}
+
+int RunPromqlTestCommand(const std::vector<std::string>& files) {
+  return RunPromqlTestCommand(files, std::cout);
+}
+
+}  // namespace vigil::promql::testing
