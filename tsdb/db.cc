@@ -26,26 +26,15 @@ void PutVarint(std::string* out, uint64_t v) {
   }
   out->push_back(static_cast<char>(v));
 }
-[[maybe_unused]] bool GetVarint(absl::string_view* in, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const uint8_t b = static_cast<uint8_t>((*in)[0]);
-    in->remove_prefix(1);
-    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (b < 0x80) return true;
-  }
-  return false;
-}
 uint64_t ZigZag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-[[maybe_unused]] int64_t UnZigZag(uint64_t v) {
-  return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
 }
 
 // Series labels must be well-formed: a valid metric name, valid sorted
 // unique names and no empty values (Labels built with FromSortedUnchecked
 // are not checked by the Labels type itself).
+}  // namespace
+
 absl::Status ValidateSeriesLabels(const Labels& labels) {
   if (labels.empty()) {
     return MakeAppendError(AppendError::kInvalidLabels, "empty label set");
@@ -75,6 +64,8 @@ absl::Status ValidateSeriesLabels(const Labels& labels) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 uint64_t Bits(double v) {
   uint64_t b;

@@ -180,6 +180,11 @@ class DB : public Queryable, public Appendable {
   // Logs, applies and persists one appender's batch.
   absl::Status CommitSamples(absl::Span<const PendingSample> pending);
   absl::Status Recover();
+  // Applies one WAL record during recovery.
+  absl::Status ReplayRecord(
+      absl::string_view rec,
+      std::vector<std::pair<MemSeries*, ChunkPtr>>* sealed,
+      int64_t* unknown_refs);
   int64_t NowMs() const;
   int64_t RetentionCutoff() const;
   void NoteTimeRange(int64_t mint, int64_t maxt);
@@ -209,6 +214,8 @@ class DB : public Queryable, public Appendable {
   // so appenders holding pointers to them stay safe.
   std::vector<std::unique_ptr<MemSeries>> graveyard_
       ABSL_GUARDED_BY(maintenance_mu_);
+  int64_t last_compaction_cutoff_ ABSL_GUARDED_BY(maintenance_mu_) =
+      std::numeric_limits<int64_t>::min();
 
   // Samples older than this are invisible and rejected (out of bounds).
   std::atomic<int64_t> retention_cutoff_{std::numeric_limits<int64_t>::min()};
@@ -230,6 +237,10 @@ class DB : public Queryable, public Appendable {
   absl::Notification stop_;
   std::thread maintenance_thread_;
 };
+
+// Checks labels of a new series: non-empty, a valid metric name, valid
+// sorted unique names, no empty values. Errors are kInvalidLabels.
+absl::Status ValidateSeriesLabels(const Labels& labels);
 
 // Checks a data directory without opening it for writing: decodes every
 // series, chunk and WAL record and reports what is wrong.

@@ -1,6 +1,7 @@
 // DB operations beyond append and query: recovery, WAL checkpoints,
 // retention, deletion, snapshots, statistics and the offline checker.
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 
@@ -12,24 +13,609 @@
 #include "tsdb/wal.h"
 
 namespace vigil::tsdb {
+namespace {
 
-absl::Status DB::Recover() { return absl::OkStatus(); }
-absl::Status DB::Checkpoint() { return absl::OkStatus(); }
-absl::Status DB::ApplyRetention() { return absl::OkStatus(); }
-TsdbStatus DB::CardinalityStats(int top_n) const { return {}; }
+constexpr int64_t kMinT = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxT = std::numeric_limits<int64_t>::max();
+constexpr char kSamplesRecord = 1;
+constexpr size_t kPersistBatch = 4096;
+
+bool GetVarint(absl::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const uint8_t b = static_cast<uint8_t>((*in)[0]);
+    in->remove_prefix(1);
+    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (b < 0x80) return true;
+  }
+  return false;
+}
+
+int64_t UnZigZag(uint64_t v) {
+  return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
+}
+
+// Decodes a samples record, calling fn(ref, t, v) for each sample.
+template <typename Fn>
+absl::Status ForEachWalSample(absl::string_view rec, Fn fn) {
+  if (rec.empty() || rec[0] != kSamplesRecord) {
+    return absl::DataLossError(absl::StrCat(
+        "unknown WAL record type ",
+        rec.empty() ? -1 : static_cast<int>(static_cast<uint8_t>(rec[0]))));
+  }
+  rec.remove_prefix(1);
+  while (!rec.empty()) {
+    uint64_t ref, zt;
+    if (!GetVarint(&rec, &ref) || !GetVarint(&rec, &zt) || rec.size() < 8) {
+      return absl::DataLossError("truncated sample in WAL record");
+    }
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) {
+      bits |= static_cast<uint64_t>(static_cast<uint8_t>(rec[i])) << (8 * i);
+    }
+    rec.remove_prefix(8);
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    fn(ref, UnZigZag(zt), v);
+  }
+  return absl::OkStatus();
+}
+
+ChunkPtr SnapshotOpen(const MemSeries& s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (s.open.num_samples() == 0) return nullptr;
+  auto c = std::make_shared<ChunkData>();
+  c->min_time = s.open.min_time();
+  c->max_time = s.open.max_time();
+  c->num_samples = s.open.num_samples();
+  c->encoding = kHeadChunkEncoding;
+  c->bytes = std::string(s.open.Bytes());
+  return c;
+}
+
+void AppendTopN(std::vector<TsdbStatus::Entry>* out,
+                absl::flat_hash_map<std::string, int64_t> counts, int n) {
+  for (auto& [k, v] : counts) out->push_back({k, v});
+  std::sort(out->begin(), out->end(),
+            [](const TsdbStatus::Entry& a, const TsdbStatus::Entry& b) {
+              if (a.value != b.value) return a.value > b.value;
+              return a.name < b.name;
+            });
+  if (n >= 0 && out->size() > static_cast<size_t>(n)) out->resize(n);
+}
+
+}  // namespace
+
+// --- Recovery
+// -------------------------------------------------------------------
+
+absl::Status DB::ReplayRecord(
+    absl::string_view rec, std::vector<std::pair<MemSeries*, ChunkPtr>>* sealed,
+    int64_t* unknown_refs) {
+  const int64_t cutoff = RetentionCutoff();
+  return ForEachWalSample(rec, [&](uint64_t ref, int64_t t, double v) {
+    MemSeries* s = head_.Get(ref);
+    if (s == nullptr) {
+      ++*unknown_refs;
+      return;
+    }
+    if (t < cutoff) return;
+    ChunkPtr c;
+    {
+      absl::MutexLock l(&s->mu);
+      // Samples at or before the newest one known were persisted already
+      // (or rejected when first appended).
+      if (t <= s->max_time) return;
+      head_.AppendLocked(s, t, v, &c);
+    }
+    NoteTimeRange(t, t);
+    if (c != nullptr) sealed->emplace_back(s, c);
+  });
+}
+
+absl::Status DB::Recover() {
+  absl::Status st = store_->LoadSeries([&](PersistedSeries ps) {
+    absl::Status valid = ValidateSeriesLabels(ps.labels);
+    if (!valid.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "series ref ", ps.ref, " has invalid labels: ", valid.message()));
+    }
+    MemSeries* s = head_.CreateWithRef(ps.ref, ps.labels);
+    s->logged.store(true);
+    if (ps.has_meta) {
+      absl::MutexLock l(&s->mu);
+      s->persisted_min_time = ps.min_time;
+      s->persisted_max_time = ps.max_time;
+      s->min_time = ps.min_time;
+      s->max_time = ps.max_time;
+      NoteTimeRange(ps.min_time, ps.max_time);
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+
+  std::vector<std::pair<MemSeries*, ChunkPtr>> sealed;
+  auto flush = [&](bool force) -> absl::Status {
+    if (sealed.empty() || (!force && sealed.size() < kPersistBatch)) {
+      return absl::OkStatus();
+    }
+    absl::Status s = PersistSealed(sealed);
+    sealed.clear();
+    return s;
+  };
+  const int64_t cutoff = RetentionCutoff();
+  std::vector<Sample> buf;
+  st = store_->LoadHeadChunks([&](SeriesRef ref, ChunkPtr c) {
+    MemSeries* s = head_.Get(ref);
+    if (s == nullptr) return absl::OkStatus();  // series deleted since
+    buf.clear();
+    int64_t last = kMinT;
+    absl::Status d = DecodeChunk(*c, kMinT, kMaxT, &last, &buf);
+    if (!d.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("headchunks ref ", ref, ": ", d.message()));
+    }
+    for (const Sample& smp : buf) {
+      if (smp.t < cutoff) continue;
+      ChunkPtr sc;
+      {
+        absl::MutexLock l(&s->mu);
+        if (smp.t <= s->max_time) continue;
+        head_.AppendLocked(s, smp.t, smp.v, &sc);
+      }
+      NoteTimeRange(smp.t, smp.t);
+      if (sc != nullptr) sealed.emplace_back(s, sc);
+    }
+    return flush(false);
+  });
+  if (!st.ok()) return st;
+
+  auto from = store_->GetWalCheckpoint();
+  if (!from.ok()) return from.status();
+  int64_t unknown = 0;
+  st = Wal::Replay(options_.path + "/wal", *from, [&](absl::string_view rec) {
+    absl::Status r = ReplayRecord(rec, &sealed, &unknown);
+    if (!r.ok()) return r;
+    return flush(false);
+  });
+  if (!st.ok()) return st;
+  return flush(true);
+}
+
+// --- Checkpoint
+// -----------------------------------------------------------------
+
+absl::Status DB::Checkpoint() {
+  if (store_ == nullptr || wal_ == nullptr) return absl::OkStatus();
+  absl::MutexLock m(&maintenance_mu_);
+  uint64_t segment;
+  {
+    // Every commit that wrote to an older segment has been applied and its
+    // sealed chunks persisted once we hold this exclusively.
+    absl::WriterMutexLock l(&commit_mu_);
+    auto seg = wal_->Rotate();
+    if (!seg.ok()) return seg.status();
+    segment = *seg;
+  }
+  std::vector<std::pair<SeriesRef, ChunkPtr>> heads;
+  std::vector<std::pair<MemSeries*, ChunkPtr>> leftovers;
+  absl::Status st;
+  head_.ForEach([&](MemSeries* s) {
+    if (!st.ok()) return;
+    {
+      absl::MutexLock l(&s->mu);
+      ChunkPtr c = SnapshotOpen(*s);
+      if (c != nullptr) heads.emplace_back(s->ref, std::move(c));
+      // Sealed chunks whose write failed earlier get another chance.
+      for (const ChunkPtr& sc : s->sealed) leftovers.emplace_back(s, sc);
+    }
+    if (heads.size() >= kPersistBatch) {
+      st = store_->PutHeadChunks(heads);
+      heads.clear();
+    }
+  });
+  if (!st.ok()) return st;
+  if (!heads.empty()) {
+    st = store_->PutHeadChunks(heads);
+    if (!st.ok()) return st;
+  }
+  st = PersistSealed(leftovers);
+  if (!st.ok()) return st;
+  st = store_->SetWalCheckpoint(segment);
+  if (!st.ok()) return st;
+  st = wal_->TruncateBefore(segment);
+  if (!st.ok()) return st;
+  wal_checkpoints_.fetch_add(1);
+  return absl::OkStatus();
+}
+
+// --- Retention
+// --------------------------------------------------------------------
+
+absl::Status DB::ApplyRetention() {
+  absl::MutexLock m(&maintenance_mu_);
+  // Series parked in the previous round can no longer be referenced.
+  graveyard_.clear();
+  int64_t cutoff = RetentionCutoff();
+  if (options_.retention > absl::ZeroDuration()) {
+    cutoff = std::max(cutoff,
+                      NowMs() - absl::ToInt64Milliseconds(options_.retention));
+  }
+  bool compact = false;
+  if (options_.retention_bytes > 0 && store_ != nullptr) {
+    const int64_t used =
+        store_->DiskBytes() + (wal_ != nullptr ? wal_->size_bytes() : 0);
+    if (used > options_.retention_bytes) {
+      auto oldest = store_->OldestChunkTime();
+      if (!oldest.ok()) return oldest.status();
+      if (oldest->has_value()) {
+        // Drop the oldest chunk range; the next round drops more if needed.
+        cutoff = std::max(cutoff, ChunkRangeStart(**oldest) + kChunkRangeMs);
+        cutoff = std::min(cutoff, MaxTime());
+        compact = true;
+      }
+    }
+  }
+  const int64_t previous = RetentionCutoff();
+  if (cutoff <= previous && !compact) return absl::OkStatus();
+  retention_cutoff_.store(cutoff);
+  if (store_ != nullptr) store_->SetRetentionCutoff(cutoff);
+
+  // Drop sealed in-memory chunks and whole series that fell out.
+  std::vector<SeriesRef> dead;
+  head_.ForEach([&](MemSeries* s) {
+    absl::MutexLock l(&s->mu);
+    auto& v = s->sealed;
+    v.erase(
+        std::remove_if(v.begin(), v.end(),
+                       [&](const ChunkPtr& c) { return c->max_time < cutoff; }),
+        v.end());
+    if (s->max_time < cutoff) {
+      dead.push_back(s->ref);
+    } else if (s->min_time < cutoff) {
+      s->min_time = cutoff;
+      if (s->persisted_min_time < cutoff) s->persisted_min_time = cutoff;
+    }
+  });
+  if (!dead.empty()) {
+    if (store_ != nullptr) {
+      absl::Status st = store_->DeleteSeries(dead);
+      if (!st.ok()) return st;
+    }
+    for (auto& s : head_.Remove(dead)) graveyard_.push_back(std::move(s));
+    retention_deletions_.fetch_add(static_cast<int64_t>(dead.size()));
+  }
+  if (min_time_.load() < cutoff) min_time_.store(cutoff);
+  if (last_compaction_cutoff_ == kMinT) last_compaction_cutoff_ = previous;
+  if (store_ != nullptr &&
+      (compact || last_compaction_cutoff_ == kMinT ||
+       cutoff - last_compaction_cutoff_ >= kChunkRangeMs)) {
+    absl::Status st = store_->CompactChunks();
+    if (!st.ok()) return st;
+    last_compaction_cutoff_ = cutoff;
+    compactions_.fetch_add(1);
+  }
+  return absl::OkStatus();
+}
+
+// --- Cardinality
+// ------------------------------------------------------------------
+
+TsdbStatus DB::CardinalityStats(int top_n) const {
+  TsdbStatus out;
+  out.num_series = static_cast<int64_t>(head_.NumSeries());
+  out.min_time = MinTime();
+  out.max_time = MaxTime();
+  absl::flat_hash_map<std::string, int64_t> by_metric, values_per_name,
+      bytes_per_name, by_pair;
+  head_.ForEachPosting(
+      [&](absl::string_view name, absl::string_view value, size_t count) {
+        ++out.num_label_pairs;
+        if (name == kMetricName) by_metric[std::string(value)] += count;
+        values_per_name[std::string(name)] += 1;
+        bytes_per_name[std::string(name)] += static_cast<int64_t>(value.size());
+        by_pair[absl::StrCat(name, "=", value)] += count;
+      });
+  head_.ForEach([&](MemSeries* s) {
+    absl::MutexLock l(&s->mu);
+    out.chunk_count += static_cast<int64_t>(s->sealed.size()) +
+                       (s->open.num_samples() > 0 ? 1 : 0);
+  });
+  AppendTopN(&out.series_count_by_metric_name, std::move(by_metric), top_n);
+  AppendTopN(&out.label_value_count_by_label_name, std::move(values_per_name),
+             top_n);
+  AppendTopN(&out.memory_in_bytes_by_label_name, std::move(bytes_per_name),
+             top_n);
+  AppendTopN(&out.series_count_by_label_value_pair, std::move(by_pair), top_n);
+  return out;
+}
+
+// --- Deletion
+// ---------------------------------------------------------------------
+
 absl::Status DB::DeleteSeries(absl::Span<const Matcher> matchers, int64_t mint,
                               int64_t maxt) {
-  return absl::UnimplementedError("DeleteSeries");
+  if (mint > maxt) return absl::OkStatus();
+  const PostingsList refs = head_.Select(matchers);
+  {
+    absl::MutexLock m(&maintenance_mu_);
+    // No commit runs while samples are rewritten.
+    absl::WriterMutexLock l(&commit_mu_);
+    std::vector<SeriesRef> emptied;
+    for (SeriesRef ref : refs) {
+      MemSeries* s = head_.Get(ref);
+      if (s == nullptr) continue;
+      absl::MutexLock sl(&s->mu);
+      if (s->max_time < mint || s->min_time > maxt) continue;
+      // Gather every sample of the series (memory and store), then rewrite
+      // the survivors. Deletion is rare; simplicity wins over speed here.
+      std::vector<ChunkPtr> chunks = s->sealed;
+      if (ChunkPtr open = SnapshotOpen(*s)) chunks.push_back(open);
+      if (store_ != nullptr && s->persisted_max_time != kMinT) {
+        absl::Status st = store_->ReadChunks(ref, kMinT, kMaxT, &chunks);
+        if (!st.ok()) return st;
+      }
+      std::stable_sort(chunks.begin(), chunks.end(),
+                       [](const ChunkPtr& a, const ChunkPtr& b) {
+                         return a->min_time < b->min_time;
+                       });
+      std::vector<Sample> all;
+      int64_t last = kMinT;
+      for (const ChunkPtr& c : chunks) {
+        absl::Status st = DecodeChunk(*c, kMinT, kMaxT, &last, &all);
+        if (!st.ok()) return st;
+      }
+      all.erase(std::remove_if(all.begin(), all.end(),
+                               [&](const Sample& x) {
+                                 return x.t >= mint && x.t <= maxt;
+                               }),
+                all.end());
+      // Reset and re-append the survivors; sealed chunks go to the store.
+      s->sealed.clear();
+      s->open = HeadChunkEncoder();
+      s->min_time = kMaxT;
+      s->max_time = kMinT;
+      s->persisted_min_time = kMaxT;
+      s->persisted_max_time = kMinT;
+      if (store_ != nullptr) {
+        absl::Status st = store_->DeleteChunkRange(ref, kMinT, kMaxT);
+        if (!st.ok()) return st;
+      }
+      for (const Sample& x : all) head_.AppendLocked(s, x.t, x.v, nullptr);
+      if (store_ != nullptr) {
+        std::vector<ChunkWrite> writes;
+        int64_t pmin = kMaxT, pmax = kMinT;
+        for (const ChunkPtr& c : s->sealed) {
+          pmin = std::min(pmin, c->min_time);
+          pmax = std::max(pmax, c->max_time);
+          writes.push_back(ChunkWrite{ref, c, pmin, pmax});
+        }
+        for (ChunkWrite& w : writes) {
+          w.series_min_time = pmin;
+          w.series_max_time = pmax;
+        }
+        absl::Status st = store_->PutChunks(writes);
+        if (!st.ok()) return st;
+        if (!writes.empty()) {
+          s->persisted_min_time = pmin;
+          s->persisted_max_time = pmax;
+        }
+        s->sealed.clear();
+        std::vector<std::pair<SeriesRef, ChunkPtr>> head = {
+            {ref, SnapshotOpen(*s)}};
+        st = store_->PutHeadChunks(head);
+        if (!st.ok()) return st;
+        if (writes.empty()) {
+          st = store_->PutSeriesMeta(ref, kMaxT, kMinT);
+          if (!st.ok()) return st;
+        }
+      }
+      if (all.empty()) emptied.push_back(ref);
+    }
+    if (!emptied.empty()) {
+      if (store_ != nullptr) {
+        absl::Status st = store_->DeleteSeries(emptied);
+        if (!st.ok()) return st;
+      }
+      for (auto& s : head_.Remove(emptied)) graveyard_.push_back(std::move(s));
+    }
+  }
+  // Deleted samples are still in the WAL; a checkpoint drops them so a
+  // crash cannot bring them back.
+  return Checkpoint();
 }
-absl::Status DB::CleanTombstones() { return absl::OkStatus(); }
+
+absl::Status DB::CleanTombstones() {
+  if (store_ == nullptr) return absl::OkStatus();
+  absl::Status st = store_->CompactChunks();
+  if (st.ok()) compactions_.fetch_add(1);
+  return st;
+}
+
+// --- Snapshot
+// -----------------------------------------------------------------------
+
 absl::Status DB::Snapshot(const std::string& dir) {
-  return absl::UnimplementedError("Snapshot");
+  if (store_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "Snapshot: the DB is in memory (DBOptions::path is empty)");
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("Snapshot: directory ", dir, " already exists"));
+  }
+  absl::Status st = Checkpoint();
+  if (!st.ok()) return st;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("Snapshot: creating ", dir, ": ", ec.message()));
+  }
+  absl::MutexLock m(&maintenance_mu_);
+  st = store_->CreateCheckpoint(dir + "/rocksdb");
+  if (!st.ok()) return st;
+  // Samples committed after the checkpoint live in the newest WAL segments.
+  std::filesystem::copy(options_.path + "/wal", dir + "/wal",
+                        std::filesystem::copy_options::recursive, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("Snapshot: copying WAL to ", dir, ": ", ec.message()));
+  }
+  return absl::OkStatus();
 }
+
+// --- Import
+// ---------------------------------------------------------------------------
+
 absl::Status DB::ImportChunk(const Labels& labels, ChunkPtr chunk) {
-  return absl::UnimplementedError("ImportChunk");
+  absl::Status valid = ValidateSeriesLabels(labels);
+  if (!valid.ok()) return valid;
+  if (chunk == nullptr || chunk->num_samples == 0) return absl::OkStatus();
+  if (ChunkRangeStart(chunk->min_time) != ChunkRangeStart(chunk->max_time)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ImportChunk: chunk [", chunk->min_time, ", ",
+                     chunk->max_time, "] spans a chunk range boundary"));
+  }
+  absl::ReaderMutexLock commit_lock(&commit_mu_);
+  MemSeries* s = head_.GetOrCreate(labels).first;
+  if (store_ != nullptr && !s->logged.load()) {
+    MemSeries* one[] = {s};
+    absl::Status st = LogSeries(one);
+    if (!st.ok()) return st;
+  }
+  std::vector<std::pair<MemSeries*, ChunkPtr>> sealed;
+  {
+    absl::MutexLock l(&s->mu);
+    const bool empty = s->max_time == kMinT;
+    if (!empty && chunk->max_time >= s->min_time &&
+        chunk->min_time <= s->max_time) {
+      return MakeAppendError(
+          AppendError::kOutOfOrder,
+          absl::StrCat("imported chunk [", chunk->min_time, ", ",
+                       chunk->max_time, "] overlaps existing data of ",
+                       labels.ToString()));
+    }
+    if (!empty && chunk->min_time > s->max_time) {
+      // Newer than the head: seal the open chunk first so WAL replay (which
+      // skips samples older than the newest persisted one) loses nothing.
+      if (ChunkPtr c = head_.SealLocked(s)) sealed.emplace_back(s, c);
+    }
+  }
+  absl::Status st = PersistSealed(sealed);
+  if (!st.ok()) return st;
+  {
+    absl::MutexLock l(&s->mu);
+    if (store_ == nullptr) {
+      s->sealed.push_back(chunk);
+    } else {
+      const int64_t pmin = std::min(s->persisted_min_time, chunk->min_time);
+      const int64_t pmax = std::max(s->persisted_max_time, chunk->max_time);
+      st = store_->PutChunks({ChunkWrite{s->ref, chunk, pmin, pmax}});
+      if (!st.ok()) return st;
+      s->persisted_min_time = pmin;
+      s->persisted_max_time = pmax;
+      chunks_persisted_.fetch_add(1);
+    }
+    s->min_time = std::min(s->min_time, chunk->min_time);
+    if (chunk->max_time > s->max_time) {
+      s->max_time = chunk->max_time;
+      s->last_bits = 0;
+    }
+  }
+  samples_appended_.fetch_add(chunk->num_samples);
+  NoteTimeRange(chunk->min_time, chunk->max_time);
+  return absl::OkStatus();
 }
+
+// --- Offline check
+// ----------------------------------------------------------------
+
 absl::StatusOr<CheckReport> CheckDataDir(const std::string& path) {
-  return absl::UnimplementedError("CheckDataDir");
+  CheckReport report;
+  std::error_code ec;
+  if (!std::filesystem::exists(path + "/rocksdb", ec)) {
+    return absl::NotFoundError(
+        absl::StrCat("no Vigil data directory at ", path));
+  }
+  auto store = ChunkStore::Open(path + "/rocksdb", /*read_only=*/true);
+  if (!store.ok()) return store.status();
+  report.min_time = kMaxT;
+  report.max_time = kMinT;
+  absl::flat_hash_set<SeriesRef> refs;
+  absl::Status st = (*store)->LoadSeries([&](PersistedSeries ps) {
+    ++report.series;
+    refs.insert(ps.ref);
+    absl::Status v = ValidateSeriesLabels(ps.labels);
+    if (!v.ok()) {
+      report.problems.push_back(absl::StrCat(
+          "series ref ", ps.ref, ": invalid labels: ", v.message()));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) report.problems.push_back(std::string(st.message()));
+  std::vector<Sample> buf;
+  auto check_chunk = [&](absl::string_view what, SeriesRef ref,
+                         const ChunkPtr& c) {
+    buf.clear();
+    int64_t last = kMinT;
+    absl::Status d = DecodeChunk(*c, kMinT, kMaxT, &last, &buf);
+    if (!d.ok()) {
+      report.problems.push_back(
+          absl::StrCat(what, " of series ref ", ref, ": ", d.message()));
+      return;
+    }
+    if (!refs.contains(ref)) {
+      report.problems.push_back(
+          absl::StrCat(what, " of unknown series ref ", ref));
+    }
+    if (buf.size() != static_cast<size_t>(c->num_samples) ||
+        (!buf.empty() &&
+         (buf.front().t != c->min_time || buf.back().t != c->max_time))) {
+      report.problems.push_back(
+          absl::StrCat(what, " of series ref ", ref, " at ", c->min_time,
+                       ": header disagrees with the decoded samples"));
+    }
+    for (size_t i = 1; i < buf.size(); ++i) {
+      if (buf[i].t <= buf[i - 1].t) {
+        report.problems.push_back(absl::StrCat(what, " of series ref ", ref,
+                                               ": timestamps not increasing"));
+        break;
+      }
+    }
+  };
+  st = (*store)->ForEachChunk([&](SeriesRef ref, ChunkPtr c) {
+    ++report.chunks;
+    report.samples += c->num_samples;
+    report.min_time = std::min(report.min_time, c->min_time);
+    report.max_time = std::max(report.max_time, c->max_time);
+    check_chunk("chunk", ref, c);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) report.problems.push_back(std::string(st.message()));
+  st = (*store)->LoadHeadChunks([&](SeriesRef ref, ChunkPtr c) {
+    check_chunk("head chunk", ref, c);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) report.problems.push_back(std::string(st.message()));
+  auto from = (*store)->GetWalCheckpoint();
+  if (!from.ok()) {
+    report.problems.push_back(std::string(from.status().message()));
+  } else {
+    st = Wal::Replay(path + "/wal", *from, [&](absl::string_view rec) {
+      ++report.wal_records;
+      return ForEachWalSample(rec, [&](uint64_t ref, int64_t t, double) {
+        if (!refs.contains(ref)) {
+          report.problems.push_back(
+              absl::StrCat("WAL sample of unknown series ref ", ref));
+        }
+        report.min_time = std::min(report.min_time, t);
+        report.max_time = std::max(report.max_time, t);
+      });
+    });
+    if (!st.ok()) report.problems.push_back(std::string(st.message()));
+  }
+  if (report.min_time == kMaxT) report.min_time = report.max_time = 0;
+  return report;
 }
 
 }  // namespace vigil::tsdb

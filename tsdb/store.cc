@@ -305,7 +305,10 @@ absl::Status ChunkStore::ReadChunks(SeriesRef ref, int64_t mint, int64_t maxt,
   if (mint > maxt) return absl::OkStatus();
   // Chunks never span a chunk range boundary, so no chunk starting before
   // the range that contains mint can overlap [mint, maxt].
-  const std::string start = ChunkKey(ref, ChunkRangeStart(mint));
+  const std::string start =
+      mint < std::numeric_limits<int64_t>::min() + kChunkRangeMs
+          ? ChunkKey(ref, std::numeric_limits<int64_t>::min())
+          : ChunkKey(ref, ChunkRangeStart(mint));
   const std::string upper = RefKey(ref + 1);
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper_slice(upper);
