@@ -947,7 +947,9 @@ absl::StatusOr<Val> Evaluator::EvalLabelReplace(const Call& c, const Steps& s) {
   const std::string& dst = args[0];
   const std::string& repl = args[1];
   const std::string& src_label = args[2];
-  re2::RE2 re("^(?:" + args[3] + ")$");
+  re2::RE2::Options opts;
+  opts.set_log_errors(false);
+  re2::RE2 re("^(?:" + args[3] + ")$", opts);
   if (!re.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid regular expression in label_replace(): ", args[3]));
