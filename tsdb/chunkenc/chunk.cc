@@ -320,6 +320,7 @@ void ChunkEncoder::WriteHeader() {
     // Widening moves the stream once, at 32768 samples.
     buf_.insert(0, 2, '\0');
     header_len_ = 4;
+    run_start_ += 16;
   }
   const uint32_t h = n | 0x80000000u;
   buf_[0] = static_cast<char>(h >> 24);
@@ -328,6 +329,26 @@ void ChunkEncoder::WriteHeader() {
   buf_[3] = static_cast<char>(h);
 }
 
+size_t ChunkEncoder::BitSize() const {
+  return buf_.size() * 8 - (bit_pos_ ? 8 - bit_pos_ : 0);
+}
+
+void ChunkEncoder::TruncateBits(size_t bits) {
+  buf_.resize((bits + 7) / 8);
+  bit_pos_ = static_cast<uint8_t>(bits & 7);
+  if (bit_pos_) {
+    buf_.back() = static_cast<char>(static_cast<unsigned char>(buf_.back()) &
+                                    (0xff00u >> bit_pos_));
+  }
+}
+
+// From the third sample on, a sample whose timestamp and value residuals
+// are both zero (on time, value as predicted) after another such sample is
+// folded into a run code, which the encoder rewrites in place while the run
+// grows (it is always at the end of the stream): '1' + Elias-gamma(run
+// length). After an all-zero sample that did not end a run, a '0' flag
+// announces an ordinary sample. A run is always followed by a non-zero
+// sample (or the end), so no flag is written right after a run.
 void ChunkEncoder::Append(int64_t t, double v) {
   if (num_samples_ == 0) {
     min_time_ = t;
@@ -345,17 +366,38 @@ void ChunkEncoder::Append(int64_t t, double v) {
       EnterFloat(DoubleBits(v));
     }
     prev_t_ = static_cast<uint64_t>(t);
-  } else {
+  } else if (num_samples_ == 1) {
     AppendTimestamp(t);
     AppendValue(v);
+  } else {
+    const size_t start = BitSize();
+    if (zero_ctx_ && run_len_ == 0) WriteBits(0, 1);
+    const bool t_zero = AppendTimestamp(t);
+    const bool v_zero = AppendValue(v);
+    const bool zero = t_zero && v_zero;
+    if (zero && zero_ctx_) {
+      if (run_len_ == 0) {
+        run_start_ = start;
+      }
+      TruncateBits(run_start_);
+      ++run_len_;
+      WriteBits(1, 1);
+      const int width = BitWidth(run_len_);
+      WriteBits(0, width - 1);
+      WriteBits(run_len_, width);
+    } else {
+      run_len_ = 0;
+    }
+    zero_ctx_ = zero;
   }
   max_time_ = t;
   ++num_samples_;
   WriteHeader();
 }
 
-void ChunkEncoder::AppendTimestamp(int64_t t) {
+bool ChunkEncoder::AppendTimestamp(int64_t t) {
   const uint64_t ut = static_cast<uint64_t>(t);
+  bool zero = false;
   if (num_samples_ == 1) {
     interval_ = ut - prev_t_;
     WriteWide(interval_);
@@ -366,8 +408,10 @@ void ChunkEncoder::AppendTimestamp(int64_t t) {
     const uint64_t err = ut - pred;
     WriteCoded(ZigZag(err), t_stats_);
     AdvanceGrid(ut, prev_t_, pred, err, &grid_t_, &interval_, &prev_err_);
+    zero = err == 0;
   }
   prev_t_ = ut;
+  return zero;
 }
 
 void ChunkEncoder::EnterDecimal(int scale, uint64_t m) {
@@ -392,10 +436,11 @@ void ChunkEncoder::EnterFloat(uint64_t bits) {
 }
 
 // `m` is the full mantissa at scale_, a multiple of 2^shift_.
-void ChunkEncoder::AppendDecimal(uint64_t m) {
+bool ChunkEncoder::AppendDecimal(uint64_t m) {
   const uint64_t ms = static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_);
   const uint64_t pred = PredictDecimal(prev_int_, avg_delta_, predictor_score_);
   WriteCoded(ZigZag(ms - pred), v_stats_);
+  const bool zero = ms == pred;
   const uint64_t delta = ms - prev_int_;
   if (delta != 0) {
     const int tz = std::min(63, __builtin_ctzll(delta) + shift_);
@@ -403,6 +448,7 @@ void ChunkEncoder::AppendDecimal(uint64_t m) {
     if (tz_run_count_ < 255) ++tz_run_count_;
   }
   UpdatePredictor(ms, &prev_int_, &avg_delta_, &predictor_score_);
+  return zero;
 }
 
 // Float mode; returns false (writing nothing) when the encoder should
@@ -444,18 +490,21 @@ bool ChunkEncoder::AppendFloat(double v) {
   return true;
 }
 
-void ChunkEncoder::AppendValue(double v) {
+// Returns true when the value was coded as a zero residual.
+bool ChunkEncoder::AppendValue(double v) {
   uint64_t m = 0;
   int scale = 0;
   if (mode_ == kFloat) {
-    if (AppendFloat(v)) return;
+    const bool same = DoubleBits(v) == prev_bits_;
+    if (AppendFloat(v)) return same;
     FindScale(v, 0, &scale, &m);
     WriteBits(0b111, 3);
     WriteBits(static_cast<uint64_t>(scale), kScaleBits);
     WriteWide(ZigZag(m));
     EnterDecimal(scale, m);
-    return;
+    return false;
   }
+  bool scaled = false;
   if (!ToDecimalAt(v, scale_, &m)) {
     if (scale_ < kMaxScale && FindScale(v, scale_ + 1, &scale, &m)) {
       WriteEscape(kEscScale, v_stats_);
@@ -465,6 +514,7 @@ void ChunkEncoder::AppendValue(double v) {
       avg_delta_ *= p;
       ScaleStatsPow10(scale - scale_, v_stats_);
       scale_ = static_cast<int8_t>(scale);
+      scaled = true;
     } else {
       const uint64_t bits = DoubleBits(v);
       if (!last_was_exception_) {
@@ -473,17 +523,18 @@ void ChunkEncoder::AppendValue(double v) {
         WriteEscape(kEscException, v_stats_);
         WriteBits(bits, 64);
         last_was_exception_ = true;
-        return;
+        return false;
       }
       WriteEscape(kEscFloat, v_stats_);
       WriteBits(bits, 64);
       EnterFloat(bits);
-      return;
+      return false;
     }
   }
   // Mantissas that are all multiples of 2^s (byte counts in pages) are
   // coded divided by 2^s. The shift drops as soon as a value needs it and
   // rises once a few non-zero deltas agree on more trailing zeros.
+  bool escaped = false;
   int new_shift = shift_;
   if ((m & LowMask(shift_)) != 0) {
     new_shift = __builtin_ctzll(m);
@@ -498,9 +549,11 @@ void ChunkEncoder::AppendValue(double v) {
     shift_ = static_cast<uint8_t>(new_shift);
     tz_run_min_ = 64;
     tz_run_count_ = 0;
+    escaped = true;
   }
-  AppendDecimal(m);
+  const bool zero = AppendDecimal(m);
   last_was_exception_ = false;
+  return zero && !escaped && !scaled;
 }
 
 // ---------------------------------------------------------------------------
@@ -618,12 +671,15 @@ inline __attribute__((always_inline)) uint64_t ChunkDecoder::ReadCoded(
   return u;
 }
 
-inline __attribute__((always_inline)) bool ChunkDecoder::ReadValue() {
+// Sets *zero when the value was coded as a zero residual.
+inline __attribute__((always_inline)) bool ChunkDecoder::ReadValue(bool* zero) {
+  *zero = false;
   if (mode_ == kFloat) {
     const uint64_t w = Peek();
     if ((w >> 63) == 0) {
       bit_offset_ += 1;
       v_ = BitsDouble(prev_bits_);
+      *zero = true;
       return true;
     }
     const int prefix = static_cast<int>(w >> 61);
@@ -658,6 +714,7 @@ inline __attribute__((always_inline)) bool ChunkDecoder::ReadValue() {
     v_ = BitsDouble(prev_bits_);
     return true;
   }
+  bool escaped = false;  // a sample with a control code is never "zero"
   for (;;) {
     int escape;
     const uint64_t u = ReadCoded(v_stats_, &escape);
@@ -668,6 +725,7 @@ inline __attribute__((always_inline)) bool ChunkDecoder::ReadValue() {
             UnZigZag(u);
         UpdatePredictor(m, &prev_int_, &avg_delta_, &predictor_score_);
         v_ = FromDecimal(m << shift_, scale_);
+        *zero = u == 0 && !escaped;
         return true;
       }
       case kEscException:
@@ -683,6 +741,7 @@ inline __attribute__((always_inline)) bool ChunkDecoder::ReadValue() {
         avg_delta_ *= p;
         ScaleStatsPow10(scale - scale_, v_stats_);
         scale_ = static_cast<int8_t>(scale);
+        escaped = true;
         continue;  // this sample's code follows
       }
       case kEscFloat:
@@ -696,6 +755,7 @@ inline __attribute__((always_inline)) bool ChunkDecoder::ReadValue() {
         if (shift == shift_) return Fail("decimal shift unchanged");
         ApplyShift(shift_, shift, &prev_int_, &avg_delta_, v_stats_);
         shift_ = static_cast<uint8_t>(shift);
+        escaped = true;
         continue;
       }
       default:
@@ -704,8 +764,44 @@ inline __attribute__((always_inline)) bool ChunkDecoder::ReadValue() {
   }
 }
 
+// One sample of a run: both residuals zero, state advanced as if read.
+inline void ChunkDecoder::ZeroSample() {
+  const uint64_t prev_t = static_cast<uint64_t>(t_);
+  const uint64_t pred = grid_t_ + interval_;
+  UpdateStats(0, t_stats_);
+  AdvanceGrid(pred, prev_t, pred, 0, &grid_t_, &interval_, &prev_err_);
+  t_ = static_cast<int64_t>(pred);
+  if (mode_ == kDecimal) {
+    UpdateStats(0, v_stats_);
+    const uint64_t m = PredictDecimal(prev_int_, avg_delta_, predictor_score_);
+    UpdatePredictor(m, &prev_int_, &avg_delta_, &predictor_score_);
+    v_ = FromDecimal(m << shift_, scale_);
+  } else {
+    v_ = BitsDouble(prev_bits_);
+  }
+}
+
 inline __attribute__((always_inline)) bool ChunkDecoder::DecodeNext() {
   if (read_ >= 2) {
+    if (run_left_ > 0) {
+      --run_left_;
+      after_run_ = run_left_ == 0;
+      ZeroSample();
+      ++read_;
+      return true;
+    }
+    if (zero_ctx_ && !after_run_ && ReadBits(1)) {
+      const uint64_t w = Peek();
+      const int zeros = w ? __builtin_clzll(w) : 64;
+      if (zeros > 31) return Fail("run length out of range");
+      const uint64_t n = ReadBits(2 * zeros + 1);
+      if (bit_offset_ > size_bits_) return Fail("truncated");
+      run_left_ = static_cast<uint32_t>(n - 1);
+      after_run_ = run_left_ == 0;
+      ZeroSample();
+      ++read_;
+      return true;
+    }
     int escape;
     const uint64_t u = ReadCoded(t_stats_, &escape);
     if (escape != kEscNone) return Fail("escape in timestamp");
@@ -715,13 +811,17 @@ inline __attribute__((always_inline)) bool ChunkDecoder::DecodeNext() {
     const uint64_t t = pred + err;
     AdvanceGrid(t, prev_t, pred, err, &grid_t_, &interval_, &prev_err_);
     t_ = static_cast<int64_t>(t);
-    if (!ReadValue()) return false;
+    bool v_zero;
+    if (!ReadValue(&v_zero)) return false;
+    zero_ctx_ = u == 0 && v_zero;
+    after_run_ = false;
   } else if (read_ == 1) {
     interval_ = ReadWide();
     grid_t_ = static_cast<uint64_t>(t_) + interval_;
     prev_err_ = 0;
     t_ = static_cast<int64_t>(grid_t_);
-    if (!ReadValue()) return false;
+    bool v_zero;
+    if (!ReadValue(&v_zero)) return false;
   } else {
     t_ = static_cast<int64_t>(UnZigZag(ReadWide()));
     if (ReadBits(1) == kDecimal) {

@@ -56,9 +56,11 @@ class ChunkEncoder {
   void WriteCoded(uint64_t u, uint64_t* stats);
   void WriteEscape(int kind, const uint64_t* stats);
   void WriteHeader();
-  void AppendTimestamp(int64_t t);
-  void AppendValue(double v);
-  void AppendDecimal(uint64_t m);
+  size_t BitSize() const;
+  void TruncateBits(size_t bits);
+  bool AppendTimestamp(int64_t t);
+  bool AppendValue(double v);
+  bool AppendDecimal(uint64_t m);
   bool AppendFloat(double v);
   void EnterDecimal(int scale, uint64_t m);
   void EnterFloat(uint64_t bits);
@@ -91,6 +93,10 @@ class ChunkEncoder {
   uint8_t tz_run_min_ = 64;  // encoder-only: shift_ probing
   uint8_t tz_run_count_ = 0;
   bool last_was_exception_ = false;
+  // Runs of samples whose residuals are all zero (see AppendRun).
+  bool zero_ctx_ = false;  // the previous sample was all-zero
+  uint32_t run_len_ = 0;   // the stream ends with a run code of this length
+  size_t run_start_ = 0;   // bit position of that run code
 };
 
 class ChunkDecoder {
@@ -118,7 +124,8 @@ class ChunkDecoder {
   uint64_t ReadBits(int n);
   uint64_t ReadWide();
   uint64_t ReadCoded(uint64_t* stats, int* escape);
-  bool ReadValue();
+  bool ReadValue(bool* zero);
+  void ZeroSample();
   bool Fail(const char* what);
 
   absl::string_view bytes_;
@@ -149,6 +156,9 @@ class ChunkDecoder {
   uint8_t mode_ = 0;
   int8_t scale_ = 0;
   uint8_t shift_ = 0;
+  bool zero_ctx_ = false;
+  bool after_run_ = false;
+  uint32_t run_left_ = 0;
   bool done_ = false;
 };
 
