@@ -1,0 +1,465 @@
+#include "server/scrape/scrape_loop.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "tsdb/sample.h"
+#include "tsdb/textparse/parser.h"
+
+namespace vigil::scrape {
+namespace {
+
+constexpr const char* kReportNames[5] = {
+    "up", "scrape_duration_seconds", "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling", "scrape_series_added"};
+
+// A line not seen for this many scrape attempts leaves the cache. Keeping
+// it a while avoids re-resolving series that flap in and out.
+constexpr uint64_t kEvictAfterIterations = 10;
+
+constexpr absl::string_view kExportedPrefix = "exported_";
+
+}  // namespace
+
+absl::string_view TargetHealthName(TargetHealth h) {
+  switch (h) {
+    case TargetHealth::kUp:
+      return "up";
+    case TargetHealth::kDown:
+      return "down";
+    case TargetHealth::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+std::string AcceptHeader(const std::vector<std::string>& protocols) {
+  // Prometheus weighs the listed protocols 0.5, 0.4, ... (counting down from
+  // the number of known protocols plus one) and ends with */*.
+  int weight = 5;
+  std::vector<std::string> parts;
+  for (const std::string& p : protocols) {
+    const char* mime = nullptr;
+    if (p == "OpenMetricsText1.0.0") {
+      mime = "application/openmetrics-text;version=1.0.0";
+    } else if (p == "OpenMetricsText0.0.1") {
+      mime = "application/openmetrics-text;version=0.0.1";
+    } else if (p == "PrometheusText0.0.4") {
+      mime = "text/plain;version=0.0.4";
+    }
+    if (mime == nullptr) continue;  // protobuf: not parseable here
+    parts.push_back(absl::StrCat(mime, ";q=0.", weight));
+    if (weight > 1) --weight;
+  }
+  parts.push_back(absl::StrCat("*/*;q=0.", weight));
+  return absl::StrJoin(parts, ",");
+}
+
+HttpScraper::HttpScraper(
+    std::string url, std::string accept, int64_t body_size_limit,
+    std::vector<std::pair<std::string, std::string>> headers) {
+  request_.url = std::move(url);
+  request_.accept = std::move(accept);
+  request_.body_size_limit = body_size_limit;
+  request_.headers = std::move(headers);
+}
+
+absl::Status HttpScraper::Scrape(absl::Duration timeout, ScrapeBody* out) {
+  request_.timeout = timeout;
+  absl::Status s = client_.Get(request_, &response_);
+  if (!s.ok()) return s;
+  if (response_.status != 200) {
+    return absl::UnavailableError(absl::StrCat("server returned HTTP status ",
+                                               response_.status, " ",
+                                               response_.reason));
+  }
+  out->content_type.swap(response_.content_type);
+  out->data.swap(response_.body);
+  return absl::OkStatus();
+}
+
+ScrapeLoop::ScrapeLoop(tsdb::Appendable* db, std::unique_ptr<Scraper> scraper,
+                       tsdb::Labels target_labels, ScrapeOptions options)
+    : db_(db),
+      scraper_(std::move(scraper)),
+      target_labels_(std::move(target_labels)),
+      options_(std::move(options)) {
+  for (const char* name : kReportNames) {
+    tsdb::LabelsBuilder lb(target_labels_);
+    lb.Set(tsdb::kMetricName, name);
+    report_labels_.push_back(lb.Build());
+  }
+}
+
+ScrapeLoop::~ScrapeLoop() { Stop(false); }
+
+ScrapeStatus ScrapeLoop::status() const {
+  absl::MutexLock l(&mu_);
+  return status_;
+}
+
+absl::Duration ScrapeLoop::offset() const {
+  int64_t interval_ns = absl::ToInt64Nanoseconds(options_.interval);
+  if (interval_ns <= 0) return absl::ZeroDuration();
+  return absl::Nanoseconds(static_cast<int64_t>(
+      target_labels_.Hash() % static_cast<uint64_t>(interval_ns)));
+}
+
+void ScrapeLoop::Start() {
+  absl::MutexLock l(&mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ScrapeLoop::Stop(bool write_stale_markers) {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+    wake_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+  if (!write_stale_markers || !scraped_ok_before_) return;
+  // The target is gone: end every series of its last scrape, and the
+  // report series, just after the last sample.
+  int64_t t = std::max(absl::ToUnixMillis(absl::Now()), last_scrape_ms_ + 1);
+  std::unique_ptr<tsdb::Appender> app = db_->NewAppender();
+  ScrapeReport unused;
+  FinishIteration(false, t, app.get(), &unused);
+  absl::Status s = app->Commit();
+  (void)s;  // best effort: the target is going away either way
+  AppendReport(t, absl::ZeroDuration(), false, ScrapeReport{}, true);
+  scraped_ok_before_ = false;
+}
+
+void ScrapeLoop::Run() {
+  const absl::Duration interval = options_.interval;
+  // Next instant t with t ≡ offset (mod interval).
+  absl::Time now = absl::Now();
+  absl::Duration since_epoch = now - absl::UnixEpoch();
+  absl::Duration phase = since_epoch - absl::Floor(since_epoch, interval);
+  absl::Duration wait = offset() - phase;
+  if (wait < absl::ZeroDuration()) wait += interval;
+  absl::Time next = now + wait;
+  for (;;) {
+    {
+      absl::MutexLock l(&mu_);
+      while (!stopping_ && absl::Now() < next) {
+        wake_.WaitWithDeadline(&mu_, next);
+      }
+      if (stopping_) return;
+    }
+    absl::Time start = absl::Now();
+    absl::Status s = ScrapeOnce(start);
+    (void)s;  // recorded in status()
+    next += interval;
+    absl::Time after = absl::Now();
+    if (next <= after) {
+      // Overran: skip the missed ticks but keep the phase.
+      int64_t missed = (after - next) / interval + 1;
+      next += missed * interval;
+    }
+  }
+}
+
+absl::Status ScrapeLoop::ScrapeOnce(absl::Time now) {
+  absl::Time start = absl::Now();
+  absl::Status s = scraper_->Scrape(options_.timeout, &body_);
+  absl::Duration fetch = absl::Now() - start;
+  if (!s.ok()) {
+    ++counters_.scrapes;
+    ++counters_.failed_scrapes;
+    const int64_t t = absl::ToUnixMillis(now);
+    ++iter_;
+    ScrapeReport rep;
+    std::unique_ptr<tsdb::Appender> app = db_->NewAppender();
+    FinishIteration(false, t, app.get(), &rep);
+    absl::Status cs = app->Commit();
+    (void)cs;
+    AppendReport(t, fetch, false, rep, false);
+    last_report_ = rep;
+    last_scrape_ms_ = std::max(last_scrape_ms_, t);
+    absl::MutexLock l(&mu_);
+    status_.health = TargetHealth::kDown;
+    status_.last_scrape = now;
+    status_.last_duration = fetch;
+    status_.last_error = std::string(s.message());
+    status_.last_samples = 0;
+    return s;
+  }
+  return AppendScrape(body_, now, fetch);
+}
+
+absl::Status ScrapeLoop::AppendScrape(const ScrapeBody& body, absl::Time now,
+                                      absl::Duration duration) {
+  ++counters_.scrapes;
+  const int64_t t = absl::ToUnixMillis(now);
+  ++iter_;
+  added_this_iter_.clear();
+  ScrapeReport rep;
+  absl::Time start = absl::Now();
+  std::unique_ptr<tsdb::Appender> app = db_->NewAppender();
+  absl::Status s = AppendBody(body, t, app.get(), &rep);
+  if (s.ok()) {
+    FinishIteration(true, t, app.get(), &rep);
+    s = app->Commit();
+  } else {
+    app->Rollback();
+  }
+  if (!s.ok()) {
+    ++counters_.failed_scrapes;
+    // Refs handed out by a rolled-back batch are not trusted.
+    for (const std::string& key : added_this_iter_) {
+      auto it = cache_.find(key);
+      if (it == cache_.end()) continue;
+      if (it->second.ok_iter == 0) {
+        cache_.erase(it);
+      } else {
+        it->second.ref = 0;
+      }
+    }
+    // As in Prometheus, a failed scrape ends every series of the last good
+    // one.
+    std::unique_ptr<tsdb::Appender> stale = db_->NewAppender();
+    FinishIteration(false, t, stale.get(), &rep);
+    absl::Status cs = stale->Commit();
+    (void)cs;
+  }
+  duration += absl::Now() - start;
+  AppendReport(t, duration, s.ok(), rep, false);
+  last_report_ = rep;
+  last_scrape_ms_ = std::max(last_scrape_ms_, t);
+  absl::MutexLock l(&mu_);
+  status_.health = s.ok() ? TargetHealth::kUp : TargetHealth::kDown;
+  status_.last_scrape = now;
+  status_.last_duration = duration;
+  status_.last_error = s.ok() ? std::string() : std::string(s.message());
+  status_.last_samples = rep.samples_scraped;
+  return s;
+}
+
+absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
+                                    tsdb::Appender* app, ScrapeReport* report) {
+  using tsdb::textparse::Entry;
+  tsdb::textparse::Parser p(body.data,
+                            tsdb::textparse::DetectFormat(body.content_type));
+  const bool honor_ts = options_.honor_timestamps;
+  const uint64_t sample_limit = options_.sample_limit;
+  bool over_limit = false;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  absl::Status err;
+  for (;;) {
+    Entry e = p.Next();
+    if (e == Entry::kSeries) {
+      ++report->samples_scraped;
+      if (over_limit) continue;  // only counting now
+      auto it = cache_.find(p.Series());
+      CacheEntry* ce;
+      if (it != cache_.end()) {
+        ce = &it->second;
+        ++hits;
+      } else {
+        ++misses;
+        absl::StatusOr<tsdb::Labels> parsed = p.BuildLabels();
+        if (!parsed.ok()) {
+          err = parsed.status();
+          break;
+        }
+        CacheEntry fresh;
+        err = BuildEntry(*parsed, &fresh);
+        if (!err.ok()) break;
+        auto ins = cache_.emplace(std::string(p.Series()), std::move(fresh));
+        ce = &ins.first->second;
+        added_this_iter_.emplace_back(p.Series());
+      }
+      ce->attempt_iter = iter_;
+      if (ce->dropped) continue;
+      if (sample_limit != 0 && report->samples_post_relabel >= sample_limit) {
+        over_limit = true;
+        ++report->samples_post_relabel;
+        continue;
+      }
+      ++report->samples_post_relabel;
+      int64_t ts = t;
+      if (honor_ts) {
+        std::optional<int64_t> pt = p.Timestamp();
+        if (pt) ts = *pt;
+        ce->explicit_timestamp = pt.has_value();
+      }
+      const bool was_new = ce->ref == 0;
+      absl::StatusOr<tsdb::SeriesRef> ref =
+          app->Append(ce->ref, ce->labels, ts, p.Value());
+      if (ref.ok()) {
+        if (was_new) {
+          ce->ref = *ref;
+          ++report->series_added;
+          if (it != cache_.end()) added_this_iter_.emplace_back(p.Series());
+        }
+        continue;
+      }
+      switch (tsdb::ClassifyAppendError(ref.status())) {
+        case tsdb::AppendError::kOutOfOrder:
+          ++counters_.out_of_order;
+          continue;
+        case tsdb::AppendError::kDuplicate:
+          ++counters_.duplicate;
+          continue;
+        case tsdb::AppendError::kOutOfBounds:
+          ++counters_.out_of_bounds;
+          continue;
+        default:
+          break;
+      }
+      err = ref.status();
+      break;
+    }
+    if (e == Entry::kEOF) break;
+    if (e == Entry::kInvalid) {
+      err = p.status();
+      break;
+    }
+  }
+  counters_.cache_hits += hits;
+  counters_.cache_misses += misses;
+  if (!err.ok()) return err;
+  if (over_limit) {
+    ++counters_.sample_limit_exceeded;
+    return absl::ResourceExhaustedError(
+        absl::StrCat("sample limit exceeded: ", report->samples_post_relabel,
+                     " samples after metric relabeling, limit ", sample_limit));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ScrapeLoop::BuildEntry(const tsdb::Labels& parsed,
+                                    CacheEntry* entry) {
+  tsdb::LabelsBuilder lb(parsed);
+  for (const tsdb::Label& tl : target_labels_) {
+    absl::string_view exposed = parsed.Get(tl.name);
+    if (options_.honor_labels) {
+      if (exposed.empty()) lb.Set(tl.name, tl.value);
+      continue;
+    }
+    if (!exposed.empty()) {
+      // Keep the exposed value under exported_<name>, prefixing again
+      // until the name is free.
+      std::string name = absl::StrCat(kExportedPrefix, tl.name);
+      while (parsed.Has(name) || target_labels_.Has(name)) {
+        name = absl::StrCat(kExportedPrefix, name);
+      }
+      lb.Set(name, exposed);
+    }
+    lb.Set(tl.name, tl.value);
+  }
+  if (options_.metric_relabel && !options_.metric_relabel(&lb)) {
+    entry->dropped = true;
+    return absl::OkStatus();
+  }
+  tsdb::Labels final_labels = lb.Build();
+  if (final_labels.empty()) {
+    entry->dropped = true;
+    return absl::OkStatus();
+  }
+  if (!final_labels.Has(tsdb::kMetricName)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("series ", final_labels.ToString(),
+                     " has no metric name after relabeling"));
+  }
+  absl::Status s = CheckLabelLimits(final_labels);
+  if (!s.ok()) return s;
+  entry->labels = std::move(final_labels);
+  return absl::OkStatus();
+}
+
+absl::Status ScrapeLoop::CheckLabelLimits(const tsdb::Labels& l) const {
+  const ScrapeOptions& o = options_;
+  if (o.label_limit != 0 && l.size() > o.label_limit) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "label_limit exceeded (metric: ", l.MetricName(),
+        ", number of labels: ", l.size(), ", limit: ", o.label_limit, ")"));
+  }
+  for (const tsdb::Label& x : l) {
+    if (o.label_name_length_limit != 0 &&
+        x.name.size() > o.label_name_length_limit) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "label_name_length_limit exceeded (metric: ", l.MetricName(),
+          ", label name: ", x.name, ", length: ", x.name.size(),
+          ", limit: ", o.label_name_length_limit, ")"));
+    }
+    if (o.label_value_length_limit != 0 &&
+        x.value.size() > o.label_value_length_limit) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "label_value_length_limit exceeded (metric: ", l.MetricName(),
+          ", label name: ", x.name, ", value: \"", x.value, "\", length: ",
+          x.value.size(), ", limit: ", o.label_value_length_limit, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
+                                 ScrapeReport* report) {
+  const uint64_t prev = last_ok_iter_;
+  const uint64_t cur = iter_;
+  std::vector<const CacheEntry*> gone;
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    CacheEntry& e = it->second;
+    if (success && e.attempt_iter == cur) {
+      e.ok_iter = cur;
+    } else if (prev != 0 && e.ok_iter == prev && !e.dropped &&
+               !e.explicit_timestamp && e.ref != 0) {
+      gone.push_back(&e);
+    } else if (success && e.attempt_iter + kEvictAfterIterations < cur) {
+      cache_.erase(it++);
+      continue;
+    }
+    ++it;
+  }
+  if (!gone.empty()) {
+    // Two exposition lines can map to one series (e.g. `a{x="1"}` and
+    // `a{x="1",}`, or after relabeling); do not end a series that is still
+    // being written under another line.
+    absl::flat_hash_set<tsdb::SeriesRef> live;
+    if (success) {
+      for (const auto& [key, e] : cache_) {
+        if (e.ok_iter == cur && e.ref != 0) live.insert(e.ref);
+      }
+    }
+    for (const CacheEntry* e : gone) {
+      if (live.contains(e->ref)) continue;
+      absl::StatusOr<tsdb::SeriesRef> r =
+          app->Append(e->ref, e->labels, t, tsdb::StaleNaN());
+      if (r.ok()) ++report->stale_markers;
+    }
+  }
+  if (success) scraped_ok_before_ = true;
+  // After a failure no line is "in the last good scrape" any more, so the
+  // markers above are written once.
+  last_ok_iter_ = cur;
+}
+
+void ScrapeLoop::AppendReport(int64_t t, absl::Duration duration, bool up,
+                              const ScrapeReport& report, bool stale) {
+  const double values[5] = {up ? 1.0 : 0.0, absl::ToDoubleSeconds(duration),
+                            static_cast<double>(report.samples_scraped),
+                            static_cast<double>(report.samples_post_relabel),
+                            static_cast<double>(report.series_added)};
+  std::unique_ptr<tsdb::Appender> app = db_->NewAppender();
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<tsdb::SeriesRef> r =
+        app->Append(report_refs_[i], report_labels_[i], t,
+                    stale ? tsdb::StaleNaN() : values[i]);
+    if (r.ok()) report_refs_[i] = *r;
+  }
+  absl::Status s = app->Commit();
+  if (!s.ok()) {
+    for (tsdb::SeriesRef& r : report_refs_) r = 0;
+  }
+}
+
+}  // namespace vigil::scrape
