@@ -128,6 +128,12 @@ class ChunkSeriesIterator : public SeriesIterator {
     started_ = true;
     buf_.clear();
     pos_ = 0;
+    // One reservation up front instead of one per chunk.
+    size_t total = 0;
+    for (size_t i = next_; i < chunks_.size(); ++i) {
+      total += static_cast<size_t>(chunks_[i]->num_samples);
+    }
+    out->reserve(out->size() + total);
     while (next_ < chunks_.size()) {
       status_ = DecodeChunk(*chunks_[next_++], mint_, maxt_, &last_t_, out);
       if (!status_.ok()) return status_;

@@ -476,6 +476,20 @@ absl::Status DB::ImportChunk(const Labels& labels, ChunkPtr chunk) {
         absl::StrCat("ImportChunk: chunk [", chunk->min_time, ", ",
                      chunk->max_time, "] spans a chunk range boundary"));
   }
+  {
+    // Refuse chunks whose header fields disagree with their samples.
+    std::vector<Sample> samples;
+    int64_t last = kMinT;
+    absl::Status d = DecodeChunk(*chunk, kMinT, kMaxT, &last, &samples);
+    if (!d.ok()) return absl::InvalidArgumentError(d.message());
+    if (samples.size() != static_cast<size_t>(chunk->num_samples) ||
+        samples.front().t != chunk->min_time ||
+        samples.back().t != chunk->max_time) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ImportChunk: chunk header [", chunk->min_time, ", ", chunk->max_time,
+          "] n=", chunk->num_samples, " disagrees with its samples"));
+    }
+  }
   absl::ReaderMutexLock commit_lock(&commit_mu_);
   MemSeries* s = head_.GetOrCreate(labels).first;
   if (store_ != nullptr && !s->logged.load()) {

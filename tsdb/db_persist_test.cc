@@ -47,7 +47,8 @@ std::map<std::string, std::vector<Sample>> QueryAll(DB* db, int64_t mint = 0) {
   std::map<std::string, std::vector<Sample>> out;
   for (Series& s : *series) {
     std::vector<Sample> buf;
-    EXPECT_TRUE(s.iterator->ReadAll(&buf).ok());
+    absl::Status st = s.iterator->ReadAll(&buf);
+    EXPECT_TRUE(st.ok()) << st;
     out[s.labels.ToString()] = std::move(buf);
   }
   return out;
@@ -208,6 +209,17 @@ TEST(DBPersistTest, SurvivesSigkillAtRandomPoints) {
   }
 }
 
+ChunkPtr OneSampleChunk(int64_t t) {
+  HeadChunkEncoder enc;
+  enc.Append(t, 1);
+  auto c = std::make_shared<ChunkData>();
+  c->encoding = kHeadChunkEncoding;
+  c->min_time = c->max_time = t;
+  c->num_samples = 1;
+  c->bytes = std::string(enc.Bytes());
+  return c;
+}
+
 TEST(DBPersistTest, RetentionByTimeWithFakeClock) {
   const std::string dir = TempDir("retention");
   std::atomic<int64_t> now{0};
@@ -218,17 +230,8 @@ TEST(DBPersistTest, RetentionByTimeWithFakeClock) {
   now = 24 * 3600 * 1000;
   // One sample per 10 minutes over a day, two series; one stops early.
   for (int64_t t = 0; t < 24 * 3600 * 1000; t += 600 * 1000) {
-    ASSERT_TRUE(db->ImportChunk(L({{"__name__", "a"}}),
-                                [&] {
-                                  RawChunkEncoder enc;
-                                  enc.Append(t, 1);
-                                  auto c = std::make_shared<ChunkData>();
-                                  c->min_time = c->max_time = t;
-                                  c->num_samples = 1;
-                                  c->bytes = std::string(enc.Bytes());
-                                  return ChunkPtr(c);
-                                }())
-                    .ok());
+    ASSERT_TRUE(
+        db->ImportChunk(L({{"__name__", "a"}}), OneSampleChunk(t)).ok());
   }
   auto app = db->NewAppender();
   ASSERT_TRUE(app->Append(0, L({{"__name__", "old"}}), 3600 * 1000, 1).ok());

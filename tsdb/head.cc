@@ -68,11 +68,23 @@ absl::Status DecodeChunk(const ChunkData& chunk, int64_t mint, int64_t maxt,
       s = dec.DecodeRange(lo, maxt, out);
       break;
     }
+    case ChunkEncoding::kXor: {
+      chunkenc::ChunkDecoder dec(chunk.bytes);
+      s = dec.DecodeRange(lo, maxt, out);
+      break;
+    }
     default:
       return absl::DataLossError(absl::StrCat(
           "unknown chunk encoding ", static_cast<int>(chunk.encoding)));
   }
   if (out->size() > before) *last_t = out->back().t;
+  if (!s.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("chunk [", chunk.min_time, ", ", chunk.max_time, "] with ",
+                     chunk.num_samples, " samples, ", chunk.bytes.size(),
+                     " bytes, encoding ", static_cast<int>(chunk.encoding),
+                     ": ", s.message()));
+  }
   return s;
 }
 

@@ -32,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "tsdb/appender.h"
+#include "tsdb/chunkenc/chunk.h"
 #include "tsdb/labels.h"
 #include "tsdb/matcher.h"
 #include "tsdb/postings.h"
@@ -74,8 +75,8 @@ enum class ChunkEncoding : uint8_t {
 };
 
 // The encoder used for open head chunks.
-using HeadChunkEncoder = RawChunkEncoder;
-inline constexpr ChunkEncoding kHeadChunkEncoding = ChunkEncoding::kRaw;
+using HeadChunkEncoder = chunkenc::ChunkEncoder;
+inline constexpr ChunkEncoding kHeadChunkEncoding = ChunkEncoding::kXor;
 
 // An immutable chunk, shared between the head and queriers.
 struct ChunkData {
