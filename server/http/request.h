@@ -41,6 +41,8 @@ struct Request {
   // URL query parameters, plus form-encoded POST body parameters (body
   // first, as Go's Request.ParseForm orders them). Filled by the server.
   Params form;
+  // The matched route pattern ("/api/v1/label/:name/values"), for metrics.
+  std::string route;
   // Values of ":name" segments of the matched route pattern.
   std::vector<std::pair<std::string, std::string>> path_params;
 

@@ -23,7 +23,9 @@ Router::Router(std::string route_prefix) : prefix_(std::move(route_prefix)) {
 }
 
 void Router::Handle(std::string method, std::string pattern, Handler handler) {
-  Route route{std::move(method), SplitPath(pattern), std::move(handler)};
+  std::vector<std::string> segments = SplitPath(pattern);
+  Route route{std::move(method), std::move(pattern), std::move(segments),
+              std::move(handler)};
   for (Route& r : routes_) {
     if (r.method == route.method && r.segments == route.segments) {
       r = std::move(route);
@@ -65,6 +67,7 @@ Response Router::Dispatch(Request* req) const {
       continue;
     }
     req->path_params = std::move(params);
+    req->route = r.pattern;
     return r.handler(*req);
   }
   if (path_matched) {
