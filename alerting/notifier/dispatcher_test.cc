@@ -1,0 +1,275 @@
+#include "alerting/notifier/dispatcher.h"
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace vigil::alerting::notifier {
+namespace {
+
+constexpr int64_t kT0 = 1714152065311;  // 2024-04-26T17:21:05.311Z
+constexpr int64_t kSec = 1000;
+constexpr int64_t kMin = 60 * kSec;
+
+tsdb::Labels L(std::vector<tsdb::Label> p) {
+  return *tsdb::Labels::FromPairs(std::move(p));
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  FakeClock clock_{kT0};
+  std::vector<Notification> sent_;
+
+  std::unique_ptr<Dispatcher> Make(const std::string& path_or_yaml,
+                                   Silences* silences = nullptr) {
+    absl::StatusOr<AlertmanagerConfig> c =
+        path_or_yaml.find('\n') == std::string::npos
+            ? LoadAlertmanagerConfig(path_or_yaml)
+            : ParseAlertmanagerConfig(path_or_yaml, "am.yml");
+    EXPECT_TRUE(c.ok()) << c.status();
+    DispatcherOptions o;
+    o.clock = &clock_;
+    o.external_url = "http://alertmanager:9093";
+    o.deliver = [this](const Notification& n) { sent_.push_back(n); };
+    o.silences = silences;
+    return std::make_unique<Dispatcher>(*std::move(c), o);
+  }
+
+  // What Prometheus sends for a firing alert every evaluation.
+  Alert Firing(const std::string& instance, int64_t starts = kT0) {
+    Alert a;
+    a.labels = L({{"alertname", "Nginx 100 active connections"},
+                  {"instance", instance},
+                  {"job", "nginx"},
+                  {"severity", "critical"}});
+    a.annotations =
+        L({{"title", "Nginx 100 active connections on " + instance}});
+    a.starts_at_ms = starts;
+    a.ends_at_ms = clock_.NowMs() + 4 * kMin;
+    a.generator_url = "http://prometheus:9090/graph?g0.expr=x&g0.tab=1";
+    return a;
+  }
+
+  void At(int64_t t, Dispatcher* d) {
+    clock_.SetMs(t);
+    d->Tick();
+  }
+};
+
+TEST_F(DispatcherTest, SeedTimingGroupWaitIntervalRepeatResolve) {
+  auto d = Make("testdata/alertmanager/seed_s0.yml");
+  d->Add({Firing("192.168.121.174:9113")});
+  At(kT0, d.get());
+  At(kT0 + 9 * kSec, d.get());
+  EXPECT_TRUE(sent_.empty());  // group_wait 10s
+  At(kT0 + 10 * kSec, d.get());
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(sent_[0].url, "http://192.168.121.174:3000");
+  EXPECT_EQ(sent_[0].group_key,
+            "{}:{alertname=\"Nginx 100 active connections\"}");
+  nlohmann::json j = nlohmann::json::parse(sent_[0].body);
+  EXPECT_EQ(j["status"], "firing");
+  EXPECT_EQ(j["alerts"][0]["startsAt"], "2024-04-26T17:21:05.311Z");
+  EXPECT_EQ(j["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+  EXPECT_EQ(j["alerts"][0]["fingerprint"], "f19572f660b24b61");
+  EXPECT_EQ(j["groupLabels"],
+            nlohmann::json({{"alertname", "Nginx 100 active connections"}}));
+
+  // Prometheus keeps re-sending; unchanged group: nothing until repeat.
+  for (int i = 1; i <= 10; ++i) {
+    clock_.SetMs(kT0 + 10 * kSec + i * kMin);
+    d->Add({Firing("192.168.121.174:9113")});
+    d->Tick();
+  }
+  EXPECT_EQ(sent_.size(), 1u);
+
+  // A new alert in the group: notified at the next group_interval tick
+  // (10s + 5m + 5m), with both alerts.
+  for (int i = 11; i <= 15; ++i) {
+    clock_.SetMs(kT0 + i * kMin);
+    d->Add({Firing("192.168.121.174:9113"),
+            Firing("10.0.0.2:9113", kT0 + 11 * kMin)});
+    if (i == 14) {
+      At(kT0 + 10 * kSec + 14 * kMin, d.get());
+      EXPECT_EQ(sent_.size(), 1u);
+    }
+  }
+  At(kT0 + 10 * kSec + 15 * kMin, d.get());
+  ASSERT_EQ(sent_.size(), 2u);
+  j = nlohmann::json::parse(sent_[1].body);
+  ASSERT_EQ(j["alerts"].size(), 2u);
+  EXPECT_EQ(j["alerts"][0]["labels"]["instance"], "10.0.0.2:9113");  // sorted
+  EXPECT_EQ(j["commonLabels"].size(), 3u);  // instance differs
+  EXPECT_EQ(j["status"], "firing");
+
+  // Both resolve (Prometheus sends endsAt = resolution time).
+  int64_t tr = kT0 + 16 * kMin;
+  clock_.SetMs(tr);
+  Alert r1 = Firing("192.168.121.174:9113"), r2 = Firing("10.0.0.2:9113");
+  r1.ends_at_ms = r2.ends_at_ms = tr;
+  d->Add({r1, r2});
+  At(kT0 + 10 * kSec + 20 * kMin, d.get());
+  ASSERT_EQ(sent_.size(), 3u);
+  j = nlohmann::json::parse(sent_[2].body);
+  EXPECT_EQ(j["status"], "resolved");
+  EXPECT_EQ(j["alerts"][0]["endsAt"], "2024-04-26T17:37:05.311Z");
+  EXPECT_TRUE(d->GroupKeys().empty());  // resolved alerts left the group
+}
+
+TEST_F(DispatcherTest, RepeatIntervalResendsUnchangedGroup) {
+  auto d = Make(R"(
+route:
+  receiver: w
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1m
+  repeat_interval: 10m
+receivers:
+- name: w
+  webhook_configs:
+  - url: http://x
+)");
+  for (int i = 0; i <= 25; ++i) {
+    clock_.SetMs(kT0 + i * kMin);
+    d->Add({Firing("a")});
+    d->Tick();
+  }
+  // t=0, then the first flush after 10m has passed (strictly older), t=11m,
+  // then t=22m.
+  ASSERT_EQ(sent_.size(), 3u);
+}
+
+TEST_F(DispatcherTest, OldAlertFlushesImmediately) {
+  auto d = Make("testdata/alertmanager/seed_s0.yml");
+  d->Add({Firing("a", kT0 - kMin)});
+  At(kT0, d.get());
+  EXPECT_EQ(sent_.size(), 1u);
+}
+
+TEST_F(DispatcherTest, SendResolvedFalseDropsResolvedOnlyNotifications) {
+  auto d = Make("testdata/alertmanager/am7_nodes_and_services.yml");
+  Alert a;
+  a.labels = L({{"alertname", "nodes"}, {"scale", "up"}, {"type", "node"}});
+  a.starts_at_ms = kT0;
+  a.ends_at_ms = kT0 + 4 * kMin;
+  d->Add({a});
+  At(kT0 + 30 * kSec, d.get());
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(sent_[0].receiver, "jenkins-node-up");
+  EXPECT_EQ(sent_[0].group_key,
+            "{}/{scale=\"up\",type=\"node\"}:{scale=\"up\", type=\"node\"}");
+  a.ends_at_ms = kT0 + kMin;
+  clock_.SetMs(kT0 + kMin);
+  d->Add({a});
+  At(kT0 + 30 * kSec + 30 * kMin, d.get());
+  EXPECT_EQ(sent_.size(), 1u);  // resolved never reaches the scaler
+}
+
+TEST_F(DispatcherTest, SlackTemplatesFromBook) {
+  auto d = Make("testdata/alertmanager/am7_nodes_and_services.yml");
+  Alert a;
+  a.labels = L({{"alertname", "godemo_main_mem_limit"},
+                {"receiver", "system"},
+                {"service", "go-demo_main"}});
+  a.annotations =
+      L({{"summary", "Memory of the service go-demo_main is over 0.8"}});
+  a.starts_at_ms = kT0;
+  a.ends_at_ms = kT0 + 4 * kMin;
+  d->Add({a});
+  At(kT0 + 30 * kSec, d.get());
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(sent_[0].integration, "slack");
+  nlohmann::json j = nlohmann::json::parse(sent_[0].body);
+  EXPECT_EQ(j["attachments"][0]["title"],
+            "[FIRING] go-demo_main service is in danger!");
+  EXPECT_EQ(j["attachments"][0]["text"],
+            "Memory of the service go-demo_main is over 0.8");
+  EXPECT_EQ(j["attachments"][0]["color"], "danger");
+  EXPECT_EQ(j["username"], "Alertmanager");
+}
+
+TEST_F(DispatcherTest, DefaultSlackTitle) {
+  TemplateData d;
+  d.status = "firing";
+  d.alerts.resize(3);
+  for (auto& a : d.alerts) a.status = "firing";
+  d.group_labels = L({{"alertname", "godemomainmemlimit"}});
+  d.common_labels = L({{"alertname", "godemomainmemlimit"},
+                       {"receiver", "system"},
+                       {"service", "go-demo_main"}});
+  EXPECT_EQ(DefaultSlackTitle(d),
+            "[FIRING:3] godemomainmemlimit (system go-demo_main)");
+}
+
+TEST_F(DispatcherTest, InhibitionAndSilences) {
+  Silences silences(&clock_, "");
+  auto d = Make("testdata/alertmanager/inhibit_and_matchers.yml", &silences);
+  Alert crit, warn, other;
+  crit.labels =
+      L({{"alertname", "Disk"}, {"instance", "a"}, {"severity", "critical"}});
+  warn.labels =
+      L({{"alertname", "Disk"}, {"instance", "a"}, {"severity", "warning"}});
+  other.labels =
+      L({{"alertname", "Disk"}, {"instance", "b"}, {"severity", "warning"}});
+  for (Alert* a : {&crit, &warn, &other}) {
+    a->starts_at_ms = kT0;
+    a->ends_at_ms = kT0 + 4 * kMin;
+  }
+  EXPECT_FALSE(d->Inhibited(warn.labels));
+  d->Add({crit, warn, other});
+  EXPECT_TRUE(d->Inhibited(warn.labels));
+  EXPECT_FALSE(d->Inhibited(other.labels));
+  EXPECT_FALSE(d->Inhibited(crit.labels));
+  Silence s;
+  s.matchers = {
+      *tsdb::Matcher::Create(tsdb::MatchType::kEqual, "instance", "b")};
+  s.ends_at_ms = kT0 + kMin;
+  ASSERT_TRUE(silences.Set(s).ok());
+  At(kT0 + 30 * kSec, d.get());
+  // group_by '...': one group per alert; only the critical one notifies.
+  std::vector<std::string> instances;
+  for (const Notification& n : sent_) {
+    nlohmann::json j = nlohmann::json::parse(n.body);
+    for (auto& a : j["alerts"]) {
+      instances.push_back(a["labels"]["severity"].get<std::string>() + "@" +
+                          a["labels"]["instance"].get<std::string>());
+    }
+  }
+  EXPECT_EQ(instances, std::vector<std::string>{"critical@a"});
+  EXPECT_EQ(d->stats().alerts_inhibited, 1);
+  EXPECT_EQ(d->stats().alerts_silenced, 1);
+}
+
+TEST_F(DispatcherTest, MaxAlertsTruncates) {
+  auto d = Make(R"(
+route:
+  receiver: w
+  group_wait: 0s
+receivers:
+- name: w
+  webhook_configs:
+  - url: http://x
+    max_alerts: 2
+)");
+  d->Add({Firing("a"), Firing("b"), Firing("c")});
+  At(kT0, d.get());
+  ASSERT_EQ(sent_.size(), 1u);
+  nlohmann::json j = nlohmann::json::parse(sent_[0].body);
+  EXPECT_EQ(j["alerts"].size(), 2u);
+  EXPECT_EQ(j["truncatedAlerts"], 1);
+  EXPECT_EQ(j["groupKey"], "{}:{}");
+}
+
+TEST_F(DispatcherTest, AlertWithoutEndsAtResolvesAfterResolveTimeout) {
+  auto d = Make("testdata/alertmanager/seed_s0.yml");
+  Alert a;
+  a.labels = L({{"alertname", "My Fancy Alert"}});
+  d->Add({a});  // as `curl -d '[{"labels": {...}}]'` does
+  At(kT0 + 10 * kSec, d.get());
+  ASSERT_EQ(sent_.size(), 1u);
+  At(kT0 + 10 * kSec + 5 * kMin, d.get());
+  ASSERT_EQ(sent_.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(sent_[1].body)["status"], "resolved");
+}
+
+}  // namespace
+}  // namespace vigil::alerting::notifier
