@@ -28,14 +28,9 @@ namespace {
 // Unary prefixes of this many ones mark an escape: an explicit bit width (or
 // a control code) follows instead of a terminating zero.
 constexpr int kRiceLimit = 16;
-// Code statistics are halved every kStatsWindow samples so the code follows
-// the recent residual distribution rather than the chunk average.
-constexpr uint64_t kStatsWindow = 32;
-// Caps one residual's contribution to the statistics so a single huge
-// residual cannot overflow the sum.
-constexpr uint64_t kStatsCap = uint64_t{1} << 48;
-// Saturation bound of the statistics when they are rescaled.
-constexpr uint64_t kStatsSumMax = uint64_t{1} << 54;
+// Rounding offset (in 1/16 bit) from the average residual width to the Rice
+// parameter; tuned on generated data.
+constexpr uint64_t kWidthRound = 12;
 
 // Control codes in the width field of an escaped value residual. A real
 // escaped residual is >= kRiceLimit, so its width is at least 5 and its
@@ -88,6 +83,17 @@ inline uint64_t LowMask(int n) {
   return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
 }
 
+// Run counts are 2..8 bits wide: one more bit than the previous run of the
+// same stream needed, so jittery series pay for short counts and regular
+// ones grow to 255-sample runs.
+constexpr int kRunBitsMax = 8;
+inline uint16_t RunMax(int bits) {
+  return static_cast<uint16_t>((1 << bits) - 1);
+}
+inline uint8_t NextRunBits(uint64_t len) {
+  return static_cast<uint8_t>(std::clamp(BitWidth(len) + 1, 2, kRunBitsMax));
+}
+
 // Rice parameter: the smallest k with count << k >= sum (as in JPEG-LS),
 // computed from bit widths instead of a loop or a division.
 inline int RiceK(uint64_t sum, uint64_t count) {
@@ -97,49 +103,67 @@ inline int RiceK(uint64_t sum, uint64_t count) {
   return k;
 }
 
-// Residual code statistics: stats[0] = zeros, stats[1] = non-zeros,
-// stats[2] = sum of (u - 1) over the non-zeros, all over a decaying window.
-// From them both sides pick, before each residual, between a plain Rice
-// code of u and a zero flag followed by a Rice code of u - 1, whichever the
-// statistics predict to be shorter. The zero flag wins for mostly-constant
-// data with occasional large moves (scrape jitter, rarely-hit histogram
-// buckets), plain Rice for noisy data.
+// Residual code statistics, updated identically by encoder and decoder:
+//   stats[0]: moving average of BitWidth(u), 4 fraction bits;
+//   stats[1]: the same over u - 1 for non-zero u;
+//   stats[2]: a clamped running score (as int64) of the bits the zero-flag
+//             code would have saved (< 0) or cost (> 0) against plain Rice.
+// Before each residual both sides pick a plain Rice code of u, or a zero
+// flag followed by a Rice code of u - 1, whichever has been shorter lately.
+// The zero flag wins for mostly-constant data with occasional large moves
+// (scrape jitter, rarely hit histogram buckets), plain Rice for noisy data.
+// Averaging bit widths (logarithms) rather than magnitudes keeps one huge
+// residual from inflating the parameter for many samples.
 struct Coding {
-  int k;
+  int k_plain;
+  int k_flag;
   bool zero_flag;
+  int k() const { return zero_flag ? k_flag : k_plain; }
 };
 
+constexpr int64_t kCodeScoreClamp = 64;
+constexpr uint64_t kMaxWidthAvg = 64 << 4;
+
+inline int KFromWidthAvg(uint64_t avg) {
+  const int k = static_cast<int>((avg + kWidthRound) >> 4) - 1;
+  return k < 0 ? 0 : k;
+}
+
 inline Coding ChooseCoding(const uint64_t* stats) {
-  const uint64_t zeros = stats[0], nonzeros = stats[1], sum = stats[2];
-  const uint64_t n = zeros + nonzeros;
-  const uint64_t sum_all = sum + nonzeros;
-  const int k_all = RiceK(sum_all, n);
-  const int k_nz = nonzeros ? RiceK(sum, nonzeros) : 0;
-  const uint64_t cost_plain =
-      n * static_cast<uint64_t>(k_all + 1) + (sum_all >> k_all);
-  const uint64_t cost_flag =
-      n + nonzeros * static_cast<uint64_t>(k_nz + 1) + (sum >> k_nz);
-  if (cost_flag < cost_plain) return {k_nz, true};
-  return {k_all, false};
+  return {KFromWidthAvg(stats[0]), KFromWidthAvg(stats[1]),
+          static_cast<int64_t>(stats[2]) < 0};
 }
 
-inline void UpdateStats(uint64_t u, uint64_t* stats) {
-  if (stats[0] + stats[1] >= kStatsWindow) {
-    stats[0] >>= 1;
-    stats[1] >>= 1;
-    stats[2] >>= 1;
-  }
-  if (u == 0) {
-    ++stats[0];
-  } else {
-    ++stats[1];
-    stats[2] += std::min(u - 1, kStatsCap);
-  }
+// Approximate length of the Rice code of x with parameter k.
+inline int64_t RiceCost(uint64_t x, int k) {
+  const uint64_t q = x >> k;
+  if (q < static_cast<uint64_t>(kRiceLimit))
+    return static_cast<int64_t>(q) + 1 + k;
+  return kRiceLimit + 6 + BitWidth(x);
 }
 
-inline void ScaleStatsPow10(int steps, uint64_t* stats) {
-  for (int i = 0; i < steps; ++i) {
-    stats[2] = stats[2] > kStatsSumMax / 10 ? kStatsSumMax : stats[2] * 10;
+inline void MoveAverage(int width, uint64_t* avg) {
+  const int64_t a = static_cast<int64_t>(*avg);
+  *avg = static_cast<uint64_t>(a + ((int64_t{width} * 16 - a) >> 2));
+}
+
+inline void UpdateStats(uint64_t u, const Coding& c, uint64_t* stats) {
+  const int64_t plain = RiceCost(u, c.k_plain);
+  const int64_t flag = u == 0 ? 1 : 1 + RiceCost(u - 1, c.k_flag);
+  stats[2] = static_cast<uint64_t>(
+      std::clamp(static_cast<int64_t>(stats[2]) + flag - plain,
+                 -kCodeScoreClamp, kCodeScoreClamp));
+  MoveAverage(BitWidth(u), &stats[0]);
+  if (u != 0) MoveAverage(BitWidth(u - 1), &stats[1]);
+}
+
+// Keeps the width averages in step when mantissas are multiplied by 10^n
+// (about 3.32 bits each) or shifted.
+inline void AdjustWidths(int64_t delta16, uint64_t* stats) {
+  for (int i = 0; i < 2; ++i) {
+    const int64_t a = static_cast<int64_t>(stats[i]) + delta16;
+    stats[i] = static_cast<uint64_t>(
+        std::clamp<int64_t>(a, 0, static_cast<int64_t>(kMaxWidthAvg)));
   }
 }
 
@@ -193,12 +217,12 @@ inline void ApplyShift(int from, int to, uint64_t* prev, uint64_t* avg,
     const int d = to - from;
     *prev = static_cast<uint64_t>(static_cast<int64_t>(*prev) >> d);
     *avg = static_cast<uint64_t>(static_cast<int64_t>(*avg) >> d);
-    stats[2] >>= d;
+    AdjustWidths(-16 * d, stats);
   } else {
     const int d = from - to;
     *prev <<= d;
     *avg <<= d;
-    stats[2] = stats[2] > (kStatsSumMax >> d) ? kStatsSumMax : stats[2] << d;
+    AdjustWidths(16 * d, stats);
   }
 }
 
@@ -285,22 +309,23 @@ void ChunkEncoder::WriteCoded(uint64_t u, uint64_t* stats) {
   if (c.zero_flag) {
     if (u == 0) {
       WriteBits(0, 1);
-      UpdateStats(u, stats);
+      UpdateStats(u, c, stats);
       return;
     }
     WriteBits(1, 1);
     x = u - 1;
   }
-  const uint64_t q = x >> c.k;
+  const int k = c.k();
+  const uint64_t q = x >> k;
   if (q < static_cast<uint64_t>(kRiceLimit)) {
     // q ones and a terminating zero, then the k low bits.
     WriteBits((uint64_t{1} << (q + 1)) - 2, static_cast<int>(q) + 1);
-    WriteBits(x & LowMask(c.k), c.k);
+    WriteBits(x & LowMask(k), k);
   } else {
     WriteBits(LowMask(kRiceLimit), kRiceLimit);
     WriteWide(x);
   }
-  UpdateStats(u, stats);
+  UpdateStats(u, c, stats);
 }
 
 void ChunkEncoder::WriteEscape(int kind, const uint64_t* stats) {
@@ -320,7 +345,8 @@ void ChunkEncoder::WriteHeader() {
     // Widening moves the stream once, at 32768 samples.
     buf_.insert(0, 2, '\0');
     header_len_ = 4;
-    run_start_ += 16;
+    if (t_run_len_ > 0) t_run_pos_ += 16;
+    if (v_run_len_ > 0) v_run_pos_ += 16;
   }
   const uint32_t h = n | 0x80000000u;
   buf_[0] = static_cast<char>(h >> 24);
@@ -333,22 +359,55 @@ size_t ChunkEncoder::BitSize() const {
   return buf_.size() * 8 - (bit_pos_ ? 8 - bit_pos_ : 0);
 }
 
-void ChunkEncoder::TruncateBits(size_t bits) {
-  buf_.resize((bits + 7) / 8);
-  bit_pos_ = static_cast<uint8_t>(bits & 7);
-  if (bit_pos_) {
-    buf_.back() = static_cast<char>(static_cast<unsigned char>(buf_.back()) &
-                                    (0xff00u >> bit_pos_));
+void ChunkEncoder::RewriteBits(size_t pos, uint64_t bits, int n) {
+  for (int i = 0; i < n; ++i) {
+    const size_t p = pos + i;
+    const unsigned char mask = static_cast<unsigned char>(0x80u >> (p & 7));
+    unsigned char& byte = reinterpret_cast<unsigned char&>(buf_[p >> 3]);
+    if ((bits >> (n - 1 - i)) & 1) {
+      byte |= mask;
+    } else {
+      byte &= static_cast<unsigned char>(~mask);
+    }
   }
 }
 
-// From the third sample on, a sample whose timestamp and value residuals
-// are both zero (on time, value as predicted) after another such sample is
-// folded into a run code, which the encoder rewrites in place while the run
-// grows (it is always at the end of the stream): '1' + Elias-gamma(run
-// length). After an all-zero sample that did not end a run, a '0' flag
-// announces an ordinary sample. A run is always followed by a non-zero
-// sample (or the end), so no flag is written right after a run.
+// Runs. Timestamps and values each have their own: after a zero residual
+// (flag_next), the next code of that stream starts with a flag bit; '1'
+// opens a run: a count (NextRunBits wide) of consecutive zero residuals,
+// starting with this sample. The encoder keeps the count in place up to date
+// while the run grows, so Bytes() is decodable at every point. A run shorter
+// than its maximum is always followed by a non-zero residual (or the end), so
+// no flag follows it. Sets *in_run when this sample's residual is covered by a
+// run (and nothing else must be written for it).
+void ChunkEncoder::StartOrExtendRun(bool zero, bool* flag_next,
+                                    uint16_t* run_len, uint8_t* run_bits,
+                                    size_t* run_pos, bool* in_run) {
+  *in_run = false;
+  if (*run_len > 0 && *run_len < RunMax(*run_bits) && zero) {
+    ++*run_len;
+    RewriteBits(*run_pos, *run_len, *run_bits);
+    *in_run = true;
+    return;
+  }
+  bool flag = *flag_next;
+  if (*run_len > 0) {
+    flag = *run_len == RunMax(*run_bits);
+    *run_bits = NextRunBits(*run_len);
+    *run_len = 0;
+  }
+  if (flag) {
+    WriteBits(zero ? 1 : 0, 1);
+    if (zero) {
+      *run_pos = BitSize();
+      *run_len = 1;
+      WriteBits(1, *run_bits);
+      *in_run = true;
+    }
+  }
+  *flag_next = zero;
+}
+
 void ChunkEncoder::Append(int64_t t, double v) {
   if (num_samples_ == 0) {
     min_time_ = t;
@@ -367,51 +426,54 @@ void ChunkEncoder::Append(int64_t t, double v) {
     }
     prev_t_ = static_cast<uint64_t>(t);
   } else if (num_samples_ == 1) {
-    AppendTimestamp(t);
+    const uint64_t ut = static_cast<uint64_t>(t);
+    interval_ = ut - prev_t_;
+    WriteWide(interval_);
+    grid_t_ = ut;
+    prev_err_ = 0;
+    prev_t_ = ut;
     AppendValue(v);
   } else {
-    const size_t start = BitSize();
-    if (zero_ctx_ && run_len_ == 0) WriteBits(0, 1);
-    const bool t_zero = AppendTimestamp(t);
-    const bool v_zero = AppendValue(v);
-    const bool zero = t_zero && v_zero;
-    if (zero && zero_ctx_) {
-      if (run_len_ == 0) {
-        run_start_ = start;
+    AppendTimestamp(t);
+    bool in_run;
+    const bool zero = ValueIsZero(v);
+    StartOrExtendRun(zero, &v_flag_next_, &v_run_len_, &v_run_bits_,
+                     &v_run_pos_, &in_run);
+    if (in_run) {
+      // Same state change as coding a zero residual, minus the statistics.
+      if (mode_ == kDecimal) {
+        UpdatePredictor(PredictDecimal(prev_int_, avg_delta_, predictor_score_),
+                        &prev_int_, &avg_delta_, &predictor_score_);
       }
-      TruncateBits(run_start_);
-      ++run_len_;
-      WriteBits(1, 1);
-      const int width = BitWidth(run_len_);
-      WriteBits(0, width - 1);
-      WriteBits(run_len_, width);
+      last_was_exception_ = false;
     } else {
-      run_len_ = 0;
+      AppendValue(v);
     }
-    zero_ctx_ = zero;
   }
   max_time_ = t;
   ++num_samples_;
   WriteHeader();
 }
 
-bool ChunkEncoder::AppendTimestamp(int64_t t) {
+void ChunkEncoder::AppendTimestamp(int64_t t) {
   const uint64_t ut = static_cast<uint64_t>(t);
-  bool zero = false;
-  if (num_samples_ == 1) {
-    interval_ = ut - prev_t_;
-    WriteWide(interval_);
-    grid_t_ = ut;
-    prev_err_ = 0;
-  } else {
-    const uint64_t pred = grid_t_ + interval_;
-    const uint64_t err = ut - pred;
-    WriteCoded(ZigZag(err), t_stats_);
-    AdvanceGrid(ut, prev_t_, pred, err, &grid_t_, &interval_, &prev_err_);
-    zero = err == 0;
-  }
+  const uint64_t pred = grid_t_ + interval_;
+  const uint64_t err = ut - pred;
+  bool in_run;
+  StartOrExtendRun(err == 0, &t_flag_next_, &t_run_len_, &t_run_bits_,
+                   &t_run_pos_, &in_run);
+  if (!in_run) WriteCoded(ZigZag(err), t_stats_);
+  AdvanceGrid(ut, prev_t_, pred, err, &grid_t_, &interval_, &prev_err_);
   prev_t_ = ut;
-  return zero;
+}
+
+// True when AppendValue would code v as a zero residual (no control code).
+bool ChunkEncoder::ValueIsZero(double v) const {
+  if (mode_ == kFloat) return DoubleBits(v) == prev_bits_;
+  uint64_t m = 0;
+  if (!ToDecimalAt(v, scale_, &m) || (m & LowMask(shift_)) != 0) return false;
+  return static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_) ==
+         PredictDecimal(prev_int_, avg_delta_, predictor_score_);
 }
 
 void ChunkEncoder::EnterDecimal(int scale, uint64_t m) {
@@ -512,7 +574,7 @@ bool ChunkEncoder::AppendValue(double v) {
       const uint64_t p = Pow10Wrapped(scale - scale_);
       prev_int_ *= p;
       avg_delta_ *= p;
-      ScaleStatsPow10(scale - scale_, v_stats_);
+      AdjustWidths(53 * (scale - scale_), v_stats_);
       scale_ = static_cast<int8_t>(scale);
       scaled = true;
     } else {
@@ -539,6 +601,8 @@ bool ChunkEncoder::AppendValue(double v) {
   if ((m & LowMask(shift_)) != 0) {
     new_shift = __builtin_ctzll(m);
   } else if (tz_run_count_ >= 4 && tz_run_min_ >= shift_ + 2 &&
+             static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_) !=
+                 PredictDecimal(prev_int_, avg_delta_, predictor_score_) &&
              tz_run_min_ < 64 && (m & LowMask(tz_run_min_)) == 0) {
     new_shift = tz_run_min_;
   }
@@ -637,7 +701,7 @@ inline __attribute__((always_inline)) uint64_t ChunkDecoder::ReadCoded(
     if ((w >> 63) == 0) {
       bit_offset_ += 1;
       *escape = kEscNone;
-      UpdateStats(0, stats);
+      UpdateStats(0, c, stats);
       return 0;
     }
     w <<= 1;
@@ -646,7 +710,7 @@ inline __attribute__((always_inline)) uint64_t ChunkDecoder::ReadCoded(
   const int q = ~w ? __builtin_clzll(~w) : 64;
   uint64_t x;
   if (q < kRiceLimit) {
-    const int k = c.k;
+    const int k = c.k();
     const int total = used + q + 1 + k;
     if (total <= 64) {
       x = (static_cast<uint64_t>(q) << k) |
@@ -667,7 +731,7 @@ inline __attribute__((always_inline)) uint64_t ChunkDecoder::ReadCoded(
   }
   const uint64_t u = c.zero_flag ? x + 1 : x;
   *escape = kEscNone;
-  UpdateStats(u, stats);
+  UpdateStats(u, c, stats);
   return u;
 }
 
@@ -739,7 +803,7 @@ inline __attribute__((always_inline)) bool ChunkDecoder::ReadValue(bool* zero) {
         const uint64_t p = Pow10Wrapped(scale - scale_);
         prev_int_ *= p;
         avg_delta_ *= p;
-        ScaleStatsPow10(scale - scale_, v_stats_);
+        AdjustWidths(53 * (scale - scale_), v_stats_);
         scale_ = static_cast<int8_t>(scale);
         escaped = true;
         continue;  // this sample's code follows
@@ -764,15 +828,9 @@ inline __attribute__((always_inline)) bool ChunkDecoder::ReadValue(bool* zero) {
   }
 }
 
-// One sample of a run: both residuals zero, state advanced as if read.
-inline void ChunkDecoder::ZeroSample() {
-  const uint64_t prev_t = static_cast<uint64_t>(t_);
-  const uint64_t pred = grid_t_ + interval_;
-  UpdateStats(0, t_stats_);
-  AdvanceGrid(pred, prev_t, pred, 0, &grid_t_, &interval_, &prev_err_);
-  t_ = static_cast<int64_t>(pred);
+// A value covered by a run: a zero residual, statistics untouched.
+inline void ChunkDecoder::ZeroValue() {
   if (mode_ == kDecimal) {
-    UpdateStats(0, v_stats_);
     const uint64_t m = PredictDecimal(prev_int_, avg_delta_, predictor_score_);
     UpdatePredictor(m, &prev_int_, &avg_delta_, &predictor_score_);
     v_ = FromDecimal(m << shift_, scale_);
@@ -781,40 +839,53 @@ inline void ChunkDecoder::ZeroSample() {
   }
 }
 
+// True when this sample's residual of one stream is covered by a run
+// (see ChunkEncoder::StartOrExtendRun).
+inline __attribute__((always_inline)) bool ChunkDecoder::ReadRun(
+    bool* flag_next, uint16_t* run_left, bool* run_full, uint8_t* run_bits) {
+  if (*run_left > 0) {
+    --*run_left;
+    if (*run_left == 0) *flag_next = *run_full;
+    return true;
+  }
+  if (!*flag_next) return false;
+  if (ReadBits(1) == 0) return false;
+  const int n = static_cast<int>(ReadBits(*run_bits));
+  if (n == 0) {
+    Fail("empty run");
+    return true;
+  }
+  *run_left = static_cast<uint16_t>(n - 1);
+  *run_full = n == RunMax(*run_bits);
+  *run_bits = NextRunBits(static_cast<uint64_t>(n));
+  *flag_next = *run_left == 0 ? *run_full : true;
+  return true;
+}
+
 inline __attribute__((always_inline)) bool ChunkDecoder::DecodeNext() {
   if (read_ >= 2) {
-    if (run_left_ > 0) {
-      --run_left_;
-      after_run_ = run_left_ == 0;
-      ZeroSample();
-      ++read_;
-      return true;
-    }
-    if (zero_ctx_ && !after_run_ && ReadBits(1)) {
-      const uint64_t w = Peek();
-      const int zeros = w ? __builtin_clzll(w) : 64;
-      if (zeros > 31) return Fail("run length out of range");
-      const uint64_t n = ReadBits(2 * zeros + 1);
-      if (bit_offset_ > size_bits_) return Fail("truncated");
-      run_left_ = static_cast<uint32_t>(n - 1);
-      after_run_ = run_left_ == 0;
-      ZeroSample();
-      ++read_;
-      return true;
-    }
-    int escape;
-    const uint64_t u = ReadCoded(t_stats_, &escape);
-    if (escape != kEscNone) return Fail("escape in timestamp");
     const uint64_t prev_t = static_cast<uint64_t>(t_);
     const uint64_t pred = grid_t_ + interval_;
-    const uint64_t err = UnZigZag(u);
+    uint64_t err = 0;
+    if (!ReadRun(&t_flag_next_, &t_run_left_, &t_run_full_, &t_run_bits_)) {
+      int escape;
+      const uint64_t u = ReadCoded(t_stats_, &escape);
+      if (escape != kEscNone) return Fail("escape in timestamp");
+      err = UnZigZag(u);
+      t_flag_next_ = u == 0;
+    }
     const uint64_t t = pred + err;
     AdvanceGrid(t, prev_t, pred, err, &grid_t_, &interval_, &prev_err_);
     t_ = static_cast<int64_t>(t);
-    bool v_zero;
-    if (!ReadValue(&v_zero)) return false;
-    zero_ctx_ = u == 0 && v_zero;
-    after_run_ = false;
+    if (ReadRun(&v_flag_next_, &v_run_left_, &v_run_full_, &v_run_bits_)) {
+      if (done_) return false;
+      ZeroValue();
+    } else {
+      bool v_zero;
+      if (!ReadValue(&v_zero)) return false;
+      v_flag_next_ = v_zero;
+    }
+    if (done_) return false;
   } else if (read_ == 1) {
     interval_ = ReadWide();
     grid_t_ = static_cast<uint64_t>(t_) + interval_;

@@ -57,8 +57,11 @@ class ChunkEncoder {
   void WriteEscape(int kind, const uint64_t* stats);
   void WriteHeader();
   size_t BitSize() const;
-  void TruncateBits(size_t bits);
-  bool AppendTimestamp(int64_t t);
+  void RewriteBits(size_t pos, uint64_t bits, int n);
+  void StartOrExtendRun(bool zero, bool* flag_next, uint16_t* run_len,
+                        uint8_t* run_bits, size_t* run_pos, bool* in_run);
+  void AppendTimestamp(int64_t t);
+  bool ValueIsZero(double v) const;
   bool AppendValue(double v);
   bool AppendDecimal(uint64_t m);
   bool AppendFloat(double v);
@@ -93,10 +96,15 @@ class ChunkEncoder {
   uint8_t tz_run_min_ = 64;  // encoder-only: shift_ probing
   uint8_t tz_run_count_ = 0;
   bool last_was_exception_ = false;
-  // Runs of samples whose residuals are all zero (see AppendRun).
-  bool zero_ctx_ = false;  // the previous sample was all-zero
-  uint32_t run_len_ = 0;   // the stream ends with a run code of this length
-  size_t run_start_ = 0;   // bit position of that run code
+  // Runs of zero timestamp / value residuals (see StartOrExtendRun).
+  bool t_flag_next_ = false;  // the next timestamp code has a run flag
+  bool v_flag_next_ = false;
+  uint16_t t_run_len_ = 0;  // length of the open run, 0 if none
+  uint16_t v_run_len_ = 0;
+  size_t t_run_pos_ = 0;  // bit position of the open run's count field
+  size_t v_run_pos_ = 0;
+  uint8_t t_run_bits_ = 8;  // width of the open (or next) run's count
+  uint8_t v_run_bits_ = 8;
 };
 
 class ChunkDecoder {
@@ -125,7 +133,9 @@ class ChunkDecoder {
   uint64_t ReadWide();
   uint64_t ReadCoded(uint64_t* stats, int* escape);
   bool ReadValue(bool* zero);
-  void ZeroSample();
+  void ZeroValue();
+  bool ReadRun(bool* flag_next, uint16_t* run_left, bool* run_full,
+               uint8_t* run_bits);
   bool Fail(const char* what);
 
   absl::string_view bytes_;
@@ -156,9 +166,14 @@ class ChunkDecoder {
   uint8_t mode_ = 0;
   int8_t scale_ = 0;
   uint8_t shift_ = 0;
-  bool zero_ctx_ = false;
-  bool after_run_ = false;
-  uint32_t run_left_ = 0;
+  bool t_flag_next_ = false;
+  bool v_flag_next_ = false;
+  bool t_run_full_ = false;
+  bool v_run_full_ = false;
+  uint16_t t_run_left_ = 0;
+  uint16_t v_run_left_ = 0;
+  uint8_t t_run_bits_ = 8;
+  uint8_t v_run_bits_ = 8;
   bool done_ = false;
 };
 
