@@ -161,8 +161,18 @@ class DB : public Queryable, public Appendable {
   absl::Status RunMaintenance();
 
   // Writes a sealed, already encoded chunk for a series straight into the
-  // store (backfill). `chunk` must not overlap data the series already has.
+  // store (backfill). `chunk` must not overlap data the series already has
+  // and must not span a chunk range boundary (kChunkRangeMs).
   absl::Status ImportChunk(const Labels& labels, ChunkPtr chunk);
+  // Backfills many series: checks every label set and chunk, and that no
+  // chunk overlaps data its series already has, before writing anything.
+  // Chunks of one series must be sorted by time and not overlap.
+  absl::Status ImportSeries(
+      const std::vector<std::pair<Labels, std::vector<ChunkPtr>>>& series);
+
+  // Samples older than this (ms) are dropped by retention and rejected by
+  // appenders as out of bounds.
+  int64_t RetentionCutoff() const;
 
   const DBOptions& options() const { return options_; }
 
@@ -186,7 +196,6 @@ class DB : public Queryable, public Appendable {
       std::vector<std::pair<MemSeries*, ChunkPtr>>* sealed,
       int64_t* unknown_refs);
   int64_t NowMs() const;
-  int64_t RetentionCutoff() const;
   void NoteTimeRange(int64_t mint, int64_t maxt);
   // Makes series definitions durable before samples referencing them.
   absl::Status LogSeries(absl::Span<MemSeries* const> series);

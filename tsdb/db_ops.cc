@@ -83,7 +83,67 @@ void AppendTopN(std::vector<TsdbStatus::Entry>* out,
   if (n >= 0 && out->size() > static_cast<size_t>(n)) out->resize(n);
 }
 
+// Refuses chunks whose header fields disagree with their samples.
+absl::Status CheckImportChunk(const ChunkData& chunk) {
+  if (ChunkRangeStart(chunk.min_time) != ChunkRangeStart(chunk.max_time)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("imported chunk [", chunk.min_time, ", ", chunk.max_time,
+                     "] spans a chunk range boundary"));
+  }
+  std::vector<Sample> samples;
+  int64_t last = kMinT;
+  absl::Status d = DecodeChunk(chunk, kMinT, kMaxT, &last, &samples);
+  if (!d.ok()) return absl::InvalidArgumentError(d.message());
+  if (samples.size() != static_cast<size_t>(chunk.num_samples) ||
+      samples.empty() || samples.front().t != chunk.min_time ||
+      samples.back().t != chunk.max_time) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "imported chunk header [", chunk.min_time, ", ", chunk.max_time,
+        "] n=", chunk.num_samples, " disagrees with its samples"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status DB::ImportSeries(
+    const std::vector<std::pair<Labels, std::vector<ChunkPtr>>>& series) {
+  for (const auto& [labels, chunks] : series) {
+    absl::Status valid = ValidateSeriesLabels(labels);
+    if (!valid.ok()) return valid;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      absl::Status c = CheckImportChunk(*chunks[i]);
+      if (!c.ok()) {
+        return absl::Status(c.code(),
+                            absl::StrCat(labels.ToString(), ": ", c.message()));
+      }
+      if (i > 0 && chunks[i]->min_time <= chunks[i - 1]->max_time) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            labels.ToString(), ": imported chunks overlap or are unsorted"));
+      }
+    }
+    if (chunks.empty()) continue;
+    if (MemSeries* s = head_.Find(labels)) {
+      absl::MutexLock l(&s->mu);
+      if (s->max_time != kMinT && chunks.back()->max_time >= s->min_time &&
+          chunks.front()->min_time <= s->max_time) {
+        return MakeAppendError(
+            AppendError::kOutOfOrder,
+            absl::StrCat("imported samples [", chunks.front()->min_time, ", ",
+                         chunks.back()->max_time, "] overlap existing data [",
+                         s->min_time, ", ", s->max_time, "] of ",
+                         labels.ToString()));
+      }
+    }
+  }
+  for (const auto& [labels, chunks] : series) {
+    for (const ChunkPtr& c : chunks) {
+      absl::Status st = ImportChunk(labels, c);
+      if (!st.ok()) return st;
+    }
+  }
+  return absl::OkStatus();
+}
 
 // --- Recovery
 // -------------------------------------------------------------------
@@ -471,25 +531,8 @@ absl::Status DB::ImportChunk(const Labels& labels, ChunkPtr chunk) {
   absl::Status valid = ValidateSeriesLabels(labels);
   if (!valid.ok()) return valid;
   if (chunk == nullptr || chunk->num_samples == 0) return absl::OkStatus();
-  if (ChunkRangeStart(chunk->min_time) != ChunkRangeStart(chunk->max_time)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ImportChunk: chunk [", chunk->min_time, ", ",
-                     chunk->max_time, "] spans a chunk range boundary"));
-  }
-  {
-    // Refuse chunks whose header fields disagree with their samples.
-    std::vector<Sample> samples;
-    int64_t last = kMinT;
-    absl::Status d = DecodeChunk(*chunk, kMinT, kMaxT, &last, &samples);
-    if (!d.ok()) return absl::InvalidArgumentError(d.message());
-    if (samples.size() != static_cast<size_t>(chunk->num_samples) ||
-        samples.front().t != chunk->min_time ||
-        samples.back().t != chunk->max_time) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "ImportChunk: chunk header [", chunk->min_time, ", ", chunk->max_time,
-          "] n=", chunk->num_samples, " disagrees with its samples"));
-    }
-  }
+  absl::Status checked = CheckImportChunk(*chunk);
+  if (!checked.ok()) return checked;
   absl::ReaderMutexLock commit_lock(&commit_mu_);
   MemSeries* s = head_.GetOrCreate(labels).first;
   if (store_ != nullptr && !s->logged.load()) {

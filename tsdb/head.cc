@@ -165,6 +165,18 @@ std::pair<MemSeries*, bool> Head::GetOrCreate(const Labels& labels) {
   return {s, true};
 }
 
+MemSeries* Head::Find(const Labels& labels) const {
+  const uint64_t hash = labels.Hash();
+  Stripe& hs = hash_stripes_[hash % kStripes];
+  absl::ReaderMutexLock l(&hs.mu);
+  auto it = hs.by_hash.find(hash);
+  if (it == hs.by_hash.end()) return nullptr;
+  for (MemSeries* s : it->second) {
+    if (SameLabels(*s, labels)) return s;
+  }
+  return nullptr;
+}
+
 MemSeries* Head::CreateWithRef(SeriesRef ref, const Labels& labels) {
   if (MemSeries* existing = Get(ref)) return existing;
   SeriesRef next = next_ref_.load();

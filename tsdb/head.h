@@ -151,6 +151,8 @@ class Head {
   MemSeries* CreateWithRef(SeriesRef ref, const Labels& labels);
   // nullptr when unknown.
   MemSeries* Get(SeriesRef ref) const;
+  // The series with exactly `labels`, or nullptr.
+  MemSeries* Find(const Labels& labels) const;
 
   // Appends a validated sample; the caller holds s->mu and has checked
   // CheckSample. When the open chunk is cut, the sealed chunk is pushed to
