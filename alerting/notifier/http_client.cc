@@ -174,13 +174,23 @@ void DeliveryQueue::Worker() {
     HttpRequest req;
     {
       absl::MutexLock l(&mu_);
-      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return stop_ || !queue_.empty();
+      std::deque<HttpRequest>::iterator pick;
+      auto ready = [this, &pick]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        if (stop_) return true;
+        for (pick = queue_.begin(); pick != queue_.end(); ++pick) {
+          if (std::find(busy_urls_.begin(), busy_urls_.end(), pick->url) ==
+              busy_urls_.end()) {
+            return true;
+          }
+        }
+        return false;
       };
       mu_.Await(absl::Condition(&ready));
-      if (stop_) return;
-      req = std::move(queue_.front());
-      queue_.pop_front();
+      // absl may evaluate the condition on another thread: recompute.
+      if (!ready() || stop_) return;
+      req = std::move(*pick);
+      queue_.erase(pick);
+      busy_urls_.push_back(req.url);
       ++in_flight_;
     }
     absl::Duration backoff = options_.initial_backoff;
@@ -213,6 +223,7 @@ void DeliveryQueue::Worker() {
     }
     absl::MutexLock l(&mu_);
     --in_flight_;
+    busy_urls_.erase(std::find(busy_urls_.begin(), busy_urls_.end(), req.url));
     if (ok) {
       ++stats_.sent;
     } else {

@@ -8,6 +8,8 @@
 //   q.Enqueue({.url = "http://127.0.0.1:3000/", .body = json});
 //   q.Drain(absl::Seconds(5));   // tests: wait until the queue is empty
 //
+// Requests to the same URL are delivered one at a time, in order.
+//
 // Only http:// URLs are supported (https:// fails with Unimplemented).
 #ifndef VIGIL_ALERTING_NOTIFIER_HTTP_CLIENT_H_
 #define VIGIL_ALERTING_NOTIFIER_HTTP_CLIENT_H_
@@ -88,6 +90,9 @@ class DeliveryQueue {
   mutable absl::Mutex mu_;
   std::deque<HttpRequest> queue_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // URLs with a request in flight: requests to one URL are delivered in
+  // order (a "resolved" must not overtake its "firing").
+  std::vector<std::string> busy_urls_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_;

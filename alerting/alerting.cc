@@ -1,0 +1,128 @@
+#include "alerting/alerting.h"
+
+#include <utility>
+
+namespace vigil::alerting {
+
+notifier::Alert ToNotifierAlert(
+    const Alert& a, const std::map<std::string, std::string>& external_labels) {
+  notifier::Alert n;
+  if (external_labels.empty()) {
+    n.labels = a.labels;
+  } else {
+    tsdb::LabelsBuilder b(a.labels);
+    for (const auto& [k, v] : external_labels) {
+      if (!a.labels.Has(k)) b.Set(k, v);
+    }
+    n.labels = b.Build();
+  }
+  n.annotations = a.annotations;
+  n.starts_at_ms = a.starts_at_ms;
+  n.ends_at_ms = a.ends_at_ms;
+  n.generator_url = a.generator_url;
+  return n;
+}
+
+AlertingService::AlertingService(AlertingOptions options)
+    : options_(std::move(options)) {}
+
+AlertingService::~AlertingService() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
+    AlertingOptions options) {
+  std::unique_ptr<AlertingService> s(new AlertingService(std::move(options)));
+  AlertingOptions& o = s->options_;
+  s->delivery_ = std::make_unique<notifier::DeliveryQueue>(o.delivery);
+  if (!o.alertmanager_config_file.empty()) {
+    absl::StatusOr<notifier::AlertmanagerConfig> c =
+        notifier::LoadAlertmanagerConfig(o.alertmanager_config_file);
+    if (!c.ok()) return c.status();
+    s->silences_ =
+        std::make_unique<notifier::Silences>(o.rules.clock, o.silences_file);
+    absl::Status st = s->silences_->Load();
+    if (!st.ok()) return st;
+    notifier::DispatcherOptions d;
+    d.clock = o.rules.clock;
+    d.external_url = o.notifier_external_url;
+    d.silences = s->silences_.get();
+    notifier::DeliveryQueue* q = s->delivery_.get();
+    d.deliver = [q](const notifier::Notification& n) {
+      notifier::HttpRequest req;
+      req.url = n.url;
+      req.body = n.body;
+      if (!n.http.basic_auth_username.empty()) {
+        req.headers.push_back(
+            {"Authorization",
+             notifier::BasicAuthHeader(n.http.basic_auth_username,
+                                       n.http.basic_auth_password)});
+      } else if (!n.http.bearer_token.empty()) {
+        req.headers.push_back({"Authorization", n.http.authorization_type +
+                                                    " " + n.http.bearer_token});
+      }
+      q->Enqueue(std::move(req));
+    };
+    s->dispatcher_ =
+        std::make_unique<notifier::Dispatcher>(*std::move(c), std::move(d));
+  }
+  if (!o.alertmanager_urls.empty()) {
+    notifier::ForwarderOptions f;
+    f.alertmanagers = o.alertmanager_urls;
+    f.external_labels = o.rules.external_labels;
+    s->forwarder_ =
+        std::make_unique<notifier::Forwarder>(std::move(f), s->delivery_.get());
+  }
+  RuleManagerOptions ro = o.rules;
+  AlertingService* self = s.get();
+  ro.notify = [self](const std::vector<Alert>& a) { self->Notify(a); };
+  s->rules_ = std::make_unique<RuleManager>(std::move(ro));
+  return s;
+}
+
+void AlertingService::Notify(const std::vector<Alert>& alerts) {
+  if (dispatcher_) {
+    std::vector<notifier::Alert> out;
+    out.reserve(alerts.size());
+    for (const Alert& a : alerts) {
+      out.push_back(ToNotifierAlert(a, options_.rules.external_labels));
+    }
+    dispatcher_->Add(out);
+  }
+  if (forwarder_) {
+    std::vector<notifier::Alert> out;
+    for (const Alert& a : alerts) out.push_back(ToNotifierAlert(a, {}));
+    forwarder_->Send(out);
+  }
+}
+
+absl::Status AlertingService::LoadRuleFiles(
+    const std::vector<std::string>& files) {
+  return rules_->Update(files);
+}
+
+absl::Status AlertingService::ReloadAlertmanagerConfig() {
+  if (!dispatcher_) {
+    return absl::FailedPreconditionError("built-in routing is not enabled");
+  }
+  absl::StatusOr<notifier::AlertmanagerConfig> c =
+      notifier::LoadAlertmanagerConfig(options_.alertmanager_config_file);
+  if (!c.ok()) return c.status();
+  dispatcher_->ApplyConfig(*std::move(c));
+  return absl::OkStatus();
+}
+
+void AlertingService::Start() {
+  rules_->Start();
+  if (dispatcher_) dispatcher_->Start();
+}
+
+void AlertingService::Stop() {
+  if (rules_) rules_->Stop();
+  if (dispatcher_) dispatcher_->Stop();
+}
+
+void AlertingService::Tick() {
+  rules_->EvaluateDue();
+  if (dispatcher_) dispatcher_->Tick();
+}
+
+}  // namespace vigil::alerting

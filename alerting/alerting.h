@@ -1,0 +1,85 @@
+// The embeddable alerting stack in one object: rule evaluation
+// (RuleManager), the built-in Alertmanager replacement (Dispatcher with
+// alertmanager.yml routing, silences, inhibition) and/or forwarding to
+// external Alertmanagers, and HTTP delivery.
+//
+//   AlertingOptions o;
+//   o.rules.query = EngineQueryFunc(&engine);     // or any QueryFunc
+//   o.rules.appendable = &db;  o.rules.queryable = &db;
+//   o.alertmanager_config_file = "alertmanager.yml";   // built-in routing
+//   o.alertmanager_urls = {"http://192.168.121.174:9093"};  // forwarding
+//   auto svc = AlertingService::Create(o);
+//   (*svc)->LoadRuleFiles({"rules.yml"});
+//   (*svc)->rules().OnAlertsChanged([](const std::vector<Alert>& a) {...});
+//   (*svc)->Start();
+#ifndef VIGIL_ALERTING_ALERTING_H_
+#define VIGIL_ALERTING_ALERTING_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "alerting/notifier/dispatcher.h"
+#include "alerting/notifier/forwarder.h"
+#include "alerting/notifier/http_client.h"
+#include "alerting/notifier/silences.h"
+#include "alerting/rules/manager.h"
+
+namespace vigil::alerting {
+
+struct AlertingOptions {
+  // Rule engine settings; `notify` is set by the service.
+  RuleManagerOptions rules;
+  // Built-in routing from this alertmanager.yml (empty: disabled).
+  std::string alertmanager_config_file;
+  // "externalURL" of built-in notifications.
+  std::string notifier_external_url = "http://localhost:9093";
+  // Silences persistence for the built-in dispatcher (empty: memory only).
+  std::string silences_file;
+  // External Alertmanagers to forward to (may be combined with built-in).
+  std::vector<std::string> alertmanager_urls;
+  notifier::DeliveryQueue::Options delivery;
+};
+
+class AlertingService {
+ public:
+  static absl::StatusOr<std::unique_ptr<AlertingService>> Create(
+      AlertingOptions options);
+  ~AlertingService();
+
+  absl::Status LoadRuleFiles(const std::vector<std::string>& files);
+  // Re-reads alertmanager_config_file; on error the old config stays.
+  absl::Status ReloadAlertmanagerConfig();
+
+  // Background evaluation and dispatch.
+  void Start();
+  void Stop();
+  // One manual step (tests with a FakeClock): evaluate due groups, then
+  // flush due notification groups.
+  void Tick();
+
+  RuleManager& rules() { return *rules_; }
+  notifier::Dispatcher* dispatcher() { return dispatcher_.get(); }
+  notifier::Silences* silences() { return silences_.get(); }
+  notifier::DeliveryQueue& delivery() { return *delivery_; }
+
+ private:
+  explicit AlertingService(AlertingOptions options);
+  void Notify(const std::vector<Alert>& alerts);
+
+  AlertingOptions options_;
+  std::unique_ptr<notifier::DeliveryQueue> delivery_;
+  std::unique_ptr<notifier::Silences> silences_;
+  std::unique_ptr<notifier::Dispatcher> dispatcher_;
+  std::unique_ptr<notifier::Forwarder> forwarder_;
+  std::unique_ptr<RuleManager> rules_;
+};
+
+// A rule alert as notifiers see it (external labels added when missing).
+notifier::Alert ToNotifierAlert(
+    const Alert& a, const std::map<std::string, std::string>& external_labels);
+
+}  // namespace vigil::alerting
+
+#endif  // VIGIL_ALERTING_ALERTING_H_
