@@ -144,8 +144,13 @@ bool ApplyOne(const RelabelConfig& cfg, tsdb::LabelsBuilder* lb,
     case RelabelAction::kReplace: {
       if (!MatchGroups(re, val, groups)) break;
       int n = static_cast<int>(groups->size());
-      std::string target;
-      Expand(re, cfg.target_label, groups->data(), n, &target);
+      // Most configs use a literal target label: skip expanding it.
+      absl::string_view target = cfg.target_label;
+      std::string expanded_target;
+      if (target.find('$') != absl::string_view::npos) {
+        Expand(re, cfg.target_label, groups->data(), n, &expanded_target);
+        target = expanded_target;
+      }
       if (!tsdb::IsValidLabelName(target)) {
         lb->Del(cfg.target_label);
         break;
