@@ -749,6 +749,8 @@ absl::StatusOr<Val> Evaluator::EvalRangeCall(const Call& c, const Steps& s,
     return st;
   }
   const bool keep_name = c.func == "last_over_time";
+  // rate/increase: counter resets are found once per series, not per window.
+  const bool counter_fn = c.func == "rate" || c.func == "increase";
   const size_t nseries = src.labels.size();
   VectorVal out;
   out.series.resize(nseries);
@@ -756,6 +758,7 @@ absl::StatusOr<Val> Evaluator::EvalRangeCall(const Call& c, const Steps& s,
   struct WorkerState {
     std::vector<Sample> buf;
     std::vector<double> scratch;
+    std::vector<uint32_t> resets;
   };
   std::vector<WorkerState> ws(std::max(threads, 1));
   std::mutex mu;
@@ -780,6 +783,15 @@ absl::StatusOr<Val> Evaluator::EvalRangeCall(const Call& c, const Steps& s,
     RangeArgs args;
     args.scratch = &w.scratch;
     RangeWindow win;
+    double correction = 0;
+    size_t r = 0;
+    if (counter_fn) {
+      w.resets.clear();
+      for (size_t j = 1; j < pts.size(); ++j) {
+        if (pts[j].v < pts[j - 1].v) w.resets.push_back(j);
+      }
+      win.counter_correction = &correction;
+    }
     for (int64_t i = 0; i < s.n; ++i) {
       const int64_t te = src.EvalTime(s.T(i));
       const int64_t start = te - src.range_ms;
@@ -805,6 +817,14 @@ absl::StatusOr<Val> Evaluator::EvalRangeCall(const Call& c, const Steps& s,
                 "invalid trend factor. Expected: 0 < tf < 1, got: %f", args.b));
           }
           return;
+        }
+      }
+      if (counter_fn) {
+        // Drops strictly inside the window, summed in sample order.
+        while (r < w.resets.size() && w.resets[r] <= lo) ++r;
+        correction = 0;
+        for (size_t k = r; k < w.resets.size() && w.resets[k] < hi; ++k) {
+          correction += pts[w.resets[k] - 1].v;
         }
       }
       win.samples = pts.subspan(lo, hi - lo);

@@ -187,6 +187,18 @@ void TestStorage::Add(const tsdb::Labels& labels, int64_t t, double v) {
   }
 }
 
+void TestStorage::AddSeries(const tsdb::Labels& labels,
+                            const std::vector<tsdb::Sample>& samples) {
+  absl::MutexLock l(&mu_);
+  SamplesPtr& p = series_[labels];
+  if (p == nullptr) {
+    p = std::make_shared<std::vector<tsdb::Sample>>();
+  } else if (p.use_count() > 1) {
+    p = std::make_shared<std::vector<tsdb::Sample>>(*p);
+  }
+  p->insert(p->end(), samples.begin(), samples.end());
+}
+
 absl::Status TestStorage::AppendChecked(const tsdb::Labels& labels, int64_t t,
                                         double v) {
   {

@@ -34,6 +34,10 @@ class TestStorage : public tsdb::Queryable, public tsdb::Appendable {
   // Adds one sample. Samples may arrive in any order; a sample with an
   // existing timestamp replaces the old value (tests use this to overwrite).
   void Add(const tsdb::Labels& labels, int64_t t, double v);
+  // Appends many samples to one series at once (bulk loading for
+  // benchmarks); `samples` must be sorted and newer than existing ones.
+  void AddSeries(const tsdb::Labels& labels,
+                 const std::vector<tsdb::Sample>& samples);
   // Removes every series.
   void Clear();
   // Number of series stored.

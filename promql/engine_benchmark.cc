@@ -1,0 +1,170 @@
+// End-to-end query benchmarks on TestStorage (in-memory, no decoding cost),
+// so they measure the evaluator itself. Run with:
+//   bazel run --config=opt //promql:engine_benchmark
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "promql/engine.h"
+#include "promql/testing/test_storage.h"
+
+namespace vigil::promql {
+namespace {
+
+constexpr int64_t kScrapeMs = 15'000;
+constexpr int64_t kHour = 3'600'000;
+
+tsdb::Labels L(std::vector<tsdb::Label> pairs) {
+  return *tsdb::Labels::FromPairs(std::move(pairs));
+}
+
+// 50 jobs x 4 instances x 12 buckets of x_bucket (+ x_count), scraped every
+// 15 s for 24 h + 5 m. Counters grow by a per-bucket rate with jitter and
+// reset once in a while.
+testing::TestStorage* HistogramStorage() {
+  static testing::TestStorage* st = [] {
+    auto* s = new testing::TestStorage();
+    const char* les[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                         "0.5",   "1",    "2.5",   "5",    "10",  "+Inf"};
+    const int64_t end = 24 * kHour + 5 * 60'000;
+    uint64_t rng = 42;
+    for (int job = 0; job < 50; ++job) {
+      for (int inst = 0; inst < 4; ++inst) {
+        std::vector<double> cum(12, 0);
+        std::string j = "job-" + std::to_string(job);
+        std::string in = "inst-" + std::to_string(inst);
+        std::vector<tsdb::Labels> ls;
+        for (int b = 0; b < 12; ++b) {
+          ls.push_back(L({{"__name__", "x_bucket"},
+                          {"instance", in},
+                          {"job", j},
+                          {"le", les[b]}}));
+        }
+        tsdb::Labels count =
+            L({{"__name__", "x_count"}, {"instance", in}, {"job", j}});
+        std::vector<std::vector<tsdb::Sample>> data(13);
+        for (int64_t t = 0; t <= end; t += kScrapeMs) {
+          if (t % (6 * kHour) == 0 && t > 0 && (job + inst) % 3 == 0) {
+            std::fill(cum.begin(), cum.end(), 0);  // process restart
+          }
+          double acc = 0;
+          for (int b = 0; b < 12; ++b) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            acc += static_cast<double>((rng >> 33) % 7);
+            cum[b] += acc;
+            data[b].push_back({t, cum[b]});
+          }
+          data[12].push_back({t, cum[11]});
+        }
+        for (int b = 0; b < 12; ++b) s->AddSeries(ls[b], data[b]);
+        s->AddSeries(count, data[12]);
+      }
+    }
+    return s;
+  }();
+  return st;
+}
+
+// 50 instances x 4 cpus x 8 modes of node_cpu_seconds_total for 6 h + 5 m.
+testing::TestStorage* CpuStorage() {
+  static testing::TestStorage* st = [] {
+    auto* s = new testing::TestStorage();
+    const char* modes[] = {"idle", "user", "system",  "iowait",
+                           "nice", "irq",  "softirq", "steal"};
+    const int64_t end = 6 * kHour + 5 * 60'000;
+    for (int inst = 0; inst < 50; ++inst) {
+      for (int cpu = 0; cpu < 4; ++cpu) {
+        for (int m = 0; m < 8; ++m) {
+          tsdb::Labels l = L({{"__name__", "node_cpu_seconds_total"},
+                              {"cpu", std::to_string(cpu)},
+                              {"instance", "host-" + std::to_string(inst)},
+                              {"job", "node"},
+                              {"mode", modes[m]}});
+          double v = 0;
+          std::vector<tsdb::Sample> data;
+          for (int64_t t = 0; t <= end; t += kScrapeMs) {
+            v += 15.0 * (m + 1) / 36.0;
+            data.push_back({t, v});
+          }
+          s->AddSeries(l, data);
+        }
+      }
+    }
+    return s;
+  }();
+  return st;
+}
+
+void RunRange(benchmark::State& state, tsdb::Queryable* st,
+              const std::string& q, int64_t start, int64_t end, int64_t step) {
+  Engine engine(EngineOptions{}, st);
+  size_t points = 0;
+  for (auto _ : state) {
+    auto r = engine.RangeQuery(q, start, end, step);
+    if (!r.ok()) {
+      state.SkipWithError(std::string(r.status().message()).c_str());
+      return;
+    }
+    points = 0;
+    for (const auto& s : std::get<Matrix>(r->value)) points += s.points.size();
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["out_points"] = static_cast<double>(points);
+}
+
+void BM_HistogramQuantile24h(benchmark::State& state) {
+  RunRange(state, HistogramStorage(),
+           "histogram_quantile(0.99, sum by (le, job) (rate(x_bucket[5m])))",
+           5 * 60'000, 24 * kHour + 5 * 60'000, 60'000);
+}
+BENCHMARK(BM_HistogramQuantile24h)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime();
+
+void BM_BucketRatio6h(benchmark::State& state) {
+  RunRange(state, HistogramStorage(),
+           "sum(rate(x_bucket{le=\"0.1\"}[5m])) by (job) / "
+           "sum(rate(x_count[5m])) by (job)",
+           18 * kHour, 24 * kHour, 15'000);
+}
+BENCHMARK(BM_BucketRatio6h)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime();
+
+void BM_BucketRatioOneJob6h(benchmark::State& state) {
+  RunRange(state, HistogramStorage(),
+           "sum(rate(x_bucket{job=\"job-1\", le=\"0.1\"}[5m])) / "
+           "sum(rate(x_count{job=\"job-1\"}[5m])) < 0.99",
+           18 * kHour, 24 * kHour, 15'000);
+}
+BENCHMARK(BM_BucketRatioOneJob6h)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime();
+
+void BM_CpuRateByInstance6h(benchmark::State& state) {
+  RunRange(state, CpuStorage(),
+           "sum by (instance) (rate(node_cpu_seconds_total[5m]))", 5 * 60'000,
+           6 * kHour + 5 * 60'000, 60'000);
+}
+BENCHMARK(BM_CpuRateByInstance6h)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime();
+
+void BM_InstantSumRate(benchmark::State& state) {
+  tsdb::Queryable* st = CpuStorage();
+  Engine engine(EngineOptions{}, st);
+  for (auto _ : state) {
+    auto r = engine.InstantQuery(
+        "sum by (instance) (rate(node_cpu_seconds_total[5m]))", 3 * kHour);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_InstantSumRate)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime();
+
+}  // namespace
+}  // namespace vigil::promql
