@@ -475,6 +475,7 @@ absl::Status ParseRelabelConfig(const Parser& p, const YAML::Node& node,
   if (node.IsNull()) {
     return p.Error(node, path, "empty or null relabeling rule");
   }
+  bool regex_given = false;
   absl::Status st = p.Mapping(
       node, path,
       {{"source_labels",
@@ -499,6 +500,7 @@ absl::Status ParseRelabelConfig(const Parser& p, const YAML::Node& node,
           if (absl::Status s = p.String(v, q, &out->regex_source); !s.ok()) {
             return s;
           }
+          regex_given = true;
           if (absl::Status s = out->Compile(); !s.ok()) {
             return p.Error(v, q, s.message());
           }
@@ -529,6 +531,15 @@ absl::Status ParseRelabelConfig(const Parser& p, const YAML::Node& node,
   }
   if (absl::Status s = out->Validate(); !s.ok()) {
     return p.Error(node, path, s.message());
+  }
+  // Prometheus rejects any explicit regex here, even one equal to the
+  // default, which Validate() cannot tell apart.
+  if (regex_given && (out->action == RelabelAction::kKeepEqual ||
+                      out->action == RelabelAction::kDropEqual)) {
+    return p.Error(node, path,
+                   absl::StrCat(RelabelActionName(out->action),
+                                " action requires only 'source_labels' and "
+                                "`target_label`, and no other fields"));
   }
   return absl::OkStatus();
 }
@@ -1138,6 +1149,14 @@ absl::Status ParseRemoteWrite(const Parser& p, const YAML::Node& node,
         }},
        {"send_exemplars",
         [&](auto& v, auto& q) { return p.Bool(v, q, &out->send_exemplars); }},
+       {"sigv4",
+        [&](auto& v, auto& q) {
+          return p.Error(v, q, "sigv4 is not supported by Vigil");
+        }},
+       {"azuread",
+        [&](auto& v, auto& q) {
+          return p.Error(v, q, "azuread is not supported by Vigil");
+        }},
        {"send_native_histograms",
         [&](auto& v, auto& q) {
           return p.Bool(v, q, &out->send_native_histograms);

@@ -5,6 +5,15 @@
 //
 //   prometheus.yml:14: unknown field "scrape_intervall" in scrape_configs[0]
 //
+// Where Prometheus accepts a value that can only fail later, Vigil rejects it
+// at load time: a scheme other than http/https, a remote_write url without
+// http(s)://host, a proxy_url without a scheme, non-positive queue_config
+// sizes or min_shards > max_shards, an alertmanager api_version other than
+// v1/v2. Sections Vigil has no use for (remote_read, storage, tracing) are
+// accepted unvalidated; unsupported discovery mechanisms (*_sd_configs other
+// than static/file/dns), oauth2, sigv4 and azuread are errors saying so.
+// A field given as null keeps its default (Go's yaml.v2 would zero it).
+//
 // Defaults are Prometheus's and are filled in by the parser, so consumers
 // never see "unset" values: every ScrapeConfig has its interval, timeout and
 // protocols resolved against `global`.

@@ -458,6 +458,9 @@ TEST(ConfigErrorTest, ValidationErrors) {
       {"scrape_configs:\n- job_name: a\n  relabel_configs:\n  -\n",
        "empty or null relabeling rule"},
       {"rule_files: ['*/x.yml']\n", "invalid rule file path \"*/x.yml\""},
+      {"scrape_configs:\n- job_name: a\n  relabel_configs:\n  - source_labels: "
+       "[a]\n    regex: (.*)\n    target_label: b\n    action: keepequal\n",
+       "keepequal action requires only 'source_labels' and `target_label`"},
       {"alerting:\n  alertmanagers:\n  - api_version: v3\n",
        "expected Alertmanager api version to be one of [v1 v2] but got v3"},
       {"remote_write:\n- name: a\n", "url for remote_write is empty"},
