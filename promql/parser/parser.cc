@@ -21,6 +21,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -128,8 +129,16 @@ struct ParseFailure {
   std::string msg;
 };
 
-[[noreturn]] void Fail(int pos, std::string msg) {
+// Error paths stay out of line so the recursive parse functions keep small
+// stack frames (deep nesting must not overflow, even under ASan).
+#define VIGIL_COLD __attribute__((noinline, cold))
+#define VIGIL_NOINLINE __attribute__((noinline))
+
+[[noreturn]] VIGIL_COLD void Fail(int pos, std::string msg) {
   throw ParseFailure{pos, std::move(msg)};
+}
+[[noreturn]] VIGIL_COLD void Fail(int pos, const char* msg) {
+  throw ParseFailure{pos, msg};
 }
 
 std::string Lower(std::string_view s) {
@@ -662,7 +671,7 @@ class Parser {
     const Token& t = Peek();
     std::unique_ptr<VectorSelector> vs;
     if (t.type == Tok::kIdent) {
-      Token name = Next();
+      Token& name = Next();
       vs = ParseSelector(std::string(name.text), name.pos);
     } else if (t.type == Tok::kLBrace) {
       vs = ParseSelector("", t.pos);
@@ -680,8 +689,8 @@ class Parser {
   const Token& Peek(size_t k = 0) const {
     return toks_[std::min(p_ + k, toks_.size() - 1)];
   }
-  Token Next() {
-    const Token& t = Peek();
+  Token& Next() {
+    Token& t = toks_[std::min(p_, toks_.size() - 1)];
     if (t.type == Tok::kError) Fail(t.pos, t.value);
     if (p_ < toks_.size() - 1) ++p_;
     last_end_ = t.end;
@@ -691,13 +700,14 @@ class Parser {
     const Token& t = Peek(k);
     return t.type == Tok::kIdent && Lower(t.text) == kw;
   }
-  [[noreturn]] void Unexpected(const Token& t, std::string_view context = "") {
+  [[noreturn]] VIGIL_COLD void Unexpected(const Token& t,
+                                          std::string_view context = "") {
     if (t.type == Tok::kError) Fail(t.pos, t.value);
     std::string msg = "unexpected " + Describe(t);
     if (!context.empty()) absl::StrAppend(&msg, " ", std::string(context));
     Fail(t.pos, msg);
   }
-  Token Expect(Tok type, std::string_view context) {
+  Token& Expect(Tok type, std::string_view context) {
     if (Peek().type != type) Unexpected(Peek(), context);
     return Next();
   }
@@ -706,19 +716,20 @@ class Parser {
   struct DepthGuard {
     explicit DepthGuard(Parser* p, int pos) : p(p) {
       if (++p->depth_ > kMaxDepth) {
-        Fail(pos, absl::StrCat("expression nesting too deep (more than ",
-                               kMaxDepth, " levels)"));
+        --p->depth_;
+        FailTooDeep(pos);
       }
     }
     ~DepthGuard() { --p->depth_; }
     Parser* p;
   };
 
+  [[noreturn]] static VIGIL_COLD void FailTooDeep(int pos) {
+    Fail(pos, absl::StrCat("expression nesting too deep (more than ", kMaxDepth,
+                           " levels)"));
+  }
   static void CheckHeight(int h, int pos) {
-    if (h > kMaxDepth) {
-      Fail(pos, absl::StrCat("expression nesting too deep (more than ",
-                             kMaxDepth, " levels)"));
-    }
+    if (h > kMaxDepth) FailTooDeep(pos);
   }
 
   // Parses operators binding at least as tightly as `min_prec`. `*height`
@@ -751,7 +762,7 @@ class Parser {
   }
 
   // `bool`, `on(...)`/`ignoring(...)`, `group_left(...)`/`group_right(...)`.
-  void ParseBinaryModifiers(BinaryExpr* bin) {
+  VIGIL_NOINLINE void ParseBinaryModifiers(BinaryExpr* bin) {
     if (PeekKeyword("bool")) {
       Next();
       bin->return_bool = true;
@@ -773,10 +784,10 @@ class Parser {
     }
   }
 
-  ExprPtr ParseUnary(int* height) {
+  VIGIL_NOINLINE ExprPtr ParseUnary(int* height) {
     const Token& t = Peek();
     if (t.type == Tok::kAdd || t.type == Tok::kSub) {
-      Token op = Next();
+      Token& op = Next();
       int h = 0;
       // Unary operators bind like `*`: only `^` binds tighter, so -2^2 is
       // -(2^2).
@@ -805,44 +816,15 @@ class Parser {
     return e;
   }
 
-  ExprPtr ParsePrimary(int* height) {
+  VIGIL_NOINLINE ExprPtr ParsePrimary(int* height) {
     *height = 1;
     const Token& t = Peek();
     switch (t.type) {
-      case Tok::kNumber: {
-        Token tok = Next();
-        auto n = std::make_unique<NumberLiteral>();
-        n->value = tok.number;
-        n->pos_start = tok.pos;
-        n->pos_end = tok.end;
-        return n;
-      }
-      case Tok::kString: {
-        Token tok = Next();
-        auto s = std::make_unique<StringLiteral>();
-        s->value = std::move(tok.value);
-        s->pos_start = tok.pos;
-        s->pos_end = tok.end;
-        return s;
-      }
-      case Tok::kLParen: {
-        Token open = Next();
-        int h = 0;
-        auto p = std::make_unique<ParenExpr>();
-        p->expr = ParseBinary(1, &h);
-        const Token& close = Peek();
-        if (close.type != Tok::kRParen) {
-          if (close.type == Tok::kEnd)
-            Fail(open.pos, "unclosed left parenthesis");
-          Unexpected(close, "in paren expression, expected \")\"");
-        }
-        Next();
-        p->pos_start = open.pos;
-        p->pos_end = last_end_;
-        *height = h + 1;
-        CheckHeight(*height, open.pos);
-        return p;
-      }
+      case Tok::kNumber:
+      case Tok::kString:
+        return ParseLiteral();
+      case Tok::kLParen:
+        return ParseParen(height);
       case Tok::kLBrace:
         return ParseSelector("", t.pos);
       case Tok::kIdent:
@@ -854,12 +836,49 @@ class Parser {
     }
   }
 
-  ExprPtr ParseIdentifierExpr(int* height) {
+  VIGIL_NOINLINE ExprPtr ParseLiteral() {
+    Token& tok = Next();
+    if (tok.type == Tok::kNumber) {
+      auto n = std::make_unique<NumberLiteral>();
+      n->value = tok.number;
+      n->pos_start = tok.pos;
+      n->pos_end = tok.end;
+      return n;
+    }
+    auto s = std::make_unique<StringLiteral>();
+    s->value = tok.value;
+    s->pos_start = tok.pos;
+    s->pos_end = tok.end;
+    return s;
+  }
+
+  VIGIL_NOINLINE ExprPtr ParseParen(int* height) {
+    const Token& open = Next();
+    int h = 0;
+    auto p = std::make_unique<ParenExpr>();
+    p->expr = ParseBinary(1, &h);
+    const Token& close = Peek();
+    if (close.type != Tok::kRParen) UnclosedParen(open, close);
+    Next();
+    p->pos_start = open.pos;
+    p->pos_end = last_end_;
+    *height = h + 1;
+    CheckHeight(*height, open.pos);
+    return p;
+  }
+
+  [[noreturn]] VIGIL_COLD void UnclosedParen(const Token& open,
+                                             const Token& close) {
+    if (close.type == Tok::kEnd) Fail(open.pos, "unclosed left parenthesis");
+    Unexpected(close, "in paren expression, expected \")\"");
+  }
+
+  VIGIL_NOINLINE ExprPtr ParseIdentifierExpr(int* height) {
     const Token& t = Peek();
     const std::string lower = Lower(t.text);
     const Tok next = Peek(1).type;
     if (lower == "inf" || lower == "nan") {
-      Token tok = Next();
+      Token& tok = Next();
       auto n = std::make_unique<NumberLiteral>();
       n->value = lower == "inf" ? std::numeric_limits<double>::infinity()
                                 : std::numeric_limits<double>::quiet_NaN();
@@ -880,15 +899,15 @@ class Parser {
         lower == "group_right") {
       Unexpected(t);
     }
-    Token name = Next();
+    Token& name = Next();
     *height = 1;
     return ParseSelector(std::string(name.text), name.pos);
   }
 
   // Parses the optional `{...}` after a metric name (or at `brace_pos` when
   // there is no name) and checks the selector.
-  std::unique_ptr<VectorSelector> ParseSelector(std::string name,
-                                                int start_pos) {
+  VIGIL_NOINLINE std::unique_ptr<VectorSelector> ParseSelector(std::string name,
+                                                               int start_pos) {
     auto vs = std::make_unique<VectorSelector>();
     vs->pos_start = start_pos;
     vs->pos_end = last_end_;
@@ -901,7 +920,7 @@ class Parser {
             lt.text.find(':') != std::string_view::npos) {
           Unexpected(lt, "in label matching, expected label");
         }
-        Token label = Next();
+        Token& label = Next();
         const Token& ot = Peek();
         tsdb::MatchType mt;
         switch (ot.type) {
@@ -925,7 +944,7 @@ class Parser {
         if (Peek().type != Tok::kString) {
           Unexpected(Peek(), "in label matching, expected string");
         }
-        Token value = Next();
+        Token& value = Next();
         auto m = tsdb::Matcher::Create(mt, std::string(label.text),
                                        std::move(value.value));
         if (!m.ok()) Fail(value.pos, std::string(m.status().message()));
@@ -969,7 +988,7 @@ class Parser {
 
   // `(a, b, ...)` after by/without/on/ignoring/group_*. Keywords are valid
   // label names here.
-  std::vector<std::string> ParseGroupingLabels() {
+  VIGIL_NOINLINE std::vector<std::string> ParseGroupingLabels() {
     Expect(Tok::kLParen, "in grouping opts, expected \"(\"");
     std::vector<std::string> labels;
     for (;;) {
@@ -992,8 +1011,9 @@ class Parser {
   }
 
   // `( expr, expr, ... )`; a trailing comma is allowed.
-  std::vector<ExprPtr> ParseArgs(int* height, std::string_view context) {
-    Token open = Expect(Tok::kLParen, context);
+  VIGIL_NOINLINE std::vector<ExprPtr> ParseArgs(int* height,
+                                                std::string_view context) {
+    Token& open = Expect(Tok::kLParen, context);
     std::vector<ExprPtr> args;
     int max_h = 0;
     for (;;) {
@@ -1017,8 +1037,8 @@ class Parser {
     return args;
   }
 
-  ExprPtr ParseCall(int* height) {
-    Token name = Next();
+  VIGIL_NOINLINE ExprPtr ParseCall(int* height) {
+    Token& name = Next();
     const FunctionSignature* sig = LookupFunction(name.text);
     if (sig == nullptr) {
       Fail(name.pos, absl::StrCat("unknown function with name \"",
@@ -1033,8 +1053,8 @@ class Parser {
     return call;
   }
 
-  ExprPtr ParseAggregate(AggregateOp op, int* height) {
-    Token name = Next();
+  VIGIL_NOINLINE ExprPtr ParseAggregate(AggregateOp op, int* height) {
+    Token& name = Next();
     auto agg = std::make_unique<AggregateExpr>();
     agg->op = op;
     agg->pos_start = name.pos;
@@ -1052,6 +1072,14 @@ class Parser {
       parse_grouping();
       agg->pos_end = last_end_;
     }
+    SetAggregateArgs(agg.get(), std::move(args));
+    return agg;
+  }
+
+  // Moves the argument list into param/expr after checking its length.
+  VIGIL_NOINLINE static void SetAggregateArgs(AggregateExpr* agg,
+                                              std::vector<ExprPtr> args) {
+    const AggregateOp op = agg->op;
     if (args.empty()) {
       Fail(agg->pos_start, "no arguments for aggregate expression provided");
     }
@@ -1067,7 +1095,6 @@ class Parser {
     }
     if (has_param) agg->param = std::move(args[0]);
     agg->expr = std::move(args.back());
-    return agg;
   }
 
   // Range `[5m]`, subquery `[1h:5m]`, `offset`, `@` after an operand.
@@ -1086,17 +1113,17 @@ class Parser {
     }
   }
 
-  int64_t ExpectDuration(std::string_view context) {
+  VIGIL_NOINLINE int64_t ExpectDuration(std::string_view context) {
     const Token& t = Peek();
     if (t.type != Tok::kDuration) Unexpected(t, context);
-    Token d = Next();
+    Token& d = Next();
     auto ms = ParseDuration(absl::string_view(d.text.data(), d.text.size()));
     if (!ms.ok()) Fail(d.pos, std::string(ms.status().message()));
     return *ms;
   }
 
-  ExprPtr ParseRangeOrSubquery(ExprPtr e, int* height) {
-    Token open = Next();
+  VIGIL_NOINLINE ExprPtr ParseRangeOrSubquery(ExprPtr e, int* height) {
+    Token& open = Next();
     const int64_t range =
         ExpectDuration("in subquery or range selector, expected duration");
     if (Peek().type == Tok::kRBracket) {
@@ -1135,8 +1162,8 @@ class Parser {
     return sq;
   }
 
-  void ParseOffset(Expr* e) {
-    Token kw = Next();
+  VIGIL_NOINLINE void ParseOffset(Expr* e) {
+    Token& kw = Next();
     bool negative = false;
     if (Peek().type == Tok::kSub) {
       Next();
@@ -1165,8 +1192,8 @@ class Parser {
     e->pos_end = last_end_;
   }
 
-  void ParseAt(Expr* e) {
-    Token at = Next();
+  VIGIL_NOINLINE void ParseAt(Expr* e) {
+    Token& at = Next();
     AtModifier mod = AtModifier::kTimestamp;
     int64_t ts_ms = 0;
     if (PeekKeyword("start") || PeekKeyword("end")) {
@@ -1182,7 +1209,7 @@ class Parser {
       if (Peek().type != Tok::kNumber) {
         Unexpected(Peek(), "in @, expected timestamp");
       }
-      Token num = Next();
+      Token& num = Next();
       const double v = sign * num.number * 1000.0;
       if (!std::isfinite(v) || std::fabs(v) > 9.2e18) {
         Fail(num.pos, absl::StrCat("timestamp out of bounds for @ modifier: ",
@@ -1310,13 +1337,18 @@ class Checker {
   }
 
  private:
-  void ExpectType(Expr* e, ValueType want, std::string_view context) {
+  VIGIL_NOINLINE void ExpectType(Expr* e, ValueType want,
+                                 std::string_view context) {
     ValueType got = Check(e);
-    if (got != want) {
-      Fail(e->pos_start,
-           absl::StrCat("expected type ", ValueTypeName(want), " in ",
-                        std::string(context), ", got ", ValueTypeName(got)));
-    }
+    if (got != want) FailType(e, want, got, context);
+  }
+
+  [[noreturn]] static VIGIL_COLD void FailType(const Expr* e, ValueType want,
+                                               ValueType got,
+                                               std::string_view context) {
+    Fail(e->pos_start,
+         absl::StrCat("expected type ", ValueTypeName(want), " in ",
+                      std::string(context), ", got ", ValueTypeName(got)));
   }
 
   // The operator sits after the left operand, behind whitespace, comments
@@ -1336,10 +1368,16 @@ class Checker {
     return static_cast<int>(i);
   }
 
-  void CheckBinary(BinaryExpr* b) {
+  VIGIL_NOINLINE void CheckBinary(BinaryExpr* b) {
     const ValueType lt = Check(b->lhs.get());
     const ValueType rt = Check(b->rhs.get());
-    const std::string op = BinaryOpString(b->op);
+    ValidateBinary(b, lt, rt);
+  }
+
+  // The checks on one binary node once both operand types are known.
+  VIGIL_NOINLINE void ValidateBinary(BinaryExpr* b, ValueType lt,
+                                     ValueType rt) {
+    const char* op = BinaryOpString(b->op);
     if (b->return_bool && !IsComparisonOp(b->op)) {
       Fail(OperatorPos(b),
            "bool modifier can only be used on comparison operators");
@@ -1402,7 +1440,23 @@ class Checker {
     }
   }
 
-  void CheckCall(Call* c) {
+  VIGIL_NOINLINE void CheckCall(Call* c) {
+    const FunctionSignature* sig = CheckArgCount(c);
+    const std::string_view context = CallContext(c);
+    const size_t nargs = sig->arg_types.size();
+    for (size_t i = 0; i < c->args.size(); ++i) {
+      const size_t k = std::min(i, nargs - 1);
+      ExpectType(c->args[i].get(), sig->arg_types[k], context);
+    }
+  }
+
+  // "call to function \"rate\"", kept alive for the whole check.
+  std::string_view CallContext(const Call* c) {
+    contexts_.push_back(absl::StrCat("call to function \"", c->func, "\""));
+    return contexts_.back();
+  }
+
+  VIGIL_NOINLINE const FunctionSignature* CheckArgCount(const Call* c) {
     const FunctionSignature* sig = LookupFunction(c->func);
     // ParseCall rejected unknown names already.
     const size_t nargs = sig->arg_types.size();
@@ -1427,15 +1481,13 @@ class Checker {
                           got));
       }
     }
-    const std::string context =
-        absl::StrCat("call to function \"", c->func, "\"");
-    for (size_t i = 0; i < got; ++i) {
-      const size_t k = std::min(i, nargs - 1);
-      ExpectType(c->args[i].get(), sig->arg_types[k], context);
-    }
+    return sig;
   }
 
   std::string_view in_;
+  // Strings referenced by string_views on the recursion path; a deque keeps
+  // them at stable addresses.
+  std::deque<std::string> contexts_;
 };
 
 absl::Status ToStatus(std::string_view in, const ParseFailure& f) {

@@ -882,6 +882,38 @@ TEST(ParserTest, DeepNestingWithinLimit) {
   EXPECT_TRUE(ParseExpr(neg).ok());
 }
 
+// Just under the limit, every recursive construct must fit on the stack
+// (also under ASan, whose frames are several times larger).
+TEST(ParserTest, NestingNearTheLimitDoesNotOverflow) {
+  const int n = 990;
+  // `levels` is how many nesting levels one repetition adds.
+  auto nest = [&](const std::string& open, const std::string& inner,
+                  const std::string& close, int levels) {
+    std::string q;
+    for (int i = 0; i < n / levels; ++i) q += open;
+    q += inner;
+    for (int i = 0; i < n / levels; ++i) q += close;
+    return q;
+  };
+  for (const std::string& q :
+       {nest("(", "x", ")", 1), nest("abs(", "x", ")", 1),
+        nest("sum by (a) (", "x", ")", 1), nest("topk(1, ", "x", ")", 1),
+        nest("-", "x", "", 1), nest("-(", "x", ")", 2),
+        nest("last_over_time((", "x", ")[5m:])", 3), nest("x + (", "x", ")", 2),
+        nest("x ^ (", "x", ")", 2), nest("rate(abs(", "x", ")[5m:])", 3),
+        nest("(", "x", " > bool 1)", 2)}) {
+    auto e = ParseExpr(q);
+    ASSERT_TRUE(e.ok()) << q.substr(0, 40) << ": " << e.status();
+    EXPECT_FALSE(FormatExpr(**e).empty());
+  }
+  std::string pow = "x";
+  for (int i = 0; i < n; ++i) pow += " ^ x";
+  EXPECT_TRUE(ParseExpr(pow).ok());
+  std::string sub = "x";
+  for (int i = 0; i < n; ++i) sub = "(" + sub + ")[1m:]";
+  EXPECT_FALSE(ParseExpr(sub).ok());  // 2 levels each: over the limit
+}
+
 TEST(ParserTest, AbsurdNestingIsAnError) {
   std::string q(100000, '(');
   EXPECT_EQ(Err(q),
