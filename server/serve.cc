@@ -15,9 +15,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "alerting/rules/manager.h"
+#include "alerting/rules/rule_file.h"
 #include "promql/engine.h"
+#include "promql/parser/parser.h"
 #include "server/api/api.h"
 #include "server/api/engine_runner.h"
+#include "server/api/rules_json.h"
 #include "server/build_info.h"
 #include "server/config/config.h"
 #include "server/default_config.h"
@@ -26,25 +30,45 @@
 #include "server/http/router.h"
 #include "server/log.h"
 #include "server/metrics/registry.h"
+#include "server/remote/write_handler.h"
 #include "tsdb/db.h"
 
 namespace vigil::server {
 namespace {
 
-// Forwards to the DB once it is open; until then queriers are unavailable.
-// Lets the engine and API be built before storage finishes recovering.
-class StorageGate : public tsdb::Queryable {
+// An appender for when storage is not open: every sample fails.
+class UnavailableAppender : public tsdb::Appender {
  public:
-  void Set(tsdb::Queryable* q) { q_.store(q); }
+  absl::StatusOr<tsdb::SeriesRef> Append(tsdb::SeriesRef, const tsdb::Labels&,
+                                         int64_t, double) override {
+    return absl::UnavailableError("storage is not ready");
+  }
+  absl::Status Commit() override {
+    return absl::UnavailableError("storage is not ready");
+  }
+  void Rollback() override {}
+};
+
+// Forwards to the DB once it is open; until then reads and writes fail as
+// unavailable. Lets the engine, API and receivers be built before storage
+// finishes recovering.
+class StorageGate : public tsdb::Queryable, public tsdb::Appendable {
+ public:
+  void Set(tsdb::DB* db) { db_.store(db); }
   absl::StatusOr<std::unique_ptr<tsdb::Querier>> NewQuerier(
       int64_t mint, int64_t maxt) override {
-    tsdb::Queryable* q = q_.load();
-    if (q == nullptr) return absl::UnavailableError("storage is not ready");
-    return q->NewQuerier(mint, maxt);
+    tsdb::DB* db = db_.load();
+    if (db == nullptr) return absl::UnavailableError("storage is not ready");
+    return db->NewQuerier(mint, maxt);
+  }
+  std::unique_ptr<tsdb::Appender> NewAppender() override {
+    tsdb::DB* db = db_.load();
+    if (db == nullptr) return std::make_unique<UnavailableAppender>();
+    return db->NewAppender();
   }
 
  private:
-  std::atomic<tsdb::Queryable*> q_{nullptr};
+  std::atomic<tsdb::DB*> db_{nullptr};
 };
 
 api::TsdbStatusData ToApi(const tsdb::TsdbStatus& s) {
@@ -131,6 +155,9 @@ class Server {
  private:
   absl::StatusOr<config::Config> LoadConfig() const;
   absl::Status Reload();
+  // Loads the config's rule files (or the embedded ones when running on the
+  // embedded config) into rules_.
+  absl::Status LoadRules(const config::Config& cfg);
 
   const ServeFlags flags_;
   metrics::Registry registry_;
@@ -142,8 +169,35 @@ class Server {
   std::mutex config_mu_;
   config::Config config_;  // guarded by config_mu_
 
+  std::mutex reload_mu_;  // serialises SIGHUP and /-/reload
   std::unique_ptr<tsdb::DB> db_;
+  std::unique_ptr<alerting::RuleManager> rules_;
+  // What HTTP handlers and reloads use: set once rules_ is loaded, cleared
+  // before it stops, so handlers never see a half-built manager.
+  std::atomic<alerting::RuleManager*> live_rules_{nullptr};
 };
+
+absl::Status ValidateExpr(absl::string_view expr) {
+  return promql::ParseExpr(expr).status();
+}
+
+absl::Status Server::LoadRules(const config::Config& cfg) {
+  alerting::RuleManager* rules = live_rules_.load();
+  if (rules == nullptr) rules = rules_.get();
+  if (rules == nullptr) return absl::OkStatus();
+  if (flags_.config_file.empty()) {
+    absl::StatusOr<alerting::RuleFile> f = alerting::ParseRuleFile(
+        kDefaultRulesYaml, kDefaultRulesName, ValidateExpr);
+    if (!f.ok()) return f.status();
+    std::vector<alerting::RuleFile> files;
+    files.push_back(*std::move(f));
+    return rules->UpdateParsed(std::move(files));
+  }
+  absl::StatusOr<std::vector<std::string>> files =
+      config::ResolveRuleFiles(cfg);
+  if (!files.ok()) return files.status();
+  return rules->Update(*files);
+}
 
 absl::StatusOr<config::Config> Server::LoadConfig() const {
   if (flags_.config_file.empty()) {
@@ -154,7 +208,12 @@ absl::StatusOr<config::Config> Server::LoadConfig() const {
 }
 
 absl::Status Server::Reload() {
+  std::lock_guard<std::mutex> reload_lock(reload_mu_);
   absl::StatusOr<config::Config> c = LoadConfig();
+  if (c.ok()) {
+    absl::Status rs = LoadRules(*c);
+    if (!rs.ok()) c = rs;
+  }
   metrics::Counter* counter =
       reloads_->WithLabels({c.ok() ? "success" : "failure"});
   counter->Inc();
@@ -168,7 +227,7 @@ absl::Status Server::Reload() {
     std::lock_guard<std::mutex> lock(config_mu_);
     config_ = *std::move(c);
   }
-  // Scrape and rule managers are updated here once they are wired.
+  // The scrape manager is updated here once server/scrape provides one.
   LogInfo("Completed loading of configuration file",
           {{"filename",
             flags_.config_file.empty() ? "<embedded>" : flags_.config_file}});
@@ -252,6 +311,16 @@ int Server::Run() {
     return config_.source_text;
   };
   hooks.metrics_text = [this] { return registry_.Render(); };
+  hooks.rules = [this](const http::Request& req, api::JsonWriter* w) {
+    std::vector<alerting::GroupStatus> groups;
+    if (auto* r = live_rules_.load()) groups = r->Groups();
+    api::WriteRuleGroups(groups, std::string(req.FormValue("type")), w);
+  };
+  hooks.alerts = [this](const http::Request&, api::JsonWriter* w) {
+    std::vector<alerting::Alert> alerts;
+    if (auto* r = live_rules_.load()) alerts = r->Alerts();
+    api::WriteAlerts(alerts, w);
+  };
   hooks.tsdb_status = [this](int limit) -> absl::StatusOr<api::TsdbStatusData> {
     if (db_ == nullptr) return absl::UnavailableError("storage is not ready");
     return ToApi(db_->CardinalityStats(limit));
@@ -277,6 +346,17 @@ int Server::Run() {
   api::Api api(aopts, &gate_, &runner, hooks);
   http::Router router(flags_.route_prefix);
   api.Register(&router);
+  remote::WriteHandler write_handler(&gate_, &registry_);
+  router.Handle("POST", "/api/v1/write", [&](const http::Request& req) {
+    if (!flags_.enable_remote_write_receiver) {
+      return http::Response::Text(
+          404,
+          "remote write receiver needs to be enabled with "
+          "--web.enable-remote-write-receiver\n");
+    }
+    if (!ready_.load()) return http::Response::Text(503, "Service Unavailable");
+    return write_handler.Handle(req);
+  });
 
   http::HttpServerOptions hopts;
   hopts.listen_address = flags_.listen_address;
@@ -318,9 +398,47 @@ int Server::Run() {
   gate_.Set(db_.get());
   LogInfo("TSDB started", {{"path", dopts.path}});
 
-  // TODO(server): start the scrape manager (server/scrape) and the rule
-  // manager (alerting/rules) here once they land; kDefaultRulesYaml is the
-  // rule file to load when no --config.file is given.
+  alerting::RuleManagerOptions ropts;
+  ropts.query = [&engine](absl::string_view expr,
+                          int64_t t) -> absl::StatusOr<promql::Vector> {
+    absl::StatusOr<promql::QueryResult> r = engine.InstantQuery(expr, t);
+    if (!r.ok()) return r.status();
+    if (auto* v = std::get_if<promql::Vector>(&r->value)) {
+      return std::move(*v);
+    }
+    if (auto* sc = std::get_if<promql::Scalar>(&r->value)) {
+      return promql::Vector{promql::VectorSample{tsdb::Labels(), sc->t, sc->v}};
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rule expression \"", expr, "\" must return a vector or scalar"));
+  };
+  ropts.appendable = db_.get();
+  ropts.queryable = db_.get();
+  ropts.validator = ValidateExpr;
+  ropts.evaluation_interval_ms =
+      absl::ToInt64Milliseconds(config_.global.evaluation_interval);
+  ropts.outage_tolerance_ms = flags_.for_outage_tolerance_ms;
+  for (const tsdb::Label& l : config_.global.external_labels) {
+    ropts.external_labels[l.name] = l.value;
+  }
+  ropts.external_url = flags_.external_url;
+  // Alert delivery (ropts.notify) is attached by alerting/notifier's owner;
+  // until then alerts are evaluated, stored as ALERTS series and listed on
+  // /api/v1/alerts.
+  rules_ = std::make_unique<alerting::RuleManager>(std::move(ropts));
+  absl::Status rs = LoadRules(config_);
+  if (!rs.ok()) {
+    LogError("Error loading rules", {{"err", std::string(rs.message())}});
+    rules_.reset();
+    server.Shutdown(absl::Seconds(1));
+    gate_.Set(nullptr);
+    (void)db_->Close();
+    return 1;
+  }
+  rules_->Start();
+  live_rules_.store(rules_.get());
+  LogInfo("Rule manager started",
+          {{"rules", absl::StrCat(rules_->RuleCount())}});
   ready_.store(true);
   LogInfo("Server is ready to receive web requests.");
 
@@ -336,9 +454,16 @@ int Server::Run() {
     break;
   }
 
+  // Producers first (rules write to storage), then in-flight requests
+  // (which may still hold the rule manager, so it is freed only after),
+  // then storage.
   ready_.store(false);
+  live_rules_.store(nullptr);
+  rules_->Stop();
+  LogInfo("Rule manager stopped");
   server.Shutdown(absl::Seconds(10));
   LogInfo("Web server stopped");
+  rules_.reset();
   gate_.Set(nullptr);
   absl::Status cs = db_->Close();
   if (!cs.ok()) {

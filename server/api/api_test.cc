@@ -528,8 +528,17 @@ TEST(JsonWriterTest, NestedStructure) {
   w.EndArray();
   w.Key("b");
   w.Bool(true);
+  w.Key("c");
+  w.BeginArray();
+  w.Double(0.000012);
+  w.Double(1.5e-7);
+  w.Double(60);
+  w.Double(1e21);
+  w.EndArray();
   w.EndObject();
-  EXPECT_EQ(s, "{\"a\":[1,{},null],\"b\":true}");
+  EXPECT_EQ(s,
+            "{\"a\":[1,{},null],\"b\":true,"
+            "\"c\":[0.000012,1.5e-7,60,1e+21]}");
 }
 
 TEST(ParamsTest, Times) {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 
@@ -140,9 +141,22 @@ void JsonWriter::Double(double v) {
     out_->append("null");
     return;
   }
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_->append(buf, r.ptr - buf);
+  // Go's encoding/json: 'f' format in [1e-6, 1e21), else 'e' with a
+  // single-digit exponent where possible ("1e-7", not "1e-07").
+  double a = std::fabs(v);
+  if (a == 0 || (a >= 1e-6 && a < 1e21)) {
+    AppendGoFloat(out_, v);
+    return;
+  }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v,
+                         std::chars_format::scientific);
+  std::string_view s(buf, r.ptr - buf);
+  size_t e = s.find('e');
+  out_->append(s.data(), e + 2);  // mantissa, 'e', sign
+  std::string_view digits = s.substr(e + 2);
+  if (digits.size() == 2 && digits[0] == '0') digits.remove_prefix(1);
+  out_->append(digits.data(), digits.size());
 }
 
 void JsonWriter::Bool(bool b) {

@@ -237,7 +237,9 @@ class HttpServer::Impl::Session
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
     res->version(version);
     res->result(static_cast<unsigned>(resp.status));
-    res->set(bhttp::field::content_type, resp.content_type);
+    if (!resp.content_type.empty()) {
+      res->set(bhttp::field::content_type, resp.content_type);
+    }
     for (const auto& [k, v] : resp.headers) res->set(k, v);
     bool close = !keep_alive || server_->stopping_.load();
     res->keep_alive(!close);
