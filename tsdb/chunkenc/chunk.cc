@@ -30,7 +30,7 @@ namespace {
 constexpr int kRiceLimit = 16;
 // Rounding offset (in 1/16 bit) from the average residual width to the Rice
 // parameter; tuned on generated data.
-constexpr uint64_t kWidthRound = 12;
+constexpr uint64_t kWidthRound = 22;
 
 // Control codes in the width field of an escaped value residual. A real
 // escaped residual is >= kRiceLimit, so its width is at least 5 and its
@@ -209,6 +209,13 @@ inline void UpdatePredictor(uint64_t m, uint64_t* prev, uint64_t* avg,
         static_cast<uint64_t>(static_cast<int64_t>((delta << 4) - *avg) >> 3);
   }
   *prev = m;
+}
+
+// A first mantissa with many trailing zeros (a byte count in pages) starts
+// the chunk with that shift; a wrong guess costs one shift escape later.
+inline int InitialShift(uint64_t m) {
+  const int tz = m ? __builtin_ctzll(m) : 0;
+  return tz >= 10 ? tz : 0;
 }
 
 inline void ApplyShift(int from, int to, uint64_t* prev, uint64_t* avg,
@@ -479,8 +486,8 @@ bool ChunkEncoder::ValueIsZero(double v) const {
 void ChunkEncoder::EnterDecimal(int scale, uint64_t m) {
   mode_ = kDecimal;
   scale_ = static_cast<int8_t>(scale);
-  shift_ = 0;
-  prev_int_ = m;
+  shift_ = static_cast<uint8_t>(InitialShift(m));
+  prev_int_ = static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_);
   avg_delta_ = 0;
   predictor_score_ = 0;
   tz_run_min_ = 64;
@@ -767,8 +774,8 @@ inline __attribute__((always_inline)) bool ChunkDecoder::ReadValue(bool* zero) {
       const uint64_t m = UnZigZag(ReadWide());
       mode_ = kDecimal;
       scale_ = static_cast<int8_t>(scale);
-      shift_ = 0;
-      prev_int_ = m;
+      shift_ = static_cast<uint8_t>(InitialShift(m));
+      prev_int_ = static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_);
       avg_delta_ = 0;
       predictor_score_ = 0;
       v_ = FromDecimal(m, scale);
@@ -900,11 +907,12 @@ inline __attribute__((always_inline)) bool ChunkDecoder::DecodeNext() {
       if (scale > kMaxScale) return Fail("decimal scale out of range");
       mode_ = kDecimal;
       scale_ = static_cast<int8_t>(scale);
-      shift_ = 0;
-      prev_int_ = UnZigZag(ReadWide());
+      const uint64_t m = UnZigZag(ReadWide());
+      shift_ = static_cast<uint8_t>(InitialShift(m));
+      prev_int_ = static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_);
       avg_delta_ = 0;
       predictor_score_ = 0;
-      v_ = FromDecimal(prev_int_, scale);
+      v_ = FromDecimal(m, scale);
     } else {
       mode_ = kFloat;
       leading_ = 0xff;

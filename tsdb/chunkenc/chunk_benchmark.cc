@@ -24,7 +24,7 @@ std::vector<std::vector<Sample>> MakeChunks(int shape_or_mix, int chunk_len) {
       }
     }
   } else {
-    series = testdata::GenerateShape(static_cast<Shape>(shape_or_mix), 28, 11);
+    series = testdata::GenerateShape(static_cast<Shape>(shape_or_mix), 112, 11);
   }
   std::vector<std::vector<Sample>> chunks;
   for (const auto& s : series) {

@@ -19,8 +19,10 @@
 //   kHistogram     one 12-bucket histogram = 14 series (12 cumulative
 //                  _bucket counts, _count, _sum of millisecond-rounded
 //                  latencies, so _sum has three decimals).
-// Timestamps are start + i * 15000 ms; 10% of scrapes are jittered by
-// 1..20 ms (network and scheduling delay, not accumulated).
+// Timestamps are start + i * 15000 ms; a fraction of scrapes (default 5%)
+// is late by 3..25 ms, not accumulated. Prometheus since 2.3x snaps scrape
+// timestamps that are within 2 ms of the schedule back onto it, so the
+// remaining jitter is rarer and larger than raw scheduling noise.
 #ifndef VIGIL_TSDB_CHUNKENC_TESTDATA_GEN_H_
 #define VIGIL_TSDB_CHUNKENC_TESTDATA_GEN_H_
 
@@ -65,26 +67,28 @@ constexpr int kSamplesPerDay = 24 * 3600 * 1000 / kIntervalMs;  // 5760
 
 // Scrape timestamps for one series.
 inline std::vector<int64_t> Timestamps(std::mt19937_64& rng, int n,
-                                       int64_t start_ms) {
+                                       int64_t start_ms,
+                                       double jitter_fraction) {
   std::vector<int64_t> ts(n);
-  std::uniform_int_distribution<int> jitter(1, 20);
+  std::uniform_int_distribution<int> jitter(3, 25);
   std::uniform_real_distribution<double> u(0, 1);
   for (int i = 0; i < n; ++i) {
     ts[i] = start_ms + int64_t{i} * kIntervalMs;
-    if (u(rng) < 0.1) ts[i] += jitter(rng);
+    if (u(rng) < jitter_fraction) ts[i] += jitter(rng);
   }
   return ts;
 }
 
 inline std::vector<std::vector<Sample>> GenerateShape(
     Shape shape, int count, uint64_t seed, int n = kSamplesPerDay,
-    int64_t start_ms = kDefaultStartMs) {
+    int64_t start_ms = kDefaultStartMs, double jitter_fraction = 0.05) {
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + static_cast<int>(shape));
   std::uniform_real_distribution<double> u01(0, 1);
   std::normal_distribution<double> gauss(0, 1);
   std::vector<std::vector<Sample>> out;
   while (static_cast<int>(out.size()) < count) {
-    const std::vector<int64_t> ts = Timestamps(rng, n, start_ms);
+    const std::vector<int64_t> ts =
+        Timestamps(rng, n, start_ms, jitter_fraction);
     switch (shape) {
       case Shape::kCounterInt: {
         const double rate = std::pow(10.0, -2 + 5 * u01(rng));
@@ -102,10 +106,13 @@ inline std::vector<std::vector<Sample>> GenerateShape(
         static constexpr double kBusy[] = {0.9,   0.05,  0.02, 0.005,
                                            0.001, 0.002, 0.0,  0.0};
         const double f = kBusy[out.size() % 8] * (0.5 + u01(rng));
+        // Relative noise 20% of the busy share; the idle share moves by the
+        // sum of the others' noise, not by 20% of itself.
+        const double sd = 1500 * 0.2 * std::min(f, 1 - f);
         int64_t centis = static_cast<int64_t>(u01(rng) * 1e7);
         std::vector<Sample> s(n);
         for (int i = 0; i < n; ++i) {
-          const double inc = 1500 * f * (1 + 0.2 * gauss(rng));
+          const double inc = 1500 * f + sd * gauss(rng);
           centis += std::max<int64_t>(0, std::llround(inc));
           s[i] = {ts[i], static_cast<double>(centis) / 100};
         }
@@ -115,9 +122,11 @@ inline std::vector<std::vector<Sample>> GenerateShape(
       case Shape::kGaugeDecimal: {
         const int decimals = static_cast<int>(out.size() % 3);
         const double scale = std::pow(10.0, decimals);
-        const bool constant = out.size() % 3 == 1;
+        const bool constant = (out.size() / 3) % 3 == 1;
         const double mean = std::pow(10.0, 4 * u01(rng));
-        const double sigma = mean * 0.02 * u01(rng);
+        // Step noise 0.3..300 units of the last decimal (load averages move
+        // by hundredths, temperatures by tenths, fd counts by a few).
+        const double sigma = std::pow(10.0, -0.5 + 3 * u01(rng)) / scale;
         double x = mean;
         std::vector<Sample> s(n);
         for (int i = 0; i < n; ++i) {
