@@ -1,5 +1,9 @@
 #include "server/config/relabel.h"
 
+#include <locale.h>
+#include <wctype.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -108,6 +112,85 @@ bool FullMatch(const re2::RE2& re, absl::string_view text) {
                   0);
 }
 
+// Go's strings.ToLower/ToUpper: Unicode simple case mapping per code point.
+// ASCII takes a fast path; other text goes through glibc's C.UTF-8 tables,
+// which carry the same simple mappings. Invalid UTF-8 bytes become U+FFFD,
+// as in Go.
+locale_t Utf8Locale() {
+  static const locale_t kLocale = newlocale(LC_CTYPE_MASK, "C.UTF-8", 0);
+  return kLocale;
+}
+
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Decodes one code point at s[*i], advancing *i; 0xFFFD for invalid input.
+uint32_t DecodeUtf8(absl::string_view s, size_t* i) {
+  const auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
+  uint8_t c = b(*i);
+  int len = c < 0x80           ? 1
+            : (c >> 5) == 0x6  ? 2
+            : (c >> 4) == 0xE  ? 3
+            : (c >> 3) == 0x1E ? 4
+                               : 0;
+  if (len == 0 || *i + len > s.size()) {
+    ++*i;
+    return 0xFFFD;
+  }
+  uint32_t cp = len == 1   ? c
+                : len == 2 ? c & 0x1F
+                : len == 3 ? c & 0x0F
+                           : c & 0x07;
+  for (int k = 1; k < len; ++k) {
+    if ((b(*i + k) & 0xC0) != 0x80) {
+      ++*i;
+      return 0xFFFD;
+    }
+    cp = (cp << 6) | (b(*i + k) & 0x3F);
+  }
+  static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    ++*i;
+    return 0xFFFD;
+  }
+  *i += len;
+  return cp;
+}
+
+std::string CaseMap(absl::string_view s, bool upper) {
+  bool ascii = std::all_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x80;
+  });
+  locale_t loc = Utf8Locale();
+  if (ascii || loc == static_cast<locale_t>(0)) {
+    return upper ? absl::AsciiStrToUpper(s) : absl::AsciiStrToLower(s);
+  }
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp = DecodeUtf8(s, &i);
+    wint_t mapped = upper ? towupper_l(static_cast<wint_t>(cp), loc)
+                          : towlower_l(static_cast<wint_t>(cp), loc);
+    AppendUtf8(static_cast<uint32_t>(mapped), &out);
+  }
+  return out;
+}
+
 uint64_t HashModSum(absl::string_view value) {
   std::array<uint8_t, 16> h = internal::Md5(value);
   // Prometheus folds the digest into a uint64 with shifts that overflow for
@@ -165,10 +248,10 @@ bool ApplyOne(const RelabelConfig& cfg, tsdb::LabelsBuilder* lb,
       break;
     }
     case RelabelAction::kLowercase:
-      lb->Set(cfg.target_label, absl::AsciiStrToLower(val));
+      lb->Set(cfg.target_label, CaseMap(val, /*upper=*/false));
       break;
     case RelabelAction::kUppercase:
-      lb->Set(cfg.target_label, absl::AsciiStrToUpper(val));
+      lb->Set(cfg.target_label, CaseMap(val, /*upper=*/true));
       break;
     case RelabelAction::kHashMod: {
       uint64_t mod = HashModSum(val) % cfg.modulus;

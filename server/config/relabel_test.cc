@@ -667,6 +667,34 @@ const std::vector<Case>& Cases() {
         {"job", "case_insensitive_flag"},
         {"m", "yes"},
         {"v", "PROD"}}},
+      {"lowercase_unicode",
+       {{"__address__", "h:1"},
+        {"__metrics_path__", "/metrics"},
+        {"__scheme__", "http"},
+        {"__scrape_interval__", "1h"},
+        {"__scrape_timeout__", "10s"},
+        {"job", "lowercase_unicode"},
+        {"v", "ÄÖÜ-ΑΒΓ-ДЖ-Straße-İ"}},
+       {{RelabelAction::kLowercase, {"v"}, ";", "(.*)", 0, "lower", "$1"}},
+       true,
+       {{"instance", "h:1"},
+        {"job", "lowercase_unicode"},
+        {"lower", "äöü-αβγ-дж-straße-i"},
+        {"v", "ÄÖÜ-ΑΒΓ-ДЖ-Straße-İ"}}},
+      {"uppercase_unicode",
+       {{"__address__", "h:1"},
+        {"__metrics_path__", "/metrics"},
+        {"__scheme__", "http"},
+        {"__scrape_interval__", "1h"},
+        {"__scrape_timeout__", "10s"},
+        {"job", "uppercase_unicode"},
+        {"v", "straße-äöü-αβγ-ǆ-ﬁ"}},
+       {{RelabelAction::kUppercase, {"v"}, ";", "(.*)", 0, "upper", "$1"}},
+       true,
+       {{"instance", "h:1"},
+        {"job", "uppercase_unicode"},
+        {"upper", "STRAßE-ÄÖÜ-ΑΒΓ-Ǆ-ﬁ"},
+        {"v", "straße-äöü-αβγ-ǆ-ﬁ"}}},
 
   };
   return *kCases;
@@ -684,7 +712,7 @@ tsdb::Labels TargetLabels(const tsdb::Labels& relabeled) {
 }
 
 TEST(RelabelTest, MatchesPrometheusOnTable) {
-  ASSERT_EQ(Cases().size(), 40u);
+  ASSERT_EQ(Cases().size(), 42u);
   for (const Case& tc : Cases()) {
     SCOPED_TRACE(tc.name);
     std::vector<RelabelConfig> configs;
