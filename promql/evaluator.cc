@@ -1729,7 +1729,8 @@ absl::StatusOr<QueryResult> Evaluate(const Expr& expr, const EvalParams& p,
     s.start = p.start_ms;
     s.interval = p.step_ms;
     s.n = (p.end_ms - p.start_ms) / p.step_ms + 1;
-    if (s.n > p.max_points_per_series) {
+    // Prometheus's limit is on (end-start)/step, i.e. one more point.
+    if (s.n - 1 > p.max_points_per_series) {
       return absl::InvalidArgumentError(
           "exceeded maximum resolution of 11,000 points per timeseries. Try "
           "decreasing the query resolution (?step=XX)");

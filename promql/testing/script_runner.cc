@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "promql/engine.h"
@@ -335,8 +336,111 @@ class Runner {
     }
   }
 
+  // eval range from <start> to <end> step <step> <expr>, expected series in
+  // load syntax: `{a="b"} 1 2 _ 4` (point k at start + k*step, `_` none).
+  void EvalRange(int lineno, absl::string_view l,
+                 const std::vector<std::pair<int, std::string>>& body) {
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(l, absl::MaxSplits(' ', 8), absl::SkipEmpty());
+    if (parts.size() < 9 || parts[2] != "from" || parts[4] != "to" ||
+        parts[6] != "step") {
+      Fail(lineno, absl::StrCat("malformed eval range command: ", l));
+      return;
+    }
+    const bool fail = parts[0] == "eval_fail";
+    absl::StatusOr<int64_t> start = ParseTime(parts[3]);
+    absl::StatusOr<int64_t> end = ParseTime(parts[5]);
+    absl::StatusOr<int64_t> step = ParseDuration(parts[7]);
+    if (!start.ok() || !end.ok() || !step.ok()) {
+      Fail(lineno, absl::StrCat("bad range in: ", l));
+      return;
+    }
+    const std::string expr(absl::StripAsciiWhitespace(parts[8]));
+    const std::string where =
+        absl::StrCat("eval range ", parts[3], "..", parts[5], " ", expr, ": ");
+    absl::flat_hash_map<tsdb::Labels, std::vector<tsdb::Sample>> want;
+    for (const auto& [ln, text] : body) {
+      absl::string_view series, values;
+      absl::StatusOr<tsdb::Labels> labels =
+          SplitSeries(text, &series, &values)
+              ? ParseSeriesLabels(series)
+              : absl::InvalidArgumentError("malformed result line");
+      std::vector<std::optional<double>> vals;
+      if (!labels.ok() || !ExpandValues(values, &vals).ok()) {
+        Fail(ln, absl::StrCat("malformed expected series: ", text));
+        return;
+      }
+      std::vector<tsdb::Sample>& pts = want[*labels];
+      for (size_t k = 0; k < vals.size(); ++k) {
+        if (vals[k].has_value()) {
+          pts.push_back({*start + static_cast<int64_t>(k) * *step, *vals[k]});
+        }
+      }
+    }
+    absl::StatusOr<QueryResult> res =
+        engine_.RangeQuery(expr, *start, *end, *step);
+    if (fail) {
+      if (res.ok()) {
+        Fail(lineno, absl::StrCat(where, "expected an error"));
+      } else {
+        result_->passed++;
+      }
+      return;
+    }
+    if (!res.ok()) {
+      Fail(lineno,
+           absl::StrCat(where, "unexpected error: ", res.status().ToString()));
+      return;
+    }
+    const Matrix& got = std::get<Matrix>(res->value);
+    auto describe = [](const tsdb::Labels& l,
+                       const std::vector<tsdb::Sample>& pts) {
+      std::string s = l.ToString() + " [";
+      for (size_t i = 0; i < pts.size(); ++i) {
+        absl::StrAppend(&s, i ? " " : "", pts[i].v, "@", pts[i].t / 1000, "s");
+      }
+      return s + "]";
+    };
+    std::string problem;
+    if (got.size() != want.size()) {
+      problem =
+          absl::StrCat("expected ", want.size(), " series, got ", got.size());
+    }
+    for (const MatrixSeries& ms : got) {
+      if (!problem.empty()) break;
+      auto it = want.find(ms.metric);
+      if (it == want.end()) {
+        problem =
+            absl::StrCat("unexpected series ", describe(ms.metric, ms.points));
+        break;
+      }
+      bool same = it->second.size() == ms.points.size();
+      for (size_t i = 0; same && i < ms.points.size(); ++i) {
+        same = ms.points[i].t == it->second[i].t &&
+               AlmostEqual(ms.points[i].v, it->second[i].v);
+      }
+      if (!same) {
+        problem = absl::StrCat("expected ", describe(it->first, it->second),
+                               ", got ", describe(ms.metric, ms.points));
+      }
+    }
+    if (!problem.empty()) {
+      std::string all;
+      for (const MatrixSeries& ms : got) {
+        absl::StrAppend(&all, " ", describe(ms.metric, ms.points));
+      }
+      Fail(lineno, absl::StrCat(where, problem, "; result:", all));
+      return;
+    }
+    result_->passed++;
+  }
+
   void Eval(int lineno, absl::string_view l,
             const std::vector<std::pair<int, std::string>>& body) {
+    if (absl::StrContains(l, " range from ")) {
+      EvalRange(lineno, l, body);
+      return;
+    }
     // eval[_fail|_ordered] instant at <time> <expr>
     std::vector<absl::string_view> parts =
         absl::StrSplit(l, absl::MaxSplits(' ', 4), absl::SkipEmpty());

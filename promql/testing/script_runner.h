@@ -8,6 +8,8 @@
 //     {job="api"} 100
 //   eval_ordered instant at 50m sort(http_requests)
 //   eval_fail instant at 0m label_replace(x, "!", "", "", "")
+//   eval range from 0m to 10m step 5m rate(http_requests[5m])
+//     {job="api"} _ 0.03 0.03
 //   clear
 //
 // `a+bxn` expands to n+1 values a, a+b, ...; `axn` repeats a n+1 times;
@@ -15,7 +17,9 @@
 // Sample i of a load block is at i*interval. Expected values compare with
 // relative tolerance 1e-6 (NaN equals NaN). Every passing-form instant eval
 // is re-run as a range query from t-1m to t+1m at 1m step and the point at t
-// is compared too, as Prometheus's harness does.
+// is compared too, as Prometheus's harness does. `eval range` (the syntax
+// of newer Prometheus versions) checks a whole range query: expected series
+// use the load value syntax, point k at start + k*step, `_` for no point.
 #ifndef VIGIL_PROMQL_TESTING_SCRIPT_RUNNER_H_
 #define VIGIL_PROMQL_TESTING_SCRIPT_RUNNER_H_
 
