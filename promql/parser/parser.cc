@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <limits>
@@ -31,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "boost/spirit/home/x3.hpp"
@@ -145,6 +147,11 @@ std::string Lower(std::string_view s) {
   return absl::AsciiStrToLower(absl::string_view(s.data(), s.size()));
 }
 
+// Keywords are case-insensitive; compare without allocating.
+bool IsWord(std::string_view s, const char* kw) {
+  return absl::EqualsIgnoreCase(absl::string_view(s.data(), s.size()), kw);
+}
+
 // Go's strconv.ParseInt(s, 0, 64) then ParseFloat, which is what Prometheus
 // does: "0x1F" is hex, "017" is octal, everything else decimal.
 bool ConvertNumber(std::string_view text, double* out) {
@@ -222,6 +229,8 @@ class Lexer {
   // still wins.
   std::vector<Token> Run() {
     std::vector<Token> out;
+    // Tokens average well over 4 bytes of input; avoid regrowth.
+    out.reserve(in_.size() / 4 + 4);
     for (;;) {
       Token t = NextToken();
       Tok type = t.type;
@@ -512,7 +521,9 @@ int Precedence(BinaryOp op) {
 }
 constexpr int kPowPrecedence = 6;
 
-bool AggregateFromName(const std::string& lower, AggregateOp* op) {
+// `word` in any case.
+bool AggregateFromName(std::string_view word, AggregateOp* op) {
+  if (word.size() < 3 || word.size() > 12) return false;
   static const std::pair<const char*, AggregateOp> kOps[] = {
       {"sum", AggregateOp::kSum},
       {"avg", AggregateOp::kAvg},
@@ -528,7 +539,7 @@ bool AggregateFromName(const std::string& lower, AggregateOp* op) {
       {"group", AggregateOp::kGroup},
   };
   for (const auto& [name, o] : kOps) {
-    if (lower == name) {
+    if (IsWord(word, name)) {
       *op = o;
       return true;
     }
@@ -631,14 +642,13 @@ bool BinaryOpFromToken(const Token& t, BinaryOp* op) {
       *op = BinaryOp::kLte;
       return true;
     case Tok::kIdent: {
-      std::string lower = Lower(t.text);
-      if (lower == "and") {
+      if (IsWord(t.text, "and")) {
         *op = BinaryOp::kAnd;
-      } else if (lower == "or") {
+      } else if (IsWord(t.text, "or")) {
         *op = BinaryOp::kOr;
-      } else if (lower == "unless") {
+      } else if (IsWord(t.text, "unless")) {
         *op = BinaryOp::kUnless;
-      } else if (lower == "atan2") {
+      } else if (IsWord(t.text, "atan2")) {
         *op = BinaryOp::kAtan2;
       } else {
         return false;
@@ -698,7 +708,7 @@ class Parser {
   }
   bool PeekKeyword(const char* kw, size_t k = 0) const {
     const Token& t = Peek(k);
-    return t.type == Tok::kIdent && Lower(t.text) == kw;
+    return t.type == Tok::kIdent && IsWord(t.text, kw);
   }
   [[noreturn]] VIGIL_COLD void Unexpected(const Token& t,
                                           std::string_view context = "") {
@@ -875,28 +885,28 @@ class Parser {
 
   VIGIL_NOINLINE ExprPtr ParseIdentifierExpr(int* height) {
     const Token& t = Peek();
-    const std::string lower = Lower(t.text);
+    const std::string_view word = t.text;
     const Tok next = Peek(1).type;
-    if (lower == "inf" || lower == "nan") {
+    if (IsWord(word, "inf") || IsWord(word, "nan")) {
       Token& tok = Next();
       auto n = std::make_unique<NumberLiteral>();
-      n->value = lower == "inf" ? std::numeric_limits<double>::infinity()
-                                : std::numeric_limits<double>::quiet_NaN();
+      n->value = IsWord(word, "inf") ? std::numeric_limits<double>::infinity()
+                                     : std::numeric_limits<double>::quiet_NaN();
       n->pos_start = tok.pos;
       n->pos_end = tok.end;
       return n;
     }
     AggregateOp agg;
-    if (AggregateFromName(lower, &agg) &&
+    if (AggregateFromName(word, &agg) &&
         (next == Tok::kLParen || PeekKeyword("by", 1) ||
          PeekKeyword("without", 1))) {
       return ParseAggregate(agg, height);
     }
     if (next == Tok::kLParen) return ParseCall(height);
-    if (lower == "and" || lower == "or" || lower == "unless" ||
-        lower == "atan2" || lower == "bool" || lower == "on" ||
-        lower == "ignoring" || lower == "group_left" ||
-        lower == "group_right") {
+    if (IsWord(word, "and") || IsWord(word, "or") || IsWord(word, "unless") ||
+        IsWord(word, "atan2") || IsWord(word, "bool") || IsWord(word, "on") ||
+        IsWord(word, "ignoring") || IsWord(word, "group_left") ||
+        IsWord(word, "group_right")) {
       Unexpected(t);
     }
     Token& name = Next();
@@ -1119,6 +1129,8 @@ class Parser {
     Token& d = Next();
     auto ms = ParseDuration(absl::string_view(d.text.data(), d.text.size()));
     if (!ms.ok()) Fail(d.pos, std::string(ms.status().message()));
+    // Prometheus rejects zero ranges, steps and offsets in queries.
+    if (*ms == 0) Fail(d.pos, "duration must be greater than 0");
     return *ms;
   }
 
@@ -1132,8 +1144,11 @@ class Parser {
         Fail(open.pos, "ranges only allowed for vector selectors");
       }
       auto* vs = static_cast<VectorSelector*>(e.get());
-      if (vs->offset_ms != 0 || vs->at != AtModifier::kNone) {
-        Fail(open.pos, "no offset or @ modifiers allowed before range");
+      if (vs->offset_ms != 0) {
+        Fail(open.pos, "no offset modifiers allowed before range");
+      }
+      if (vs->at != AtModifier::kNone) {
+        Fail(open.pos, "no @ modifiers allowed before range");
       }
       auto ms = std::make_unique<MatrixSelector>();
       ms->pos_start = e->pos_start;
@@ -1163,7 +1178,7 @@ class Parser {
   }
 
   VIGIL_NOINLINE void ParseOffset(Expr* e) {
-    Token& kw = Next();
+    Next();  // offset
     bool negative = false;
     if (Peek().type == Tok::kSub) {
       Next();
@@ -1183,17 +1198,18 @@ class Parser {
         target = &static_cast<SubqueryExpr*>(e)->offset_ms;
         break;
       default:
-        Fail(kw.pos,
+        Fail(e->pos_start,
              "offset modifier must be preceded by an instant vector selector "
              "or range vector selector or a subquery");
     }
-    if (*target != 0) Fail(kw.pos, "offset may not be set multiple times");
+    if (*target != 0)
+      Fail(e->pos_start, "offset may not be set multiple times");
     *target = ms;
     e->pos_end = last_end_;
   }
 
   VIGIL_NOINLINE void ParseAt(Expr* e) {
-    Token& at = Next();
+    Next();  // @
     AtModifier mod = AtModifier::kTimestamp;
     int64_t ts_ms = 0;
     if (PeekKeyword("start") || PeekKeyword("end")) {
@@ -1212,8 +1228,10 @@ class Parser {
       Token& num = Next();
       const double v = sign * num.number * 1000.0;
       if (!std::isfinite(v) || std::fabs(v) > 9.2e18) {
-        Fail(num.pos, absl::StrCat("timestamp out of bounds for @ modifier: ",
-                                   std::string(num.text)));
+        char buf[400];  // %f of up to 1.8e308
+        std::snprintf(buf, sizeof(buf), "%f", sign * num.number);
+        Fail(e->pos_start,
+             absl::StrCat("timestamp out of bounds for @ modifier: ", buf));
       }
       ts_ms = static_cast<int64_t>(std::llround(v));
     }
@@ -1239,12 +1257,12 @@ class Parser {
         break;
       }
       default:
-        Fail(at.pos,
+        Fail(e->pos_start,
              "@ modifier must be preceded by an instant vector selector or "
              "range vector selector or a subquery");
     }
     if (*target_mod != AtModifier::kNone) {
-      Fail(at.pos, "@ <timestamp> may not be set multiple times");
+      Fail(e->pos_start, "@ <timestamp> may not be set multiple times");
     }
     *target_mod = mod;
     *target_ms = ts_ms;

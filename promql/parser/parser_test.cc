@@ -312,7 +312,13 @@ TEST(ParserTest, RangeErrors) {
   EXPECT_EQ(Err("foo[5m][5m]"),
             "1:8: parse error: ranges only allowed for vector selectors");
   EXPECT_EQ(Err("foo offset 1m [5m]"),
-            "1:15: parse error: no offset or @ modifiers allowed before range");
+            "1:15: parse error: no offset modifiers allowed before range");
+  EXPECT_EQ(Err("foo @ 1 [5m]"),
+            "1:9: parse error: no @ modifiers allowed before range");
+  EXPECT_EQ(Err("foo[0s]"),
+            "1:5: parse error: duration must be greater than 0");
+  EXPECT_EQ(Err("foo[5m:0s]"),
+            "1:8: parse error: duration must be greater than 0");
   EXPECT_EQ(Err("foo[5]"),
             "1:5: parse error: unexpected number \"5\" in subquery or range "
             "selector, expected duration");
@@ -374,16 +380,16 @@ TEST(ParserTest, OffsetAndAt) {
 
 TEST(ParserTest, OffsetAndAtErrors) {
   EXPECT_EQ(Err("sum(foo) offset 5m"),
-            "1:10: parse error: offset modifier must be preceded by an "
+            "1:1: parse error: offset modifier must be preceded by an "
             "instant vector selector or range vector selector or a subquery");
   EXPECT_EQ(Err("(foo) offset 5m"),
-            "1:7: parse error: offset modifier must be preceded by an instant "
+            "1:1: parse error: offset modifier must be preceded by an instant "
             "vector selector or range vector selector or a subquery");
   EXPECT_EQ(Err("1 offset 5m"),
-            "1:3: parse error: offset modifier must be preceded by an instant "
+            "1:1: parse error: offset modifier must be preceded by an instant "
             "vector selector or range vector selector or a subquery");
   EXPECT_EQ(Err("foo offset 5m offset 1m"),
-            "1:15: parse error: offset may not be set multiple times");
+            "1:1: parse error: offset may not be set multiple times");
   EXPECT_EQ(Err("foo offset"),
             "1:11: parse error: unexpected end of input in offset, expected "
             "duration");
@@ -391,17 +397,21 @@ TEST(ParserTest, OffsetAndAtErrors) {
             "1:12: parse error: unexpected number \"5\" in offset, expected "
             "duration");
   EXPECT_EQ(Err("sum(foo) @ 100"),
-            "1:10: parse error: @ modifier must be preceded by an instant "
+            "1:1: parse error: @ modifier must be preceded by an instant "
             "vector selector or range vector selector or a subquery");
   EXPECT_EQ(Err("foo @ 1 @ 2"),
-            "1:9: parse error: @ <timestamp> may not be set multiple times");
+            "1:1: parse error: @ <timestamp> may not be set multiple times");
   EXPECT_EQ(Err("foo @ start() @ end()"),
-            "1:15: parse error: @ <timestamp> may not be set multiple times");
+            "1:1: parse error: @ <timestamp> may not be set multiple times");
   EXPECT_EQ(Err("foo @ Inf"),
             "1:7: parse error: unexpected identifier \"Inf\" in @, expected "
             "timestamp");
-  EXPECT_EQ(Err("foo @ 1e300"),
-            "1:7: parse error: timestamp out of bounds for @ modifier: 1e300");
+  EXPECT_EQ(Err("foo @ 1e19"),
+            "1:1: parse error: timestamp out of bounds for @ modifier: "
+            "10000000000000000000.000000");
+  EXPECT_FALSE(ParseExpr("foo @ 1e300").ok());
+  EXPECT_EQ(Err("foo offset 0s"),
+            "1:12: parse error: duration must be greater than 0");
   EXPECT_EQ(Err("foo @ start"),
             "1:12: parse error: unexpected end of input in @, expected \"(\"");
 }
