@@ -208,6 +208,11 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 // pattern is InvalidArgument naming it.
 absl::StatusOr<std::vector<std::string>> ResolveRuleFiles(const Config& config);
 
+// The effective config as YAML, exactly as Prometheus 2.42 shows it on
+// /api/v1/status/config and /config: defaults filled in, Go field order,
+// secrets replaced by "<secret>", bearer_token shown as `authorization`.
+std::string ConfigToYaml(const Config& config);
+
 // Prometheus duration syntax: "0", or a sequence of <int><unit> with units
 // y, w, d, h, m, s, ms in that order ("1m30s", "2w", "100ms"). A year is 365
 // days. InvalidArgument naming the text otherwise.
