@@ -4,7 +4,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -14,18 +16,58 @@
 namespace vigil::promql {
 namespace {
 
-// Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest digits that round
-// trip, in fixed notation.
+// Go's fmt.Sprint(float64), which is what Prometheus prints for number
+// literals: the shortest digits that round trip, in %e form when the decimal
+// exponent is below -4 or at least 6 ("2e+07", "1e-05"), else plain
+// ("1000", "0.001").
 std::string FormatNumber(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[512];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  char buf[64];
+  auto r =
+      std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
   if (r.ec != std::errc()) {
     std::snprintf(buf, sizeof(buf), "%.17g", v);
     return buf;
   }
-  return std::string(buf, r.ptr);
+  // buf holds "[-]d[.ddd]e(+|-)XX".
+  std::string_view sci(buf, static_cast<size_t>(r.ptr - buf));
+  std::string out;
+  if (!sci.empty() && sci[0] == '-') {
+    out.push_back('-');
+    sci.remove_prefix(1);
+  }
+  const size_t e = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e)) {
+    if (c != '.') digits.push_back(c);
+  }
+  const int exp = std::atoi(std::string(sci.substr(e + 1)).c_str());
+  const int nd = static_cast<int>(digits.size());
+  const int dp = exp + 1;  // position of the decimal point in digits
+  if (exp < -4 || exp >= 6) {
+    out.push_back(digits[0]);
+    if (nd > 1) {
+      out.push_back('.');
+      out.append(digits, 1, std::string::npos);
+    }
+    char ebuf[16];
+    std::snprintf(ebuf, sizeof(ebuf), "e%c%02d", exp < 0 ? '-' : '+',
+                  exp < 0 ? -exp : exp);
+    out += ebuf;
+  } else if (dp <= 0) {
+    out += "0.";
+    out.append(static_cast<size_t>(-dp), '0');
+    out += digits;
+  } else if (dp >= nd) {
+    out += digits;
+    out.append(static_cast<size_t>(dp - nd), '0');
+  } else {
+    out.append(digits, 0, static_cast<size_t>(dp));
+    out.push_back('.');
+    out.append(digits, static_cast<size_t>(dp), std::string::npos);
+  }
+  return out;
 }
 
 // Length of a valid UTF-8 sequence at s[i], or 0 when it is invalid.

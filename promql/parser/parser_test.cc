@@ -78,14 +78,25 @@ TEST(ParserTest, NumberLiterals) {
 }
 
 TEST(ParserTest, NumberFormatting) {
+  // Prometheus prints literals with Go's fmt.Sprint (%v).
   EXPECT_EQ(Fmt("0.8"), "0.8");
   EXPECT_EQ(Fmt("1e3"), "1000");
   EXPECT_EQ(Fmt("1e-3"), "0.001");
+  EXPECT_EQ(Fmt("0.0001"), "0.0001");
+  EXPECT_EQ(Fmt("0.00001"), "1e-05");
   EXPECT_EQ(Fmt("0x10"), "16");
+  EXPECT_EQ(Fmt("123456"), "123456");
+  EXPECT_EQ(Fmt("1234567"), "1.234567e+06");
+  EXPECT_EQ(Fmt("20000000"), "2e+07");
+  EXPECT_EQ(Fmt("1e21"), "1e+21");
+  EXPECT_EQ(Fmt("1.5e300"), "1.5e+300");
+  EXPECT_EQ(Fmt("-2.5e-7"), "-2.5e-07");
+  EXPECT_EQ(Fmt("0"), "0");
+  EXPECT_EQ(Fmt("100"), "100");
+  EXPECT_EQ(Fmt("3.14159"), "3.14159");
   EXPECT_EQ(Fmt("Inf"), "+Inf");
   EXPECT_EQ(Fmt("-inf"), "-Inf");
   EXPECT_EQ(Fmt("NaN"), "NaN");
-  EXPECT_EQ(Fmt("1e21"), "1000000000000000000000");
   EXPECT_EQ(Fmt("0.1 + 0.2"), "0.1 + 0.2");
 }
 
@@ -974,10 +985,10 @@ const SeedCase kSeeds[] = {
      R"(container_memory_usage_bytes{container_label_com_docker_stack_namespace!=""} / container_spec_memory_limit_bytes{container_label_com_docker_stack_namespace!=""} * 100)"},
     {"E8",
      R"(container_memory_usage_bytes{container_label_com_docker_swarm_service_name="go-demo_main"} > 20000000)",
-     R"(container_memory_usage_bytes{container_label_com_docker_swarm_service_name="go-demo_main"} > 20000000)"},
+     R"(container_memory_usage_bytes{container_label_com_docker_swarm_service_name="go-demo_main"} > 2e+07)"},
     {"E9",
      R"(container_memory_usage_bytes{container_label_com_docker_swarm_service_name="go-demo_main"} > 1000000)",
-     R"(container_memory_usage_bytes{container_label_com_docker_swarm_service_name="go-demo_main"} > 1000000)"},
+     R"(container_memory_usage_bytes{container_label_com_docker_swarm_service_name="go-demo_main"} > 1e+06)"},
     {"E10",
      R"(container_spec_memory_limit_bytes{container_label_com_docker_swarm_service_name="go-demo_main"})",
      R"(container_spec_memory_limit_bytes{container_label_com_docker_swarm_service_name="go-demo_main"})"},
