@@ -218,6 +218,33 @@ TEST(ParserTest, LabelNamesMayBeKeywords) {
             "sum by (on, by, bool, offset) (x)");
 }
 
+TEST(ParserTest, KeywordsAreCaseInsensitive) {
+  EXPECT_EQ(Fmt("SUM BY (a) (X)"), "sum by (a) (X)");
+  EXPECT_EQ(Fmt("Count(x) WithOut (a)"), "count without (a) (x)");
+  EXPECT_EQ(Fmt("topK(1, x)"), "topk(1, x)");
+  EXPECT_EQ(Fmt("COUNT_VALUES(\"v\", x)"), "count_values(\"v\", x)");
+  EXPECT_EQ(Fmt("a AND ON(b) c"), "a and on (b) c");
+  EXPECT_EQ(Fmt("a * IGNORING(b) GROUP_LEFT(c) d"),
+            "a * ignoring (b) group_left (c) d");
+  EXPECT_EQ(Fmt("a > BOOL 1"), "a > bool 1");
+  EXPECT_EQ(Fmt("x OFFSET 5m"), "x offset 5m");
+  EXPECT_EQ(Fmt("x @ START()"), "x @ start()");
+  EXPECT_EQ(Fmt("a Unless b"), "a unless b");
+  // Function names are not keywords: they stay case-sensitive.
+  EXPECT_EQ(Err("Rate(x[5m])"),
+            "1:1: parse error: unknown function with name \"Rate\"");
+  // Metric and label names keep their case.
+  EXPECT_EQ(Fmt("Up{Job=\"A\"}"), "Up{Job=\"A\"}");
+}
+
+TEST(ParserTest, WhitespaceAndComments) {
+  EXPECT_EQ(Fmt("\tsum(\n  rate(x[5m])  # per second\n) by (job)\n"),
+            "sum by (job) (rate(x[5m]))");
+  EXPECT_EQ(Fmt("x{a=\"#not a comment\"}"), "x{a=\"#not a comment\"}");
+  EXPECT_EQ(Fmt("x # trailing comment"), "x");
+  EXPECT_EQ(Fmt("x\r\n+\r\ny"), "x + y");
+}
+
 TEST(ParserTest, KeywordsAndAggregatorsAsMetricNames) {
   // Prometheus accepts these words as metric names where no keyword fits.
   EXPECT_EQ(Fmt("sum"), "sum");
