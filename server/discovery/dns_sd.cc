@@ -112,14 +112,15 @@ class SystemDnsResolver : public DnsResolver {
  private:
   template <typename Fn>
   absl::Status Query(const std::string& name, ns_type type, Fn&& on_record) {
-    // A private resolver state keeps this thread-safe.
+    // A private resolver state keeps this thread-safe; res_nsearch applies
+    // the resolv.conf search list, as Prometheus's lookup does.
     struct __res_state state = {};
     if (res_ninit(&state) != 0) {
       return absl::UnavailableError("cannot initialise the DNS resolver");
     }
     unsigned char answer[65536];
-    int len =
-        res_nquery(&state, name.c_str(), ns_c_in, type, answer, sizeof(answer));
+    int len = res_nsearch(&state, name.c_str(), ns_c_in, type, answer,
+                          sizeof(answer));
     int herr = state.res_h_errno;
     res_nclose(&state);
     if (len < 0) {

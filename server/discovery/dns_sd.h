@@ -56,7 +56,8 @@ class DnsResolver {
 };
 
 // getaddrinfo(3) for A/AAAA (so /etc/hosts and Docker's embedded DNS work)
-// and res_query(3) for SRV/MX. Thread-safe.
+// and res_nsearch(3) (resolv.conf search list applied) for SRV/MX.
+// Thread-safe.
 std::unique_ptr<DnsResolver> NewSystemDnsResolver();
 
 class DnsSDProvider : public Provider {
