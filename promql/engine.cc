@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "promql/evaluator.h"
 #include "promql/parser/parser.h"
 
@@ -26,7 +26,7 @@ class Engine::Impl {
   absl::StatusOr<std::shared_ptr<const Expr>> Parse(absl::string_view query) {
     std::string key(query);
     if (capacity_ > 0) {
-      absl::MutexLock l(&mu_);
+      std::lock_guard<std::mutex> l(mu_);
       auto it = index_.find(key);
       if (it != index_.end()) {
         lru_.splice(lru_.begin(), lru_, it->second);
@@ -37,7 +37,7 @@ class Engine::Impl {
     if (!parsed.ok()) return parsed.status();
     std::shared_ptr<const Expr> expr(std::move(*parsed));
     if (capacity_ > 0) {
-      absl::MutexLock l(&mu_);
+      std::lock_guard<std::mutex> l(mu_);
       if (index_.find(key) == index_.end()) {
         lru_.emplace_front(key, expr);
         index_[key] = lru_.begin();
@@ -54,10 +54,12 @@ class Engine::Impl {
   using Entry = std::pair<std::string, std::shared_ptr<const Expr>>;
   const int capacity_;
   tsdb::Queryable* const storage_;
-  absl::Mutex mu_;
-  std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::list<Entry>::iterator> index_
-      ABSL_GUARDED_BY(mu_);
+  // std::mutex rather than absl::Mutex: Debian's Abseil is not built with
+  // TSan annotations, so only pthread-based locks are visible to TSan.
+  std::mutex mu_;
+  // Both guarded by mu_.
+  std::list<Entry> lru_;
+  absl::flat_hash_map<std::string, std::list<Entry>::iterator> index_;
 };
 
 namespace {

@@ -1112,18 +1112,15 @@ absl::StatusOr<Val> Evaluator::EvalCall(const Call& c, const Steps& s) {
     absl::StatusOr<VectorVal> v = EvalVectorArg(*c.args[0], s);
     if (!v.ok()) return v.status();
     if (s.n == 1) {
-      // Ascending puts NaN first; descending is its exact reverse.
-      auto asc = [](const DSeries& a, const DSeries& b) {
-        if (std::isnan(a.v[0])) return !std::isnan(b.v[0]);
-        return a.v[0] < b.v[0];
-      };
-      if (f == "sort") {
-        std::stable_sort(v->series.begin(), v->series.end(), asc);
-      } else {
-        std::stable_sort(
-            v->series.begin(), v->series.end(),
-            [&](const DSeries& a, const DSeries& b) { return asc(b, a); });
-      }
+      // Both directions put NaN last, as Prometheus does.
+      const bool desc = f == "sort_desc";
+      std::stable_sort(v->series.begin(), v->series.end(),
+                       [desc](const DSeries& a, const DSeries& b) {
+                         const double x = a.v[0], y = b.v[0];
+                         if (std::isnan(x)) return false;
+                         if (std::isnan(y)) return true;
+                         return desc ? x > y : x < y;
+                       });
     }
     return Val(std::move(*v));
   }

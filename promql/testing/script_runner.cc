@@ -261,10 +261,34 @@ std::string Compare(const Expected& exp, const Value& got, bool ordered) {
   return "";
 }
 
+class TestScriptStorage : public ScriptStorage {
+ public:
+  tsdb::Queryable* queryable() override { return &st_; }
+  absl::Status Load(
+      const std::vector<std::pair<tsdb::Labels, std::vector<tsdb::Sample>>>&
+          series) override {
+    for (const auto& [labels, samples] : series) {
+      for (const tsdb::Sample& x : samples) st_.Add(labels, x.t, x.v);
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Clear() override {
+    st_.Clear();
+    return absl::OkStatus();
+  }
+
+ private:
+  TestStorage st_;
+};
+
 class Runner {
  public:
-  Runner(absl::string_view name, ScriptResult* result)
-      : name_(name), result_(result), engine_(EngineOptions{}, &storage_) {}
+  Runner(absl::string_view name, ScriptResult* result,
+         std::unique_ptr<ScriptStorage> storage)
+      : name_(name),
+        result_(result),
+        storage_(std::move(storage)),
+        engine_(EngineOptions{}, storage_->queryable()) {}
 
   void Run(absl::string_view text) {
     std::vector<std::string> lines = absl::StrSplit(text, '\n');
@@ -287,7 +311,9 @@ class Runner {
         ++i;
       }
       if (l == "clear") {
-        storage_.Clear();
+        if (absl::Status st = storage_->Clear(); !st.ok()) {
+          Fail(lineno, st.message());
+        }
       } else if (absl::StartsWith(l, "load ")) {
         Load(lineno, l.substr(5), body);
       } else if (absl::StartsWith(l, "eval")) {
@@ -313,6 +339,7 @@ class Runner {
            absl::StrCat("bad load interval: ", interval.status().message()));
       return;
     }
+    std::vector<std::pair<tsdb::Labels, std::vector<tsdb::Sample>>> block;
     for (const auto& [ln, text] : body) {
       absl::string_view series, values;
       if (!SplitSeries(text, &series, &values)) {
@@ -329,10 +356,15 @@ class Runner {
         Fail(ln, st.message());
         continue;
       }
+      std::vector<tsdb::Sample> samples;
       for (size_t k = 0; k < vals.size(); ++k) {
         if (!vals[k].has_value()) continue;
-        storage_.Add(*labels, static_cast<int64_t>(k) * *interval, *vals[k]);
+        samples.push_back({static_cast<int64_t>(k) * *interval, *vals[k]});
       }
+      block.emplace_back(*std::move(labels), std::move(samples));
+    }
+    if (absl::Status st = storage_->Load(block); !st.ok()) {
+      Fail(lineno, absl::StrCat("load: ", st.message()));
     }
   }
 
@@ -535,25 +567,28 @@ class Runner {
 
   std::string name_;
   ScriptResult* result_;
-  TestStorage storage_;
+  std::unique_ptr<ScriptStorage> storage_;
   Engine engine_;
 };
 
 }  // namespace
 
-ScriptResult RunScript(absl::string_view name, absl::string_view text) {
+ScriptResult RunScript(absl::string_view name, absl::string_view text,
+                       const ScriptStorageFactory& storage) {
   ScriptResult r;
-  Runner runner(name, &r);
+  Runner runner(name, &r,
+                storage ? storage() : std::make_unique<TestScriptStorage>());
   runner.Run(text);
   return r;
 }
 
-absl::StatusOr<ScriptResult> RunScriptFile(const std::string& path) {
+absl::StatusOr<ScriptResult> RunScriptFile(
+    const std::string& path, const ScriptStorageFactory& storage) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::stringstream ss;
   ss << in.rdbuf();
-  return RunScript(path, ss.str());
+  return RunScript(path, ss.str(), storage);
 }
 
 int RunPromqlTestCommand(const std::vector<std::string>& files,

@@ -23,12 +23,18 @@
 #ifndef VIGIL_PROMQL_TESTING_SCRIPT_RUNNER_H_
 #define VIGIL_PROMQL_TESTING_SCRIPT_RUNNER_H_
 
+#include <functional>
+#include <memory>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "tsdb/labels.h"
+#include "tsdb/querier.h"
+#include "tsdb/sample.h"
 
 namespace vigil::promql::testing {
 
@@ -39,12 +45,31 @@ struct ScriptResult {
   std::vector<std::string> failures;
 };
 
+// Where a script's `load` blocks go. The default is a TestStorage; tests
+// can run the same scripts against the real tsdb::DB.
+class ScriptStorage {
+ public:
+  virtual ~ScriptStorage() = default;
+  // Must stay the same object for the storage's lifetime (across Clear()).
+  virtual tsdb::Queryable* queryable() = 0;
+  // Adds one load block: series with samples in increasing time order.
+  virtual absl::Status Load(
+      const std::vector<std::pair<tsdb::Labels, std::vector<tsdb::Sample>>>&
+          series) = 0;
+  // Drops all data (`clear`).
+  virtual absl::Status Clear() = 0;
+};
+using ScriptStorageFactory = std::function<std::unique_ptr<ScriptStorage>()>;
+
 // Runs one script. `name` prefixes failure lines. Never fails as a whole:
-// malformed lines count as failed evals with their line number.
-ScriptResult RunScript(absl::string_view name, absl::string_view text);
+// malformed lines count as failed evals with their line number. A null
+// factory uses a TestStorage.
+ScriptResult RunScript(absl::string_view name, absl::string_view text,
+                       const ScriptStorageFactory& storage = nullptr);
 
 // Reads and runs a file. Fails only when the file cannot be read.
-absl::StatusOr<ScriptResult> RunScriptFile(const std::string& path);
+absl::StatusOr<ScriptResult> RunScriptFile(
+    const std::string& path, const ScriptStorageFactory& storage = nullptr);
 
 // `vigil test promql FILE...`: runs every file, prints one line per failing
 // eval and a final "N passed, M failed" to `out`. Returns 0 when all passed,

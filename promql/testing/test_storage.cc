@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -165,7 +166,7 @@ class TestAppender : public tsdb::Appender {
 };
 
 void TestStorage::Add(const tsdb::Labels& labels, int64_t t, double v) {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   SamplesPtr& p = series_[labels];
   if (p == nullptr) {
     p = std::make_shared<std::vector<tsdb::Sample>>();
@@ -189,7 +190,7 @@ void TestStorage::Add(const tsdb::Labels& labels, int64_t t, double v) {
 
 void TestStorage::AddSeries(const tsdb::Labels& labels,
                             const std::vector<tsdb::Sample>& samples) {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   SamplesPtr& p = series_[labels];
   if (p == nullptr) {
     p = std::make_shared<std::vector<tsdb::Sample>>();
@@ -202,7 +203,7 @@ void TestStorage::AddSeries(const tsdb::Labels& labels,
 absl::Status TestStorage::AppendChecked(const tsdb::Labels& labels, int64_t t,
                                         double v) {
   {
-    absl::MutexLock l(&mu_);
+    std::lock_guard<std::mutex> l(mu_);
     auto it = series_.find(labels);
     if (it != series_.end() && !it->second->empty()) {
       const tsdb::Sample& last = it->second->back();
@@ -222,12 +223,12 @@ absl::Status TestStorage::AppendChecked(const tsdb::Labels& labels, int64_t t,
 }
 
 void TestStorage::Clear() {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   series_.clear();
 }
 
 size_t TestStorage::NumSeries() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   return series_.size();
 }
 
@@ -235,7 +236,7 @@ absl::StatusOr<std::unique_ptr<tsdb::Querier>> TestStorage::NewQuerier(
     int64_t mint, int64_t maxt) {
   std::vector<std::pair<tsdb::Labels, SamplesPtr>> snapshot;
   {
-    absl::MutexLock l(&mu_);
+    std::lock_guard<std::mutex> l(mu_);
     snapshot.reserve(series_.size());
     for (const auto& [labels, samples] : series_) {
       snapshot.emplace_back(labels, samples);
