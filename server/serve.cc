@@ -22,15 +22,18 @@
 #include "server/api/api.h"
 #include "server/api/engine_runner.h"
 #include "server/api/rules_json.h"
+#include "server/api/targets_json.h"
 #include "server/build_info.h"
 #include "server/config/config.h"
 #include "server/default_config.h"
+#include "server/discovery/manager.h"
 #include "server/flags.h"
 #include "server/http/http_server.h"
 #include "server/http/router.h"
 #include "server/log.h"
 #include "server/metrics/registry.h"
 #include "server/remote/write_handler.h"
+#include "server/scrape/manager.h"
 #include "tsdb/db.h"
 
 namespace vigil::server {
@@ -169,13 +172,44 @@ class Server {
   std::mutex config_mu_;
   config::Config config_;  // guarded by config_mu_
 
-  std::mutex reload_mu_;  // serialises SIGHUP and /-/reload
+  // Serialises SIGHUP, /-/reload and the startup of the managers below, so
+  // a reload sees each manager either absent or fully started.
+  std::mutex reload_mu_;
   std::unique_ptr<tsdb::DB> db_;
   std::unique_ptr<alerting::RuleManager> rules_;
   // What HTTP handlers and reloads use: set once rules_ is loaded, cleared
   // before it stops, so handlers never see a half-built manager.
   std::atomic<alerting::RuleManager*> live_rules_{nullptr};
+  std::unique_ptr<scrape::ScrapeManager> scrape_;
+  std::unique_ptr<discovery::DiscoveryManager> discovery_;
+  std::atomic<scrape::ScrapeManager*> live_scrape_{nullptr};
 };
+
+void CollectScrapeStats(const scrape::ScrapeManagerStats& s, std::string* out) {
+  auto one = [&](const char* name, const char* help, const char* type,
+                 uint64_t v) {
+    metrics::AppendHeader(out, name, help, type);
+    metrics::AppendSample(out, name, {}, static_cast<double>(v));
+  };
+  one("vigil_target_active", "Active scrape targets.", "gauge",
+      s.active_targets);
+  one("vigil_target_dropped", "Targets dropped by relabeling.", "gauge",
+      s.dropped_targets);
+  one("vigil_target_scrapes_total", "Scrapes performed.", "counter", s.scrapes);
+  one("vigil_target_scrapes_failed_total", "Scrapes that failed.", "counter",
+      s.failed_scrapes);
+  one("vigil_target_scrapes_exceeded_sample_limit_total",
+      "Scrapes rejected for exceeding sample_limit.", "counter",
+      s.sample_limit_exceeded);
+  one("vigil_target_scrapes_sample_out_of_order_total",
+      "Scraped samples rejected as out of order.", "counter", s.out_of_order);
+  one("vigil_target_scrapes_sample_duplicate_timestamp_total",
+      "Scraped samples rejected as duplicates.", "counter", s.duplicate);
+  one("vigil_target_scrapes_sample_out_of_bounds_total",
+      "Scraped samples rejected as too old.", "counter", s.out_of_bounds);
+  one("vigil_target_scrape_pool_reloads_total", "Scrape config reloads.",
+      "counter", s.reloads);
+}
 
 absl::Status ValidateExpr(absl::string_view expr) {
   return promql::ParseExpr(expr).status();
@@ -210,6 +244,11 @@ absl::StatusOr<config::Config> Server::LoadConfig() const {
 absl::Status Server::Reload() {
   std::lock_guard<std::mutex> reload_lock(reload_mu_);
   absl::StatusOr<config::Config> c = LoadConfig();
+  if (c.ok() && scrape_ != nullptr) {
+    absl::Status ss = scrape_->ApplyConfig(*c);
+    if (!ss.ok()) c = ss;
+  }
+  if (c.ok() && discovery_ != nullptr) discovery_->ApplyConfig(*c);
   if (c.ok()) {
     absl::Status rs = LoadRules(*c);
     if (!rs.ok()) c = rs;
@@ -227,7 +266,6 @@ absl::Status Server::Reload() {
     std::lock_guard<std::mutex> lock(config_mu_);
     config_ = *std::move(c);
   }
-  // The scrape manager is updated here once server/scrape provides one.
   LogInfo("Completed loading of configuration file",
           {{"filename",
             flags_.config_file.empty() ? "<embedded>" : flags_.config_file}});
@@ -273,7 +311,7 @@ int Server::Run() {
       ->Set(1);
   metrics::CounterFamily* http_requests = registry_.NewCounter(
       "vigil_http_requests_total", "HTTP requests, by handler and code.",
-      {"handler", "code"});
+      {"code", "handler"});
   metrics::HistogramFamily* http_duration =
       registry_.NewHistogram("vigil_http_request_duration_seconds",
                              "HTTP request latency, by handler.", {"handler"});
@@ -315,6 +353,15 @@ int Server::Run() {
     std::vector<alerting::GroupStatus> groups;
     if (auto* r = live_rules_.load()) groups = r->Groups();
     api::WriteRuleGroups(groups, std::string(req.FormValue("type")), w);
+  };
+  hooks.targets = [this](const http::Request& req, api::JsonWriter* w) {
+    std::vector<scrape::TargetInfo> active;
+    std::vector<scrape::DroppedTargetInfo> dropped;
+    if (auto* sm = live_scrape_.load()) {
+      active = sm->ActiveTargets();
+      dropped = sm->DroppedTargets();
+    }
+    api::WriteTargets(active, dropped, std::string(req.FormValue("state")), w);
   };
   hooks.alerts = [this](const http::Request&, api::JsonWriter* w) {
     std::vector<alerting::Alert> alerts;
@@ -366,7 +413,7 @@ int Server::Run() {
     absl::Time start = absl::Now();
     http::Response resp = router.Dispatch(req);
     const std::string& handler = req->route.empty() ? "other" : req->route;
-    http_requests->WithLabels({handler, absl::StrCat(resp.status)})->Inc();
+    http_requests->WithLabels({absl::StrCat(resp.status), handler})->Inc();
     http_duration->WithLabels({handler})->Observe(
         absl::ToDoubleSeconds(absl::Now() - start));
     return resp;
@@ -425,18 +472,44 @@ int Server::Run() {
   // Alert delivery (ropts.notify) is attached by alerting/notifier's owner;
   // until then alerts are evaluated, stored as ALERTS series and listed on
   // /api/v1/alerts.
-  rules_ = std::make_unique<alerting::RuleManager>(std::move(ropts));
-  absl::Status rs = LoadRules(config_);
-  if (!rs.ok()) {
-    LogError("Error loading rules", {{"err", std::string(rs.message())}});
+  std::unique_lock<std::mutex> startup_lock(reload_mu_);
+  auto fail_startup = [&](absl::string_view what, const absl::Status& err) {
+    LogError(what, {{"err", std::string(err.message())}});
+    if (discovery_ != nullptr) discovery_->Stop();
+    if (scrape_ != nullptr) scrape_->Stop();
+    discovery_.reset();
+    scrape_.reset();
     rules_.reset();
+    startup_lock.unlock();
     server.Shutdown(absl::Seconds(1));
     gate_.Set(nullptr);
     (void)db_->Close();
     return 1;
-  }
+  };
+  rules_ = std::make_unique<alerting::RuleManager>(std::move(ropts));
+  absl::Status rs = LoadRules(config_);
+  if (!rs.ok()) return fail_startup("Error loading rules", rs);
+
+  scrape_ = std::make_unique<scrape::ScrapeManager>(&gate_);
+  absl::Status ss = scrape_->ApplyConfig(config_);
+  if (!ss.ok()) return fail_startup("Error applying scrape config", ss);
+  discovery_ = std::make_unique<discovery::DiscoveryManager>(
+      [this](const std::string& job, std::vector<discovery::TargetGroup> g) {
+        scrape_->Sync(job, g);
+      });
+  discovery_->ApplyConfig(config_);
+  discovery_->RefreshNow();  // targets known before the first scrape
+  discovery_->Start();
+  live_scrape_.store(scrape_.get());
+  registry_.AddCollector([this](std::string* out) {
+    if (auto* sm = live_scrape_.load()) CollectScrapeStats(sm->Stats(), out);
+  });
+  LogInfo("Scrape manager started",
+          {{"targets", absl::StrCat(scrape_->ActiveTargets().size())}});
+
   rules_->Start();
   live_rules_.store(rules_.get());
+  startup_lock.unlock();
   LogInfo("Rule manager started",
           {{"rules", absl::StrCat(rules_->RuleCount())}});
   ready_.store(true);
@@ -458,12 +531,24 @@ int Server::Run() {
   // (which may still hold the rule manager, so it is freed only after),
   // then storage.
   ready_.store(false);
-  live_rules_.store(nullptr);
-  rules_->Stop();
-  LogInfo("Rule manager stopped");
+  {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    live_scrape_.store(nullptr);
+    discovery_->Stop();
+    scrape_->Stop();  // writes staleness markers
+    LogInfo("Scrape manager stopped");
+    live_rules_.store(nullptr);
+    rules_->Stop();
+    LogInfo("Rule manager stopped");
+  }
   server.Shutdown(absl::Seconds(10));
   LogInfo("Web server stopped");
-  rules_.reset();
+  {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    discovery_.reset();
+    scrape_.reset();
+    rules_.reset();
+  }
   gate_.Set(nullptr);
   absl::Status cs = db_->Close();
   if (!cs.ok()) {

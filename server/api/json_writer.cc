@@ -149,8 +149,8 @@ void JsonWriter::Double(double v) {
     return;
   }
   char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v,
-                         std::chars_format::scientific);
+  auto r =
+      std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
   std::string_view s(buf, r.ptr - buf);
   size_t e = s.find('e');
   out_->append(s.data(), e + 2);  // mantissa, 'e', sign
