@@ -126,7 +126,7 @@ constexpr uint64_t kMaxWidthAvg = 64 << 4;
 
 inline int KFromWidthAvg(uint64_t avg) {
   const int k = static_cast<int>((avg + kWidthRound) >> 4) - 1;
-  return k < 0 ? 0 : k;
+  return std::clamp(k, 0, 63);  // shifts by k must stay defined
 }
 
 inline Coding ChooseCoding(const uint64_t* stats) {
@@ -242,7 +242,9 @@ inline uint64_t Pow10Wrapped(int n) {
 }
 
 inline double FromDecimal(uint64_t m, int scale) {
-  return static_cast<double>(static_cast<int64_t>(m)) / kPow10[scale];
+  const double d = static_cast<double>(static_cast<int64_t>(m));
+  // Integers skip the division (same result, shorter dependency chain).
+  return scale == 0 ? d : d / kPow10[scale];
 }
 
 // True when v is bit-for-bit m / 10^scale for some int64 m.
@@ -946,17 +948,29 @@ bool ChunkDecoder::Seek(int64_t t) {
 absl::Status ChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
                                        std::vector<Sample>* out) {
   if (!done_ && num_samples_ > read_) {
-    // Every sample takes at least two bits, which bounds the reservation
-    // even when the header's count is corrupt.
+    // A hint only: bounded by the stream size so a corrupt count cannot
+    // make it allocate much.
     const size_t remaining = static_cast<size_t>(num_samples_ - read_);
     out->reserve(out->size() + std::min(remaining, size_bits_ / 2));
   }
+  // Samples are staged in a local buffer: stores to it cannot alias the
+  // decoder's state, so the compiler keeps that state in registers.
+  constexpr int kBatch = 64;
+  Sample batch[kBatch];
+  int n = 0;
   while (!done_ && read_ < num_samples_) {
     if (!DecodeNext()) break;
     // The sample past maxt stays current, as after a Seek.
     if (t_ > maxt) break;
-    if (t_ >= mint) out->push_back(Sample{t_, v_});
+    if (t_ >= mint) {
+      batch[n++] = Sample{t_, v_};
+      if (n == kBatch) {
+        out->insert(out->end(), batch, batch + n);
+        n = 0;
+      }
+    }
   }
+  out->insert(out->end(), batch, batch + n);
   if (read_ >= num_samples_) done_ = true;
   return status_;
 }

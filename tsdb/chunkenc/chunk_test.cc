@@ -280,6 +280,21 @@ TEST(ChunkTest, ModeSwitchesBackAndForth) {
   ExpectRoundTrip(s);
 }
 
+// Residuals of (almost) 64 bits drive the Rice parameter to its maximum.
+TEST(ChunkTest, HugeDecimalJumps) {
+  std::vector<Sample> s;
+  for (int i = 0; i < 300; ++i) {
+    const double big = (i % 3 == 0) ? 9.2e18 : -9.1e18;
+    s.push_back({i, (i % 2) ? big : static_cast<double>(i)});
+  }
+  ExpectRoundTrip(s);
+  s.clear();
+  for (int i = 0; i < 300; ++i) {
+    s.push_back({int64_t{i} << 40, (i % 2) ? 9e18 : -9e18 + i});
+  }
+  ExpectRoundTrip(s);
+}
+
 TEST(ChunkTest, RandomSequencesRoundTrip) {
   for (uint64_t seed = 0; seed < 3000; ++seed) {
     std::mt19937_64 rng(seed);
