@@ -1161,5 +1161,86 @@ TEST(ParserTest, SeedE33DollarDollarIsAValidRegex) {
   ASSERT_NE(e, nullptr);
 }
 
+// Token soup: whatever parses must format to text that parses back to the
+// same canonical form; nothing may crash or leak (run under ASan too).
+// "Inf" is left out: like Prometheus we print +Inf, which reparses as a
+// unary plus.
+TEST(ParserTest, RandomTokenSoupRoundTrips) {
+  const char* const kPieces[] = {"x",
+                                 "y{a=\"b\"}",
+                                 "{c=~\"d.*\"}",
+                                 "1",
+                                 "2.5",
+                                 "Inf",
+                                 "\"s\"",
+                                 "(",
+                                 ")",
+                                 "[5m]",
+                                 "[1h:]",
+                                 "[1h:5m]",
+                                 "+",
+                                 "-",
+                                 "*",
+                                 "/",
+                                 "%",
+                                 "^",
+                                 "==",
+                                 "!=",
+                                 ">",
+                                 "<",
+                                 ">=",
+                                 "<=",
+                                 "and",
+                                 "or",
+                                 "unless",
+                                 "atan2",
+                                 "bool",
+                                 "on(a)",
+                                 "ignoring(a)",
+                                 "group_left(b)",
+                                 "group_right",
+                                 "sum",
+                                 "topk",
+                                 "by (a)",
+                                 "without (a)",
+                                 "rate",
+                                 "abs",
+                                 "time",
+                                 "round",
+                                 ",",
+                                 "offset 5m",
+                                 "offset -1m",
+                                 "@ 10",
+                                 "@ start()",
+                                 "count_values"};
+  uint32_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+  };
+  int parsed = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string q;
+    const int n = 1 + static_cast<int>(next() % 12);
+    for (int k = 0; k < n; ++k) {
+      q += kPieces[next() % std::size(kPieces)];
+      if (next() % 2) q += " ";
+    }
+    auto e = ParseExpr(q);
+    if (!e.ok()) {
+      EXPECT_NE(std::string(e.status().message()).find("parse error"),
+                std::string::npos)
+          << q;
+      continue;
+    }
+    ++parsed;
+    const std::string once = FormatExpr(**e);
+    auto again = ParseExpr(once);
+    ASSERT_TRUE(again.ok()) << q << " -> " << once << ": " << again.status();
+    EXPECT_EQ(FormatExpr(**again), once) << q;
+  }
+  EXPECT_GT(parsed, 50);
+}
+
 }  // namespace
 }  // namespace vigil::promql
