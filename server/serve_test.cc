@@ -1,0 +1,249 @@
+// End-to-end tests of the `vigil` binary: started as a subprocess on a free
+// loopback port, fed by remote write, read back by promtool, reloaded,
+// restarted on the same data directory and stopped by signal and by
+// /-/quit.
+#include <netinet/in.h>
+#include <signal.h>
+#include <snappy.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "server/http/test_client.h"
+#include "server/remote/remote.pb.h"
+
+namespace vigil::server {
+namespace {
+
+using http::HttpGet;
+using http::HttpPost;
+
+constexpr char kBinary[] = "server/vigil";
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+struct CmdResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+CmdResult RunCmd(const std::string& cmd) {
+  CmdResult r;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class Vigil {
+ public:
+  explicit Vigil(std::vector<std::string> args) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(kBinary));
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(kBinary, argv.data());
+      _exit(127);
+    }
+  }
+  ~Vigil() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  // Exit code, or -1 if it did not exit within `timeout`.
+  int Wait(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+bool WaitReady(int port) {
+  for (int i = 0; i < 500; ++i) {
+    if (HttpGet(port, "/-/ready").status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::string RemoteWriteBody(int64_t t, double v) {
+  remote::WriteRequest wr;
+  remote::TimeSeries* ts = wr.add_timeseries();
+  remote::Label* l = ts->add_labels();
+  l->set_name("__name__");
+  l->set_value("e2e_metric");
+  l = ts->add_labels();
+  l->set_name("job");
+  l->set_value("test");
+  remote::Sample* s = ts->add_samples();
+  s->set_timestamp(t);
+  s->set_value(v);
+  std::string raw, out;
+  wr.SerializeToString(&raw);
+  snappy::Compress(raw.data(), raw.size(), &out);
+  return out;
+}
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(
+        std::getenv("TEST_TMPDIR"), "/serve_test_",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    RunCmd("rm -rf " + dir_ + " && mkdir -p " + dir_);
+    config_ = dir_ + "/vigil.yml";
+    WriteConfig("global:\n  external_labels:\n    replica: a\n");
+    port_ = FreePort();
+  }
+  void WriteConfig(const std::string& text) { std::ofstream(config_) << text; }
+  std::vector<std::string> Args() {
+    return {"serve",
+            absl::StrCat("--web.listen-address=127.0.0.1:", port_),
+            "--storage.tsdb.path=" + dir_ + "/data",
+            "--config.file=" + config_,
+            "--web.enable-remote-write-receiver",
+            "--web.enable-lifecycle"};
+  }
+
+  std::string dir_;
+  std::string config_;
+  int port_ = 0;
+};
+
+TEST_F(ServeTest, RemoteWriteQueryRestartAndSignals) {
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  {
+    Vigil v(Args());
+    ASSERT_TRUE(WaitReady(port_));
+    EXPECT_EQ(HttpGet(port_, "/-/healthy").status, 200);
+    auto r = HttpPost(port_, "/api/v1/write", RemoteWriteBody(now_ms, 42),
+                      "application/x-protobuf");
+    EXPECT_EQ(r.status, 204) << r.body;
+    // The same sample again, older: rejected, reported, not retried.
+    r = HttpPost(port_, "/api/v1/write", RemoteWriteBody(now_ms - 1000, 1),
+                 "application/x-protobuf");
+    EXPECT_EQ(r.status, 400) << r.body;
+
+    CmdResult q =
+        RunCmd(absl::StrCat("/usr/bin/promtool query instant ",
+                            "http://127.0.0.1:", port_, " e2e_metric"));
+    if (access("/usr/bin/promtool", X_OK) == 0) {
+      EXPECT_EQ(q.exit_code, 0) << q.output;
+      EXPECT_NE(q.output.find("e2e_metric{job=\"test\"} => 42"),
+                std::string::npos)
+          << q.output;
+    }
+    auto flags = HttpGet(port_, "/api/v1/status/flags");
+    EXPECT_NE(flags.body.find("\"web.enable-lifecycle\":\"true\""),
+              std::string::npos);
+    EXPECT_NE(HttpGet(port_, "/api/v1/status/config").body.find("replica"),
+              std::string::npos);
+
+    // A broken config is refused and reported; the old one stays.
+    WriteConfig("global:\n  scrape_interval: banana\n");
+    r = HttpPost(port_, "/-/reload", "");
+    EXPECT_EQ(r.status, 500);
+    EXPECT_NE(HttpGet(port_, "/api/v1/status/runtimeinfo")
+                  .body.find("\"reloadConfigSuccess\":false"),
+              std::string::npos);
+    WriteConfig("global:\n  external_labels:\n    replica: b\n");
+    EXPECT_EQ(HttpPost(port_, "/-/reload", "").status, 200);
+    EXPECT_NE(HttpGet(port_, "/api/v1/status/config").body.find("replica: b"),
+              std::string::npos);
+    v.Signal(SIGHUP);  // reload by signal keeps serving
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(HttpGet(port_, "/-/healthy").status, 200);
+
+    v.Signal(SIGTERM);
+    EXPECT_EQ(v.Wait(std::chrono::seconds(15)), 0);
+  }
+  {
+    // Restart on the same directory: the sample survived.
+    Vigil v(Args());
+    ASSERT_TRUE(WaitReady(port_));
+    auto r = HttpGet(port_, absl::StrCat("/api/v1/query?query=e2e_metric&time=",
+                                         now_ms / 1000 + 1));
+    EXPECT_NE(r.body.find("\"42\""), std::string::npos) << r.body;
+    r = HttpPost(port_, "/-/quit", "");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(v.Wait(std::chrono::seconds(15)), 0);
+  }
+}
+
+TEST_F(ServeTest, StartupErrorsExitNonZero) {
+  {
+    Vigil v({"serve", "--no-such-flag"});
+    EXPECT_EQ(v.Wait(std::chrono::seconds(10)), 1);
+  }
+  {
+    Vigil v({"serve", "--config.file=" + dir_ + "/missing.yml",
+             "--storage.tsdb.path=" + dir_ + "/data"});
+    EXPECT_EQ(v.Wait(std::chrono::seconds(10)), 1);
+  }
+  {
+    Vigil v({"nosuchcommand"});
+    EXPECT_EQ(v.Wait(std::chrono::seconds(10)), 2);
+  }
+  {
+    Vigil v({"tsdb"});  // not wired in this build: honest failure
+    EXPECT_EQ(v.Wait(std::chrono::seconds(10)), 1);
+  }
+  CmdResult r = RunCmd(absl::StrCat(kBinary, " --version"));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.output.rfind("vigil, version 0.1.0 (branch: ", 0), 0u)
+      << r.output;
+}
+
+TEST_F(ServeTest, PortInUseIsReported) {
+  Vigil first(Args());
+  ASSERT_TRUE(WaitReady(port_));
+  auto args = Args();
+  args[2] = "--storage.tsdb.path=" + dir_ + "/data2";
+  Vigil second(args);
+  EXPECT_EQ(second.Wait(std::chrono::seconds(10)), 1);
+  first.Signal(SIGINT);
+  EXPECT_EQ(first.Wait(std::chrono::seconds(15)), 0);
+}
+
+}  // namespace
+}  // namespace vigil::server
