@@ -150,8 +150,9 @@ bool ParseFloatValue(absl::string_view s, double* out) {
   if (s.empty()) return false;
   const char* p = s.data();
   const char* e = p + s.size();
-  // Fast path: [-]digits[.digits] with at most 15 significant digits is
-  // exact as mantissa / 10^k (both exactly representable, one rounding).
+  // Fast path: [-]digits[.digits][e[+-]digits] with at most 15 digits and
+  // a net power of ten within ±22 is exact as mantissa * or / 10^k (both
+  // exactly representable, one rounding).
   {
     const char* q = p;
     bool neg = false;
@@ -175,9 +176,34 @@ bool ParseFloatValue(absl::string_view s, double* out) {
         break;
       }
     }
-    if (q == e && q != start && digits > 0 && digits <= 15 && frac != 0) {
+    int scale = frac > 0 ? -frac : 0;
+    if (q < e && (*q == 'e' || *q == 'E') && digits > 0) {
+      // Exponent forms ("1.23456789e+10", Go's %g) take the same path when
+      // the combined power of ten stays within the exact range (Clinger).
+      const char* x = q + 1;
+      bool xneg = false;
+      if (x < e && (*x == '+' || *x == '-')) xneg = *x++ == '-';
+      int exp = 0;
+      const char* xs = x;
+      while (x < e && x - xs < 4) {
+        unsigned d = static_cast<unsigned char>(*x) - '0';
+        if (d > 9) break;
+        exp = exp * 10 + static_cast<int>(d);
+        ++x;
+      }
+      if (x == e && x != xs) {
+        scale += xneg ? -exp : exp;
+        q = e;
+      }
+    }
+    if (q == e && q != start && digits > 0 && digits <= 15 && frac != 0 &&
+        scale >= -22 && scale <= 22) {
       double v = static_cast<double>(mant);
-      if (frac > 0) v /= kPow10[frac];
+      if (scale < 0) {
+        v /= kPow10[-scale];
+      } else if (scale > 0) {
+        v *= kPow10[scale];
+      }
       *out = neg ? -v : v;
       return true;
     }

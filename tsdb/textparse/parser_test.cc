@@ -191,11 +191,27 @@ TEST(TextParserTest, FloatFastPathIsExact) {
                          "99999999999999",
                          "0.000000000000001",
                          "123456789012345",
-                         "1234567890123456789"};
+                         "1234567890123456789",
+                         "1.23456789e+10",
+                         "1e22",
+                         "1e23",
+                         "-2.5E-3",
+                         "9.99999999999999e-7",
+                         "1e-22",
+                         "123456789012345e-30",
+                         "7e",
+                         "1e+",
+                         "1e5x"};
   for (const char* c : cases) {
     double got;
+    char* end;
+    double want = std::strtod(c, &end);
+    if (*end != '\0') {
+      EXPECT_FALSE(ParseFloatValue(c, &got)) << c;
+      continue;
+    }
     ASSERT_TRUE(ParseFloatValue(c, &got)) << c;
-    EXPECT_EQ(got, std::strtod(c, nullptr)) << c;
+    EXPECT_EQ(got, want) << c;
   }
 }
 
