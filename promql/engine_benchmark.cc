@@ -3,6 +3,7 @@
 //   bazel run --config=opt //promql:engine_benchmark
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "benchmark/benchmark.h"
 #include "promql/engine.h"
 #include "promql/testing/test_storage.h"
+#include "tsdb/db.h"
 
 namespace vigil::promql {
 namespace {
@@ -23,49 +25,77 @@ tsdb::Labels L(std::vector<tsdb::Label> pairs) {
 
 // 50 jobs x 4 instances x 12 buckets of x_bucket (+ x_count), scraped every
 // 15 s for 24 h + 5 m. Counters grow by a per-bucket rate with jitter and
-// reset once in a while.
+// reset every 6 h for a third of the targets.
+template <typename Sink>
+void GenerateHistograms(Sink sink) {
+  const char* les[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                       "0.5",   "1",    "2.5",   "5",    "10",  "+Inf"};
+  const int64_t end = 24 * kHour + 5 * 60'000;
+  uint64_t rng = 42;
+  for (int job = 0; job < 50; ++job) {
+    for (int inst = 0; inst < 4; ++inst) {
+      std::vector<double> cum(12, 0);
+      std::string j = "job-" + std::to_string(job);
+      std::string in = "inst-" + std::to_string(inst);
+      std::vector<tsdb::Labels> ls;
+      for (int b = 0; b < 12; ++b) {
+        ls.push_back(L({{"__name__", "x_bucket"},
+                        {"instance", in},
+                        {"job", j},
+                        {"le", les[b]}}));
+      }
+      ls.push_back(L({{"__name__", "x_count"}, {"instance", in}, {"job", j}}));
+      std::vector<std::vector<tsdb::Sample>> data(13);
+      for (int64_t t = 0; t <= end; t += kScrapeMs) {
+        if (t % (6 * kHour) == 0 && t > 0 && (job + inst) % 3 == 0) {
+          std::fill(cum.begin(), cum.end(), 0);  // process restart
+        }
+        double acc = 0;
+        for (int b = 0; b < 12; ++b) {
+          rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+          acc += static_cast<double>((rng >> 33) % 7);
+          cum[b] += acc;
+          data[b].push_back({t, cum[b]});
+        }
+        data[12].push_back({t, cum[11]});
+      }
+      for (int b = 0; b < 13; ++b) sink(ls[b], data[b]);
+    }
+  }
+}
+
 testing::TestStorage* HistogramStorage() {
   static testing::TestStorage* st = [] {
     auto* s = new testing::TestStorage();
-    const char* les[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
-                         "0.5",   "1",    "2.5",   "5",    "10",  "+Inf"};
-    const int64_t end = 24 * kHour + 5 * 60'000;
-    uint64_t rng = 42;
-    for (int job = 0; job < 50; ++job) {
-      for (int inst = 0; inst < 4; ++inst) {
-        std::vector<double> cum(12, 0);
-        std::string j = "job-" + std::to_string(job);
-        std::string in = "inst-" + std::to_string(inst);
-        std::vector<tsdb::Labels> ls;
-        for (int b = 0; b < 12; ++b) {
-          ls.push_back(L({{"__name__", "x_bucket"},
-                          {"instance", in},
-                          {"job", j},
-                          {"le", les[b]}}));
-        }
-        tsdb::Labels count =
-            L({{"__name__", "x_count"}, {"instance", in}, {"job", j}});
-        std::vector<std::vector<tsdb::Sample>> data(13);
-        for (int64_t t = 0; t <= end; t += kScrapeMs) {
-          if (t % (6 * kHour) == 0 && t > 0 && (job + inst) % 3 == 0) {
-            std::fill(cum.begin(), cum.end(), 0);  // process restart
-          }
-          double acc = 0;
-          for (int b = 0; b < 12; ++b) {
-            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-            acc += static_cast<double>((rng >> 33) % 7);
-            cum[b] += acc;
-            data[b].push_back({t, cum[b]});
-          }
-          data[12].push_back({t, cum[11]});
-        }
-        for (int b = 0; b < 12; ++b) s->AddSeries(ls[b], data[b]);
-        s->AddSeries(count, data[12]);
-      }
-    }
+    GenerateHistograms(
+        [&](const tsdb::Labels& l, const std::vector<tsdb::Sample>& d) {
+          s->AddSeries(l, d);
+        });
     return s;
   }();
   return st;
+}
+
+// The same data in the real storage engine (compressed chunks in memory),
+// so the numbers include chunk decoding.
+tsdb::DB* HistogramDB() {
+  static tsdb::DB* db = [] {
+    tsdb::DBOptions o;
+    o.now_ms = [] { return 24 * kHour; };
+    o.maintenance_interval = absl::ZeroDuration();
+    auto* d = std::move(*tsdb::DB::Open(o)).release();
+    GenerateHistograms(
+        [&](const tsdb::Labels& l, const std::vector<tsdb::Sample>& data) {
+          auto app = d->NewAppender();
+          tsdb::SeriesRef ref = 0;
+          for (const tsdb::Sample& x : data) {
+            ref = *app->Append(ref, l, x.t, x.v);
+          }
+          if (!app->Commit().ok()) std::abort();
+        });
+    return d;
+  }();
+  return db;
 }
 
 // 50 instances x 4 cpus x 8 modes of node_cpu_seconds_total for 6 h + 5 m.
@@ -121,6 +151,25 @@ void BM_HistogramQuantile24h(benchmark::State& state) {
            5 * 60'000, 24 * kHour + 5 * 60'000, 60'000);
 }
 BENCHMARK(BM_HistogramQuantile24h)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime();
+
+void BM_HistogramQuantile24hOnDB(benchmark::State& state) {
+  RunRange(state, HistogramDB(),
+           "histogram_quantile(0.99, sum by (le, job) (rate(x_bucket[5m])))",
+           5 * 60'000, 24 * kHour + 5 * 60'000, 60'000);
+}
+BENCHMARK(BM_HistogramQuantile24hOnDB)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime();
+
+void BM_BucketRatio6hOnDB(benchmark::State& state) {
+  RunRange(state, HistogramDB(),
+           "sum(rate(x_bucket{le=\"0.1\"}[5m])) by (job) / "
+           "sum(rate(x_count[5m])) by (job)",
+           18 * kHour, 24 * kHour, 15'000);
+}
+BENCHMARK(BM_BucketRatio6hOnDB)
     ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime();
 
