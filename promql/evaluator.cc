@@ -397,6 +397,7 @@ class Evaluator {
 
   absl::Status CheckInterrupt() const;
   absl::Status Account(int64_t points);
+  absl::Status CheckDense(size_t series, int64_t steps) const;
   int64_t AtTime(AtModifier at, int64_t at_ms) const;
 
   absl::StatusOr<Val> Dispatch(const Expr& e, const Steps& s);
@@ -437,6 +438,19 @@ absl::Status Evaluator::CheckInterrupt() const {
   }
   if (p_.deadline != absl::InfiniteFuture() && absl::Now() > p_.deadline) {
     return absl::DeadlineExceededError("query timed out in query execution");
+  }
+  return absl::OkStatus();
+}
+
+// Results are dense (one slot per series and step), so a selector over many
+// short-lived series in a long range query needs far more memory than its
+// sample count. Refuse before allocating rather than exhaust memory.
+absl::Status Evaluator::CheckDense(size_t series, int64_t steps) const {
+  if (static_cast<double>(series) * static_cast<double>(steps) >
+      2.0 * static_cast<double>(p_.max_samples)) {
+    return absl::ResourceExhaustedError(
+        "query processing would load too many samples into memory in query "
+        "execution");
   }
   return absl::OkStatus();
 }
@@ -575,6 +589,7 @@ absl::StatusOr<VectorVal> Evaluator::EvalVectorSelector(
       (*q)->Select(hints, vs.matchers);
   if (!series.ok()) return series.status();
 
+  if (absl::Status st = CheckDense(series->size(), s.n); !st.ok()) return st;
   VectorVal out;
   out.series.resize(series->size());
   const int threads = series->size() >= 64 && s.n >= 16 ? p_.max_threads : 1;
@@ -752,6 +767,7 @@ absl::StatusOr<Val> Evaluator::EvalRangeCall(const Call& c, const Steps& s,
   // rate/increase: counter resets are found once per series, not per window.
   const bool counter_fn = c.func == "rate" || c.func == "increase";
   const size_t nseries = src.labels.size();
+  if (absl::Status st = CheckDense(nseries, s.n); !st.ok()) return st;
   VectorVal out;
   out.series.resize(nseries);
   const int threads = nseries >= 32 && s.n >= 16 ? p_.max_threads : 1;
