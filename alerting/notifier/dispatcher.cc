@@ -161,7 +161,16 @@ void Dispatcher::Add(const std::vector<Alert>& alerts) {
     if (a.ends_at_ms == 0) a.ends_at_ms = now + config_.resolve_timeout_ms;
     uint64_t fp = Fingerprint(a.labels);
     auto it = alerts_.find(fp);
-    if (it != alerts_.end()) a = Merge(it->second, a, now);
+    if (it != alerts_.end()) {
+      // Merge only when the activity ranges overlap; otherwise this is a
+      // new occurrence that replaces the old one.
+      const Alert& old = it->second;
+      if ((a.ends_at_ms > old.starts_at_ms && a.ends_at_ms < old.ends_at_ms) ||
+          (a.starts_at_ms > old.starts_at_ms &&
+           a.starts_at_ms < old.ends_at_ms)) {
+        a = Merge(old, a, now);
+      }
+    }
     alerts_[fp] = a;
     RouteLocked(a, now);
   }

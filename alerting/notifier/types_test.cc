@@ -95,6 +95,31 @@ TEST(TypesTest, WebhookResolvedPayloadMatchesSeed) {
             ReadJSON("testdata/alertmanager/seed_resolved.json"));
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Bodies captured from prometheus-alertmanager 0.25.0 (Debian) for the seed
+// alert: ours must be byte-identical.
+TEST(TypesTest, WebhookBodiesAreByteIdenticalToRealAlertmanager) {
+  Alert a = SeedAlert();
+  a.ends_at_ms = 4070908800000;  // firing: endsAt in the future
+  tsdb::Labels group = L({{"alertname", "Nginx 100 active connections"}});
+  const std::string key = "{}:{alertname=\"Nginx 100 active connections\"}";
+  TemplateData firing = BuildTemplateData(
+      "webhook", group, {a}, "http://alertmanager:9093", a.starts_at_ms + 1000);
+  EXPECT_EQ(WebhookJSON(firing, key, 0),
+            ReadFile("testdata/alertmanager/real_am_0.25_firing.json"));
+  ASSERT_TRUE(ParseRFC3339("2024-04-26T17:23:05.311Z", &a.ends_at_ms));
+  TemplateData resolved = BuildTemplateData(
+      "webhook", group, {a}, "http://alertmanager:9093", a.ends_at_ms + 1000);
+  EXPECT_EQ(WebhookJSON(resolved, key, 0),
+            ReadFile("testdata/alertmanager/real_am_0.25_resolved.json"));
+}
+
 TEST(TypesTest, CommonLabelsAndStatus) {
   Alert a, b;
   a.labels = L({{"alertname", "x"}, {"instance", "1"}, {"job", "j"}});
