@@ -107,7 +107,8 @@ inline int RiceK(uint64_t sum, uint64_t count) {
 //   stats[0]: moving average of BitWidth(u), 4 fraction bits;
 //   stats[1]: the same over u - 1 for non-zero u;
 //   stats[2]: a clamped running score (as int64) of the bits the zero-flag
-//             code would have saved (< 0) or cost (> 0) against plain Rice.
+//             code would have saved (< 0) or cost (> 0) against plain Rice;
+//   stats[3]: number of updates so far, saturating at 2.
 // Before each residual both sides pick a plain Rice code of u, or a zero
 // flag followed by a Rice code of u - 1, whichever has been shorter lately.
 // The zero flag wins for mostly-constant data with occasional large moves
@@ -142,9 +143,13 @@ inline int64_t RiceCost(uint64_t x, int k) {
   return kRiceLimit + 6 + BitWidth(x);
 }
 
-inline void MoveAverage(int width, uint64_t* avg) {
+// `age` (0, 1, then 2 for good) makes the first residuals count fully and
+// by half, so the parameter is right after one or two samples instead of
+// ramping up from zero.
+inline void MoveAverage(int width, uint64_t age, uint64_t* avg) {
   const int64_t a = static_cast<int64_t>(*avg);
-  *avg = static_cast<uint64_t>(a + ((int64_t{width} * 16 - a) >> 2));
+  *avg = static_cast<uint64_t>(
+      a + ((int64_t{width} * 16 - a) >> (age < 2 ? age : 2)));
 }
 
 inline void UpdateStats(uint64_t u, const Coding& c, uint64_t* stats) {
@@ -153,8 +158,9 @@ inline void UpdateStats(uint64_t u, const Coding& c, uint64_t* stats) {
   stats[2] = static_cast<uint64_t>(
       std::clamp(static_cast<int64_t>(stats[2]) + flag - plain,
                  -kCodeScoreClamp, kCodeScoreClamp));
-  MoveAverage(BitWidth(u), &stats[0]);
-  if (u != 0) MoveAverage(BitWidth(u - 1), &stats[1]);
+  MoveAverage(BitWidth(u), stats[3], &stats[0]);
+  if (u != 0) MoveAverage(BitWidth(u - 1), stats[3], &stats[1]);
+  if (stats[3] < 2) ++stats[3];
 }
 
 // Keeps the width averages in step when mantissas are multiplied by 10^n

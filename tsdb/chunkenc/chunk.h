@@ -74,15 +74,15 @@ class ChunkEncoder {
   int64_t max_time_ = 0;
   // Timestamps: grid predictor.
   uint64_t prev_t_ = 0;
-  uint64_t grid_t_ = 0;              // where the last sample should have been
-  uint64_t interval_ = 0;            // expected distance between samples
-  uint64_t prev_err_ = 0;            // last sample's distance from the grid
-  uint64_t t_stats_[3] = {0, 0, 0};  // adaptive code statistics
+  uint64_t grid_t_ = 0;    // where the last sample should have been
+  uint64_t interval_ = 0;  // expected distance between samples
+  uint64_t prev_err_ = 0;  // last sample's distance from the grid
+  uint64_t t_stats_[4] = {0, 0, 0, 0};  // adaptive code statistics
   // Values.
   uint64_t prev_bits_ = 0;  // float mode: previous value's bits
   uint64_t prev_int_ = 0;   // decimal mode: previous mantissa >> shift_
   uint64_t avg_delta_ = 0;  // decimal mode: smoothed delta, 4 fraction bits
-  uint64_t v_stats_[3] = {0, 0, 0};
+  uint64_t v_stats_[4] = {0, 0, 0, 0};
   int32_t predictor_score_ = 0;   // < 0: previous + average delta wins
   uint16_t decimal_backoff_ = 0;  // float mode: samples until next probe
   uint16_t decimal_backoff_len_ = 1;
@@ -155,11 +155,11 @@ class ChunkDecoder {
   uint64_t grid_t_ = 0;
   uint64_t interval_ = 0;
   uint64_t prev_err_ = 0;
-  uint64_t t_stats_[3] = {0, 0, 0};
+  uint64_t t_stats_[4] = {0, 0, 0, 0};
   uint64_t prev_bits_ = 0;
   uint64_t prev_int_ = 0;
   uint64_t avg_delta_ = 0;
-  uint64_t v_stats_[3] = {0, 0, 0};
+  uint64_t v_stats_[4] = {0, 0, 0, 0};
   int32_t predictor_score_ = 0;
   uint8_t leading_ = 0xff;
   uint8_t trailing_ = 0;
