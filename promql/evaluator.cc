@@ -594,14 +594,20 @@ absl::StatusOr<VectorVal> Evaluator::EvalVectorSelector(
   out.series.resize(series->size());
   const int threads = series->size() >= 64 && s.n >= 16 ? p_.max_threads : 1;
   std::vector<std::vector<Sample>> bufs(std::max(threads, 1));
-  std::mutex mu;
+  std::mutex mu, read_mu;
   absl::Status error;
   std::atomic<int64_t> loaded{0};
   ParallelFor(series->size(), threads, [&](int worker, size_t idx) {
     tsdb::Series& ser = (*series)[idx];
     std::vector<Sample>& buf = bufs[worker];
     buf.clear();
-    absl::Status st = ser.iterator->ReadAll(&buf);
+    absl::Status st;
+    {
+      // A querier's iterators are not safe to drive concurrently; only the
+      // per-step work below runs in parallel.
+      std::lock_guard<std::mutex> l(read_mu);
+      st = ser.iterator->ReadAll(&buf);
+    }
     if (st.ok() && idx % 64 == 0) st = CheckInterrupt();
     if (!st.ok()) {
       std::lock_guard<std::mutex> l(mu);
