@@ -181,7 +181,9 @@ bool ConvertNumber(std::string_view text, double* out) {
   char* end = nullptr;
   errno = 0;
   double v = std::strtod(s.c_str(), &end);
-  if (end != s.c_str() + s.size() || errno == ERANGE) return false;
+  if (end != s.c_str() + s.size()) return false;
+  // Like Go's ParseFloat: overflow is an error, underflow rounds to zero.
+  if (errno == ERANGE && std::isinf(v)) return false;
   *out = v;
   return true;
 }
@@ -665,6 +667,7 @@ class Parser {
   explicit Parser(std::string_view in) : in_(in), toks_(Lexer(in).Run()) {}
 
   ExprPtr ParseAll() {
+    if (Peek().type == Tok::kEnd) Fail(0, "no expression found in input");
     int h = 0;
     ExprPtr e = ParseBinary(1, &h);
     const Token& t = Peek();

@@ -866,10 +866,12 @@ TEST(ParserTest, ErrorPositionsAreLineAndColumn) {
 }
 
 TEST(ParserTest, GeneralErrors) {
-  EXPECT_EQ(Err(""), "1:1: parse error: unexpected end of input");
-  EXPECT_EQ(Err("   "), "1:4: parse error: unexpected end of input");
+  EXPECT_EQ(Err(""), "1:1: parse error: no expression found in input");
+  EXPECT_EQ(Err("   "), "1:1: parse error: no expression found in input");
   EXPECT_EQ(Err("# only a comment"),
-            "1:17: parse error: unexpected end of input");
+            "1:1: parse error: no expression found in input");
+  EXPECT_EQ(Err("1e400"), "1:1: parse error: error parsing number: \"1e400\"");
+  EXPECT_EQ(Fmt("1e-400"), "0");
   EXPECT_EQ(Err("(foo"), "1:1: parse error: unclosed left parenthesis");
   EXPECT_EQ(Err("foo)"), "1:4: parse error: unexpected right parenthesis ')'");
   EXPECT_EQ(Err(")"), "1:1: parse error: unexpected right parenthesis ')'");
