@@ -397,7 +397,8 @@ void ChunkEncoder::RewriteBits(size_t pos, uint64_t bits, int n) {
 // run (and nothing else must be written for it).
 void ChunkEncoder::StartOrExtendRun(bool zero, bool* flag_next,
                                     uint16_t* run_len, uint8_t* run_bits,
-                                    size_t* run_pos, bool* in_run) {
+                                    size_t* run_pos, bool resume,
+                                    bool* in_run) {
   *in_run = false;
   if (*run_len > 0 && *run_len < RunMax(*run_bits) && zero) {
     ++*run_len;
@@ -406,8 +407,10 @@ void ChunkEncoder::StartOrExtendRun(bool zero, bool* flag_next,
     return;
   }
   bool flag = *flag_next;
+  bool closed_short = false;
   if (*run_len > 0) {
     flag = *run_len == RunMax(*run_bits);
+    closed_short = !flag;
     *run_bits = NextRunBits(*run_len);
     *run_len = 0;
   }
@@ -420,7 +423,9 @@ void ChunkEncoder::StartOrExtendRun(bool zero, bool* flag_next,
       *in_run = true;
     }
   }
-  *flag_next = zero;
+  // With `resume` (timestamps), the residual that ends a short run (a late
+  // scrape) is taken as a blip: the next code starts with a run flag.
+  *flag_next = zero || (closed_short && resume);
 }
 
 void ChunkEncoder::Append(int64_t t, double v) {
@@ -453,7 +458,7 @@ void ChunkEncoder::Append(int64_t t, double v) {
     bool in_run;
     const bool zero = ValueIsZero(v);
     StartOrExtendRun(zero, &v_flag_next_, &v_run_len_, &v_run_bits_,
-                     &v_run_pos_, &in_run);
+                     &v_run_pos_, /*resume=*/false, &in_run);
     if (in_run) {
       // Same state change as coding a zero residual, minus the statistics.
       if (mode_ == kDecimal) {
@@ -476,7 +481,7 @@ void ChunkEncoder::AppendTimestamp(int64_t t) {
   const uint64_t err = ut - pred;
   bool in_run;
   StartOrExtendRun(err == 0, &t_flag_next_, &t_run_len_, &t_run_bits_,
-                   &t_run_pos_, &in_run);
+                   &t_run_pos_, /*resume=*/true, &in_run);
   if (!in_run) WriteCoded(ZigZag(err), t_stats_);
   AdvanceGrid(ut, prev_t_, pred, err, &grid_t_, &interval_, &prev_err_);
   prev_t_ = ut;
@@ -857,10 +862,14 @@ inline void ChunkDecoder::ZeroValue() {
 // True when this sample's residual of one stream is covered by a run
 // (see ChunkEncoder::StartOrExtendRun).
 inline __attribute__((always_inline)) bool ChunkDecoder::ReadRun(
-    bool* flag_next, uint16_t* run_left, bool* run_full, uint8_t* run_bits) {
+    bool* flag_next, uint16_t* run_left, bool* run_full, uint8_t* run_bits,
+    bool* after_short) {
   if (*run_left > 0) {
     --*run_left;
-    if (*run_left == 0) *flag_next = *run_full;
+    if (*run_left == 0) {
+      *flag_next = *run_full;
+      *after_short = !*run_full;
+    }
     return true;
   }
   if (!*flag_next) return false;
@@ -874,6 +883,7 @@ inline __attribute__((always_inline)) bool ChunkDecoder::ReadRun(
   *run_full = n == RunMax(*run_bits);
   *run_bits = NextRunBits(static_cast<uint64_t>(n));
   *flag_next = *run_left == 0 ? *run_full : true;
+  *after_short = *run_left == 0 && !*run_full;
   return true;
 }
 
@@ -882,17 +892,20 @@ inline __attribute__((always_inline)) bool ChunkDecoder::DecodeNext() {
     const uint64_t prev_t = static_cast<uint64_t>(t_);
     const uint64_t pred = grid_t_ + interval_;
     uint64_t err = 0;
-    if (!ReadRun(&t_flag_next_, &t_run_left_, &t_run_full_, &t_run_bits_)) {
+    if (!ReadRun(&t_flag_next_, &t_run_left_, &t_run_full_, &t_run_bits_,
+                 &t_after_short_)) {
       int escape;
       const uint64_t u = ReadCoded(t_stats_, &escape);
       if (escape != kEscNone) return Fail("escape in timestamp");
       err = UnZigZag(u);
-      t_flag_next_ = u == 0;
+      t_flag_next_ = u == 0 || t_after_short_;
+      t_after_short_ = false;
     }
     const uint64_t t = pred + err;
     AdvanceGrid(t, prev_t, pred, err, &grid_t_, &interval_, &prev_err_);
     t_ = static_cast<int64_t>(t);
-    if (ReadRun(&v_flag_next_, &v_run_left_, &v_run_full_, &v_run_bits_)) {
+    if (ReadRun(&v_flag_next_, &v_run_left_, &v_run_full_, &v_run_bits_,
+                &v_after_short_)) {
       if (done_) return false;
       ZeroValue();
     } else {

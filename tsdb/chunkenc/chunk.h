@@ -59,7 +59,8 @@ class ChunkEncoder {
   size_t BitSize() const;
   void RewriteBits(size_t pos, uint64_t bits, int n);
   void StartOrExtendRun(bool zero, bool* flag_next, uint16_t* run_len,
-                        uint8_t* run_bits, size_t* run_pos, bool* in_run);
+                        uint8_t* run_bits, size_t* run_pos, bool resume,
+                        bool* in_run);
   void AppendTimestamp(int64_t t);
   bool ValueIsZero(double v) const;
   bool AppendValue(double v);
@@ -135,7 +136,7 @@ class ChunkDecoder {
   bool ReadValue(bool* zero);
   void ZeroValue();
   bool ReadRun(bool* flag_next, uint16_t* run_left, bool* run_full,
-               uint8_t* run_bits);
+               uint8_t* run_bits, bool* after_short);
   bool Fail(const char* what);
 
   absl::string_view bytes_;
@@ -174,6 +175,8 @@ class ChunkDecoder {
   uint16_t v_run_left_ = 0;
   uint8_t t_run_bits_ = 8;
   uint8_t v_run_bits_ = 8;
+  bool t_after_short_ = false;  // the next code ends a short run
+  bool v_after_short_ = false;
   bool done_ = false;
 };
 
