@@ -17,6 +17,8 @@
 namespace vigil::promql {
 
 // Parses and type-checks a full expression. Errors are InvalidArgument.
+// Trees deeper than 1000 levels are rejected, so recursive walks over a
+// returned tree need at most that much stack. Thread-safe.
 absl::StatusOr<ExprPtr> ParseExpr(absl::string_view input);
 
 // Parses a series selector such as `up{job="x"}` or `{__name__=~"a.*"}`

@@ -1,8 +1,10 @@
 #include "promql/parser/parser.h"
 
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -1242,6 +1244,23 @@ TEST(ParserTest, RandomTokenSoupRoundTrips) {
     EXPECT_EQ(FormatExpr(**again), once) << q;
   }
   EXPECT_GT(parsed, 50);
+}
+
+TEST(ParserTest, ConcurrentParsesAreIndependent) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&failures] {
+      for (int i = 0; i < 200; ++i) {
+        for (const SeedCase& c : kSeeds) {
+          auto e = ParseExpr(c.query);
+          if (!e.ok() || FormatExpr(**e) != c.formatted) ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 }  // namespace
