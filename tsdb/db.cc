@@ -258,7 +258,7 @@ class DBQuerier : public Querier {
       if (s == nullptr) continue;
       bool in_range;
       {
-        absl::MutexLock l(&s->mu);
+        SeriesLockGuard l(&s->mu);
         in_range = s->max_time >= lo && s->min_time <= maxt_;
       }
       if (in_range) fn(*s);
@@ -314,7 +314,7 @@ class DBAppender : public Appender {
       max_t = it->second.first;
       last_bits = it->second.second;
     } else {
-      absl::MutexLock l(&s->mu);
+      SeriesLockGuard l(&s->mu);
       max_t = s->max_time;
       last_bits = s->last_bits;
     }
@@ -524,7 +524,7 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
   for (const PendingSample& p : pending) {
     ChunkPtr c;
     {
-      absl::MutexLock l(&p.series->mu);
+      SeriesLockGuard l(&p.series->mu);
       if (p.t <= p.series->max_time) {
         // Another appender got there first since Append validated.
         if (!(p.t == p.series->max_time && Bits(p.v) == p.series->last_bits)) {
@@ -552,7 +552,7 @@ absl::Status DB::PersistSealed(
   for (const auto& [s, c] : sealed) {
     int64_t pmin;
     {
-      absl::MutexLock l(&s->mu);
+      SeriesLockGuard l(&s->mu);
       pmin = s->persisted_max_time == kMinT
                  ? c->min_time
                  : std::min(s->persisted_min_time, c->min_time);
@@ -567,7 +567,7 @@ absl::Status DB::PersistSealed(
   // and then reads the store sees every chunk at least once.
   for (size_t i = 0; i < sealed.size(); ++i) {
     MemSeries* s = sealed[i].first;
-    absl::MutexLock l(&s->mu);
+    SeriesLockGuard l(&s->mu);
     auto& v = s->sealed;
     v.erase(std::remove(v.begin(), v.end(), sealed[i].second), v.end());
     s->persisted_min_time = writes[i].series_min_time;
@@ -581,7 +581,7 @@ absl::Status DB::CollectChunks(MemSeries* s, int64_t mint, int64_t maxt,
                                std::vector<ChunkPtr>* out) {
   bool read_store = false;
   {
-    absl::MutexLock l(&s->mu);
+    SeriesLockGuard l(&s->mu);
     if (s->max_time < mint || s->min_time > maxt) return absl::OkStatus();
     for (const ChunkPtr& c : s->sealed) {
       if (c->max_time >= mint && c->min_time <= maxt) out->push_back(c);
@@ -615,7 +615,7 @@ DBStats DB::Stats() const {
   st.head_series = static_cast<int64_t>(head_.NumSeries());
   st.symbols = static_cast<int64_t>(head_.symbols().size());
   head_.ForEach([&](MemSeries* s) {
-    absl::MutexLock l(&s->mu);
+    SeriesLockGuard l(&s->mu);
     st.head_chunks += static_cast<int64_t>(s->sealed.size()) +
                       (s->open.num_samples() > 0 ? 1 : 0);
   });

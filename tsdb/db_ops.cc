@@ -124,7 +124,7 @@ absl::Status DB::ImportSeries(
     }
     if (chunks.empty()) continue;
     if (MemSeries* s = head_.Find(labels)) {
-      absl::MutexLock l(&s->mu);
+      SeriesLockGuard l(&s->mu);
       if (s->max_time != kMinT && chunks.back()->max_time >= s->min_time &&
           chunks.front()->min_time <= s->max_time) {
         return MakeAppendError(
@@ -161,7 +161,7 @@ absl::Status DB::ReplayRecord(
     if (t < cutoff) return;
     ChunkPtr c;
     {
-      absl::MutexLock l(&s->mu);
+      SeriesLockGuard l(&s->mu);
       // Samples at or before the newest one known were persisted already
       // (or rejected when first appended).
       if (t <= s->max_time) return;
@@ -182,7 +182,7 @@ absl::Status DB::Recover() {
     MemSeries* s = head_.CreateWithRef(ps.ref, ps.labels);
     s->logged.store(true);
     if (ps.has_meta) {
-      absl::MutexLock l(&s->mu);
+      SeriesLockGuard l(&s->mu);
       s->persisted_min_time = ps.min_time;
       s->persisted_max_time = ps.max_time;
       s->min_time = ps.min_time;
@@ -218,7 +218,7 @@ absl::Status DB::Recover() {
       if (smp.t < cutoff) continue;
       ChunkPtr sc;
       {
-        absl::MutexLock l(&s->mu);
+        SeriesLockGuard l(&s->mu);
         if (smp.t <= s->max_time) continue;
         head_.AppendLocked(s, smp.t, smp.v, &sc);
       }
@@ -262,7 +262,7 @@ absl::Status DB::Checkpoint() {
   head_.ForEach([&](MemSeries* s) {
     if (!st.ok()) return;
     {
-      absl::MutexLock l(&s->mu);
+      SeriesLockGuard l(&s->mu);
       ChunkPtr c = SnapshotOpen(*s);
       if (c != nullptr) heads.emplace_back(s->ref, std::move(c));
       // Sealed chunks whose write failed earlier get another chance.
@@ -323,7 +323,7 @@ absl::Status DB::ApplyRetention() {
   // Drop sealed in-memory chunks and whole series that fell out.
   std::vector<SeriesRef> dead;
   head_.ForEach([&](MemSeries* s) {
-    absl::MutexLock l(&s->mu);
+    SeriesLockGuard l(&s->mu);
     auto& v = s->sealed;
     v.erase(
         std::remove_if(v.begin(), v.end(),
@@ -376,7 +376,7 @@ TsdbStatus DB::CardinalityStats(int top_n) const {
         by_pair[absl::StrCat(name, "=", value)] += count;
       });
   head_.ForEach([&](MemSeries* s) {
-    absl::MutexLock l(&s->mu);
+    SeriesLockGuard l(&s->mu);
     out.chunk_count += static_cast<int64_t>(s->sealed.size()) +
                        (s->open.num_samples() > 0 ? 1 : 0);
   });
@@ -404,7 +404,7 @@ absl::Status DB::DeleteSeries(absl::Span<const Matcher> matchers, int64_t mint,
     for (SeriesRef ref : refs) {
       MemSeries* s = head_.Get(ref);
       if (s == nullptr) continue;
-      absl::MutexLock sl(&s->mu);
+      SeriesLockGuard sl(&s->mu);
       if (s->max_time < mint || s->min_time > maxt) continue;
       // Gather every sample of the series (memory and store), then rewrite
       // the survivors. Deletion is rare; simplicity wins over speed here.
@@ -542,7 +542,7 @@ absl::Status DB::ImportChunk(const Labels& labels, ChunkPtr chunk) {
   }
   std::vector<std::pair<MemSeries*, ChunkPtr>> sealed;
   {
-    absl::MutexLock l(&s->mu);
+    SeriesLockGuard l(&s->mu);
     const bool empty = s->max_time == kMinT;
     if (!empty && chunk->max_time >= s->min_time &&
         chunk->min_time <= s->max_time) {
@@ -561,7 +561,7 @@ absl::Status DB::ImportChunk(const Labels& labels, ChunkPtr chunk) {
   absl::Status st = PersistSealed(sealed);
   if (!st.ok()) return st;
   {
-    absl::MutexLock l(&s->mu);
+    SeriesLockGuard l(&s->mu);
     if (store_ == nullptr) {
       s->sealed.push_back(chunk);
     } else {

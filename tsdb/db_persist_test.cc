@@ -6,10 +6,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "rocksdb/db.h"
 #include "tsdb/db.h"
+#include "tsdb/store.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -177,10 +181,17 @@ TEST(DBPersistTest, SurvivesSigkillAtRandomPoints) {
     }
     close(fds[1]);
     std::uniform_int_distribution<int> delay_ms(50, 400);
-    const auto deadline = absl::Now() + absl::Milliseconds(delay_ms(rng));
+    // Start the clock once the child has opened the DB and committed a
+    // round, so a slow machine still kills it mid-stream.
     int32_t n;
+    ASSERT_EQ(read(fds[0], &n, sizeof n), static_cast<ssize_t>(sizeof n));
+    ASSERT_GE(n, acked) << "acknowledged round lost";
+    acked = n + 1;
+    const auto deadline = absl::Now() + absl::Milliseconds(delay_ms(rng));
     while (absl::Now() < deadline && read(fds[0], &n, sizeof n) == sizeof n) {
-      ASSERT_EQ(n, acked) << "rounds must be acknowledged in order";
+      // A round may be committed and its ack lost to the kill; never may
+      // an acknowledged round be missing when the child resumes.
+      ASSERT_GE(n, acked) << "acknowledged round lost";
       acked = n + 1;
     }
     kill(pid, SIGKILL);
@@ -191,7 +202,7 @@ TEST(DBPersistTest, SurvivesSigkillAtRandomPoints) {
     waitpid(pid, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << status;
   }
-  ASSERT_GT(acked, 10);
+  ASSERT_GE(acked, 6);
   auto report = CheckDataDir(dir);
   ASSERT_TRUE(report.ok()) << report.status();
   for (const auto& p : report->problems) ADD_FAILURE() << p;
@@ -295,6 +306,34 @@ TEST(DBPersistTest, SnapshotOpensAsDataDir) {
   ExpectFilled(copy.get(), 5, 300);
 }
 
+// Overwrites one stored value through RocksDB directly.
+void Corrupt(const std::string& dir, const std::string& cf_name,
+             const std::string& key, const std::string& value) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* n :
+       {"default", "series", "seriesmeta", "chunks", "headchunks"}) {
+    cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir + "/rocksdb", cfs,
+                                &handles, &raw)
+                  .ok());
+  for (auto* h : handles) {
+    if (h->GetName() == cf_name) {
+      ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), h, key, value).ok());
+    }
+  }
+  for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+  delete raw;
+}
+
+std::string BE64(uint64_t v) {
+  std::string k;
+  for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>(v >> (8 * i)));
+  return k;
+}
+
 TEST(DBPersistTest, CorruptChunkIsReportedWithItsKey) {
   const std::string dir = TempDir("corrupt");
   {
@@ -306,10 +345,142 @@ TEST(DBPersistTest, CorruptChunkIsReportedWithItsKey) {
   EXPECT_TRUE(good->ok());
   EXPECT_EQ(good->series, 2);
   EXPECT_GT(good->chunks, 2);
-  // Flip a byte inside a stored chunk value in every SST/log file.
-  // (Simpler and robust: corrupt through the store API is not exposed, so
-  // flip bytes in the WAL instead and expect a named error.)
   EXPECT_FALSE(CheckDataDir(dir + "/nonexistent").ok());
+
+  // The first chunk of series 1 (min time 0): keep the header, break the
+  // checksum.
+  const std::string key = BE64(1) + BE64(uint64_t{1} << 63);
+  {
+    auto store = ChunkStore::Open(dir + "/rocksdb");
+    ASSERT_TRUE(store.ok()) << store.status();
+    std::vector<ChunkPtr> chunks;
+    ASSERT_TRUE((*store)->ReadChunks(1, 0, 0, &chunks).ok());
+    ASSERT_EQ(chunks.size(), 1u);
+    std::string v = EncodeChunkValue(*chunks[0]);
+    v.back() ^= 0x55;
+    ASSERT_TRUE((*store)->Close().ok());
+    Corrupt(dir, "chunks", key, v);
+  }
+  auto bad = CheckDataDir(dir);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  ASSERT_FALSE(bad->ok());
+  EXPECT_NE(bad->problems[0].find("chunks key 0000000000000001"),
+            std::string::npos)
+      << bad->problems[0];
+  // The DB refuses to serve the broken series instead of returning wrong
+  // samples; the error names the key.
+  auto db = *DB::Open(Opts(dir));
+  auto q = *db->NewQuerier(0, 1 << 30);
+  auto ss = q->Select({}, {M(MatchType::kEqual, "s", "0")});
+  ASSERT_FALSE(ss.ok());
+  EXPECT_EQ(ss.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(ss.status().message().find("chunks key 0000000000000001"),
+            std::string::npos)
+      << ss.status();
+}
+
+TEST(DBPersistTest, CorruptSeriesFailsOpenNamingTheKey) {
+  const std::string dir = TempDir("corrupt_series");
+  {
+    auto db = *DB::Open(Opts(dir));
+    Fill(db.get(), 2, 0, 10);
+  }
+  Corrupt(dir, "series", BE64(2), "garbage");
+  auto db = DB::Open(Opts(dir));
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(db.status().message().find("series key 0000000000000002"),
+            std::string::npos)
+      << db.status();
+}
+
+TEST(DBPersistTest, CorruptWalRecordFailsOpenNamingTheSegment) {
+  const std::string dir = TempDir("corrupt_wal");
+  const std::string copy = TempDir("corrupt_wal_copy");
+  {
+    auto db = *DB::Open(Opts(dir));
+    Fill(db.get(), 5, 0, 20);
+    fs::copy(dir, copy, fs::copy_options::recursive);
+  }
+  const std::string copy2 = TempDir("torn_wal");
+  fs::copy(copy, copy2, fs::copy_options::recursive);
+  // Flip a byte in the middle of the (only) non-empty segment.
+  std::string seg;
+  for (const auto& e : fs::directory_iterator(copy + "/wal")) {
+    if (fs::file_size(e.path()) > 0) seg = e.path().string();
+  }
+  ASSERT_FALSE(seg.empty());
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(fs::file_size(seg) / 2));
+    char c;
+    f.read(&c, 1);
+    c ^= 0x20;
+    f.seekp(static_cast<std::streamoff>(fs::file_size(seg) / 2));
+    f.write(&c, 1);
+  }
+  auto db = DB::Open(Opts(copy));
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(db.status().message().find(seg), std::string::npos) << db.status();
+  // A torn tail (truncated last record) is not corruption.
+  for (const auto& e : fs::directory_iterator(copy2 + "/wal")) {
+    if (fs::file_size(e.path()) > 0) {
+      fs::resize_file(e.path(), fs::file_size(e.path()) - 3);
+    }
+  }
+  auto db2 = DB::Open(Opts(copy2));
+  ASSERT_TRUE(db2.ok()) << db2.status();
+  ExpectFilled(db2->get(), 5, 19);
+}
+
+TEST(DBPersistTest, ConcurrentAppendQueryAndCheckpoint) {
+  const std::string dir = TempDir("concurrent");
+  DBOptions o = Opts(dir);
+  o.wal_segment_bytes = 8 << 10;
+  o.wal_checkpoint_bytes = 32 << 10;
+  o.maintenance_interval = absl::Milliseconds(5);
+  constexpr int kWriters = 3, kSeries = 50, kRounds = 120;
+  {
+    auto db = *DB::Open(o);
+    std::atomic<bool> done{false};
+    std::vector<std::thread> threads;
+    for (int w = 0; w < kWriters; ++w) {
+      threads.emplace_back([&, w] {
+        std::vector<SeriesRef> refs(kSeries, 0);
+        for (int r = 0; r < kRounds; ++r) {
+          auto app = db->NewAppender();
+          for (int s = 0; s < kSeries; ++s) {
+            auto ref = app->Append(refs[s],
+                                   L({{"__name__", "c"},
+                                      {"w", absl::StrCat(w)},
+                                      {"s", absl::StrCat(s)}}),
+                                   int64_t{r} * 1000, r);
+            ASSERT_TRUE(ref.ok()) << ref.status();
+            refs[s] = *ref;
+          }
+          ASSERT_TRUE(app->Commit().ok());
+        }
+      });
+    }
+    threads.emplace_back([&] {
+      while (!done.load()) {
+        for (auto& [l, v] : QueryAll(db.get())) {
+          for (size_t i = 0; i < v.size(); ++i) {
+            ASSERT_EQ(v[i].t, static_cast<int64_t>(i) * 1000) << l;
+          }
+        }
+      }
+    });
+    for (int w = 0; w < kWriters; ++w) threads[w].join();
+    done = true;
+    threads.back().join();
+    EXPECT_GT(db->Stats().wal_checkpoints, 0);
+  }
+  auto db = *DB::Open(o);
+  auto all = QueryAll(db.get());
+  ASSERT_EQ(all.size(), static_cast<size_t>(kWriters * kSeries));
+  for (auto& [l, v] : all) ASSERT_EQ(v.size(), size_t{kRounds}) << l;
 }
 
 TEST(DBPersistTest, CardinalityStats) {

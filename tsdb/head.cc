@@ -1,6 +1,7 @@
 #include "tsdb/head.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -103,9 +104,41 @@ AppendError CheckSample(int64_t max_time, uint64_t last_bits, int64_t t,
 // -----------------------------------------------------------------------
 
 Head::Head()
-    : hash_stripes_(new Stripe[kStripes]), ref_stripes_(new Stripe[kStripes]) {}
+    : hash_stripes_(new Stripe[kStripes]),
+      ref_blocks_(new std::atomic<std::atomic<MemSeries*>*>[kRefBlocks]) {
+  for (size_t i = 0; i < kRefBlocks; ++i) ref_blocks_[i].store(nullptr);
+}
 
-Head::~Head() = default;
+Head::~Head() {
+  for (size_t i = 0; i < kRefBlocks; ++i) {
+    std::atomic<MemSeries*>* block = ref_blocks_[i].load();
+    if (block == nullptr) continue;
+    for (size_t j = 0; j < (size_t{1} << kRefBlockBits); ++j) {
+      delete block[j].load();
+    }
+    delete[] block;
+  }
+}
+
+std::atomic<MemSeries*>* Head::RefSlot(SeriesRef ref, bool create) {
+  const size_t b = static_cast<size_t>(ref >> kRefBlockBits);
+  if (b >= kRefBlocks) return nullptr;
+  std::atomic<MemSeries*>* block =
+      ref_blocks_[b].load(std::memory_order_acquire);
+  if (block == nullptr) {
+    if (!create) return nullptr;
+    absl::MutexLock l(&ref_alloc_mu_);
+    block = ref_blocks_[b].load(std::memory_order_acquire);
+    if (block == nullptr) {
+      block = new std::atomic<MemSeries*>[size_t{1} << kRefBlockBits];
+      for (size_t j = 0; j < (size_t{1} << kRefBlockBits); ++j) {
+        block[j].store(nullptr, std::memory_order_relaxed);
+      }
+      ref_blocks_[b].store(block, std::memory_order_release);
+    }
+  }
+  return &block[ref & ((SeriesRef{1} << kRefBlockBits) - 1)];
+}
 
 bool Head::SameLabels(const MemSeries& s, const Labels& labels) const {
   if (s.syms.size() != 2 * labels.size()) return false;
@@ -125,13 +158,13 @@ MemSeries* Head::Insert(SeriesRef ref, uint64_t hash, const Labels& labels) {
     syms.push_back(symbols_.Intern(l.name));
     syms.push_back(symbols_.Intern(l.value));
   }
-  auto owned = std::make_unique<MemSeries>(ref, hash, std::move(syms));
-  MemSeries* s = owned.get();
-  {
-    Stripe& rs = ref_stripes_[ref % kStripes];
-    absl::MutexLock l(&rs.mu);
-    rs.by_ref.emplace(ref, std::move(owned));
+  MemSeries* s = new MemSeries(ref, hash, std::move(syms));
+  std::atomic<MemSeries*>* slot = RefSlot(ref, /*create=*/true);
+  if (slot == nullptr) {
+    // More than 2^32 refs; cannot happen in practice.
+    std::abort();
   }
+  slot->store(s, std::memory_order_release);
   {
     absl::MutexLock l(&index_mu_);
     for (size_t i = 0; i < s->syms.size(); i += 2) {
@@ -191,10 +224,13 @@ MemSeries* Head::CreateWithRef(SeriesRef ref, const Labels& labels) {
 }
 
 MemSeries* Head::Get(SeriesRef ref) const {
-  Stripe& rs = ref_stripes_[ref % kStripes];
-  absl::ReaderMutexLock l(&rs.mu);
-  auto it = rs.by_ref.find(ref);
-  return it == rs.by_ref.end() ? nullptr : it->second.get();
+  const size_t b = static_cast<size_t>(ref >> kRefBlockBits);
+  if (b >= kRefBlocks) return nullptr;
+  std::atomic<MemSeries*>* block =
+      ref_blocks_[b].load(std::memory_order_acquire);
+  if (block == nullptr) return nullptr;
+  return block[ref & ((SeriesRef{1} << kRefBlockBits) - 1)].load(
+      std::memory_order_acquire);
 }
 
 ChunkPtr Head::SealLocked(MemSeries* s) {
@@ -336,15 +372,10 @@ std::vector<std::unique_ptr<MemSeries>> Head::Remove(
     absl::Span<const SeriesRef> refs) {
   std::vector<std::unique_ptr<MemSeries>> removed;
   for (SeriesRef ref : refs) {
-    std::unique_ptr<MemSeries> owned;
-    {
-      Stripe& rs = ref_stripes_[ref % kStripes];
-      absl::MutexLock l(&rs.mu);
-      auto it = rs.by_ref.find(ref);
-      if (it == rs.by_ref.end()) continue;
-      owned = std::move(it->second);
-      rs.by_ref.erase(it);
-    }
+    std::atomic<MemSeries*>* slot = RefSlot(ref, /*create=*/false);
+    if (slot == nullptr) continue;
+    std::unique_ptr<MemSeries> owned(slot->exchange(nullptr));
+    if (owned == nullptr) continue;
     {
       Stripe& hs = hash_stripes_[owned->hash % kStripes];
       absl::MutexLock l(&hs.mu);
@@ -375,15 +406,9 @@ std::vector<std::unique_ptr<MemSeries>> Head::Remove(
 }
 
 void Head::ForEach(const std::function<void(MemSeries*)>& fn) const {
-  for (size_t i = 0; i < kStripes; ++i) {
-    std::vector<MemSeries*> batch;
-    {
-      absl::ReaderMutexLock l(&ref_stripes_[i].mu);
-      for (const auto& [ref, s] : ref_stripes_[i].by_ref) {
-        batch.push_back(s.get());
-      }
-    }
-    for (MemSeries* s : batch) fn(s);
+  const SeriesRef last = next_ref_.load();
+  for (SeriesRef ref = 1; ref < last; ++ref) {
+    if (MemSeries* s = Get(ref)) fn(s);
   }
 }
 

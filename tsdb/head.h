@@ -10,7 +10,7 @@
 //
 //   Head head;
 //   auto [s, created] = head.GetOrCreate(labels);
-//   { absl::MutexLock l(&s->mu); head.AppendLocked(s, t, v, &sealed); }
+//   { SeriesLockGuard l(&s->mu); head.AppendLocked(s, t, v, &sealed); }
 #ifndef VIGIL_TSDB_HEAD_H_
 #define VIGIL_TSDB_HEAD_H_
 
@@ -22,11 +22,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -105,6 +107,42 @@ inline int64_t ChunkRangeStart(int64_t t) {
   return q * kChunkRangeMs;
 }
 
+// A one-byte lock for a series' chunk state. Critical sections are a few
+// hundred nanoseconds and rarely contended (one scrape writes a series), so
+// spinning then yielding beats a full mutex, and it is not tracked by
+// absl::Mutex's debug deadlock detector, which costs microseconds per lock
+// with millions of locks.
+class ABSL_LOCKABLE SeriesLock {
+ public:
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
+    while (locked_.exchange(true, std::memory_order_acquire)) {
+      for (int i = 0; locked_.load(std::memory_order_relaxed); ++i) {
+        if (i >= 64) std::this_thread::yield();
+      }
+    }
+  }
+  void Unlock() ABSL_UNLOCK_FUNCTION() {
+    locked_.store(false, std::memory_order_release);
+  }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+
+class ABSL_SCOPED_LOCKABLE SeriesLockGuard {
+ public:
+  explicit SeriesLockGuard(SeriesLock* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu)
+      : mu_(mu) {
+    mu_->Lock();
+  }
+  ~SeriesLockGuard() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
+  SeriesLockGuard(const SeriesLockGuard&) = delete;
+  SeriesLockGuard& operator=(const SeriesLockGuard&) = delete;
+
+ private:
+  SeriesLock* const mu_;
+};
+
 struct MemSeries {
   MemSeries(SeriesRef r, uint64_t h, std::vector<uint32_t> s)
       : ref(r), hash(h), syms(std::move(s)) {}
@@ -114,7 +152,7 @@ struct MemSeries {
   // (name id, value id) pairs, sorted by name.
   const std::vector<uint32_t> syms;
 
-  absl::Mutex mu;
+  SeriesLock mu;
   HeadChunkEncoder open ABSL_GUARDED_BY(mu);
   // Sealed chunks still held in memory, oldest first.
   std::vector<ChunkPtr> sealed ABSL_GUARDED_BY(mu);
@@ -191,19 +229,25 @@ class Head {
   static constexpr size_t kStripes = 1024;
   struct alignas(64) Stripe {
     mutable absl::Mutex mu;
-    absl::flat_hash_map<SeriesRef, std::unique_ptr<MemSeries>> by_ref
-        ABSL_GUARDED_BY(mu);
-    // Collisions are rare; a tiny vector per hash handles them.
-    absl::flat_hash_map<uint64_t, std::vector<MemSeries*>> by_hash
+    // Collisions are rare; one inline slot per hash covers the common case.
+    absl::flat_hash_map<uint64_t, absl::InlinedVector<MemSeries*, 1>> by_hash
         ABSL_GUARDED_BY(mu);
   };
+  // Refs are dense, so ref -> series is a two-level array read without
+  // locks: appends with a known ref take no shared lock at all.
+  static constexpr int kRefBlockBits = 16;
+  static constexpr size_t kRefBlocks = size_t{1} << 16;  // 2^32 refs
+  using RefBlock = std::atomic<MemSeries*>[];
+  std::atomic<MemSeries*>* RefSlot(SeriesRef ref, bool create);
 
   bool SameLabels(const MemSeries& s, const Labels& labels) const;
   MemSeries* Insert(SeriesRef ref, uint64_t hash, const Labels& labels);
 
   SymbolTable symbols_;
-  std::unique_ptr<Stripe[]> hash_stripes_;  // by_hash used
-  std::unique_ptr<Stripe[]> ref_stripes_;   // by_ref used
+  std::unique_ptr<Stripe[]> hash_stripes_;
+  // Owns the series (deleted in ~Head or handed out by Remove).
+  std::unique_ptr<std::atomic<std::atomic<MemSeries*>*>[]> ref_blocks_;
+  absl::Mutex ref_alloc_mu_;
   std::atomic<SeriesRef> next_ref_{1};
   std::atomic<size_t> num_series_{0};
 
