@@ -306,3 +306,27 @@ TEST(EngineConsistency, RangeStepsEqualInstantQueries) {
 
 }  // namespace
 }  // namespace vigil::promql
+
+namespace vigil::promql {
+namespace {
+
+// Dense per-step results must not turn many short-lived series in a long
+// range into an out-of-memory: the query fails like max_samples instead.
+TEST(EngineLimits, ChurnyLongRangeIsRefused) {
+  testing::TestStorage st;
+  for (int s = 0; s < 200; ++s) {
+    st.Add(*tsdb::Labels::FromPairs(
+               {{"__name__", "c"}, {"id", std::to_string(s)}}),
+           s * 60000, 1);
+  }
+  EngineOptions o;
+  o.max_samples = 10000;
+  Engine e(o, &st);
+  auto r = e.RangeQuery("c", 0, 200 * 60000, 2000);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  // Short ranges over the same data are fine.
+  EXPECT_TRUE(e.RangeQuery("c", 0, 600000, 60000).ok());
+}
+
+}  // namespace
+}  // namespace vigil::promql

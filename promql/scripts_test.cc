@@ -1,6 +1,9 @@
 // Runs every testdata/promql/*.test script through the engine.
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -72,6 +75,28 @@ eval_fail instant at 1m label_replace(a, "1x", "", "", "")
 )");
   for (const std::string& f : r.failures) ADD_FAILURE() << f;
   EXPECT_EQ(r.passed, 8);
+}
+
+TEST(Scripts, CommandPrintsFailuresAndSummary) {
+  const std::string path =
+      std::string(std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR")
+                                             : "/tmp") +
+      "/cmd.test";
+  {
+    std::ofstream f(path);
+    f << "load 1m\n  x 1 2\n\neval instant at 1m x\n  x 2\n\n"
+         "eval instant at 1m x\n  x 3\n";
+  }
+  std::ostringstream out;
+  EXPECT_EQ(RunPromqlTestCommand({path}, out), 1);
+  EXPECT_NE(out.str().find(path + ":7: "), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("1 passed, 1 failed\n"), std::string::npos)
+      << out.str();
+  std::ostringstream missing;
+  EXPECT_EQ(RunPromqlTestCommand({path + ".nope"}, missing), 1);
+  std::ostringstream none;
+  EXPECT_EQ(RunPromqlTestCommand({}, none), 0);
+  EXPECT_EQ(none.str(), "0 passed, 0 failed\n");
 }
 
 }  // namespace
