@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 
 namespace vigil::alerting::notifier {
 
@@ -299,6 +300,54 @@ std::string WebhookJSON(const TemplateData& d, const std::string& group_key,
   absl::StrAppend(&out, ",\"externalURL\":", GoJSONString(d.external_url),
                   ",\"version\":\"4\",\"groupKey\":", GoJSONString(group_key),
                   ",\"truncatedAlerts\":", truncated_alerts, "}\n");
+  return out;
+}
+
+absl::StatusOr<std::vector<Alert>> ParsePostableAlerts(
+    const std::string& json) {
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_array()) {
+    return absl::InvalidArgumentError("alerts body must be a JSON array");
+  }
+  std::vector<Alert> out;
+  for (size_t i = 0; i < j.size(); ++i) {
+    const nlohmann::json& e = j[i];
+    auto bad = [i](absl::string_view msg) {
+      return absl::InvalidArgumentError(absl::StrCat("alert ", i, ": ", msg));
+    };
+    if (!e.is_object()) return bad("must be an object");
+    Alert a;
+    for (const char* field : {"labels", "annotations"}) {
+      if (!e.contains(field)) continue;
+      if (!e[field].is_object())
+        return bad(absl::StrCat(field, " must be a map"));
+      std::vector<tsdb::Label> pairs;
+      for (auto it = e[field].begin(); it != e[field].end(); ++it) {
+        if (!it.value().is_string()) {
+          return bad(absl::StrCat(field, " values must be strings"));
+        }
+        pairs.push_back({it.key(), it.value().get<std::string>()});
+      }
+      absl::StatusOr<tsdb::Labels> l =
+          tsdb::Labels::FromPairs(std::move(pairs));
+      if (!l.ok()) return bad(l.status().message());
+      (std::string(field) == "labels" ? a.labels : a.annotations) = *l;
+    }
+    if (a.labels.empty()) return bad("at least one label pair required");
+    for (auto [field, dst] :
+         {std::pair<const char*, int64_t*>{"startsAt", &a.starts_at_ms},
+          {"endsAt", &a.ends_at_ms}}) {
+      if (!e.contains(field) || e[field].is_null()) continue;
+      if (!e[field].is_string() ||
+          !ParseRFC3339(e[field].get<std::string>(), dst)) {
+        return bad(absl::StrCat(field, " is not an RFC 3339 time"));
+      }
+    }
+    if (e.contains("generatorURL") && e["generatorURL"].is_string()) {
+      a.generator_url = e["generatorURL"].get<std::string>();
+    }
+    out.push_back(std::move(a));
+  }
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "alerting/template/template.h"
 #include "tsdb/labels.h"
 
@@ -82,6 +83,12 @@ TemplateValue ToTemplateValue(const TemplateData& d);
 // characters escaped, trailing newline).
 std::string WebhookJSON(const TemplateData& d, const std::string& group_key,
                         uint64_t truncated_alerts);
+
+// Parses the body of POST /api/v1/alerts or /api/v2/alerts (a JSON array
+// of {labels, annotations, startsAt, endsAt, generatorURL}); e.g. the
+// book's `[{"labels": {"alertname": "My Fancy Alert"}}]`. Alerts without
+// labels are rejected, as Alertmanager does.
+absl::StatusOr<std::vector<Alert>> ParsePostableAlerts(const std::string& json);
 
 // JSON string literal with Go's escaping (<, >, & as \u003c...).
 std::string GoJSONString(const std::string& s);

@@ -143,6 +143,27 @@ TEST(TypesTest, CommonLabelsAndStatus) {
   EXPECT_EQ(*t->Execute(v), "firing 1 j 12");
 }
 
+TEST(TypesTest, ParsePostableAlertsFromBook) {
+  absl::StatusOr<std::vector<Alert>> a = ParsePostableAlerts(
+      "[{\"labels\": {\"alertname\": \"My Fancy Alert\"} }]");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->size(), 1u);
+  EXPECT_EQ((*a)[0].labels.Get("alertname"), "My Fancy Alert");
+  EXPECT_EQ((*a)[0].starts_at_ms, 0);
+  a = ParsePostableAlerts(
+      "[{\"labels\":{\"service\":\"it-does-not-matter\"},"
+      "\"startsAt\":\"2024-04-26T17:21:05.311Z\",\"generatorURL\":\"g\"}]");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ((*a)[0].starts_at_ms, 1714152065311);
+  EXPECT_EQ((*a)[0].generator_url, "g");
+  EXPECT_FALSE(ParsePostableAlerts("{}").ok());
+  EXPECT_FALSE(ParsePostableAlerts("[{}]").ok());
+  EXPECT_FALSE(ParsePostableAlerts("[{\"labels\":{\"a\":1}}]").ok());
+  EXPECT_FALSE(
+      ParsePostableAlerts("[{\"labels\":{\"a\":\"b\"},\"endsAt\":\"x\"}]")
+          .ok());
+}
+
 TEST(TypesTest, GoJSONEscaping) {
   EXPECT_EQ(GoJSONString("a<b>&\"\\\n\x01"),
             "\"a\\u003cb\\u003e\\u0026\\\"\\\\\\n\\u0001\"");

@@ -237,6 +237,7 @@ absl::Status RuleManager::UpdateParsed(std::vector<RuleFile> files) {
         }
         used[j] = true;
         ng->prev_series[i] = std::move(old->prev_series[j]);
+        old->prev_series[j].clear();
         auto* na = dynamic_cast<AlertingRule*>(ng->rules[i].get());
         auto* oa = dynamic_cast<AlertingRule*>(old->rules[j].get());
         if (na != nullptr && oa != nullptr) na->TakeStateFrom(oa);
@@ -250,10 +251,20 @@ absl::Status RuleManager::UpdateParsed(std::vector<RuleFile> files) {
       }
     }
   }
-  // Series of removed groups/rules are left to go stale via the lookback
-  // window; Prometheus writes markers here, which we leave for later.
+  // Series of rules that no longer exist get staleness markers now, as
+  // Prometheus writes them when a group is removed.
+  std::vector<tsdb::Labels> stale;
+  for (auto& og : groups_) {
+    for (auto& series : og->prev_series) {
+      for (const tsdb::Labels& l : series) stale.push_back(l);
+    }
+  }
   restored_once_ = true;
   groups_ = std::move(fresh);
+  if (!stale.empty()) {
+    // Best effort: a failure only delays staleness to the lookback window.
+    (void)WriteSamples(options_.appendable, {}, stale, now);
+  }
   return absl::OkStatus();
 }
 

@@ -363,6 +363,22 @@ groups:
   EXPECT_EQ(gs[0].iterations_total, 3);
 }
 
+TEST_F(RulesTest, RemovedRuleSeriesGetStalenessMarkers) {
+  exprs_["x"] = [](int64_t t) {
+    return promql::Vector{{L({{"job", "a"}}), t, 1}};
+  };
+  auto m =
+      Manager("groups:\n- name: g\n  rules:\n  - record: r\n    expr: x\n");
+  Step(m.get());
+  tsdb::Labels series = L({{"__name__", "r"}, {"job", "a"}});
+  ASSERT_EQ(storage_.SamplesOf(series).size(), 1u);
+  clock_.AdvanceMs(1000);
+  ASSERT_TRUE(m->UpdateParsed({}).ok());
+  std::vector<tsdb::Sample> s = storage_.SamplesOf(series);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_TRUE(tsdb::IsStaleNaN(s[1].v));
+}
+
 TEST_F(RulesTest, RestartRestoresForStateOfLongPendingAlert) {
   bool on = true;
   exprs_["up == 0"] = While(&on, L({{"job", "a"}}), 0);
