@@ -3,17 +3,20 @@
 // the way it is.
 //
 // Summary: a 2- or 4-byte big-endian sample count, then a MSB-first bit
-// stream. Timestamps are delta-of-delta coded with an adaptive Rice code
-// (zero, the common case for regular scrapes, costs one bit). Values are
-// coded in one of two modes that the stream can switch between at any
-// sample:
-//   - decimal mode: the value is exactly m / 10^scale for an int64 m; the
-//     mantissa is predicted (previous value, or previous value plus previous
-//     delta, whichever has been cheaper so far) and the residual is Rice
-//     coded with an adaptive parameter;
+// stream. Timestamps are predicted on a grid (last on-time sample plus the
+// interval, so one late scrape costs one residual, not three) and residuals
+// are coded with an adaptive Rice / zero-flag code. Values are coded in one
+// of two modes that the stream can switch between at any sample:
+//   - decimal mode: the value is exactly m / 10^scale for an int64 m (a
+//     multiple of 2^shift); the mantissa is predicted (previous value, or
+//     previous value plus smoothed delta, whichever has been cheaper so far)
+//     and the residual is coded like timestamps;
 //   - float mode: Gorilla XOR against the previous value's bits.
-// Both coders' adaptive state is a pure function of the samples decoded so
-// far, so the decoder mirrors it without side information.
+// Runs of zero residuals (on-time scrapes, unchanged or perfectly predicted
+// values) are counted in a fixed-width field that the encoder updates in
+// place, so the bytes stay decodable after every Append.
+// All adaptive state is a pure function of the samples decoded so far, so
+// the decoder mirrors it without side information.
 #include "tsdb/chunkenc/chunk.h"
 
 #include <algorithm>
