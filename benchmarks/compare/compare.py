@@ -43,6 +43,10 @@ import loadgen  # noqa: E402
 import report  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The Vigil binary under test: $VIGIL_BIN, else the -c opt build of this
+# checkout (run.sh builds it; bazel-bin may point at another configuration).
+VIGIL_BIN = os.environ.get("VIGIL_BIN") or os.path.join(
+    REPO, "bazel-out", "k8-opt", "bin", "server", "vigil")
 
 
 def log(*args):
@@ -96,7 +100,7 @@ class System:
 
     def fmt(self, arg, **extra):
         return arg.format(repo=REPO, config=self.config, data=self.data,
-                          port=self.port, **extra)
+                          port=self.port, vigil_bin=VIGIL_BIN, **extra)
 
     def start(self, timeout=120):
         self.port = free_port()

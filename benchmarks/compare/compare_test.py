@@ -35,7 +35,11 @@ class LoadgenTest(unittest.TestCase):
                 self.assertLessEqual(s.value(1795000000),
                                      s.value(1795000015))
         body = t.render(1795000000).decode()
-        self.assertEqual(body.count("\n"), 5000)
+        lines = body.splitlines()
+        self.assertEqual(len(lines), 5000)
+        # Regression: cpu labels once wrapped at 64 and repeated series.
+        names = [line.rsplit(" ", 1)[0] for line in lines]
+        self.assertEqual(len(set(names)), 5000)
 
     def test_backfill_file_counts(self):
         with tempfile.TemporaryDirectory() as d:

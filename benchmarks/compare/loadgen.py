@@ -60,7 +60,7 @@ def node_like_series(instance_idx, n):
     out = []
     i = 0
     while len(out) < n:
-        cpu = i % 64
+        cpu = i
         for mode, rate in (("idle", 0.9), ("user", 0.05), ("system", 0.03),
                            ("iowait", 0.01)):
             out.append(SeriesSpec(
