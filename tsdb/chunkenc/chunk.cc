@@ -490,11 +490,22 @@ void ChunkEncoder::AppendTimestamp(int64_t t) {
   prev_t_ = ut;
 }
 
+bool ChunkEncoder::DecimalAtScale(double v, uint64_t* m) {
+  const uint64_t bits = DoubleBits(v);
+  if (probe_scale_ != scale_ || probe_bits_ != bits) {
+    probe_ok_ = ToDecimalAt(v, scale_, &probe_m_);
+    probe_bits_ = bits;
+    probe_scale_ = scale_;
+  }
+  *m = probe_m_;
+  return probe_ok_;
+}
+
 // True when AppendValue would code v as a zero residual (no control code).
-bool ChunkEncoder::ValueIsZero(double v) const {
+bool ChunkEncoder::ValueIsZero(double v) {
   if (mode_ == kFloat) return DoubleBits(v) == prev_bits_;
   uint64_t m = 0;
-  if (!ToDecimalAt(v, scale_, &m) || (m & LowMask(shift_)) != 0) return false;
+  if (!DecimalAtScale(v, &m) || (m & LowMask(shift_)) != 0) return false;
   return static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_) ==
          PredictDecimal(prev_int_, avg_delta_, predictor_score_);
 }
@@ -590,7 +601,7 @@ bool ChunkEncoder::AppendValue(double v) {
     return false;
   }
   bool scaled = false;
-  if (!ToDecimalAt(v, scale_, &m)) {
+  if (!DecimalAtScale(v, &m)) {
     if (scale_ < kMaxScale && FindScale(v, scale_ + 1, &scale, &m)) {
       WriteEscape(kEscScale, v_stats_);
       WriteBits(static_cast<uint64_t>(scale), kScaleBits);

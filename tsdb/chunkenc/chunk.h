@@ -62,7 +62,8 @@ class ChunkEncoder {
                         uint8_t* run_bits, size_t* run_pos, bool resume,
                         bool* in_run);
   void AppendTimestamp(int64_t t);
-  bool ValueIsZero(double v) const;
+  bool DecimalAtScale(double v, uint64_t* m);
+  bool ValueIsZero(double v);
   bool AppendValue(double v);
   bool AppendDecimal(uint64_t m);
   bool AppendFloat(double v);
@@ -106,6 +107,11 @@ class ChunkEncoder {
   size_t v_run_pos_ = 0;
   uint8_t t_run_bits_ = 8;  // width of the open (or next) run's count
   uint8_t v_run_bits_ = 8;
+  // One-entry cache of DecimalAtScale (each value is probed twice).
+  uint64_t probe_bits_ = 0;
+  uint64_t probe_m_ = 0;
+  int8_t probe_scale_ = -1;
+  bool probe_ok_ = false;
 };
 
 class ChunkDecoder {
