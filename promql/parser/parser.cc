@@ -11,7 +11,7 @@
 //    the AST is built directly without undoing partial nodes.
 //
 // As in Prometheus, structural errors are reported while parsing and type
-// errors by a separate CheckAst pass that runs only on a syntactically valid
+// errors by a separate Checker pass that runs only on a syntactically valid
 // tree; the first error wins. Errors travel internally as a ParseFailure
 // exception, caught in the public entry points: no exception crosses the API,
 // and the happy path throws nothing.
@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
