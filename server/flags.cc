@@ -1,5 +1,7 @@
 #include "server/flags.h"
 
+#include <unistd.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -186,9 +188,23 @@ absl::StatusOr<ServeFlags> ParseServeFlags(
   out.route_prefix = values["web.route-prefix"];
   if (out.route_prefix.empty()) out.route_prefix = PathOf(out.external_url);
   if (out.external_url.empty()) {
-    // As Prometheus: derived from the listen address and the hostname.
+    // As Prometheus: the machine's hostname with the listen port.
+    std::string host = out.listen_address;
+    std::string port;
+    size_t colon = host.rfind(':');
+    if (colon != std::string::npos) {
+      port = host.substr(colon + 1);
+      host = host.substr(0, colon);
+    }
+    if (host.empty() || host == "0.0.0.0" || host == "[::]") {
+      char name[256] = {0};
+      host = gethostname(name, sizeof name - 1) == 0 && name[0] != '\0'
+                 ? name
+                 : "localhost";
+    }
     out.external_url =
-        absl::StrCat("http://", out.listen_address, out.route_prefix);
+        absl::StrCat("http://", host, port.empty() ? "" : ":", port,
+                     out.route_prefix.empty() ? "/" : out.route_prefix);
   }
   out.enable_lifecycle = values["web.enable-lifecycle"] == "true";
   out.enable_admin_api = values["web.enable-admin-api"] == "true";

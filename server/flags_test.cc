@@ -20,6 +20,8 @@ TEST(FlagsTest, Defaults) {
   EXPECT_FALSE(f->enable_lifecycle);
   EXPECT_EQ(f->values.at("query.timeout"), "2m");
   EXPECT_EQ(f->values.at("log.format"), "logfmt");
+  EXPECT_EQ(f->external_url.rfind("http://", 0), 0u);
+  EXPECT_EQ(f->external_url.substr(f->external_url.size() - 6), ":9090/");
 }
 
 TEST(FlagsTest, BothValueFormsAndBareBooleans) {
@@ -36,6 +38,7 @@ TEST(FlagsTest, BothValueFormsAndBareBooleans) {
   EXPECT_EQ(f->retention_size_bytes, 1LL << 30);
   EXPECT_EQ(f->query_lookback_delta_ms, 60000);
   EXPECT_EQ(f->route_prefix, "/prom");
+  EXPECT_EQ(f->external_url, "http://h:9090/prom/");
   EXPECT_EQ(f->values.at("web.enable-lifecycle"), "true");
 }
 

@@ -407,8 +407,11 @@ int Server::Run() {
 
   http::HttpServerOptions hopts;
   hopts.listen_address = flags_.listen_address;
-  hopts.threads =
-      std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+  // Handlers run on the pool's threads, and a query blocks its thread
+  // for its whole evaluation. Sizing the pool above the query concurrency
+  // cap keeps health checks, /metrics and remote write responsive while
+  // every query slot is busy.
+  hopts.threads = std::max(16, flags_.query_max_concurrency + 8);
   http::HttpServer server(hopts, [&](http::Request* req) {
     absl::Time start = absl::Now();
     http::Response resp = router.Dispatch(req);

@@ -38,7 +38,9 @@ absl::StatusOr<int64_t> TimeParam(const Request& req, absl::string_view name,
   return ParseTimeParam(v);
 }
 
-void WriteResult(const promql::Value& value, JsonWriter* w) {
+}  // namespace
+
+void WriteQueryResult(const promql::Value& value, JsonWriter* w) {
   w->BeginObject();
   w->Key("resultType");
   if (const auto* vec = std::get_if<promql::Vector>(&value)) {
@@ -100,6 +102,8 @@ void WriteResult(const promql::Value& value, JsonWriter* w) {
   }
   w->EndObject();
 }
+
+namespace {
 
 Response QueryError(const absl::Status& s) {
   absl::string_view type = ErrorTypeFor(s);
@@ -244,6 +248,22 @@ void Api::Register(http::Router* router) {
   router->Handle("GET", "/api/v1/metadata", [this](const Request& req) {
     return FromHook(req, hooks_.metadata, "{}");
   });
+  // Endpoints for features Vigil does not have (exemplars, target metadata,
+  // Alertmanager discovery, WAL replay progress) answer with Prometheus's
+  // empty shapes so dashboards and clients keep working.
+  for (const char* m : {"GET", "POST"}) {
+    router->Handle(m, "/api/v1/query_exemplars",
+                   [](const Request&) { return SuccessResponse("[]"); });
+  }
+  router->Handle("GET", "/api/v1/targets/metadata",
+                 [](const Request&) { return SuccessResponse("[]"); });
+  router->Handle("GET", "/api/v1/alertmanagers", [](const Request&) {
+    return SuccessResponse(
+        "{\"activeAlertmanagers\":[],\"droppedAlertmanagers\":[]}");
+  });
+  router->Handle("GET", "/api/v1/status/walreplay", [](const Request&) {
+    return SuccessResponse("{\"min\":0,\"max\":0,\"current\":0}");
+  });
   for (const char* m : {"POST", "PUT"}) {
     router->Handle(m, "/api/v1/admin/tsdb/delete_series",
                    ready(&Api::DeleteSeries));
@@ -287,7 +307,7 @@ Response Api::Query(const Request& req) {
   if (!r.ok()) return QueryError(r.status());
   std::string data;
   JsonWriter w(&data);
-  WriteResult(r->value, &w);
+  WriteQueryResult(r->value, &w);
   return SuccessResponse(data, r->warnings);
 }
 
@@ -324,7 +344,7 @@ Response Api::QueryRange(const Request& req) {
   if (!r.ok()) return QueryError(r.status());
   std::string data;
   JsonWriter w(&data);
-  WriteResult(r->value, &w);
+  WriteQueryResult(r->value, &w);
   return SuccessResponse(data, r->warnings);
 }
 

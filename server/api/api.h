@@ -178,6 +178,9 @@ http::Response SuccessResponse(absl::string_view data_json,
 // canceled/timeout/unavailable 503, not_found 404, internal 500).
 http::Response ErrorResponse(absl::string_view error_type,
                              absl::string_view message);
+// Writes {"resultType":...,"result":...} for a query result (the "data" of
+// /api/v1/query and /api/v1/query_range).
+void WriteQueryResult(const promql::Value& value, JsonWriter* w);
 // Maps an engine/storage status to errorType as promql/engine.h describes.
 absl::string_view ErrorTypeFor(const absl::Status& status);
 

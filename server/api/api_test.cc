@@ -392,6 +392,10 @@ TEST_F(ApiTest, StatusEndpoints) {
             "{\"status\":\"success\",\"data\":{\"alerts\":[]}}");
   EXPECT_EQ(Get("/api/v1/metadata").body,
             "{\"status\":\"success\",\"data\":{}}");
+  EXPECT_EQ(Get("/api/v1/query_exemplars?query=up").body,
+            "{\"status\":\"success\",\"data\":[]}");
+  EXPECT_EQ(Get("/api/v1/alertmanagers").status, 200);
+  EXPECT_EQ(Get("/api/v1/status/walreplay").status, 200);
 }
 
 TEST_F(ApiTest, FormatQuery) {
