@@ -1,0 +1,687 @@
+#include "vigil/monitor.h"
+
+#include <algorithm>
+#include <atomic>
+#include <limits>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "alerting/clock.h"
+#include "alerting/rules/engine_query.h"
+#include "alerting/rules/manager.h"
+#include "alerting/rules/rule.h"
+#include "alerting/rules/rule_file.h"
+#include "promql/engine.h"
+#include "promql/parser/parser.h"
+#include "server/config/config.h"
+#include "server/discovery/manager.h"
+#include "server/scrape/manager.h"
+#include "tsdb/db.h"
+
+namespace vigil {
+namespace {
+
+constexpr int64_t kNoOverride = std::numeric_limits<int64_t>::min();
+constexpr char kCodeRulesFile[] = "<code>";
+
+// The rule engine's clock: the embedder's clock (or the wall clock), except
+// inside EvaluateRulesNow, which pins it to the requested time.
+class MonitorClock : public alerting::Clock {
+ public:
+  explicit MonitorClock(std::function<int64_t()> now) : now_(std::move(now)) {}
+  int64_t NowMs() const override {
+    int64_t o = override_.load();
+    if (o != kNoOverride) return o;
+    return now_ ? now_() : alerting::RealClock::Get()->NowMs();
+  }
+  void Pin(int64_t t) { override_.store(t); }
+  void Unpin() { override_.store(kNoOverride); }
+
+ private:
+  std::function<int64_t()> now_;
+  std::atomic<int64_t> override_{kNoOverride};
+};
+
+class ClosedAppender : public tsdb::Appender {
+ public:
+  absl::StatusOr<tsdb::SeriesRef> Append(tsdb::SeriesRef, const tsdb::Labels&,
+                                         int64_t, double) override {
+    return absl::FailedPreconditionError("vigil::Monitor is closed");
+  }
+  absl::Status Commit() override {
+    return absl::FailedPreconditionError("vigil::Monitor is closed");
+  }
+  void Rollback() override {}
+};
+
+absl::Status ValidateExpr(absl::string_view expr) {
+  return promql::ParseExpr(expr).status();
+}
+
+AlertEvent ToEvent(const alerting::Alert& a) {
+  AlertEvent e;
+  switch (a.state) {
+    case alerting::AlertState::kPending:
+      e.status = AlertEvent::Status::kPending;
+      break;
+    case alerting::AlertState::kFiring:
+      e.status = AlertEvent::Status::kFiring;
+      break;
+    case alerting::AlertState::kInactive:
+      e.status = a.resolved_at_ms != 0 ? AlertEvent::Status::kResolved
+                                       : AlertEvent::Status::kCancelled;
+      break;
+  }
+  e.alert_name = std::string(a.labels.Get("alertname"));
+  e.labels = a.labels;
+  e.annotations = a.annotations;
+  e.value = a.value;
+  e.active_at_ms = a.active_at_ms;
+  e.starts_at_ms = a.fired_at_ms;
+  e.ends_at_ms = a.resolved_at_ms;
+  return e;
+}
+
+absl::Status Annotate(const absl::Status& s, absl::string_view what) {
+  return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<Labels> MakeLabels(const LabelPairs& pairs) {
+  std::vector<tsdb::Label> ls;
+  ls.reserve(pairs.size());
+  for (const auto& [n, v] : pairs) ls.push_back(tsdb::Label{n, v});
+  return tsdb::Labels::FromPairs(std::move(ls));
+}
+
+const char* AlertStatusString(AlertEvent::Status s) {
+  switch (s) {
+    case AlertEvent::Status::kPending:
+      return "pending";
+    case AlertEvent::Status::kFiring:
+      return "firing";
+    case AlertEvent::Status::kResolved:
+      return "resolved";
+    case AlertEvent::Status::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+class Monitor::Impl {
+ public:
+  explicit Impl(const MonitorOptions& options)
+      : options_(options), clock_(options.now_ms) {}
+
+  absl::Status Init();
+  absl::Status Close();
+
+  absl::Status CheckOpen() const {
+    if (closed_.load()) {
+      return absl::FailedPreconditionError("vigil::Monitor is closed");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status AppendOne(const Labels& labels, int64_t t, double v);
+  std::unique_ptr<Appender> NewAppender();
+  absl::StatusOr<QueryResult> Query(absl::string_view expr, int64_t t);
+  absl::StatusOr<QueryResult> QueryRange(absl::string_view expr, int64_t start,
+                                         int64_t end, absl::Duration step);
+
+  absl::Status InstallConfig(absl::StatusOr<config::Config> cfg);
+  absl::Status AddScrapeTarget(const std::string& job,
+                               const std::string& address,
+                               absl::Duration interval,
+                               const LabelPairs& labels);
+  absl::Status RemoveScrapeTarget(const std::string& job);
+  absl::Status LoadRules(absl::string_view yaml, absl::string_view name);
+  absl::Status AddRule(const std::string& group, alerting::RuleSpec spec);
+
+  int Subscribe(AlertCallback cb);
+  bool Unsubscribe(int id);
+  std::vector<AlertEvent> Alerts() const;
+
+  absl::Status Start();
+  void Stop();
+  absl::Status EvaluateRulesNow(int64_t t);
+  MonitorStats Stats() const;
+
+ private:
+  // Configured plus code-added jobs (the config's job wins on a clash).
+  config::Config EffectiveConfigLocked() const;
+  absl::Status ApplyScrapeLocked();
+  // Reloads every rule source into the rule manager; nothing changes on
+  // error.
+  absl::Status RebuildRulesLocked();
+  void StopLocked();
+  void Dispatch(const std::vector<alerting::Alert>& changed);
+
+  const MonitorOptions options_;
+  MonitorClock clock_;
+  std::unique_ptr<tsdb::DB> db_;
+  std::unique_ptr<promql::Engine> engine_;
+  std::unique_ptr<alerting::RuleManager> rules_;
+  std::atomic<bool> closed_{false};
+
+  // Serialises configuration, lifecycle and EvaluateRulesNow.
+  mutable std::mutex control_mu_;
+  config::Config config_;                       // guarded by control_mu_
+  std::vector<std::string> config_rule_files_;  // guarded by control_mu_
+  std::map<std::string, config::ScrapeConfig> code_jobs_;   // control_mu_
+  std::map<std::string, alerting::RuleFile> inline_rules_;  // control_mu_
+  // Code-built groups in name order, rules in insertion order.
+  std::map<std::string, std::vector<alerting::RuleSpec>> code_groups_;
+  bool started_ = false;                           // guarded by control_mu_
+  std::unique_ptr<scrape::ScrapeManager> scrape_;  // control_mu_
+  std::unique_ptr<discovery::DiscoveryManager> discovery_;  // control_mu_
+  std::atomic<scrape::ScrapeManager*> live_scrape_{nullptr};
+
+  mutable std::mutex subs_mu_;
+  std::map<int, std::shared_ptr<AlertCallback>> subs_;  // guarded by subs_mu_
+  int next_sub_id_ = 1;                                 // guarded by subs_mu_
+};
+
+absl::Status Monitor::Impl::Init() {
+  tsdb::DBOptions dopts;
+  dopts.path = options_.data_dir;
+  dopts.retention = options_.retention;
+  if (options_.now_ms) dopts.now_ms = options_.now_ms;
+  absl::StatusOr<std::unique_ptr<tsdb::DB>> db = tsdb::DB::Open(dopts);
+  if (!db.ok()) {
+    return Annotate(db.status(),
+                    absl::StrCat("opening data_dir \"", dopts.path, "\""));
+  }
+  db_ = *std::move(db);
+
+  promql::EngineOptions eopts;
+  eopts.lookback_delta = options_.lookback_delta;
+  eopts.timeout = options_.query_timeout;
+  eopts.max_samples = options_.max_samples;
+  engine_ = std::make_unique<promql::Engine>(eopts, db_.get());
+
+  absl::StatusOr<Labels> ext = MakeLabels(options_.external_labels);
+  if (!ext.ok()) return Annotate(ext.status(), "external_labels");
+  alerting::RuleManagerOptions ropts;
+  ropts.query = alerting::EngineQueryFunc(engine_.get());
+  ropts.appendable = db_.get();
+  ropts.queryable = db_.get();
+  ropts.validator = ValidateExpr;
+  ropts.clock = &clock_;
+  ropts.evaluation_interval_ms =
+      absl::ToInt64Milliseconds(options_.evaluation_interval);
+  if (ropts.evaluation_interval_ms <= 0) {
+    return absl::InvalidArgumentError(
+        "MonitorOptions.evaluation_interval must be positive");
+  }
+  for (const tsdb::Label& l : *ext) ropts.external_labels[l.name] = l.value;
+  ropts.external_url = options_.external_url;
+  rules_ = std::make_unique<alerting::RuleManager>(std::move(ropts));
+  rules_->OnAlertsChanged([this](const std::vector<alerting::Alert>& changed) {
+    Dispatch(changed);
+  });
+
+  absl::StatusOr<config::Config> cfg = config::ParseConfig("", "<default>");
+  if (!cfg.ok()) return cfg.status();
+  config_ = *std::move(cfg);
+  // An empty config keeps the embedder's evaluation interval.
+  config_.global.evaluation_interval = options_.evaluation_interval;
+  return absl::OkStatus();
+}
+
+absl::Status Monitor::Impl::Close() {
+  std::lock_guard<std::mutex> lock(control_mu_);
+  if (closed_.exchange(true)) return absl::OkStatus();
+  StopLocked();
+  return db_->Close();
+}
+
+absl::Status Monitor::Impl::AppendOne(const Labels& labels, int64_t t,
+                                      double v) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  std::unique_ptr<tsdb::Appender> app = db_->NewAppender();
+  absl::StatusOr<tsdb::SeriesRef> ref = app->Append(0, labels, t, v);
+  if (!ref.ok()) {
+    app->Rollback();
+    return Annotate(ref.status(), labels.ToString());
+  }
+  return app->Commit();
+}
+
+std::unique_ptr<Appender> Monitor::Impl::NewAppender() {
+  if (closed_.load()) return std::make_unique<ClosedAppender>();
+  return db_->NewAppender();
+}
+
+absl::StatusOr<QueryResult> Monitor::Impl::Query(absl::string_view expr,
+                                                 int64_t t) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  absl::StatusOr<QueryResult> r = engine_->InstantQuery(expr, t);
+  if (!r.ok())
+    return Annotate(r.status(), absl::StrCat("query \"", expr, "\""));
+  return r;
+}
+
+absl::StatusOr<QueryResult> Monitor::Impl::QueryRange(absl::string_view expr,
+                                                      int64_t start,
+                                                      int64_t end,
+                                                      absl::Duration step) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  int64_t step_ms = absl::ToInt64Milliseconds(step);
+  if (step_ms <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("query \"", expr, "\": step must be positive"));
+  }
+  absl::StatusOr<QueryResult> r =
+      engine_->RangeQuery(expr, start, end, step_ms);
+  if (!r.ok())
+    return Annotate(r.status(), absl::StrCat("query \"", expr, "\""));
+  return r;
+}
+
+config::Config Monitor::Impl::EffectiveConfigLocked() const {
+  config::Config eff = config_;
+  for (const auto& [job, sc] : code_jobs_) {
+    bool clash = std::any_of(
+        eff.scrape_configs.begin(), eff.scrape_configs.end(),
+        [&](const config::ScrapeConfig& c) { return c.job_name == job; });
+    if (!clash) eff.scrape_configs.push_back(sc);
+  }
+  return eff;
+}
+
+absl::Status Monitor::Impl::ApplyScrapeLocked() {
+  if (scrape_ == nullptr) return absl::OkStatus();
+  config::Config eff = EffectiveConfigLocked();
+  absl::Status s = scrape_->ApplyConfig(eff);
+  if (!s.ok()) return s;
+  discovery_->ApplyConfig(eff);
+  discovery_->RefreshNow();
+  return absl::OkStatus();
+}
+
+absl::Status Monitor::Impl::RebuildRulesLocked() {
+  std::vector<alerting::RuleFile> files;
+  for (const std::string& path : config_rule_files_) {
+    absl::StatusOr<alerting::RuleFile> f =
+        alerting::LoadRuleFile(path, ValidateExpr);
+    if (!f.ok()) return f.status();
+    files.push_back(*std::move(f));
+  }
+  for (const auto& [name, f] : inline_rules_) files.push_back(f);
+  if (!code_groups_.empty()) {
+    alerting::RuleFile f;
+    f.path = kCodeRulesFile;
+    for (const auto& [name, specs] : code_groups_) {
+      alerting::GroupSpec g;
+      g.name = name;
+      g.file = kCodeRulesFile;
+      g.rules = specs;
+      f.groups.push_back(std::move(g));
+    }
+    files.push_back(std::move(f));
+  }
+  const int64_t interval =
+      absl::ToInt64Milliseconds(config_.global.evaluation_interval);
+  for (alerting::RuleFile& f : files) {
+    for (alerting::GroupSpec& g : f.groups) {
+      if (g.interval_ms == 0) g.interval_ms = interval;
+    }
+  }
+  return rules_->UpdateParsed(std::move(files));
+}
+
+absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (!cfg.ok()) return cfg.status();
+  absl::StatusOr<std::vector<std::string>> rule_files =
+      config::ResolveRuleFiles(*cfg);
+  if (!rule_files.ok()) return rule_files.status();
+  std::lock_guard<std::mutex> lock(control_mu_);
+  config::Config old = std::move(config_);
+  std::vector<std::string> old_files = std::move(config_rule_files_);
+  config_ = *std::move(cfg);
+  config_rule_files_ = *std::move(rule_files);
+  absl::Status s = RebuildRulesLocked();
+  if (s.ok()) {
+    s = ApplyScrapeLocked();
+    if (!s.ok()) {
+      config_ = std::move(old);
+      config_rule_files_ = std::move(old_files);
+      (void)RebuildRulesLocked();  // the old rules loaded before
+      return s;
+    }
+    return absl::OkStatus();
+  }
+  config_ = std::move(old);
+  config_rule_files_ = std::move(old_files);
+  return s;
+}
+
+absl::Status Monitor::Impl::AddScrapeTarget(const std::string& job,
+                                            const std::string& address,
+                                            absl::Duration interval,
+                                            const LabelPairs& labels) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (job.empty())
+    return absl::InvalidArgumentError("AddScrapeTarget: empty job");
+  if (interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "AddScrapeTarget(\"", job, "\"): interval must be positive"));
+  }
+  absl::StatusOr<Labels> target = MakeLabels({{"__address__", address}});
+  if (!target.ok() || address.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "AddScrapeTarget(\"", job, "\"): bad address \"", address, "\""));
+  }
+  absl::StatusOr<Labels> group_labels = MakeLabels(labels);
+  if (!group_labels.ok()) {
+    return Annotate(group_labels.status(),
+                    absl::StrCat("AddScrapeTarget(\"", job, "\") labels"));
+  }
+  std::lock_guard<std::mutex> lock(control_mu_);
+  config::ScrapeConfig sc;
+  sc.job_name = job;
+  sc.scrape_interval = interval;
+  sc.scrape_timeout = std::min(interval, config_.global.scrape_timeout);
+  sc.scrape_protocols = config_.global.scrape_protocols;
+  discovery::TargetGroup g;
+  g.source = "0";
+  g.targets.push_back(*std::move(target));
+  g.labels = *std::move(group_labels);
+  sc.static_configs.push_back(std::move(g));
+  code_jobs_[job] = std::move(sc);
+  return ApplyScrapeLocked();
+}
+
+absl::Status Monitor::Impl::RemoveScrapeTarget(const std::string& job) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(control_mu_);
+  if (code_jobs_.erase(job) == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("RemoveScrapeTarget: no job \"", job, "\""));
+  }
+  return ApplyScrapeLocked();
+}
+
+absl::Status Monitor::Impl::LoadRules(absl::string_view yaml,
+                                      absl::string_view name) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  absl::StatusOr<alerting::RuleFile> f =
+      alerting::ParseRuleFile(yaml, name, ValidateExpr);
+  if (!f.ok()) return f.status();
+  std::lock_guard<std::mutex> lock(control_mu_);
+  const std::string key(name);
+  auto old = inline_rules_.find(key);
+  std::optional<alerting::RuleFile> saved;
+  if (old != inline_rules_.end()) saved = old->second;
+  inline_rules_[key] = *std::move(f);
+  absl::Status s = RebuildRulesLocked();
+  if (!s.ok()) {
+    if (saved.has_value()) {
+      inline_rules_[key] = *std::move(saved);
+    } else {
+      inline_rules_.erase(key);
+    }
+  }
+  return s;
+}
+
+absl::Status Monitor::Impl::AddRule(const std::string& group,
+                                    alerting::RuleSpec spec) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  const std::string where = absl::StrCat(kCodeRulesFile, ": group \"", group,
+                                         "\", rule \"", spec.name, "\"");
+  if (group.empty() || spec.name.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": group and rule name must not be empty"));
+  }
+  if (absl::Status s = ValidateExpr(spec.expr); !s.ok()) {
+    return Annotate(s, absl::StrCat(where, ": could not parse expression"));
+  }
+  std::lock_guard<std::mutex> lock(control_mu_);
+  auto saved = code_groups_;
+  std::vector<alerting::RuleSpec>& specs = code_groups_[group];
+  auto it = std::find_if(specs.begin(), specs.end(),
+                         [&](const alerting::RuleSpec& r) {
+                           return r.kind == spec.kind && r.name == spec.name;
+                         });
+  if (it != specs.end()) {
+    *it = std::move(spec);
+  } else {
+    specs.push_back(std::move(spec));
+  }
+  absl::Status s = RebuildRulesLocked();
+  if (!s.ok()) {
+    code_groups_ = std::move(saved);
+    return Annotate(s, where);
+  }
+  return absl::OkStatus();
+}
+
+int Monitor::Impl::Subscribe(AlertCallback cb) {
+  std::lock_guard<std::mutex> lock(subs_mu_);
+  int id = next_sub_id_++;
+  subs_[id] = std::make_shared<AlertCallback>(std::move(cb));
+  return id;
+}
+
+bool Monitor::Impl::Unsubscribe(int id) {
+  std::lock_guard<std::mutex> lock(subs_mu_);
+  return subs_.erase(id) > 0;
+}
+
+void Monitor::Impl::Dispatch(const std::vector<alerting::Alert>& changed) {
+  if (changed.empty()) return;
+  std::vector<std::shared_ptr<AlertCallback>> cbs;
+  {
+    std::lock_guard<std::mutex> lock(subs_mu_);
+    for (const auto& [id, cb] : subs_) cbs.push_back(cb);
+  }
+  if (cbs.empty()) return;
+  std::vector<AlertEvent> events;
+  events.reserve(changed.size());
+  for (const alerting::Alert& a : changed) events.push_back(ToEvent(a));
+  for (const auto& cb : cbs) (*cb)(events);
+}
+
+std::vector<AlertEvent> Monitor::Impl::Alerts() const {
+  std::vector<AlertEvent> out;
+  for (const alerting::Alert& a : rules_->Alerts()) out.push_back(ToEvent(a));
+  return out;
+}
+
+absl::Status Monitor::Impl::Start() {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(control_mu_);
+  if (started_) {
+    return absl::FailedPreconditionError("vigil::Monitor already started");
+  }
+  scrape_ = std::make_unique<scrape::ScrapeManager>(db_.get());
+  scrape::ScrapeManager* sm = scrape_.get();
+  discovery_ = std::make_unique<discovery::DiscoveryManager>(
+      [sm](const std::string& job, std::vector<discovery::TargetGroup> g) {
+        sm->Sync(job, g);
+      });
+  absl::Status s = ApplyScrapeLocked();
+  if (!s.ok()) {
+    discovery_.reset();
+    scrape_.reset();
+    return s;
+  }
+  discovery_->Start();
+  live_scrape_.store(sm);
+  rules_->Start();
+  started_ = true;
+  return absl::OkStatus();
+}
+
+void Monitor::Impl::StopLocked() {
+  if (!started_) return;
+  live_scrape_.store(nullptr);
+  discovery_->Stop();
+  scrape_->Stop();  // staleness markers
+  rules_->Stop();
+  discovery_.reset();
+  scrape_.reset();
+  started_ = false;
+}
+
+void Monitor::Impl::Stop() {
+  std::lock_guard<std::mutex> lock(control_mu_);
+  StopLocked();
+}
+
+absl::Status Monitor::Impl::EvaluateRulesNow(int64_t t) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(control_mu_);
+  if (started_) {
+    return absl::FailedPreconditionError(
+        "EvaluateRulesNow: background evaluation is running (Stop() first)");
+  }
+  clock_.Pin(t);
+  rules_->EvaluateDue();
+  clock_.Unpin();
+  return absl::OkStatus();
+}
+
+MonitorStats Monitor::Impl::Stats() const {
+  MonitorStats st;
+  if (!closed_.load()) {
+    tsdb::DBStats d = db_->Stats();
+    st.head_series = d.head_series;
+    st.samples_appended = d.samples_appended;
+    st.rejected_samples =
+        d.out_of_order + d.duplicate + d.out_of_bounds + d.invalid_labels;
+    st.disk_bytes = d.disk_bytes;
+    st.min_time_ms = d.min_time;
+    st.max_time_ms = d.max_time;
+  }
+  st.rules = static_cast<int64_t>(rules_->RuleCount());
+  for (const alerting::Alert& a : rules_->Alerts()) {
+    if (a.state != alerting::AlertState::kInactive) ++st.active_alerts;
+  }
+  std::lock_guard<std::mutex> lock(control_mu_);
+  if (scrape_ != nullptr) {
+    scrape::ScrapeManagerStats s = scrape_->Stats();
+    st.scrape_targets = static_cast<int64_t>(s.active_targets);
+    st.scrapes = static_cast<int64_t>(s.scrapes);
+    st.failed_scrapes = static_cast<int64_t>(s.failed_scrapes);
+  }
+  return st;
+}
+
+// ---- Monitor ----
+
+absl::StatusOr<std::unique_ptr<Monitor>> Monitor::Open(
+    const MonitorOptions& options) {
+  auto impl = std::make_unique<Impl>(options);
+  absl::Status s = impl->Init();
+  if (!s.ok()) return s;
+  return std::unique_ptr<Monitor>(new Monitor(std::move(impl)));
+}
+
+Monitor::Monitor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Monitor::~Monitor() { (void)impl_->Close(); }
+
+absl::Status Monitor::Close() { return impl_->Close(); }
+
+absl::Status Monitor::Append(const Labels& labels, int64_t t_ms, double v) {
+  return impl_->AppendOne(labels, t_ms, v);
+}
+
+absl::Status Monitor::Append(const LabelPairs& labels, int64_t t_ms, double v) {
+  absl::StatusOr<Labels> l = MakeLabels(labels);
+  if (!l.ok()) return l.status();
+  return impl_->AppendOne(*l, t_ms, v);
+}
+
+std::unique_ptr<Appender> Monitor::NewAppender() {
+  return impl_->NewAppender();
+}
+
+absl::StatusOr<QueryResult> Monitor::Query(absl::string_view expr,
+                                           int64_t t_ms) {
+  return impl_->Query(expr, t_ms);
+}
+
+absl::StatusOr<QueryResult> Monitor::QueryRange(absl::string_view expr,
+                                                int64_t start_ms,
+                                                int64_t end_ms,
+                                                absl::Duration step) {
+  return impl_->QueryRange(expr, start_ms, end_ms, step);
+}
+
+absl::Status Monitor::ApplyConfig(const std::string& prometheus_yml_text) {
+  return impl_->InstallConfig(
+      config::ParseConfig(prometheus_yml_text, "<config>"));
+}
+
+absl::Status Monitor::LoadConfigFile(const std::string& path) {
+  return impl_->InstallConfig(config::LoadConfigFile(path));
+}
+
+absl::Status Monitor::AddScrapeTarget(const std::string& job,
+                                      const std::string& address,
+                                      absl::Duration interval,
+                                      const LabelPairs& labels) {
+  return impl_->AddScrapeTarget(job, address, interval, labels);
+}
+
+absl::Status Monitor::RemoveScrapeTarget(const std::string& job) {
+  return impl_->RemoveScrapeTarget(job);
+}
+
+absl::Status Monitor::LoadRules(absl::string_view yaml_text,
+                                absl::string_view name) {
+  return impl_->LoadRules(yaml_text, name);
+}
+
+absl::Status Monitor::AddAlertRule(const std::string& group,
+                                   const std::string& name,
+                                   const std::string& expr, absl::Duration for_,
+                                   const LabelPairs& labels,
+                                   const LabelPairs& annotations) {
+  alerting::RuleSpec spec;
+  spec.kind = alerting::RuleSpec::Kind::kAlert;
+  spec.name = name;
+  spec.expr = expr;
+  spec.for_ms = absl::ToInt64Milliseconds(for_);
+  spec.labels = labels;
+  spec.annotations = annotations;
+  return impl_->AddRule(group, std::move(spec));
+}
+
+absl::Status Monitor::AddRecordingRule(const std::string& group,
+                                       const std::string& record,
+                                       const std::string& expr,
+                                       const LabelPairs& labels) {
+  alerting::RuleSpec spec;
+  spec.kind = alerting::RuleSpec::Kind::kRecord;
+  spec.name = record;
+  spec.expr = expr;
+  spec.labels = labels;
+  return impl_->AddRule(group, std::move(spec));
+}
+
+int Monitor::Subscribe(AlertCallback callback) {
+  return impl_->Subscribe(std::move(callback));
+}
+
+bool Monitor::Unsubscribe(int id) { return impl_->Unsubscribe(id); }
+
+std::vector<AlertEvent> Monitor::Alerts() const { return impl_->Alerts(); }
+
+absl::Status Monitor::Start() { return impl_->Start(); }
+
+void Monitor::Stop() { impl_->Stop(); }
+
+absl::Status Monitor::EvaluateRulesNow(int64_t t_ms) {
+  return impl_->EvaluateRulesNow(t_ms);
+}
+
+MonitorStats Monitor::Stats() const { return impl_->Stats(); }
+
+}  // namespace vigil
