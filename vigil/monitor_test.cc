@@ -1,0 +1,368 @@
+#include "vigil/monitor.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "server/scrape/internal/test_exporter.h"
+
+namespace vigil {
+namespace {
+
+constexpr int64_t kT0 = 1'700'000'000'000;  // a fixed "now" for fake clocks
+constexpr int64_t kMinute = 60'000;
+
+MonitorOptions FakeClockOptions(std::atomic<int64_t>* now) {
+  MonitorOptions o;
+  o.now_ms = [now] { return now->load(); };
+  return o;
+}
+
+std::unique_ptr<Monitor> OpenOrDie(const MonitorOptions& o) {
+  absl::StatusOr<std::unique_ptr<Monitor>> m = Monitor::Open(o);
+  EXPECT_TRUE(m.ok()) << m.status();
+  return m.ok() ? *std::move(m) : nullptr;
+}
+
+std::string TempDirFor(const std::string& name) {
+  return absl::StrCat(::testing::TempDir(), "/vigil_monitor_", name, "_",
+                      getpid());
+}
+
+TEST(MonitorTest, InMemoryAppendInstantAndRangeQuery) {
+  std::atomic<int64_t> now{kT0};
+  auto m = OpenOrDie(FakeClockOptions(&now));
+  ASSERT_NE(m, nullptr);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(m->Append({{"__name__", "queue_depth"}, {"queue", "jobs"}},
+                          kT0 + i * 15'000, i * 2.0)
+                    .ok());
+  }
+  absl::StatusOr<QueryResult> r = m->Query("queue_depth", kT0 + 9 * 15'000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Vector* v = std::get_if<Vector>(&r->value);
+  ASSERT_NE(v, nullptr);
+  ASSERT_EQ(v->size(), 1u);
+  EXPECT_EQ((*v)[0].v, 18.0);
+  EXPECT_EQ((*v)[0].metric.Get("queue"), "jobs");
+
+  r = m->Query("sum(queue_depth) * 2", kT0 + 30'000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  v = std::get_if<Vector>(&r->value);
+  ASSERT_NE(v, nullptr);
+  ASSERT_EQ(v->size(), 1u);
+  EXPECT_EQ((*v)[0].v, 8.0);
+
+  r = m->QueryRange("queue_depth", kT0, kT0 + 60'000, absl::Seconds(30));
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Matrix* mx = std::get_if<Matrix>(&r->value);
+  ASSERT_NE(mx, nullptr);
+  ASSERT_EQ(mx->size(), 1u);
+  ASSERT_EQ((*mx)[0].points.size(), 3u);
+  EXPECT_EQ((*mx)[0].points[0].v, 0.0);
+  EXPECT_EQ((*mx)[0].points[1].v, 4.0);
+  EXPECT_EQ((*mx)[0].points[2].v, 8.0);
+
+  MonitorStats st = m->Stats();
+  EXPECT_EQ(st.head_series, 1);
+  EXPECT_EQ(st.samples_appended, 10);
+  EXPECT_TRUE(m->Close().ok());
+  EXPECT_TRUE(m->Close().ok());
+  EXPECT_EQ(m->Query("queue_depth", kT0).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(MonitorTest, BatchAppenderReusesRefs) {
+  std::atomic<int64_t> now{kT0};
+  auto m = OpenOrDie(FakeClockOptions(&now));
+  ASSERT_NE(m, nullptr);
+  absl::StatusOr<Labels> l = MakeLabels({{"__name__", "x"}, {"a", "1"}});
+  ASSERT_TRUE(l.ok());
+  std::unique_ptr<Appender> app = m->NewAppender();
+  absl::StatusOr<SeriesRef> ref = app->Append(0, *l, kT0, 1);
+  ASSERT_TRUE(ref.ok());
+  ASSERT_TRUE(app->Append(*ref, *l, kT0 + 1000, 2).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  absl::StatusOr<QueryResult> r = m->Query("x", kT0 + 1000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(std::get<Vector>(r->value).at(0).v, 2.0);
+  // Out of order is reported, naming the series.
+  absl::Status s = m->Append(*l, kT0, 5);
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "a=\"1\"")) << s;
+}
+
+// The auto-scaler's scale-up query from the seeds over histogram data:
+// 90% of responses under 0.1s, so the ratio 0.9 passes "< 0.99".
+TEST(MonitorTest, ScaleUpQueryOverHistogram) {
+  std::atomic<int64_t> now{kT0};
+  auto m = OpenOrDie(FakeClockOptions(&now));
+  ASSERT_NE(m, nullptr);
+  std::unique_ptr<Appender> app = m->NewAppender();
+  auto bucket = MakeLabels({{"__name__", "http_server_resp_time_bucket"},
+                            {"job", "go-demo_main"},
+                            {"le", "0.1"}});
+  auto inf = MakeLabels({{"__name__", "http_server_resp_time_bucket"},
+                         {"job", "go-demo_main"},
+                         {"le", "+Inf"}});
+  auto count = MakeLabels(
+      {{"__name__", "http_server_resp_time_count"}, {"job", "go-demo_main"}});
+  auto other = MakeLabels(
+      {{"__name__", "http_server_resp_time_count"}, {"job", "other"}});
+  ASSERT_TRUE(bucket.ok() && inf.ok() && count.ok() && other.ok());
+  const int64_t start = kT0 - 10 * kMinute;
+  for (int i = 0; i <= 40; ++i) {
+    int64_t t = start + i * 15'000;
+    ASSERT_TRUE(app->Append(0, *bucket, t, 9.0 * i).ok());
+    ASSERT_TRUE(app->Append(0, *inf, t, 10.0 * i).ok());
+    ASSERT_TRUE(app->Append(0, *count, t, 10.0 * i).ok());
+    ASSERT_TRUE(app->Append(0, *other, t, 1.0 * i).ok());
+  }
+  ASSERT_TRUE(app->Commit().ok());
+  const char* kQuery =
+      "sum(rate(http_server_resp_time_bucket{job=\"go-demo_main\", "
+      "le=\"0.1\"}[5m])) / sum(rate(http_server_resp_time_count{job=\"go-"
+      "demo_main\"}[5m])) < 0.99";
+  absl::StatusOr<QueryResult> r = m->Query(kQuery, kT0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Vector& v = std::get<Vector>(r->value);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_NEAR(v[0].v, 0.9, 1e-12);
+  EXPECT_TRUE(v[0].metric.empty());
+  // The scale-down counterpart does not fire.
+  absl::StatusOr<QueryResult> down = m->Query(
+      "sum(rate(http_server_resp_time_bucket{job=\"go-demo_main\", "
+      "le=\"0.1\"}[5m])) / sum(rate(http_server_resp_time_count{job=\"go-"
+      "demo_main\"}[5m])) > 0.999",
+      kT0);
+  ASSERT_TRUE(down.ok());
+  EXPECT_TRUE(std::get<Vector>(down->value).empty());
+}
+
+TEST(MonitorTest, AlertRuleWithForGoesPendingFiringResolved) {
+  std::atomic<int64_t> now{kT0};
+  MonitorOptions o = FakeClockOptions(&now);
+  o.evaluation_interval = absl::Minutes(1);
+  o.external_url = "http://scaler.example";
+  auto m = OpenOrDie(o);
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->AddAlertRule("scaling", "HighLoad", "load > 5",
+                              absl::Minutes(2), {{"severity", "page"}},
+                              {{"summary", "load is {{ $value }}"}})
+                  .ok());
+  std::vector<AlertEvent> events;
+  int id = m->Subscribe([&](const std::vector<AlertEvent>& changed) {
+    events.insert(events.end(), changed.begin(), changed.end());
+  });
+  for (int64_t t = kT0; t <= kT0 + 12 * kMinute; t += 15'000) {
+    double v = t <= kT0 + 5 * kMinute ? 10 : 1;
+    ASSERT_TRUE(m->Append({{"__name__", "load"}, {"host", "a"}}, t, v).ok());
+  }
+  std::vector<AlertEvent::Status> seen;
+  for (int k = 1; k <= 12; ++k) {
+    size_t before = events.size();
+    ASSERT_TRUE(m->EvaluateRulesNow(kT0 + k * kMinute).ok());
+    for (size_t i = before; i < events.size(); ++i) {
+      seen.push_back(events[i].status);
+    }
+  }
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0], AlertEvent::Status::kPending);
+  EXPECT_EQ(seen[1], AlertEvent::Status::kFiring);
+  EXPECT_EQ(seen[2], AlertEvent::Status::kResolved);
+  const AlertEvent& pending = events[0];
+  EXPECT_EQ(pending.alert_name, "HighLoad");
+  EXPECT_EQ(pending.labels.Get("severity"), "page");
+  EXPECT_EQ(pending.labels.Get("host"), "a");
+  EXPECT_EQ(pending.annotations.Get("summary"), "load is 10");
+  EXPECT_EQ(pending.value, 10);
+  EXPECT_EQ(pending.starts_at_ms, 0);
+  const AlertEvent& firing = events[1];
+  EXPECT_EQ(firing.active_at_ms, pending.active_at_ms);
+  EXPECT_GE(firing.starts_at_ms - firing.active_at_ms, 2 * kMinute);
+  const AlertEvent& resolved = events[2];
+  EXPECT_GT(resolved.ends_at_ms, kT0 + 5 * kMinute);
+  EXPECT_EQ(std::string(AlertStatusString(resolved.status)), "resolved");
+  // ALERTS series were written like Prometheus does.
+  absl::StatusOr<QueryResult> r =
+      m->Query("ALERTS{alertname=\"HighLoad\"}", firing.starts_at_ms);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(std::get<Vector>(r->value).size(), 1u);
+  EXPECT_EQ(std::get<Vector>(r->value)[0].metric.Get("alertstate"), "firing");
+
+  EXPECT_TRUE(m->Unsubscribe(id));
+  EXPECT_FALSE(m->Unsubscribe(id));
+  EXPECT_EQ(m->Stats().rules, 1);
+}
+
+TEST(MonitorTest, RecordingRuleFromYamlText) {
+  std::atomic<int64_t> now{kT0};
+  auto m = OpenOrDie(FakeClockOptions(&now));
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->LoadRules(R"(groups:
+  - name: rec
+    interval: 1m
+    rules:
+      - record: job:load:sum
+        expr: sum by (job) (load)
+)",
+                           "rec.yml")
+                  .ok());
+  for (int64_t t = kT0; t <= kT0 + 3 * kMinute; t += 15'000) {
+    ASSERT_TRUE(
+        m->Append({{"__name__", "load"}, {"job", "a"}, {"i", "1"}}, t, 2).ok());
+    ASSERT_TRUE(
+        m->Append({{"__name__", "load"}, {"job", "a"}, {"i", "2"}}, t, 3).ok());
+  }
+  ASSERT_TRUE(m->EvaluateRulesNow(kT0 + kMinute).ok());
+  ASSERT_TRUE(m->EvaluateRulesNow(kT0 + 2 * kMinute).ok());
+  absl::StatusOr<QueryResult> r = m->Query("job:load:sum", kT0 + 2 * kMinute);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(std::get<Vector>(r->value).size(), 1u);
+  EXPECT_EQ(std::get<Vector>(r->value)[0].v, 5.0);
+}
+
+TEST(MonitorTest, OnDiskReopenKeepsData) {
+  std::atomic<int64_t> now{kT0};
+  MonitorOptions o = FakeClockOptions(&now);
+  o.data_dir = TempDirFor("reopen");
+  {
+    auto m = OpenOrDie(o);
+    ASSERT_NE(m, nullptr);
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_TRUE(
+          m->Append({{"__name__", "persisted"}}, kT0 - 100'000 + i * 1000, i)
+              .ok());
+    }
+    ASSERT_TRUE(m->Close().ok());
+  }
+  auto m = OpenOrDie(o);
+  ASSERT_NE(m, nullptr);
+  absl::StatusOr<QueryResult> r = m->Query("persisted", kT0 - 1000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(std::get<Vector>(r->value).size(), 1u);
+  EXPECT_EQ(std::get<Vector>(r->value)[0].v, 99.0);
+  r = m->Query("count_over_time(persisted[5m])", kT0);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(std::get<Vector>(r->value).at(0).v, 100.0);
+}
+
+TEST(MonitorTest, ScrapesLocalExporterThroughAddScrapeTarget) {
+  scrape::testing::TestExporter exporter(
+      [](const scrape::testing::TestExporter::Request&) {
+        return scrape::testing::TestExporter::Ok(
+            "# TYPE demo_requests_total counter\n"
+            "demo_requests_total{code=\"200\"} 42\n");
+      });
+  auto m = OpenOrDie(MonitorOptions{});
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->AddScrapeTarget("demo",
+                                 absl::StrCat("127.0.0.1:", exporter.port()),
+                                 absl::Milliseconds(200), {{"team", "infra"}})
+                  .ok());
+  ASSERT_TRUE(m->Start().ok());
+  EXPECT_EQ(m->Start().code(), absl::StatusCode::kFailedPrecondition);
+  bool found = false;
+  for (int i = 0; i < 100 && !found; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    absl::StatusOr<QueryResult> r =
+        m->Query("demo_requests_total", absl::ToUnixMillis(absl::Now()));
+    ASSERT_TRUE(r.ok()) << r.status();
+    const Vector& v = std::get<Vector>(r->value);
+    if (v.size() == 1) {
+      found = true;
+      EXPECT_EQ(v[0].v, 42.0);
+      EXPECT_EQ(v[0].metric.Get("job"), "demo");
+      EXPECT_EQ(v[0].metric.Get("team"), "infra");
+      EXPECT_EQ(v[0].metric.Get("code"), "200");
+    }
+  }
+  EXPECT_TRUE(found);
+  absl::StatusOr<QueryResult> up =
+      m->Query("up{job=\"demo\"}", absl::ToUnixMillis(absl::Now()));
+  ASSERT_TRUE(up.ok());
+  ASSERT_EQ(std::get<Vector>(up->value).size(), 1u);
+  EXPECT_EQ(std::get<Vector>(up->value)[0].v, 1.0);
+  EXPECT_EQ(m->Stats().scrape_targets, 1);
+  // While started, the background owns the rule schedule.
+  EXPECT_EQ(m->EvaluateRulesNow(0).code(),
+            absl::StatusCode::kFailedPrecondition);
+  m->Stop();
+  m->Stop();
+  EXPECT_TRUE(m->EvaluateRulesNow(absl::ToUnixMillis(absl::Now())).ok());
+}
+
+TEST(MonitorTest, ErrorsNameThePlace) {
+  auto m = OpenOrDie(MonitorOptions{});
+  ASSERT_NE(m, nullptr);
+  absl::Status s = m->Query("sum(rate(x[5m]", 0).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "query \"sum(rate(x[5m]\"")) << s;
+
+  s = m->QueryRange("x", 0, 1000, absl::ZeroDuration()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+
+  s = m->LoadRules(
+      "groups:\n  - name: g\n    rules:\n      - alert: A\n"
+      "        expresion: up == 0\n",
+      "bad.yml");
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "bad.yml:")) << s;
+
+  s = m->LoadRules(
+      "groups:\n  - name: g\n    rules:\n      - alert: A\n"
+      "        expr: up ==\n",
+      "bad_expr.yml");
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "bad_expr.yml:")) << s;
+
+  s = m->AddAlertRule("g", "Broken", "rate(x[5m]", absl::ZeroDuration());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "Broken")) << s;
+
+  s = m->ApplyConfig("global:\n  scrape_interval: banana\n");
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "<config>")) << s;
+
+  s = m->Append({{"__name__", "x"}, {"bad-name", "v"}}, 0, 1);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+
+  s = m->AddScrapeTarget("j", "", absl::Seconds(1));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(m->RemoveScrapeTarget("nope").code(), absl::StatusCode::kNotFound);
+  // Failed loads changed nothing.
+  EXPECT_EQ(m->Stats().rules, 0);
+}
+
+TEST(MonitorTest, ApplyConfigLoadsScrapeJobsAndRuleFiles) {
+  std::string dir = TempDirFor("cfg");
+  ASSERT_EQ(system(absl::StrCat("mkdir -p ", dir).c_str()), 0);
+  std::string rules = absl::StrCat(dir, "/rules.yml");
+  FILE* f = fopen(rules.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs(
+      "groups:\n  - name: g\n    rules:\n      - alert: Down\n"
+      "        expr: up == 0\n",
+      f);
+  fclose(f);
+  auto m = OpenOrDie(MonitorOptions{});
+  ASSERT_NE(m, nullptr);
+  absl::Status s = m->ApplyConfig(absl::StrCat(
+      "global:\n  evaluation_interval: 30s\nrule_files:\n  - ", rules,
+      "\nscrape_configs:\n  - job_name: node\n    static_configs:\n"
+      "      - targets: ['127.0.0.1:1']\n"));
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(m->Stats().rules, 1);
+}
+
+}  // namespace
+}  // namespace vigil
