@@ -1,6 +1,7 @@
 #include "server/scrape/scrape_loop.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -251,32 +252,63 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
   const uint64_t sample_limit = options_.sample_limit;
   bool over_limit = false;
   uint64_t hits = 0;
+  uint64_t predicted = 0;
   uint64_t misses = 0;
+  size_t cursor = 0;
+  next_order_.clear();
   absl::Status err;
   for (;;) {
     Entry e = p.Next();
     if (e == Entry::kSeries) {
       ++report->samples_scraped;
       if (over_limit) continue;  // only counting now
-      auto it = cache_.find(p.Series());
-      CacheEntry* ce;
-      if (it != cache_.end()) {
-        ce = &it->second;
-        ++hits;
-      } else {
-        ++misses;
-        absl::StatusOr<tsdb::Labels> parsed = p.BuildLabels();
-        if (!parsed.ok()) {
-          err = parsed.status();
-          break;
+      const absl::string_view series = p.Series();
+      CacheEntry* ce = nullptr;
+      const std::string* key = nullptr;
+      bool inserted = false;
+      // Exporters print their series in the same order every time, so the
+      // line after the last match in the previous scrape's order is almost
+      // always the one we need: one memcmp, no hashing.
+      if (cursor < order_.size()) {
+        const std::string* k = order_[cursor].first;
+        if (k->size() == series.size() &&
+            std::memcmp(k->data(), series.data(), series.size()) == 0) {
+          key = k;
+          ce = order_[cursor].second;
+          ++cursor;
+          ++predicted;
+          ++hits;
         }
-        CacheEntry fresh;
-        err = BuildEntry(*parsed, &fresh);
-        if (!err.ok()) break;
-        auto ins = cache_.emplace(std::string(p.Series()), std::move(fresh));
-        ce = &ins.first->second;
-        added_this_iter_.emplace_back(p.Series());
       }
+      if (ce == nullptr) {
+        auto it = cache_.find(series);
+        if (it != cache_.end()) {
+          key = &it->first;
+          ce = &it->second;
+          ++hits;
+          // Resynchronise the prediction after an insertion or removal.
+          if (ce->order_pos < order_.size() &&
+              order_[ce->order_pos].second == ce) {
+            cursor = ce->order_pos + 1;
+          }
+        } else {
+          ++misses;
+          absl::StatusOr<tsdb::Labels> parsed = p.BuildLabels();
+          if (!parsed.ok()) {
+            err = parsed.status();
+            break;
+          }
+          CacheEntry fresh;
+          err = BuildEntry(*parsed, &fresh);
+          if (!err.ok()) break;
+          auto ins = cache_.emplace(std::string(series), std::move(fresh));
+          key = &ins.first->first;
+          ce = &ins.first->second;
+          inserted = true;
+          added_this_iter_.emplace_back(series);
+        }
+      }
+      next_order_.emplace_back(key, ce);
       ce->attempt_iter = iter_;
       if (ce->dropped) continue;
       if (sample_limit != 0 && report->samples_post_relabel >= sample_limit) {
@@ -298,7 +330,7 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
         if (was_new) {
           ce->ref = *ref;
           ++report->series_added;
-          if (it != cache_.end()) added_this_iter_.emplace_back(p.Series());
+          if (!inserted) added_this_iter_.emplace_back(series);
         }
         continue;
       }
@@ -325,6 +357,7 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
     }
   }
   counters_.cache_hits += hits;
+  counters_.cache_predicted += predicted;
   counters_.cache_misses += misses;
   if (!err.ok()) return err;
   if (over_limit) {
@@ -437,7 +470,14 @@ void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
       if (r.ok()) ++report->stale_markers;
     }
   }
-  if (success) scraped_ok_before_ = true;
+  if (success) {
+    scraped_ok_before_ = true;
+    order_.swap(next_order_);
+    for (size_t i = 0; i < order_.size(); ++i) {
+      order_[i].second->order_pos = static_cast<uint32_t>(i);
+    }
+  }
+  next_order_.clear();
   // After a failure no line is "in the last good scrape" any more, so the
   // markers above are written once.
   last_ok_iter_ = cur;

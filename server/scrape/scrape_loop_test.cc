@@ -138,6 +138,30 @@ TEST_F(ScrapeLoopTest, SteadyStateUsesCacheRefs) {
   EXPECT_THAT(Get(kA), ElementsAre("1000:1", "2000:1", "3000:1"));
 }
 
+TEST_F(ScrapeLoopTest, OrderPredictionSurvivesInsertionsAndRemovals) {
+  Make();
+  ASSERT_TRUE(Scrape(1000, "a{x=\"1\"} 1\nb 1\nc 1\nd 1\n").ok());
+  // Same order: every line predicted.
+  ASSERT_TRUE(Scrape(2000, "a{x=\"1\"} 2\nb 2\nc 2\nd 2\n").ok());
+  EXPECT_EQ(loop_->counters().cache_predicted.load(), 4u);
+  // New line in the middle and one removed: the rest still resolve, the
+  // prediction resynchronises after the hash lookup.
+  ASSERT_TRUE(Scrape(3000, "a{x=\"1\"} 3\nnew 3\nc 3\nd 3\n").ok());
+  EXPECT_EQ(loop_->counters().cache_predicted.load(), 4u + 2u);
+  // Reordered: all found by hash, values land on the right series.
+  ASSERT_TRUE(Scrape(4000, "d 4\nc 4\nnew 4\na{x=\"1\"} 4\n").ok());
+  EXPECT_THAT(Get(kA), ElementsAre("1000:1", "2000:2", "3000:3", "4000:4"));
+  EXPECT_THAT(Get(kB), ElementsAre("1000:1", "2000:2", "3000:stale"));
+  EXPECT_THAT(Get("d{env=\"prod\", instance=\"h:9100\", job=\"node\"}"),
+              ElementsAre("1000:1", "2000:2", "3000:3", "4000:4"));
+  EXPECT_EQ(loop_->counters().cache_misses.load(), 5u);
+  // A failed scrape keeps the old order usable afterwards.
+  EXPECT_FALSE(Scrape(5000, "d 5\nbad line\n").ok());
+  ASSERT_TRUE(Scrape(6000, "d 6\nc 6\nnew 6\na{x=\"1\"} 6\n").ok());
+  EXPECT_THAT(Get(kA), ElementsAre("1000:1", "2000:2", "3000:3", "4000:4",
+                                   "5000:stale", "6000:6"));
+}
+
 TEST_F(ScrapeLoopTest, StaleMarkerWhenSeriesDisappears) {
   Make();
   ASSERT_TRUE(Scrape(1000, "a{x=\"1\"} 1\nb 2\n").ok());
