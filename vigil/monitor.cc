@@ -176,7 +176,10 @@ class Monitor::Impl {
   bool started_ = false;                           // guarded by control_mu_
   std::unique_ptr<scrape::ScrapeManager> scrape_;  // control_mu_
   std::unique_ptr<discovery::DiscoveryManager> discovery_;  // control_mu_
-  std::atomic<scrape::ScrapeManager*> live_scrape_{nullptr};
+  // Stats() reads the scrape manager under this lock only, so it is safe
+  // from alert callbacks (which may run while control_mu_ is held).
+  mutable std::mutex live_mu_;
+  scrape::ScrapeManager* live_scrape_ = nullptr;  // guarded by live_mu_
 
   mutable std::mutex subs_mu_;
   std::map<int, std::shared_ptr<AlertCallback>> subs_;  // guarded by subs_mu_
@@ -511,7 +514,10 @@ absl::Status Monitor::Impl::Start() {
     return s;
   }
   discovery_->Start();
-  live_scrape_.store(sm);
+  {
+    std::lock_guard<std::mutex> live(live_mu_);
+    live_scrape_ = sm;
+  }
   rules_->Start();
   started_ = true;
   return absl::OkStatus();
@@ -519,7 +525,10 @@ absl::Status Monitor::Impl::Start() {
 
 void Monitor::Impl::StopLocked() {
   if (!started_) return;
-  live_scrape_.store(nullptr);
+  {
+    std::lock_guard<std::mutex> live(live_mu_);
+    live_scrape_ = nullptr;
+  }
   discovery_->Stop();
   scrape_->Stop();  // staleness markers
   rules_->Stop();
@@ -562,9 +571,9 @@ MonitorStats Monitor::Impl::Stats() const {
   for (const alerting::Alert& a : rules_->Alerts()) {
     if (a.state != alerting::AlertState::kInactive) ++st.active_alerts;
   }
-  std::lock_guard<std::mutex> lock(control_mu_);
-  if (scrape_ != nullptr) {
-    scrape::ScrapeManagerStats s = scrape_->Stats();
+  std::lock_guard<std::mutex> lock(live_mu_);
+  if (live_scrape_ != nullptr) {
+    scrape::ScrapeManagerStats s = live_scrape_->Stats();
     st.scrape_targets = static_cast<int64_t>(s.active_targets);
     st.scrapes = static_cast<int64_t>(s.scrapes);
     st.failed_scrapes = static_cast<int64_t>(s.failed_scrapes);

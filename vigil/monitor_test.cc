@@ -204,6 +204,30 @@ TEST(MonitorTest, AlertRuleWithForGoesPendingFiringResolved) {
   EXPECT_EQ(m->Stats().rules, 1);
 }
 
+// Regression: Stats() took the configuration lock that EvaluateRulesNow
+// holds, so calling it from an alert callback deadlocked.
+TEST(MonitorTest, CallbackMayQueryStatsAndUnsubscribe) {
+  std::atomic<int64_t> now{kT0};
+  auto m = OpenOrDie(FakeClockOptions(&now));
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(
+      m->AddAlertRule("g", "Up", "vector(1)", absl::ZeroDuration()).ok());
+  int calls = 0;
+  int id = 0;
+  id = m->Subscribe([&](const std::vector<AlertEvent>& events) {
+    ++calls;
+    EXPECT_EQ(events.at(0).status, AlertEvent::Status::kFiring);
+    EXPECT_EQ(m->Stats().rules, 1);
+    EXPECT_TRUE(m->Query("vector(2)", kT0).ok());
+    EXPECT_EQ(m->Alerts().size(), 1u);
+    EXPECT_TRUE(m->Unsubscribe(id));
+  });
+  for (int k = 1; k <= 3; ++k) {
+    ASSERT_TRUE(m->EvaluateRulesNow(kT0 + k * kMinute).ok());
+  }
+  EXPECT_EQ(calls, 1);
+}
+
 TEST(MonitorTest, RecordingRuleFromYamlText) {
   std::atomic<int64_t> now{kT0};
   auto m = OpenOrDie(FakeClockOptions(&now));
