@@ -2,21 +2,102 @@
 
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "alerting/rules/check_rules.h"
+#include "promql/testing/script_runner.h"
 #include "server/build_info.h"
+#include "server/config/check_config.h"
 #include "server/serve.h"
+#include "tsdb/tool.h"
 
 namespace vigil::server {
 namespace {
 
+// Hands a subcommand's arguments to a C-style main (argv[0] = subcommand).
+int CallMain(int (*main_fn)(int, char**), std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return main_fn(static_cast<int>(args.size()), argv.data());
+}
+
+// vigil import openmetrics FILE --storage.tsdb.path=DIR
+// (the input promtool's `tsdb create-blocks-from openmetrics` takes).
+int RunImport(const std::vector<std::string>& args) {
+  constexpr absl::string_view kPathFlag = "--storage.tsdb.path";
+  std::string format, file, dir;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (absl::StartsWith(a, absl::StrCat(kPathFlag, "="))) {
+      dir = a.substr(kPathFlag.size() + 1);
+    } else if (a == kPathFlag && i + 1 < args.size()) {
+      dir = args[++i];
+    } else if (absl::StartsWith(a, "-")) {
+      std::fprintf(stderr, "vigil import: unknown flag %s\n", a.c_str());
+      return 2;
+    } else if (format.empty()) {
+      format = a;
+    } else if (file.empty()) {
+      file = a;
+    } else {
+      std::fprintf(stderr, "vigil import: unexpected argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (format != "openmetrics" || file.empty()) {
+    std::fprintf(stderr,
+                 "usage: vigil import openmetrics FILE "
+                 "[--storage.tsdb.path=DIR]\n");
+    return 2;
+  }
+  if (dir.empty()) dir = "data/";
+  return CallMain(&tsdb::TsdbToolMain, {"import", dir, file});
+}
+
+// vigil check config FILE... | vigil check rules FILE...
+int RunCheck(const std::vector<std::string>& args) {
+  if (args.size() >= 2 && args[0] == "config") {
+    return config::RunCheckConfigCommand({args.begin() + 1, args.end()});
+  }
+  if (args.size() >= 2 && args[0] == "rules") {
+    return alerting::RunCheckRulesCommand({args.begin() + 1, args.end()});
+  }
+  std::fprintf(stderr,
+               "usage: vigil check config FILE...\n"
+               "       vigil check rules FILE...\n");
+  return 2;
+}
+
+// vigil test promql FILE...
+int RunTest(const std::vector<std::string>& args) {
+  if (args.size() >= 2 && args[0] == "promql") {
+    return promql::testing::RunPromqlTestCommand(
+        {args.begin() + 1, args.end()});
+  }
+  std::fprintf(stderr,
+               "usage: vigil test promql FILE...\n"
+               "(rule unit tests in promtool's format are not supported "
+               "yet)\n");
+  return 2;
+}
+
+// vigil tsdb check DIR | import DIR FILE | stats DIR [N]
+int RunTsdb(const std::vector<std::string>& args) {
+  return CallMain(&tsdb::TsdbToolMain, args);
+}
+
 constexpr CliCommand kCommands[] = {
     {"serve", "Run the Vigil server (scraping, storage, rules, HTTP API).",
      &RunServe},
-    {"import", "Backfill samples from Prometheus text/OpenMetrics files.",
-     nullptr},
-    {"check", "Check configuration and rule files for validity.", nullptr},
-    {"test", "Unit-test rule files (promtool test rules format).", nullptr},
-    {"tsdb", "Inspect and verify a data directory.", nullptr},
+    {"import",
+     "Backfill an OpenMetrics file: import openmetrics FILE "
+     "--storage.tsdb.path=DIR.",
+     &RunImport},
+    {"check", "Check files: check config FILE... | check rules FILE...",
+     &RunCheck},
+    {"test", "Run PromQL test scripts: test promql FILE...", &RunTest},
+    {"tsdb", "Data directory tools: tsdb check|import|stats DIR ...", &RunTsdb},
 };
 
 }  // namespace
