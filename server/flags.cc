@@ -202,10 +202,12 @@ absl::StatusOr<ServeFlags> ParseServeFlags(
                  ? name
                  : "localhost";
     }
-    out.external_url =
-        absl::StrCat("http://", host, port.empty() ? "" : ":", port,
-                     out.route_prefix.empty() ? "/" : out.route_prefix);
+    out.external_url = absl::StrCat("http://", host, port.empty() ? "" : ":",
+                                    port, out.route_prefix);
   }
+  // As Prometheus, the external URL carries no trailing slash: links such
+  // as an alert's generatorURL append "/graph?..." to it.
+  while (absl::EndsWith(out.external_url, "/")) out.external_url.pop_back();
   out.enable_lifecycle = values["web.enable-lifecycle"] == "true";
   out.enable_admin_api = values["web.enable-admin-api"] == "true";
   out.enable_remote_write_receiver =

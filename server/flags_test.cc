@@ -21,7 +21,7 @@ TEST(FlagsTest, Defaults) {
   EXPECT_EQ(f->values.at("query.timeout"), "2m");
   EXPECT_EQ(f->values.at("log.format"), "logfmt");
   EXPECT_EQ(f->external_url.rfind("http://", 0), 0u);
-  EXPECT_EQ(f->external_url.substr(f->external_url.size() - 6), ":9090/");
+  EXPECT_EQ(f->external_url.substr(f->external_url.size() - 5), ":9090");
 }
 
 TEST(FlagsTest, BothValueFormsAndBareBooleans) {
@@ -38,7 +38,8 @@ TEST(FlagsTest, BothValueFormsAndBareBooleans) {
   EXPECT_EQ(f->retention_size_bytes, 1LL << 30);
   EXPECT_EQ(f->query_lookback_delta_ms, 60000);
   EXPECT_EQ(f->route_prefix, "/prom");
-  EXPECT_EQ(f->external_url, "http://h:9090/prom/");
+  // Trailing slash trimmed, as Prometheus does.
+  EXPECT_EQ(f->external_url, "http://h:9090/prom");
   EXPECT_EQ(f->values.at("web.enable-lifecycle"), "true");
 }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "alerting/alerting.h"
 #include "alerting/rules/manager.h"
 #include "alerting/rules/rule_file.h"
 #include "promql/engine.h"
@@ -176,7 +177,10 @@ class Server {
   // a reload sees each manager either absent or fully started.
   std::mutex reload_mu_;
   std::unique_ptr<tsdb::DB> db_;
-  std::unique_ptr<alerting::RuleManager> rules_;
+  // Rule evaluation plus notification (built-in Alertmanager routing from
+  // --alerting.config.file and/or forwarding to alerting.alertmanagers).
+  std::unique_ptr<alerting::AlertingService> alerting_;
+  alerting::RuleManager* rules_ = nullptr;  // owned by alerting_
   // What HTTP handlers and reloads use: set once rules_ is loaded, cleared
   // before it stops, so handlers never see a half-built manager.
   std::atomic<alerting::RuleManager*> live_rules_{nullptr};
@@ -211,13 +215,28 @@ void CollectScrapeStats(const scrape::ScrapeManagerStats& s, std::string* out) {
       "counter", s.reloads);
 }
 
+// Base URLs of the statically configured Alertmanagers
+// (scheme://address/path_prefix), as Prometheus builds them.
+std::vector<std::string> AlertmanagerUrls(const config::Config& cfg) {
+  std::vector<std::string> urls;
+  for (const config::AlertmanagerConfig& am : cfg.alerting.alertmanagers) {
+    for (const discovery::TargetGroup& g : am.static_configs) {
+      for (const tsdb::Labels& t : g.targets) {
+        urls.push_back(absl::StrCat(
+            am.scheme, "://", t.Get(discovery::kAddressLabel), am.path_prefix));
+      }
+    }
+  }
+  return urls;
+}
+
 absl::Status ValidateExpr(absl::string_view expr) {
   return promql::ParseExpr(expr).status();
 }
 
 absl::Status Server::LoadRules(const config::Config& cfg) {
   alerting::RuleManager* rules = live_rules_.load();
-  if (rules == nullptr) rules = rules_.get();
+  if (rules == nullptr) rules = rules_;
   if (rules == nullptr) return absl::OkStatus();
   if (flags_.config_file.empty()) {
     absl::StatusOr<alerting::RuleFile> f = alerting::ParseRuleFile(
@@ -472,9 +491,20 @@ int Server::Run() {
     ropts.external_labels[l.name] = l.value;
   }
   ropts.external_url = flags_.external_url;
-  // Alert delivery (ropts.notify) is attached by alerting/notifier's owner;
-  // until then alerts are evaluated, stored as ALERTS series and listed on
-  // /api/v1/alerts.
+  // AlertingService sets ropts.notify: alerts go to the built-in router
+  // (alertmanager.yml format) and/or to the configured Alertmanagers.
+  alerting::AlertingOptions alerting_opts;
+  alerting_opts.rules = std::move(ropts);
+  alerting_opts.alertmanager_config_file = flags_.alerting_config_file;
+  alerting_opts.notifier_external_url =
+      flags_.external_url.empty()
+          ? absl::StrCat("http://", flags_.listen_address)
+          : flags_.external_url;
+  if (!flags_.storage_tsdb_path.empty()) {
+    alerting_opts.silences_file =
+        absl::StrCat(flags_.storage_tsdb_path, "/silences.json");
+  }
+  alerting_opts.alertmanager_urls = AlertmanagerUrls(config_);
   std::unique_lock<std::mutex> startup_lock(reload_mu_);
   auto fail_startup = [&](absl::string_view what, const absl::Status& err) {
     LogError(what, {{"err", std::string(err.message())}});
@@ -482,14 +512,20 @@ int Server::Run() {
     if (scrape_ != nullptr) scrape_->Stop();
     discovery_.reset();
     scrape_.reset();
-    rules_.reset();
+    alerting_.reset();
+    rules_ = nullptr;
     startup_lock.unlock();
     server.Shutdown(absl::Seconds(1));
     gate_.Set(nullptr);
     (void)db_->Close();
     return 1;
   };
-  rules_ = std::make_unique<alerting::RuleManager>(std::move(ropts));
+  absl::StatusOr<std::unique_ptr<alerting::AlertingService>> svc =
+      alerting::AlertingService::Create(std::move(alerting_opts));
+  if (!svc.ok())
+    return fail_startup("Error loading alerting config", svc.status());
+  alerting_ = *std::move(svc);
+  rules_ = &alerting_->rules();
   absl::Status rs = LoadRules(config_);
   if (!rs.ok()) return fail_startup("Error loading rules", rs);
 
@@ -510,8 +546,8 @@ int Server::Run() {
   LogInfo("Scrape manager started",
           {{"targets", absl::StrCat(scrape_->ActiveTargets().size())}});
 
-  rules_->Start();
-  live_rules_.store(rules_.get());
+  alerting_->Start();
+  live_rules_.store(rules_);
   startup_lock.unlock();
   LogInfo("Rule manager started",
           {{"rules", absl::StrCat(rules_->RuleCount())}});
@@ -541,7 +577,7 @@ int Server::Run() {
     scrape_->Stop();  // writes staleness markers
     LogInfo("Scrape manager stopped");
     live_rules_.store(nullptr);
-    rules_->Stop();
+    alerting_->Stop();
     LogInfo("Rule manager stopped");
   }
   server.Shutdown(absl::Seconds(10));
@@ -550,7 +586,8 @@ int Server::Run() {
     std::lock_guard<std::mutex> lock(reload_mu_);
     discovery_.reset();
     scrape_.reset();
-    rules_.reset();
+    alerting_.reset();
+    rules_ = nullptr;
   }
   gate_.Set(nullptr);
   absl::Status cs = db_->Close();

@@ -225,8 +225,12 @@ TEST_F(ServeTest, StartupErrorsExitNonZero) {
     EXPECT_EQ(v.Wait(std::chrono::seconds(10)), 2);
   }
   {
-    Vigil v({"tsdb"});  // not wired in this build: honest failure
-    EXPECT_EQ(v.Wait(std::chrono::seconds(10)), 1);
+    Vigil v({"tsdb"});  // a subcommand without its arguments: usage error
+    EXPECT_EQ(v.Wait(std::chrono::seconds(10)), 2);
+  }
+  {
+    Vigil v({"import", "openmetrics"});  // no file
+    EXPECT_EQ(v.Wait(std::chrono::seconds(10)), 2);
   }
   CmdResult r = RunCmd(absl::StrCat(kBinary, " --version"));
   EXPECT_EQ(r.exit_code, 0);
