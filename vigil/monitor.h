@@ -10,7 +10,9 @@
 //       (*m)->Query("sum(queue_depth)", now_ms);
 //   (*m)->AddAlertRule("scaling", "QueueTooDeep", "sum(queue_depth) > 100",
 //                      absl::Minutes(1), {{"severity", "page"}}, {});
-//   (*m)->Subscribe([](const vigil::AlertEvent& e) { Scale(e); });
+//   (*m)->Subscribe([](const std::vector<vigil::AlertEvent>& events) {
+//     for (const vigil::AlertEvent& e : events) Scale(e);
+//   });
 //   (*m)->Start();   // background scraping and rule evaluation
 //
 // See docs/embedding.md for a complete example.
