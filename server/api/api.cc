@@ -69,8 +69,10 @@ void WriteQueryResult(const promql::Value& value, JsonWriter* w) {
       w->Key("metric");
       w->LabelSet(s.metric);
       w->Key("values");
-      // Points are the bulk of a range result: write them directly.
-      out->push_back('[');
+      // Points are the bulk of a range result: the writer opens and closes
+      // the array (so it knows a value followed the key) and the points
+      // are appended directly.
+      w->BeginArray();
       bool first = true;
       for (const tsdb::Sample& p : s.points) {
         if (!first) out->push_back(',');
@@ -81,7 +83,7 @@ void WriteQueryResult(const promql::Value& value, JsonWriter* w) {
         AppendGoFloat(out, p.v);
         out->append("\"]");
       }
-      out->push_back(']');
+      w->EndArray();
       w->EndObject();
     }
     w->EndArray();

@@ -231,6 +231,27 @@ TEST_F(ApiTest, StringResultShape) {
             "\"result\":[1,\"a\\\"b\"]}}");
 }
 
+// Regression: the second series of a matrix was written without the comma
+// that separates it from the first (found by the comparison harness: the
+// quantile range query returned invalid JSON).
+TEST(WriteQueryResultTest, MatrixSeriesAreCommaSeparated) {
+  promql::Matrix m;
+  for (const char* job : {"a", "b"}) {
+    promql::MatrixSeries s;
+    s.metric = *tsdb::Labels::FromPairs({{"job", job}});
+    s.points = {{1000, 1.5}, {2000, 2}};
+    m.push_back(std::move(s));
+  }
+  std::string out;
+  JsonWriter w(&out);
+  WriteQueryResult(promql::Value(m), &w);
+  EXPECT_EQ(out,
+            "{\"resultType\":\"matrix\",\"result\":["
+            "{\"metric\":{\"job\":\"a\"},\"values\":[[1,\"1.5\"],[2,\"2\"]]},"
+            "{\"metric\":{\"job\":\"b\"},\"values\":[[1,\"1.5\"],[2,\"2\"]]}"
+            "]}");
+}
+
 TEST_F(ApiTest, RangeMatrixShapeViaPostForm) {
   Start();
   auto r = HttpPost(server_->port(), "/api/v1/query_range",
