@@ -43,6 +43,8 @@ import loadgen  # noqa: E402
 import report  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Every process the harness starts, so none outlives it whatever fails.
+STARTED = []
 # The Vigil binary under test: $VIGIL_BIN, else the -c opt build of this
 # checkout (run.sh builds it; bazel-bin may point at another configuration).
 VIGIL_BIN = os.environ.get("VIGIL_BIN") or os.path.join(
@@ -108,6 +110,7 @@ class System:
         logf = open(os.path.join(self.workdir, "server.log"), "ab")
         self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
                                      cwd=self.workdir)
+        STARTED.append(self.proc)
         t0 = time.time()
         while time.time() - t0 < timeout:
             if self.proc.poll() is not None:
@@ -284,9 +287,11 @@ def scenario_storage(system, dataset, args):
             urllib.request.urlopen(req, timeout=1800).read()
         system.flush()
         import_s = time.time() - t0
-    stored = count_samples(system, "", (args.hours + 1) * 3600,
-                           dataset["end"])
-    system.stop()
+    try:
+        stored = count_samples(system, "", (args.hours + 1) * 3600,
+                               dataset["end"])
+    finally:
+        system.stop()
     disk = du_bytes(system.data)
     return {
         "import_seconds": import_s,
@@ -521,6 +526,10 @@ def main():
             farm.stop()
             results["scenarios"]["restart"] = res
     finally:
+        for p in STARTED:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         shutil.rmtree(work, ignore_errors=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
