@@ -11,46 +11,15 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "alerting/rules/rule_file.h"
+#include "alerting/template/template.h"
 #include "yaml-cpp/yaml.h"
 
 namespace vigil::alerting::notifier {
 
-std::string GoQuote(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 std::string LabelSetString(const tsdb::Labels& labels) {
   std::vector<std::string> parts;
   for (const tsdb::Label& l : labels) {
-    parts.push_back(absl::StrCat(l.name, "=", GoQuote(l.value)));
+    parts.push_back(absl::StrCat(l.name, "=", alerting::GoQuote(l.value)));
   }
   std::sort(parts.begin(), parts.end());
   return absl::StrCat("{", absl::StrJoin(parts, ", "), "}");
@@ -60,7 +29,7 @@ std::string MatchersString(const std::vector<tsdb::Matcher>& ms) {
   std::vector<std::string> parts;
   for (const tsdb::Matcher& m : ms) {
     parts.push_back(absl::StrCat(m.name(), tsdb::MatchTypeString(m.type()),
-                                 GoQuote(m.value())));
+                                 alerting::GoQuote(m.value())));
   }
   return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
 }

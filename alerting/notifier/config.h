@@ -97,8 +97,6 @@ absl::StatusOr<tsdb::Matcher> ParseMatcher(absl::string_view s);
 absl::StatusOr<std::vector<tsdb::Matcher>> ParseMatcherList(
     absl::string_view s);
 
-// Go's %q of a string, used by Alertmanager in route and group keys.
-std::string GoQuote(absl::string_view s);
 // `{a="b", c="d"}` as Alertmanager prints a LabelSet.
 std::string LabelSetString(const tsdb::Labels& labels);
 // `{a="b",c=~"d"}` as Alertmanager prints Matchers.

@@ -137,6 +137,10 @@ absl::StatusOr<std::string> HumanizeTimestamp(double v);
 // "2024-04-26 17:21:05.311 +0000 UTC".
 std::string FormatGoTime(int64_t unix_ms);
 
+// Go's %q of a string (strconv.Quote for ASCII text): "a\"b", control bytes
+// as \xNN. Templates' printf "%q" and Alertmanager's route and group keys.
+std::string GoQuote(absl::string_view s);
+
 // Options for Prometheus rule templates: $labels, $externalLabels,
 // $externalURL and $value, defined from .Labels, .ExternalLabels,
 // .ExternalURL and .Value.
