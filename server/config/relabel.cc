@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "promql/parser/go_string.h"
 #include "re2/re2.h"
 #include "server/config/internal/md5.h"
 
@@ -121,24 +122,6 @@ locale_t Utf8Locale() {
   return kLocale;
 }
 
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 // Decodes one code point at s[*i], advancing *i; 0xFFFD for invalid input.
 uint32_t DecodeUtf8(absl::string_view s, size_t* i) {
   const auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
@@ -186,7 +169,7 @@ std::string CaseMap(absl::string_view s, bool upper) {
     uint32_t cp = DecodeUtf8(s, &i);
     wint_t mapped = upper ? towupper_l(static_cast<wint_t>(cp), loc)
                           : towlower_l(static_cast<wint_t>(cp), loc);
-    AppendUtf8(static_cast<uint32_t>(mapped), &out);
+    promql::AppendUtf8(static_cast<uint32_t>(mapped), &out);
   }
   return out;
 }
