@@ -17,6 +17,8 @@ class RE2;
 
 namespace vigil::tsdb {
 
+struct RegexShortcut;
+
 enum class MatchType { kEqual, kNotEqual, kRegexMatch, kRegexNoMatch };
 
 // "=", "!=", "=~", "!~".
@@ -48,8 +50,10 @@ class Matcher {
   std::string value_;
   // Shared so Matchers copy cheaply; RE2 is thread-safe for matching.
   std::shared_ptr<const re2::RE2> regex_;
-  // For regexes that are plain alternations of literals ("a|b|c") we keep the
-  // set so index lookups can union postings instead of scanning values.
+  // Common regex shapes (".*", "foo.*", ".*foo", ".*foo.*", "a|b|c") are
+  // answered without running RE2: an index lookup calls Matches() once per
+  // label value, so this is the hot path of `=~` selectors.
+  std::shared_ptr<const RegexShortcut> shortcut_;
   bool matches_empty_ = false;
 };
 

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "re2/re2.h"
+
 namespace vigil::tsdb {
 namespace {
 
@@ -41,6 +47,41 @@ TEST(MatcherTest, BadRegexIsAnError) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("invalid regular expression"),
             std::string::npos);
+}
+
+// Matchers answer common regex shapes without RE2; every answer must equal
+// RE2's on the anchored, (?s) pattern Prometheus uses, including for patterns
+// that only look like a shortcut (escapes, alternations with operators).
+TEST(MatcherTest, RegexShortcutsAgreeWithRe2) {
+  const std::vector<std::string> patterns = {
+      ".*",        ".+",       "foo.*",   ".*foo",       ".*foo.*", "foo",
+      "foo|bar",   "foo|",     "",        "a\\.b",       "a\\.b.*", ".*\\.com",
+      "a.b",       "a\\d",     "foo\\.*", "foo\\\\.*",   ".*.*",    ".*foo|bar",
+      "foo.*|bar", "(?i)foo",  "fo+",     "f[o]o",       "^foo$",   "foo$$",
+      "x\\|y",     ".*a.*b.*", "\\.\\*",  "10\\.0\\..*", "a|b|c|d", ".+foo",
+  };
+  const std::vector<std::string> values = {
+      "",      "foo",    "bar",   "foobar",   "barfoo", "xfoox",    "a.b",
+      "axb",   "a5",     "a\\b",  "fooo",     "FOO",    "foo.",     "foo.bar",
+      "x|y",   "x",      "a\nb",  "ab",       ".*",     "10.0.3.1", "c",
+      "foo\\", "f\nfoo", "x.com", "foo\nbar",
+  };
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_dot_nl(true);
+  for (const std::string& p : patterns) {
+    RE2 reference(absl::StrCat("^(?:", p, ")$"), options);
+    ASSERT_TRUE(reference.ok()) << p;
+    auto m = Matcher::Create(MatchType::kRegexMatch, "l", p);
+    auto n = Matcher::Create(MatchType::kRegexNoMatch, "l", p);
+    ASSERT_TRUE(m.ok() && n.ok()) << p;
+    for (const std::string& v : values) {
+      const bool want = RE2::FullMatch(v, reference);
+      EXPECT_EQ(m->Matches(v), want) << "pattern " << p << " value " << v;
+      EXPECT_EQ(n->Matches(v), !want) << "pattern " << p << " value " << v;
+    }
+    EXPECT_EQ(m->MatchesEmpty(), RE2::FullMatch("", reference)) << p;
+  }
 }
 
 TEST(MatcherTest, ToString) {
