@@ -386,7 +386,6 @@ class Evaluator {
     // Storage-backed:
     std::unique_ptr<tsdb::Querier> querier;
     std::vector<tsdb::Series> series;
-    std::mutex read_mu;
     // Subquery-backed:
     std::vector<std::vector<Sample>> points;
 
@@ -594,20 +593,15 @@ absl::StatusOr<VectorVal> Evaluator::EvalVectorSelector(
   out.series.resize(series->size());
   const int threads = series->size() >= 64 && s.n >= 16 ? p_.max_threads : 1;
   std::vector<std::vector<Sample>> bufs(std::max(threads, 1));
-  std::mutex mu, read_mu;
+  std::mutex mu;
   absl::Status error;
   std::atomic<int64_t> loaded{0};
   ParallelFor(series->size(), threads, [&](int worker, size_t idx) {
     tsdb::Series& ser = (*series)[idx];
     std::vector<Sample>& buf = bufs[worker];
     buf.clear();
-    absl::Status st;
-    {
-      // A querier's iterators are not safe to drive concurrently; only the
-      // per-step work below runs in parallel.
-      std::lock_guard<std::mutex> l(read_mu);
-      st = ser.iterator->ReadAll(&buf);
-    }
+    // Iterators of different series may run concurrently (querier.h).
+    absl::Status st = ser.iterator->ReadAll(&buf);
     if (st.ok() && idx % 64 == 0) st = CheckInterrupt();
     if (!st.ok()) {
       std::lock_guard<std::mutex> l(mu);
@@ -707,11 +701,9 @@ absl::StatusOr<absl::Span<const Sample>> Evaluator::LoadRange(
     RangeSource* src, size_t i, std::vector<Sample>* buf) {
   if (src->series.empty()) return absl::Span<const Sample>(src->points[i]);
   buf->clear();
-  {
-    std::lock_guard<std::mutex> l(src->read_mu);
-    absl::Status st = src->series[i].iterator->ReadAll(buf);
-    if (!st.ok()) return st;
-  }
+  // Iterators of different series may run concurrently (querier.h).
+  absl::Status st = src->series[i].iterator->ReadAll(buf);
+  if (!st.ok()) return st;
   total_.fetch_add(buf->size(), std::memory_order_relaxed);
   // Range functions never see stale markers.
   buf->erase(std::remove_if(buf->begin(), buf->end(),

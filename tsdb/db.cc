@@ -81,10 +81,23 @@ uint64_t Bits(double v) {
 // Iterates over a snapshot of chunks sorted by min_time. Overlapping copies
 // of the same chunk (one in memory, one just persisted) are harmless: only
 // samples newer than the last one emitted are kept.
+//
+// The in-memory chunks are snapshotted by Select; the persisted ones are
+// read from the store on first use, so a query's worker threads read the
+// store and decode in parallel (iterators of different series are
+// independent, see querier.h).
 class ChunkSeriesIterator : public SeriesIterator {
  public:
-  ChunkSeriesIterator(std::vector<ChunkPtr> chunks, int64_t mint, int64_t maxt)
-      : chunks_(std::move(chunks)), mint_(mint), maxt_(maxt) {}
+  ChunkSeriesIterator(std::vector<ChunkPtr> chunks, const ChunkStore* store,
+                      SeriesRef ref, int64_t chunk_mint, int64_t chunk_maxt,
+                      int64_t mint, int64_t maxt)
+      : chunks_(std::move(chunks)),
+        store_(store),
+        ref_(ref),
+        chunk_mint_(chunk_mint),
+        chunk_maxt_(chunk_maxt),
+        mint_(mint),
+        maxt_(maxt) {}
 
   bool Next() override {
     if (started_ && pos_ + 1 < buf_.size()) {
@@ -120,6 +133,7 @@ class ChunkSeriesIterator : public SeriesIterator {
 
   absl::Status ReadAll(std::vector<Sample>* out) override {
     if (!status_.ok()) return status_;
+    if (!ReadStore()) return status_;
     if (started_ && pos_ + 1 < buf_.size()) {
       out->insert(out->end(), buf_.begin() + pos_ + 1, buf_.end());
     } else if (!started_ && pos_ < buf_.size()) {
@@ -135,21 +149,48 @@ class ChunkSeriesIterator : public SeriesIterator {
     }
     out->reserve(out->size() + total);
     while (next_ < chunks_.size()) {
-      status_ = DecodeChunk(*chunks_[next_++], mint_, maxt_, &last_t_, out);
+      const ChunkData& c = *chunks_[next_++];
+      if (Skip(c, kMinT)) continue;
+      status_ = DecodeChunk(c, mint_, maxt_, &last_t_, out);
       if (!status_.ok()) return status_;
     }
     return absl::OkStatus();
   }
 
  private:
+  // Chunks that cannot contribute: before the range, before a sample
+  // already emitted (an overlapping copy), or after the range.
+  bool Skip(const ChunkData& c, int64_t min_t) const {
+    return c.max_time < min_t || c.max_time < mint_ || c.max_time <= last_t_ ||
+           c.min_time > maxt_;
+  }
+
+  // Adds the persisted chunks (once). False on a store error.
+  bool ReadStore() {
+    if (store_ == nullptr) return true;
+    const ChunkStore* store = store_;
+    store_ = nullptr;
+    const size_t mem = chunks_.size();
+    status_ = store->ReadChunks(ref_, chunk_mint_, chunk_maxt_, &chunks_);
+    if (!status_.ok()) return false;
+    if (mem > 0 && chunks_.size() > mem) {
+      std::stable_sort(chunks_.begin(), chunks_.end(),
+                       [](const ChunkPtr& a, const ChunkPtr& b) {
+                         return a->min_time < b->min_time;
+                       });
+    }
+    return true;
+  }
+
   // Decodes chunks until one yields samples; skips chunks ending before
   // `min_t` without decoding them.
   bool Load(int64_t min_t) {
     buf_.clear();
     pos_ = 0;
+    if (!ReadStore()) return false;
     while (status_.ok() && next_ < chunks_.size()) {
       const ChunkData& c = *chunks_[next_++];
-      if (c.max_time < min_t || c.max_time <= last_t_) continue;
+      if (Skip(c, min_t)) continue;
       status_ = DecodeChunk(c, mint_, maxt_, &last_t_, &buf_);
       if (!buf_.empty()) {
         if (buf_.back().t < min_t) {
@@ -163,6 +204,12 @@ class ChunkSeriesIterator : public SeriesIterator {
   }
 
   std::vector<ChunkPtr> chunks_;
+  // Non-null until the persisted chunks have been read.
+  const ChunkStore* store_;
+  const SeriesRef ref_;
+  // Chunks overlapping [chunk_mint_, chunk_maxt_] are read from the store.
+  const int64_t chunk_mint_;
+  const int64_t chunk_maxt_;
   const int64_t mint_;
   const int64_t maxt_;
   size_t next_ = 0;
@@ -192,17 +239,34 @@ class DBQuerier : public Querier {
     }
     std::vector<Series> out;
     if (clo > chi) return out;
+    // Callers that read samples get lazily read store chunks (and maybe a
+    // series without samples in the range); /api/v1/series wants exact
+    // membership and no samples.
+    const bool only_labels = hints.func == "series";
     const PostingsList refs = db_->head_.Select(matchers);
+    out.reserve(refs.size());
     for (SeriesRef ref : refs) {
       MemSeries* s = db_->head_.Get(ref);
       if (s == nullptr) continue;
       std::vector<ChunkPtr> chunks;
-      absl::Status st = db_->CollectChunks(s, clo, chi, &chunks);
-      if (!st.ok()) return st;
-      if (chunks.empty()) continue;
+      bool read_store = false;
+      if (!SnapshotChunks(s, clo, chi, &chunks, &read_store)) continue;
+      if (read_store && only_labels) {
+        // Read now: a series whose chunks all miss the range is left out.
+        absl::Status st = db_->store_->ReadChunks(ref, clo, chi, &chunks);
+        if (!st.ok()) return st;
+        read_store = false;
+        std::stable_sort(chunks.begin(), chunks.end(),
+                         [](const ChunkPtr& a, const ChunkPtr& b) {
+                           return a->min_time < b->min_time;
+                         });
+      }
+      if (chunks.empty() && !read_store) continue;
       out.push_back(Series{
           db_->head_.LabelsOf(*s),
-          std::make_unique<ChunkSeriesIterator>(std::move(chunks), lo, hi)});
+          std::make_unique<ChunkSeriesIterator>(
+              std::move(chunks), read_store ? db_->store_.get() : nullptr, ref,
+              clo, chi, lo, hi)});
     }
     std::sort(out.begin(), out.end(), [](const Series& a, const Series& b) {
       return a.labels < b.labels;
@@ -247,6 +311,31 @@ class DBQuerier : public Querier {
  private:
   bool CoversAll() const {
     return mint_ <= db_->MinTime() && maxt_ >= db_->MaxTime();
+  }
+
+  // The in-memory chunks of `s` overlapping [mint, maxt] (unsorted) and
+  // whether the store may hold more; the store is read later, by the
+  // iterator (after this snapshot, see PersistSealed). False when the
+  // series has no samples in the range.
+  bool SnapshotChunks(MemSeries* s, int64_t mint, int64_t maxt,
+                      std::vector<ChunkPtr>* out, bool* read_store) {
+    SeriesLockGuard l(&s->mu);
+    if (s->max_time < mint || s->min_time > maxt) return false;
+    for (const ChunkPtr& c : s->sealed) {
+      if (c->max_time >= mint && c->min_time <= maxt) out->push_back(c);
+    }
+    if (s->open.num_samples() > 0 && s->open.max_time() >= mint &&
+        s->open.min_time() <= maxt) {
+      auto c = std::make_shared<ChunkData>();
+      c->min_time = s->open.min_time();
+      c->max_time = s->open.max_time();
+      c->num_samples = s->open.num_samples();
+      c->encoding = kHeadChunkEncoding;
+      c->bytes = std::string(s->open.Bytes());
+      out->push_back(std::move(c));
+    }
+    *read_store = db_->store_ != nullptr && s->persisted_max_time >= mint;
+    return true;
   }
   // Calls fn for series matching `matchers` with samples in range.
   void ForMatching(absl::Span<const Matcher> matchers,

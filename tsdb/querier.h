@@ -27,7 +27,10 @@
 namespace vigil::tsdb {
 
 // Walks one series' samples in increasing time order, restricted to the
-// querier's [mint, maxt]. Not thread-safe; one reader at a time.
+// querier's [mint, maxt]. Not thread-safe; one reader at a time. Iterators of
+// different series (from one or several Selects) may be used concurrently
+// from different threads, as long as the querier outlives them: the engine
+// decodes series in parallel.
 class SeriesIterator {
  public:
   virtual ~SeriesIterator() = default;
