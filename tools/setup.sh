@@ -10,12 +10,14 @@ PACKAGES=(
   # Libraries (wrapped in third_party/system/BUILD.system).
   libabsl-dev librocksdb-dev libre2-dev libboost-dev libyaml-cpp-dev
   nlohmann-json3-dev libsnappy-dev libprotobuf-dev protobuf-compiler
-  zlib1g-dev libzstd-dev liblz4-dev libbz2-dev
+  zlib1g-dev libzstd-dev liblz4-dev libbz2-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # Real peers for integration tests and the comparison harness.
   prometheus prometheus-alertmanager victoria-metrics prometheus-node-exporter
   # Harness tooling: HTTP from scripts, charts.
   curl python3 gnuplot-nox clang-format
+  # Test certificates for the TLS tests in net/.
+  openssl
 )
 
 missing=()
