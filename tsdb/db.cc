@@ -403,9 +403,22 @@ class DBAppender : public Appender {
       max_t = it->second.first;
       last_bits = it->second.second;
     } else {
-      SeriesLockGuard l(&s->mu);
-      max_t = s->max_time;
-      last_bits = s->last_bits;
+      bool unknown;
+      {
+        SeriesLockGuard l(&s->mu);
+        max_t = s->max_time;
+        last_bits = s->last_bits;
+        unknown = s->last_bits_unknown;
+      }
+      if (unknown && t == max_t) {
+        // Restored series: whether this is an identical re-send needs the
+        // newest value, which recovery did not decode.
+        absl::Status st = db_->ResolveLastBits(s);
+        if (!st.ok()) return st;
+        SeriesLockGuard l(&s->mu);
+        max_t = s->max_time;
+        last_bits = s->last_bits;
+      }
     }
     const uint64_t bits = Bits(v);
     if (t <= max_t) {
@@ -576,57 +589,101 @@ absl::Status DB::LogSeries(absl::Span<MemSeries* const> series) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Sorts `series` by ref and drops repeats; a batch from one scrape is
+// usually already in ref order, which the first pass detects.
+void SortUniqueByRef(std::vector<MemSeries*>* series) {
+  bool sorted = true;
+  for (size_t i = 1; i < series->size() && sorted; ++i) {
+    sorted = (*series)[i - 1]->ref < (*series)[i]->ref;
+  }
+  if (sorted) return;
+  std::sort(
+      series->begin(), series->end(),
+      [](const MemSeries* a, const MemSeries* b) { return a->ref < b->ref; });
+  series->erase(std::unique(series->begin(), series->end()), series->end());
+}
+
+}  // namespace
+
 absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
   commits_.fetch_add(1, std::memory_order_relaxed);
   if (pending.empty()) return absl::OkStatus();
   absl::ReaderMutexLock commit_lock(&commit_mu_);
+  // With a WAL, every series of the batch stays locked from validation
+  // through the WAL write to the in-memory append. Two commits touching the
+  // same series are then ordered the same way in the WAL and in memory, so
+  // replay rebuilds exactly what readers saw; the WAL holds only samples
+  // that were applied. Locks are taken in ref order (deadlock-free).
+  std::vector<MemSeries*> locked;
   if (wal_ != nullptr) {
+    locked.reserve(pending.size());
+    for (const PendingSample& p : pending) locked.push_back(p.series);
+    SortUniqueByRef(&locked);
     std::vector<MemSeries*> unlogged;
-    for (const PendingSample& p : pending) {
-      if (!p.series->logged.load(std::memory_order_relaxed)) {
-        unlogged.push_back(p.series);
-      }
+    for (MemSeries* s : locked) {
+      if (!s->logged.load(std::memory_order_relaxed)) unlogged.push_back(s);
     }
     if (!unlogged.empty()) {
-      std::sort(unlogged.begin(), unlogged.end());
-      unlogged.erase(std::unique(unlogged.begin(), unlogged.end()),
-                     unlogged.end());
       absl::Status s = LogSeries(unlogged);
       if (!s.ok()) return s;
     }
+    for (MemSeries* s : locked) s->mu.Lock();
+  }
+  auto unlock_all = [&locked]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    for (MemSeries* s : locked) s->mu.Unlock();
+  };
+  // A sample is applied only if it is newer than the series' newest sample
+  // at this point; samples of one series in a batch are increasing, so the
+  // check gives the same answer before and while applying.
+  auto stale = [](const PendingSample& p) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return p.t <= p.series->max_time;
+  };
+  if (wal_ != nullptr) {
     std::string rec;
     rec.reserve(1 + pending.size() * 16);
     rec.push_back(kSamplesRecord);
     for (const PendingSample& p : pending) {
+      if (stale(p)) continue;
       PutVarint(&rec, p.series->ref);
       PutVarint(&rec, ZigZag(p.t));
       const uint64_t bits = Bits(p.v);
       for (int i = 0; i < 8; ++i)
         rec.push_back(static_cast<char>(bits >> (8 * i)));
     }
-    absl::Status s = wal_->Append(rec);
-    if (!s.ok()) return s;
+    absl::Status s = rec.size() > 1 ? wal_->Append(rec) : absl::OkStatus();
+    if (!s.ok()) {
+      unlock_all();
+      return s;
+    }
   }
   std::vector<std::pair<MemSeries*, ChunkPtr>> sealed;
   int64_t applied = 0;
   int64_t mint = kMaxT, maxt = kMinT;
-  for (const PendingSample& p : pending) {
-    ChunkPtr c;
-    {
-      SeriesLockGuard l(&p.series->mu);
-      if (p.t <= p.series->max_time) {
-        // Another appender got there first since Append validated.
-        if (!(p.t == p.series->max_time && Bits(p.v) == p.series->last_bits)) {
-          out_of_order_.fetch_add(1, std::memory_order_relaxed);
-        }
-        continue;
+  auto apply = [&](const PendingSample& p) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (stale(p)) {
+      // Another appender got there first since Append validated.
+      if (!(p.t == p.series->max_time && Bits(p.v) == p.series->last_bits)) {
+        out_of_order_.fetch_add(1, std::memory_order_relaxed);
       }
-      head_.AppendLocked(p.series, p.t, p.v, &c);
+      return;
     }
+    ChunkPtr c;
+    head_.AppendLocked(p.series, p.t, p.v, &c);
     ++applied;
     mint = std::min(mint, p.t);
     maxt = std::max(maxt, p.t);
     if (c != nullptr && store_ != nullptr) sealed.emplace_back(p.series, c);
+  };
+  if (wal_ != nullptr) {
+    for (const PendingSample& p : pending) apply(p);
+    unlock_all();
+  } else {
+    for (const PendingSample& p : pending) {
+      SeriesLockGuard l(&p.series->mu);
+      apply(p);
+    }
   }
   samples_appended_.fetch_add(applied, std::memory_order_relaxed);
   if (applied > 0) NoteTimeRange(mint, maxt);
@@ -636,32 +693,91 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
 absl::Status DB::PersistSealed(
     const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed) {
   if (sealed.empty() || store_ == nullptr) return absl::OkStatus();
+  // Per series, the newest chunk to persist. Every older chunk still in
+  // memory goes with it, so a series' chunks become durable in time order
+  // and recovery may treat everything up to persisted_max_time as durable
+  // (a concurrent commit, or a head chunk restored at Open, may have left
+  // an older chunk unpersisted).
+  struct Target {
+    MemSeries* series;
+    int64_t upto;
+    size_t first_write;
+  };
+  std::vector<Target> targets;
+  targets.reserve(sealed.size());
+  {
+    absl::flat_hash_map<MemSeries*, size_t> index;
+    for (const auto& [s, c] : sealed) {
+      auto [it, inserted] = index.emplace(s, targets.size());
+      if (inserted) {
+        targets.push_back(Target{s, c->min_time, 0});
+      } else {
+        targets[it->second].upto =
+            std::max(targets[it->second].upto, c->min_time);
+      }
+    }
+  }
   std::vector<ChunkWrite> writes;
   writes.reserve(sealed.size());
-  for (const auto& [s, c] : sealed) {
-    int64_t pmin;
-    {
-      SeriesLockGuard l(&s->mu);
-      pmin = s->persisted_max_time == kMinT
-                 ? c->min_time
-                 : std::min(s->persisted_min_time, c->min_time);
+  for (Target& t : targets) {
+    MemSeries* s = t.series;
+    t.first_write = writes.size();
+    SeriesLockGuard l(&s->mu);
+    int64_t pmin = s->persisted_min_time;
+    int64_t pmax = s->persisted_max_time;
+    for (const ChunkPtr& c : s->sealed) {
+      if (c->min_time > t.upto) break;
+      pmin = std::min(pmin, c->min_time);
+      pmax = std::max(pmax, c->max_time);
+      writes.push_back(ChunkWrite{s->ref, c, pmin, pmax});
     }
-    writes.push_back(ChunkWrite{s->ref, c, pmin, c->max_time});
   }
+  if (writes.empty()) return absl::OkStatus();  // persisted concurrently
   absl::Status st = store_->PutChunks(writes);
   if (!st.ok()) return st;
   chunks_persisted_.fetch_add(static_cast<int64_t>(writes.size()),
                               std::memory_order_relaxed);
   // Only now drop the memory copies: a querier that snapshots memory first
   // and then reads the store sees every chunk at least once.
-  for (size_t i = 0; i < sealed.size(); ++i) {
-    MemSeries* s = sealed[i].first;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const size_t begin = targets[i].first_write;
+    const size_t end =
+        i + 1 < targets.size() ? targets[i + 1].first_write : writes.size();
+    if (begin == end) continue;
+    MemSeries* s = targets[i].series;
     SeriesLockGuard l(&s->mu);
     auto& v = s->sealed;
-    v.erase(std::remove(v.begin(), v.end(), sealed[i].second), v.end());
-    s->persisted_min_time = writes[i].series_min_time;
+    for (size_t w = begin; w < end; ++w) {
+      v.erase(std::remove(v.begin(), v.end(), writes[w].chunk), v.end());
+    }
+    s->persisted_min_time =
+        std::min(s->persisted_min_time, writes[end - 1].series_min_time);
     s->persisted_max_time =
-        std::max(s->persisted_max_time, writes[i].series_max_time);
+        std::max(s->persisted_max_time, writes[end - 1].series_max_time);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DB::ResolveLastBits(MemSeries* s) {
+  int64_t t;
+  {
+    SeriesLockGuard l(&s->mu);
+    if (!s->last_bits_unknown) return absl::OkStatus();
+    t = s->max_time;
+  }
+  std::vector<ChunkPtr> chunks;
+  absl::Status st = CollectChunks(s, t, t, &chunks);
+  if (!st.ok()) return st;
+  std::vector<Sample> found;
+  for (const ChunkPtr& c : chunks) {
+    int64_t last = kMinT;
+    st = DecodeChunk(*c, t, t, &last, &found);
+    if (!st.ok()) return st;
+  }
+  SeriesLockGuard l(&s->mu);
+  if (s->last_bits_unknown && s->max_time == t && !found.empty()) {
+    s->last_bits = Bits(found.back().v);
+    s->last_bits_unknown = false;
   }
   return absl::OkStatus();
 }
@@ -722,6 +838,12 @@ DBStats DB::Stats() const {
   st.retention_deletions = retention_deletions_.load();
   st.min_time = MinTime();
   st.max_time = MaxTime();
+  st.recovery_series_seconds = recovery_series_seconds_;
+  st.recovery_head_chunks_seconds = recovery_head_chunks_seconds_;
+  st.recovery_wal_seconds = recovery_wal_seconds_;
+  st.recovery_head_chunks = recovery_head_chunks_;
+  st.recovery_wal_records = recovery_wal_records_;
+  st.recovery_wal_samples = recovery_wal_samples_;
   return st;
 }
 

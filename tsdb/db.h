@@ -80,6 +80,13 @@ struct DBStats {
   int64_t retention_deletions = 0;  // series dropped by retention
   int64_t min_time = 0;             // oldest sample (ms); 0 when empty
   int64_t max_time = 0;             // newest sample (ms); 0 when empty
+  // What the last Open spent recovering (wall time per phase).
+  double recovery_series_seconds = 0;       // series definitions + index
+  double recovery_head_chunks_seconds = 0;  // open chunks of the checkpoint
+  double recovery_wal_seconds = 0;          // WAL tail replay
+  int64_t recovery_head_chunks = 0;
+  int64_t recovery_wal_records = 0;
+  int64_t recovery_wal_samples = 0;
 };
 
 // What /api/v1/status/tsdb reports.
@@ -190,16 +197,27 @@ class DB : public Queryable, public Appendable {
   // Logs, applies and persists one appender's batch.
   absl::Status CommitSamples(absl::Span<const PendingSample> pending);
   absl::Status Recover();
-  // Applies one WAL record during recovery.
-  absl::Status ReplayRecord(
-      absl::string_view rec,
-      std::vector<std::pair<MemSeries*, ChunkPtr>>* sealed,
-      int64_t* unknown_refs);
+  // One WAL replay thread's state.
+  struct ReplayState {
+    std::vector<std::pair<MemSeries*, ChunkPtr>> sealed;
+    int64_t unknown_refs = 0;
+    int64_t records = 0;
+    int64_t samples = 0;
+    int64_t mint = std::numeric_limits<int64_t>::max();
+    int64_t maxt = std::numeric_limits<int64_t>::min();
+    absl::Status status;
+  };
+  // Applies the samples of one WAL record whose ref % parts == part.
+  absl::Status ReplayRecord(absl::string_view rec, int part, int parts,
+                            ReplayState* state);
   int64_t NowMs() const;
   void NoteTimeRange(int64_t mint, int64_t maxt);
   // Makes series definitions durable before samples referencing them.
   absl::Status LogSeries(absl::Span<MemSeries* const> series);
-  // Persists sealed chunks and drops them from memory.
+  // Decodes the newest sample of a restored series to fill last_bits.
+  absl::Status ResolveLastBits(MemSeries* s);
+  // Persists sealed chunks (and any older ones of the same series still in
+  // memory) and drops them from memory.
   absl::Status PersistSealed(
       const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed);
   absl::Status Checkpoint();
@@ -240,6 +258,13 @@ class DB : public Queryable, public Appendable {
   std::atomic<int64_t> wal_checkpoints_{0};
   std::atomic<int64_t> compactions_{0};
   std::atomic<int64_t> retention_deletions_{0};
+  // Filled once by Recover (before Open returns), read-only afterwards.
+  double recovery_series_seconds_ = 0;
+  double recovery_head_chunks_seconds_ = 0;
+  double recovery_wal_seconds_ = 0;
+  int64_t recovery_head_chunks_ = 0;
+  int64_t recovery_wal_records_ = 0;
+  int64_t recovery_wal_samples_ = 0;
 
   absl::Mutex close_mu_;
   bool closed_ ABSL_GUARDED_BY(close_mu_) = false;

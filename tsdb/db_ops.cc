@@ -4,10 +4,12 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "tsdb/db.h"
 #include "tsdb/store.h"
 #include "tsdb/wal.h"
@@ -148,14 +150,15 @@ absl::Status DB::ImportSeries(
 // --- Recovery
 // -------------------------------------------------------------------
 
-absl::Status DB::ReplayRecord(
-    absl::string_view rec, std::vector<std::pair<MemSeries*, ChunkPtr>>* sealed,
-    int64_t* unknown_refs) {
+absl::Status DB::ReplayRecord(absl::string_view rec, int part, int parts,
+                              ReplayState* state) {
   const int64_t cutoff = RetentionCutoff();
   return ForEachWalSample(rec, [&](uint64_t ref, int64_t t, double v) {
+    if (static_cast<int>(ref % static_cast<uint64_t>(parts)) != part) return;
+    ++state->samples;
     MemSeries* s = head_.Get(ref);
     if (s == nullptr) {
-      ++*unknown_refs;
+      ++state->unknown_refs;
       return;
     }
     if (t < cutoff) return;
@@ -167,12 +170,19 @@ absl::Status DB::ReplayRecord(
       if (t <= s->max_time) return;
       head_.AppendLocked(s, t, v, &c);
     }
-    NoteTimeRange(t, t);
-    if (c != nullptr) sealed->emplace_back(s, c);
+    state->mint = std::min(state->mint, t);
+    state->maxt = std::max(state->maxt, t);
+    if (c != nullptr) state->sealed.emplace_back(s, c);
   });
 }
 
 absl::Status DB::Recover() {
+  absl::Time phase = absl::Now();
+  auto end_phase = [&phase](double* seconds) {
+    const absl::Time now = absl::Now();
+    *seconds = absl::ToDoubleSeconds(now - phase);
+    phase = now;
+  };
   absl::Status st = store_->LoadSeries([&](PersistedSeries ps) {
     absl::Status valid = ValidateSeriesLabels(ps.labels);
     if (!valid.ok()) {
@@ -187,58 +197,83 @@ absl::Status DB::Recover() {
       s->persisted_max_time = ps.max_time;
       s->min_time = ps.min_time;
       s->max_time = ps.max_time;
+      s->last_bits_unknown = true;
       NoteTimeRange(ps.min_time, ps.max_time);
     }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  end_phase(&recovery_series_seconds_);
 
-  std::vector<std::pair<MemSeries*, ChunkPtr>> sealed;
-  auto flush = [&](bool force) -> absl::Status {
-    if (sealed.empty() || (!force && sealed.size() < kPersistBatch)) {
-      return absl::OkStatus();
-    }
-    absl::Status s = PersistSealed(sealed);
-    sealed.clear();
-    return s;
-  };
+  // Open chunks of the last checkpoint are installed as they are, without
+  // decoding and re-encoding their samples: each becomes a sealed,
+  // not-yet-persisted chunk of its series (the head chunk row keeps it
+  // durable until PersistSealed or the next checkpoint writes it to the
+  // chunks family), and new samples start a new open chunk.
   const int64_t cutoff = RetentionCutoff();
-  std::vector<Sample> buf;
   st = store_->LoadHeadChunks([&](SeriesRef ref, ChunkPtr c) {
     MemSeries* s = head_.Get(ref);
     if (s == nullptr) return absl::OkStatus();  // series deleted since
-    buf.clear();
-    int64_t last = kMinT;
-    absl::Status d = DecodeChunk(*c, kMinT, kMaxT, &last, &buf);
-    if (!d.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("headchunks ref ", ref, ": ", d.message()));
+    if (c->num_samples == 0 || c->max_time < cutoff) return absl::OkStatus();
+    SeriesLockGuard l(&s->mu);
+    // The open chunk was sealed and persisted after this checkpoint (same
+    // min_time); chunks are persisted in time order, so anything starting
+    // at or before persisted_max_time is durable already.
+    if (c->min_time <= s->persisted_max_time) return absl::OkStatus();
+    if (c->min_time <= s->max_time) {
+      return absl::DataLossError(absl::StrCat(
+          "headchunks ref ", ref, ": chunk [", c->min_time, ", ", c->max_time,
+          "] overlaps the series' data up to ", s->max_time));
     }
-    for (const Sample& smp : buf) {
-      if (smp.t < cutoff) continue;
-      ChunkPtr sc;
-      {
-        SeriesLockGuard l(&s->mu);
-        if (smp.t <= s->max_time) continue;
-        head_.AppendLocked(s, smp.t, smp.v, &sc);
-      }
-      NoteTimeRange(smp.t, smp.t);
-      if (sc != nullptr) sealed.emplace_back(s, sc);
-    }
-    return flush(false);
+    ++recovery_head_chunks_;
+    s->sealed.push_back(std::move(c));
+    const ChunkData& h = *s->sealed.back();
+    s->min_time = std::min(s->min_time, h.min_time);
+    s->max_time = h.max_time;
+    s->last_bits_unknown = true;
+    NoteTimeRange(h.min_time, h.max_time);
+    return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  end_phase(&recovery_head_chunks_seconds_);
 
+  // The WAL tail is replayed by two threads, each applying the samples of
+  // the refs in its half (so one series' samples stay in WAL order). Both
+  // read every record; decoding a record is cheap next to appending.
   auto from = store_->GetWalCheckpoint();
   if (!from.ok()) return from.status();
-  int64_t unknown = 0;
-  st = Wal::Replay(options_.path + "/wal", *from, [&](absl::string_view rec) {
-    absl::Status r = ReplayRecord(rec, &sealed, &unknown);
-    if (!r.ok()) return r;
-    return flush(false);
-  });
-  if (!st.ok()) return st;
-  return flush(true);
+  constexpr int kParts = 2;
+  ReplayState states[kParts];
+  auto replay = [&](int part) {
+    ReplayState& rs = states[part];
+    auto flush = [&](bool force) -> absl::Status {
+      if (rs.sealed.empty() || (!force && rs.sealed.size() < kPersistBatch)) {
+        return absl::OkStatus();
+      }
+      absl::Status s = PersistSealed(rs.sealed);
+      rs.sealed.clear();
+      return s;
+    };
+    rs.status =
+        Wal::Replay(options_.path + "/wal", *from, [&](absl::string_view rec) {
+          ++rs.records;
+          absl::Status r = ReplayRecord(rec, part, kParts, &rs);
+          if (!r.ok()) return r;
+          return flush(false);
+        });
+    if (rs.status.ok()) rs.status = flush(true);
+  };
+  std::thread helper(replay, 1);
+  replay(0);
+  helper.join();
+  for (const ReplayState& rs : states) {
+    if (!rs.status.ok()) return rs.status;
+    if (rs.mint <= rs.maxt) NoteTimeRange(rs.mint, rs.maxt);
+    recovery_wal_samples_ += rs.samples;
+  }
+  recovery_wal_records_ = states[0].records;
+  end_phase(&recovery_wal_seconds_);
+  return absl::OkStatus();
 }
 
 // --- Checkpoint
@@ -258,6 +293,16 @@ absl::Status DB::Checkpoint() {
   }
   std::vector<std::pair<SeriesRef, ChunkPtr>> heads;
   std::vector<std::pair<MemSeries*, ChunkPtr>> leftovers;
+  // Sealed chunks still in memory (restored head chunks, or writes that
+  // failed earlier) are persisted before the head chunk row of their series
+  // is overwritten: that row may be their only durable copy.
+  auto write_batch = [&]() -> absl::Status {
+    absl::Status s = PersistSealed(leftovers);
+    leftovers.clear();
+    if (s.ok() && !heads.empty()) s = store_->PutHeadChunks(heads);
+    heads.clear();
+    return s;
+  };
   absl::Status st;
   head_.ForEach([&](MemSeries* s) {
     if (!st.ok()) return;
@@ -265,24 +310,20 @@ absl::Status DB::Checkpoint() {
       SeriesLockGuard l(&s->mu);
       ChunkPtr c = SnapshotOpen(*s);
       if (c != nullptr) heads.emplace_back(s->ref, std::move(c));
-      // Sealed chunks whose write failed earlier get another chance.
       for (const ChunkPtr& sc : s->sealed) leftovers.emplace_back(s, sc);
     }
-    if (heads.size() >= kPersistBatch) {
-      st = store_->PutHeadChunks(heads);
-      heads.clear();
-    }
+    if (heads.size() + leftovers.size() >= kPersistBatch) st = write_batch();
   });
   if (!st.ok()) return st;
-  if (!heads.empty()) {
-    st = store_->PutHeadChunks(heads);
-    if (!st.ok()) return st;
-  }
-  st = PersistSealed(leftovers);
+  st = write_batch();
   if (!st.ok()) return st;
   st = store_->SetWalCheckpoint(segment);
   if (!st.ok()) return st;
   st = wal_->TruncateBefore(segment);
+  if (!st.ok()) return st;
+  // Flushing RocksDB's memtables empties its own WAL, so the next Open
+  // does not replay series definitions and head chunks through it.
+  st = store_->Flush();
   if (!st.ok()) return st;
   wal_checkpoints_.fetch_add(1);
   return absl::OkStatus();

@@ -257,6 +257,7 @@ void Head::AppendLocked(MemSeries* s, int64_t t, double v, ChunkPtr* sealed) {
   if (t < s->min_time) s->min_time = t;
   s->max_time = t;
   std::memcpy(&s->last_bits, &v, sizeof v);
+  s->last_bits_unknown = false;
 }
 
 Labels Head::LabelsOf(const MemSeries& s) const {

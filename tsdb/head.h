@@ -153,8 +153,14 @@ struct MemSeries {
   const std::vector<uint32_t> syms;
 
   SeriesLock mu;
+  // last_bits is not known (after recovery the newest sample is in a chunk
+  // that was not decoded); DB::ResolveLastBits fills it on demand.
+  bool last_bits_unknown ABSL_GUARDED_BY(mu) = false;
   HeadChunkEncoder open ABSL_GUARDED_BY(mu);
-  // Sealed chunks still held in memory, oldest first.
+  // Sealed chunks still held in memory, oldest first; none is in the
+  // durable chunk store yet. They are persisted in time order (see
+  // DB::PersistSealed), so every chunk older than persisted_max_time is
+  // durable: recovery relies on that to skip stale head chunks.
   std::vector<ChunkPtr> sealed ABSL_GUARDED_BY(mu);
   // Bounds over all samples of the series (memory and durable storage).
   int64_t min_time ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::max();

@@ -203,6 +203,9 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
   db_opts.max_background_jobs = 2;
   db_opts.keep_log_file_num = 2;
   db_opts.max_total_wal_size = 64 << 20;
+  // Open replays RocksDB's WAL into memtables; writing them out as L0
+  // files during Open only delays readiness (they are flushed later).
+  db_opts.avoid_flush_during_recovery = true;
 
   rocksdb::ColumnFamilyOptions plain;
   rocksdb::ColumnFamilyOptions chunks;
@@ -505,6 +508,12 @@ absl::StatusOr<std::optional<int64_t>> ChunkStore::OldestChunkTime() const {
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scanning chunks");
   return oldest;
+}
+
+absl::Status ChunkStore::Flush() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return FromRocks(db_->Flush(fo, handles_), "flushing RocksDB memtables");
 }
 
 absl::Status ChunkStore::CreateCheckpoint(const std::string& dir) {

@@ -99,6 +99,8 @@ class ChunkStore {
   // Oldest chunk min_time in the store, if any.
   absl::StatusOr<std::optional<int64_t>> OldestChunkTime() const;
   absl::Status CreateCheckpoint(const std::string& dir);
+  // Writes all memtables to SST files, emptying RocksDB's own WAL.
+  absl::Status Flush();
   absl::Status Close();
 
  private:

@@ -48,6 +48,34 @@ absl::Status Errno(absl::string_view what, const std::string& file) {
       absl::StrCat(what, " ", file, ": ", std::strerror(errno)));
 }
 
+// Reads a whole segment with a few large read(2)s.
+absl::Status ReadFile(const std::string& name, std::string* out) {
+  int fd = open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("opening WAL segment", name);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    absl::Status s = Errno("reading WAL segment", name);
+    close(fd);
+    return s;
+  }
+  out->resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < out->size()) {
+    ssize_t n = read(fd, &(*out)[done], out->size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      absl::Status s = Errno("reading WAL segment", name);
+      close(fd);
+      return s;
+    }
+    if (n == 0) break;  // shrank meanwhile: keep what was read
+    done += static_cast<size_t>(n);
+  }
+  out->resize(done);
+  close(fd);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<uint64_t>> Wal::ListSegments(
@@ -172,10 +200,9 @@ absl::Status Wal::Replay(
   for (uint64_t n : *segs) {
     if (n < from) continue;
     const std::string name = SegmentName(dir, n);
-    std::ifstream in(name, std::ios::binary);
-    if (!in) return Errno("opening WAL segment", name);
-    std::string data((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
+    std::string data;
+    absl::Status read = ReadFile(name, &data);
+    if (!read.ok()) return read;
     size_t pos = 0;
     while (pos < data.size()) {
       if (data.size() - pos < kHeader) break;  // torn header at the tail
