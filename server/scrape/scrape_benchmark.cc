@@ -1,7 +1,11 @@
 // End-to-end append cost of a scrape in steady state (body already fetched):
-// parse + scrape cache + Append(ref) + staleness bookkeeping + report.
+// parse + scrape cache + Append(ref) + staleness bookkeeping + report, into
+// no storage, the in-memory head, and the head with its WAL on disk.
 //
 //   bazel run --config=opt //server/scrape:scrape_benchmark
+#include <stdlib.h>
+
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -48,19 +52,35 @@ class NoScraper : public Scraper {
   }
 };
 
-void Run(benchmark::State& state, tsdb::Appendable* db) {
+enum class Shape { kNodeBytes, kNode, kHistogram };
+
+// Steady-state scrapes of one target into `db`: bodies alternate between
+// two rounds so every value changes between scrapes, as with real counters.
+// For kNodeBytes, range(0) is a body size; otherwise a series count.
+void Run(benchmark::State& state, tsdb::Appendable* db, Shape shape) {
   // Debian's Abseil is built with deadlock detection on: every Mutex::Lock
   // walks a global lock graph. Production binaries turn it off; so do we.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using tsdb::textparse::Format;
-  int samples;
-  // Two bodies with different values, alternated like successive scrapes.
+  int samples = static_cast<int>(state.range(0));
   ScrapeBody bodies[2];
   for (int i = 0; i < 2; ++i) {
     bodies[i].content_type = "text/plain; version=0.0.4";
-    bodies[i].data =
-        tsdb::textparse::NodeExporterBody(static_cast<size_t>(state.range(0)),
-                                          Format::kPrometheusText, &samples, i);
+    switch (shape) {
+      case Shape::kNodeBytes:
+        bodies[i].data = tsdb::textparse::NodeExporterBody(
+            static_cast<size_t>(state.range(0)), Format::kPrometheusText,
+            &samples, i);
+        break;
+      case Shape::kNode:
+        bodies[i].data = tsdb::textparse::NodeExporterSeriesBody(
+            samples, Format::kPrometheusText, i);
+        break;
+      case Shape::kHistogram:
+        bodies[i].data = tsdb::textparse::HistogramSeriesBody(
+            samples, Format::kPrometheusText, i);
+        break;
+    }
   }
   tsdb::Labels target = *tsdb::Labels::FromPairs(
       {{"job", "node"}, {"instance", "10.0.0.1:9100"}});
@@ -73,7 +93,7 @@ void Run(benchmark::State& state, tsdb::Appendable* db) {
   }
   int i = 0;
   for (auto _ : state) {
-    t += absl::Seconds(15);
+    t += absl::Seconds(1);
     absl::Status s =
         loop.AppendScrape(bodies[++i & 1], t, absl::ZeroDuration());
     if (!s.ok()) {
@@ -81,19 +101,23 @@ void Run(benchmark::State& state, tsdb::Appendable* db) {
       return;
     }
   }
+  if (loop.last_report().samples_scraped != static_cast<uint64_t>(samples)) {
+    state.SkipWithError("not every sample was scraped");
+    return;
+  }
   state.counters["samples"] = samples;
+  state.counters["bytes"] = static_cast<double>(bodies[0].data.size());
   state.counters["s_per_sample"] = benchmark::Counter(
       static_cast<double>(samples) * static_cast<double>(state.iterations()),
       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-void BM_SteadyStateScrape_NullStorage(benchmark::State& state) {
+void RunNull(benchmark::State& state, Shape shape) {
   NullAppendable db;
-  Run(state, &db);
+  Run(state, &db, shape);
 }
-BENCHMARK(BM_SteadyStateScrape_NullStorage)->Arg(64 << 10)->Arg(1 << 20);
 
-void BM_SteadyStateScrape_InMemoryDB(benchmark::State& state) {
+void RunInMemory(benchmark::State& state, Shape shape) {
   tsdb::DBOptions o;
   o.maintenance_interval = absl::ZeroDuration();
   auto db = tsdb::DB::Open(o);
@@ -101,9 +125,63 @@ void BM_SteadyStateScrape_InMemoryDB(benchmark::State& state) {
     state.SkipWithError("DB::Open failed");
     return;
   }
-  Run(state, db->get());
+  Run(state, db->get(), shape);
+}
+
+// The whole path a production scrape takes after the body is read: parse,
+// cache, head append, WAL write on commit, report series.
+void RunWithWal(benchmark::State& state, Shape shape) {
+  char tmpl[] = "/tmp/scrape_benchmark.XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) {
+    state.SkipWithError("mkdtemp failed");
+    return;
+  }
+  {
+    tsdb::DBOptions o;
+    o.path = tmpl;
+    o.maintenance_interval = absl::ZeroDuration();
+    auto db = tsdb::DB::Open(o);
+    if (!db.ok()) {
+      state.SkipWithError(std::string(db.status().message()).c_str());
+      return;
+    }
+    Run(state, db->get(), shape);
+  }
+  std::filesystem::remove_all(tmpl);
+}
+
+// Figures quoted in docs/status.md (generated body of a given size).
+void BM_SteadyStateScrape_NullStorage(benchmark::State& state) {
+  RunNull(state, Shape::kNodeBytes);
+}
+BENCHMARK(BM_SteadyStateScrape_NullStorage)->Arg(64 << 10)->Arg(1 << 20);
+
+void BM_SteadyStateScrape_InMemoryDB(benchmark::State& state) {
+  RunInMemory(state, Shape::kNodeBytes);
 }
 BENCHMARK(BM_SteadyStateScrape_InMemoryDB)->Arg(64 << 10)->Arg(1 << 20);
+
+// 5,000 series per target, as in the side-by-side harness.
+void BM_Scrape5k_Node_Null(benchmark::State& state) {
+  RunNull(state, Shape::kNode);
+}
+BENCHMARK(BM_Scrape5k_Node_Null)->Arg(5000);
+void BM_Scrape5k_Histogram_Null(benchmark::State& state) {
+  RunNull(state, Shape::kHistogram);
+}
+BENCHMARK(BM_Scrape5k_Histogram_Null)->Arg(5000);
+void BM_Scrape5k_Node_InMemoryDB(benchmark::State& state) {
+  RunInMemory(state, Shape::kNode);
+}
+BENCHMARK(BM_Scrape5k_Node_InMemoryDB)->Arg(5000);
+void BM_Scrape5k_Node_Wal(benchmark::State& state) {
+  RunWithWal(state, Shape::kNode);
+}
+BENCHMARK(BM_Scrape5k_Node_Wal)->Arg(5000);
+void BM_Scrape5k_Histogram_Wal(benchmark::State& state) {
+  RunWithWal(state, Shape::kHistogram);
+}
+BENCHMARK(BM_Scrape5k_Histogram_Wal)->Arg(5000);
 
 }  // namespace
 }  // namespace vigil::scrape

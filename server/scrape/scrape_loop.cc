@@ -258,7 +258,13 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
   next_order_.clear();
   absl::Status err;
   for (;;) {
-    Entry e = p.Next();
+    // Exporters print their series in the same order every time, so the
+    // line after the last match in the previous scrape's order is almost
+    // always the one we need: the parser compares its bytes (one memcmp)
+    // and then parses only the value — no label parsing, no hashing.
+    Entry e = cursor < order_.size() && !over_limit
+                  ? p.NextPredicted(*order_[cursor].first)
+                  : p.Next();
     if (e == Entry::kSeries) {
       ++report->samples_scraped;
       if (over_limit) continue;  // only counting now
@@ -266,10 +272,15 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
       CacheEntry* ce = nullptr;
       const std::string* key = nullptr;
       bool inserted = false;
-      // Exporters print their series in the same order every time, so the
-      // line after the last match in the previous scrape's order is almost
-      // always the one we need: one memcmp, no hashing.
-      if (cursor < order_.size()) {
+      if (p.predicted()) {
+        key = order_[cursor].first;
+        ce = order_[cursor].second;
+        ++cursor;
+        ++predicted;
+        ++hits;
+      } else if (cursor < order_.size()) {
+        // The fast path declines lines it cannot vouch for (exemplars,
+        // CRLF); they may still be the predicted series.
         const std::string* k = order_[cursor].first;
         if (k->size() == series.size() &&
             std::memcmp(k->data(), series.data(), series.size()) == 0) {
@@ -437,34 +448,42 @@ absl::Status ScrapeLoop::CheckLabelLimits(const tsdb::Labels& l) const {
 
 void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
                                  ScrapeReport* report) {
-  const uint64_t prev = last_ok_iter_;
   const uint64_t cur = iter_;
-  std::vector<const CacheEntry*> gone;
-  for (auto it = cache_.begin(); it != cache_.end();) {
-    CacheEntry& e = it->second;
-    if (success && e.attempt_iter == cur) {
-      e.ok_iter = cur;
-    } else if (prev != 0 && e.ok_iter == prev && !e.dropped &&
-               !e.explicit_timestamp && e.ref != 0) {
-      gone.push_back(&e);
-    } else if (success && e.attempt_iter + kEvictAfterIterations < cur) {
-      cache_.erase(it++);
-      continue;
+  // Lines of this scrape: mark them part of the last good scrape. Counting
+  // distinct entries tells whether the cache holds anything else, so the
+  // steady state never walks the hash map.
+  size_t distinct = 0;
+  if (success) {
+    for (const auto& [key, e] : next_order_) {
+      if (e->ok_iter != cur) {
+        e->ok_iter = cur;
+        ++distinct;
+      }
     }
-    ++it;
+  }
+  // Lines of the previous good scrape (order_, when order_live_) that this
+  // one did not see end their series. After a failure or on Stop, none was
+  // seen.
+  std::vector<const CacheEntry*> gone;
+  if (order_live_) {
+    for (const auto& [key, e] : order_) {
+      if (success && e->ok_iter == cur) continue;
+      if (e->dropped || e->explicit_timestamp || e->ref == 0) continue;
+      gone.push_back(e);
+    }
   }
   if (!gone.empty()) {
     // Two exposition lines can map to one series (e.g. `a{x="1"}` and
-    // `a{x="1",}`, or after relabeling); do not end a series that is still
-    // being written under another line.
-    absl::flat_hash_set<tsdb::SeriesRef> live;
+    // `a{x="1",}`, or after relabeling), and one line can appear twice; do
+    // not end a series that is still being written, or end one twice.
+    absl::flat_hash_set<tsdb::SeriesRef> done;
     if (success) {
-      for (const auto& [key, e] : cache_) {
-        if (e.ok_iter == cur && e.ref != 0) live.insert(e.ref);
+      for (const auto& [key, e] : next_order_) {
+        if (e->ref != 0) done.insert(e->ref);
       }
     }
     for (const CacheEntry* e : gone) {
-      if (live.contains(e->ref)) continue;
+      if (!done.insert(e->ref).second) continue;
       absl::StatusOr<tsdb::SeriesRef> r =
           app->Append(e->ref, e->labels, t, tsdb::StaleNaN());
       if (r.ok()) ++report->stale_markers;
@@ -472,15 +491,27 @@ void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
   }
   if (success) {
     scraped_ok_before_ = true;
+    if (cache_.size() > distinct) {
+      // Some cached lines were not in this scrape: drop the long-gone ones.
+      // order_ still points at some of them but is replaced just below.
+      for (auto it = cache_.begin(); it != cache_.end();) {
+        if (it->second.attempt_iter + kEvictAfterIterations < cur) {
+          cache_.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    }
     order_.swap(next_order_);
     for (size_t i = 0; i < order_.size(); ++i) {
       order_[i].second->order_pos = static_cast<uint32_t>(i);
     }
   }
+  // After a failure order_ still predicts the next scrape's lines, but none
+  // of them is "in the last good scrape" any more, so the markers above are
+  // written once.
+  order_live_ = success;
   next_order_.clear();
-  // After a failure no line is "in the last good scrape" any more, so the
-  // markers above are written once.
-  last_ok_iter_ = cur;
 }
 
 void ScrapeLoop::AppendReport(int64_t t, absl::Duration duration, bool up,

@@ -210,9 +210,12 @@ class ScrapeLoop {
   // and of the scrape in progress (next_order_).
   std::vector<std::pair<const std::string*, CacheEntry*>> order_;
   std::vector<std::pair<const std::string*, CacheEntry*>> next_order_;
+  // Whether order_ holds the lines of the last scrape and that scrape
+  // succeeded (so its series are live and need staleness markers when
+  // they disappear).
+  bool order_live_ = false;
   std::vector<std::string> added_this_iter_;
   uint64_t iter_ = 0;
-  uint64_t last_ok_iter_ = 0;
   int64_t last_scrape_ms_ = 0;
   bool scraped_ok_before_ = false;
   // Refs of the report series, in the order of kReportNames.

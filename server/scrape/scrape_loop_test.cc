@@ -179,6 +179,36 @@ TEST_F(ScrapeLoopTest, SameSeriesUnderDifferentLineIsNotStaled) {
   EXPECT_THAT(Get(kA), ElementsAre("1000:1", "2000:2"));
 }
 
+TEST_F(ScrapeLoopTest, SeriesUnderTwoVanishedLinesIsStaledOnce) {
+  Make();
+  ASSERT_TRUE(Scrape(1000, "b 1\na{x=\"1\"} 1\na{x=\"1\",} 1\n").ok());
+  ASSERT_TRUE(Scrape(2000, "b 2\n").ok());
+  ASSERT_TRUE(Scrape(3000, "b 3\n").ok());
+  EXPECT_THAT(Get(kA), ElementsAre("1000:1", "2000:stale"));
+  EXPECT_EQ(loop_->last_report().stale_markers, 0u);
+}
+
+TEST_F(ScrapeLoopTest, SteadyStateLinesArePredictedWithoutLabelParsing) {
+  Make();
+  // Exemplar-free OpenMetrics and text with timestamps: every line of the
+  // later scrapes is matched by the parser's fast path.
+  const char* om = "# TYPE a counter\na_total{x=\"1\"} 1 1.5\nb 2\n# EOF\n";
+  ASSERT_TRUE(Scrape(1000, om, "application/openmetrics-text").ok());
+  ASSERT_TRUE(Scrape(2000, om, "application/openmetrics-text").ok());
+  EXPECT_EQ(loop_->counters().cache_predicted.load(), 2u);
+  // A changed value on the same lines still lands on the same series.
+  ASSERT_TRUE(Scrape(3000,
+                     "# TYPE a counter\na_total{x=\"1\"} 7 2.5\nb 8\n# EOF\n",
+                     "application/openmetrics-text")
+                  .ok());
+  EXPECT_EQ(loop_->counters().cache_predicted.load(), 4u);
+  EXPECT_THAT(Get("b{env=\"prod\", instance=\"h:9100\", job=\"node\"}"),
+              ElementsAre("1000:2", "2000:2", "3000:8"));
+  EXPECT_THAT(Get("a_total{env=\"prod\", instance=\"h:9100\", job=\"node\", "
+                  "x=\"1\"}"),
+              ElementsAre("1500:1", "2500:7"));
+}
+
 TEST_F(ScrapeLoopTest, ParseErrorRollsBackAndStalesEverything) {
   Make();
   ASSERT_TRUE(Scrape(1000, "a{x=\"1\"} 1\nb 2\n").ok());

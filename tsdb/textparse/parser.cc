@@ -287,7 +287,89 @@ Entry Parser::Fail(absl::string_view reason) {
   return state_;
 }
 
+Entry Parser::NextPredicted(absl::string_view expected_series) {
+  if (state_ != Entry::kInvalid && state_ != Entry::kEOF &&
+      !expected_series.empty() && TryPredicted(expected_series)) {
+    return Entry::kSeries;
+  }
+  return Next();
+}
+
+// Why this gives the same answer as the full parser: `expected` was the
+// Series() of a line that parsed, and the label parse of `name{labels}`
+// does not depend on what follows the closing brace. A bare metric name is
+// the exception (the text format allows blanks before '{'), but then the
+// token after the blanks starts with '{' and fails as a value, which sends
+// the line to the full parser. Everything after the series must be exactly
+// what the full parser accepts as value [timestamp]; anything else (tabs in
+// OpenMetrics, '\r' inside the line, exemplars, garbage) falls back.
+bool Parser::TryPredicted(absl::string_view expected) {
+  const size_t n = expected.size();
+  const char* b = pos_;
+  if (static_cast<size_t>(end_ - b) <= n || b[n] == '\n' ||
+      std::memcmp(b, expected.data(), n) != 0) {
+    return false;
+  }
+  const bool om = format_ == Format::kOpenMetrics;
+  const char* p = b + n;
+  if (om) {
+    if (*p != ' ') return false;
+    ++p;
+  } else {
+    if (!Is(*p, kBlank)) return false;
+    while (p < end_ && Is(*p, kBlank)) ++p;
+  }
+  // Value: up to a blank or the end of the line.
+  const char* vs = p;
+  while (p < end_ && *p != '\n' && *p != '\r' && !Is(*p, kBlank)) ++p;
+  double value;
+  if (p == vs ||
+      !ParseFloatValue(absl::string_view(vs, static_cast<size_t>(p - vs)),
+                       &value)) {
+    return false;
+  }
+  bool has_ts = false;
+  int64_t ts = 0;
+  if (om) {
+    if (p < end_ && *p == ' ') {
+      const char* t = ++p;
+      while (p < end_ && *p != '\n' && *p != '\r' && !Is(*p, kBlank)) ++p;
+      if (p == t || *t == '#' ||
+          !ParseSecondsToMillis(
+              absl::string_view(t, static_cast<size_t>(p - t)), &ts)) {
+        return false;
+      }
+      has_ts = true;
+    }
+  } else {
+    while (p < end_ && Is(*p, kBlank)) ++p;
+    if (p < end_ && *p != '\n' && *p != '\r') {
+      const char* t = p;
+      while (p < end_ && *p != '\n' && *p != '\r' && !Is(*p, kBlank)) ++p;
+      if (!ParseInt64(absl::string_view(t, static_cast<size_t>(p - t)), &ts)) {
+        return false;
+      }
+      has_ts = true;
+      while (p < end_ && Is(*p, kBlank)) ++p;
+    }
+  }
+  if (p < end_ && *p != '\n') return false;  // '\r', or text after the value
+  // Committed: the line is exactly what the full parser would accept.
+  ++line_;
+  pos_ = p < end_ ? p + 1 : end_;
+  series_ = absl::string_view(b, n);
+  metric_name_ = absl::string_view();
+  labels_.clear();
+  value_ = value;
+  timestamp_ms_ = ts;
+  has_timestamp_ = has_ts;
+  has_exemplar_ = false;
+  predicted_ = true;
+  return true;
+}
+
 Entry Parser::Next() {
+  predicted_ = false;
   if (state_ == Entry::kInvalid || state_ == Entry::kEOF) return state_;
   const bool om = format_ == Format::kOpenMetrics;
   for (;;) {

@@ -105,6 +105,19 @@ class Parser {
   // every further call returns the same.
   Entry Next();
 
+  // The scrape cache's fast path. If the next line is a series line whose
+  // `name{labels}` bytes equal `expected_series` (a Series() seen before,
+  // hence already validated), only the value and timestamp are parsed:
+  // returns kSeries with predicted() true, and Series(), Value(),
+  // Timestamp() valid — but not MetricName(), Labels() or BuildLabels(),
+  // which would need the label parse this skips. In every other case
+  // (different series, comment, exemplar, odd spacing, invalid value...)
+  // behaves exactly as Next(), with predicted() false. Either way the entry
+  // returned, its line number and any error are the ones Next() would give.
+  Entry NextPredicted(absl::string_view expected_series);
+  // True when the last entry came from NextPredicted()'s fast path.
+  bool predicted() const { return predicted_; }
+
   // OK unless Next() returned kInvalid; the message starts with
   // "line N: ".
   const absl::Status& status() const { return status_; }
@@ -149,6 +162,9 @@ class Parser {
   Entry ParseOpenMetricsComment(const char* b, const char* e);
   Entry ParseMetadata(Entry kind, const char* b, const char* e);
   bool ParseExemplar(const char* b, const char* e);
+  // NextPredicted's fast path for the text formats; false (nothing changed)
+  // when the line needs the full parser.
+  bool TryPredicted(absl::string_view expected_series);
 
   const char* pos_;
   const char* const end_;
@@ -164,6 +180,7 @@ class Parser {
   int64_t timestamp_ms_ = 0;
   bool has_timestamp_ = false;
   bool has_exemplar_ = false;
+  bool predicted_ = false;
   Exemplar exemplar_;
 
   absl::string_view family_;

@@ -444,5 +444,172 @@ TEST(FormatTest, Detect) {
             Format::kPrometheusText);
 }
 
+// --- NextPredicted: the scrape cache's fast path ----------------------------
+
+// Like Describe, but without the parts NextPredicted does not fill in
+// (metric name and labels), so both paths render identically.
+std::string DescribeNoLabels(Parser& p, Entry e) {
+  if (e != Entry::kSeries) return Describe(p, e);
+  std::string s =
+      absl::StrCat("line ", p.line(), " series ", p.Series(), " v=", p.Value());
+  if (p.Timestamp()) absl::StrAppend(&s, " t=", *p.Timestamp());
+  if (p.HasExemplar()) absl::StrAppend(&s, " ex=", p.exemplar().labels);
+  return s;
+}
+
+struct PredictedRun {
+  std::vector<std::string> entries;
+  int predicted = 0;
+};
+
+// Parses `in` predicting each series line to be `guess(i)` for the i-th
+// series line.
+template <typename Guess>
+PredictedRun ParsePredicted(absl::string_view in, Format f, Guess guess) {
+  Parser p(in, f);
+  PredictedRun run;
+  int i = 0;
+  for (;;) {
+    std::string g = guess(i);
+    Entry e = p.NextPredicted(g);
+    if (p.predicted()) {
+      ++run.predicted;
+      EXPECT_EQ(e, Entry::kSeries);
+      EXPECT_EQ(p.Series(), g);
+    }
+    if (e == Entry::kSeries) ++i;
+    run.entries.push_back(DescribeNoLabels(p, e));
+    if (e == Entry::kEOF || e == Entry::kInvalid) break;
+  }
+  return run;
+}
+
+// The full parse of `in`: entries and the Series() of each series line.
+PredictedRun ParseFull(absl::string_view in, Format f,
+                       std::vector<std::string>* series) {
+  Parser p(in, f);
+  PredictedRun run;
+  for (;;) {
+    Entry e = p.Next();
+    if (e == Entry::kSeries) series->emplace_back(p.Series());
+    run.entries.push_back(DescribeNoLabels(p, e));
+    if (e == Entry::kEOF || e == Entry::kInvalid) break;
+  }
+  return run;
+}
+
+// Every body is parsed three ways: Next() only, NextPredicted() with the
+// right series, and NextPredicted() with a wrong one. All three must agree
+// entry by entry, including the line number and the reason of an error.
+void ExpectSameAsFullParse(absl::string_view in, Format f, int min_predicted) {
+  SCOPED_TRACE(in);
+  std::vector<std::string> series;
+  PredictedRun full = ParseFull(in, f, &series);
+  PredictedRun right = ParsePredicted(in, f, [&](int i) {
+    return i < static_cast<int>(series.size()) ? series[i] : std::string();
+  });
+  EXPECT_EQ(right.entries, full.entries);
+  EXPECT_GE(right.predicted, min_predicted);
+  PredictedRun wrong =
+      ParsePredicted(in, f, [](int) { return std::string("other{a=\"1\"}"); });
+  EXPECT_EQ(wrong.entries, full.entries);
+  EXPECT_EQ(wrong.predicted, 0);
+}
+
+TEST(PredictedParseTest, TextSteadyStateLinesTakeTheFastPath) {
+  ExpectSameAsFullParse(
+      "# HELP a help\n# TYPE a counter\n"
+      "a{x=\"1\",y=\"2\"} 1.5\n"
+      "a{x=\"1\",y=\"3\"}   2 1700000000000\n"
+      "  b 3e-05\n"
+      "c{} +Inf\n"
+      "d NaN\t\n"
+      "e{x=\"\\\"q\\\\\"} -1 -5  \n"
+      "f 7",
+      // All but "  b": lines with leading blanks take the full parser.
+      Format::kPrometheusText, 6);
+}
+
+TEST(PredictedParseTest, OpenMetricsSteadyStateLinesTakeTheFastPath) {
+  ExpectSameAsFullParse(
+      "# TYPE a counter\n"
+      "a_total{x=\"1\"} 1.5\n"
+      "a_total{x=\"2\"} 2 1700000000.123\n"
+      "b 4\n"
+      "# EOF\n",
+      Format::kOpenMetrics, 3);
+}
+
+TEST(PredictedParseTest, LinesTheFastPathDeclinesStillParse) {
+  // CRLF, exemplars, a bare name followed by blanks and labels: the full
+  // parser decides, with the same result.
+  ExpectSameAsFullParse("a 1\r\nb{x=\"1\"} 2\r\n", Format::kPrometheusText, 0);
+  ExpectSameAsFullParse("a {x=\"1\"} 1\nb\t{y=\"2\"} 2\n",
+                        Format::kPrometheusText, 0);
+  ExpectSameAsFullParse(
+      "a_total 1 # {id=\"x\"} 1\na_total 2 1.5 # {id=\"y\"} 2 1\n# EOF\n",
+      Format::kOpenMetrics, 0);
+}
+
+TEST(PredictedParseTest, InvalidLinesFailExactlyAsInTheFullParse) {
+  const char* text_cases[] = {
+      "a{x=\"1\"} 1\na{x=\"1\"} x\n",      // bad value
+      "a{x=\"1\"} 1\na{x=\"1\"} 1 2 3\n",  // text after timestamp
+      "a{x=\"1\"} 1\na{x=\"1\"} 1 1.5\n",  // float timestamp
+      "a{x=\"1\"} 1\na{x=\"1\"}\n",        // no value
+      "a{x=\"1\"} 1\na{x=\"1\"} \n",       // blank instead of value
+      "a{x=\"1\"} 1\na{x=\"1\"}1\n",       // no separator
+      "a{x=\"1\"} 1\na{x=\"1\"} 1 # c\n",  // comment after value
+      "a 1\na",                            // truncated, no newline
+      "a 1\na 99999999999999999999999 1e99999\n",
+  };
+  for (const char* c : text_cases) {
+    ExpectSameAsFullParse(c, Format::kPrometheusText, 0);
+  }
+  const char* om_cases[] = {
+      "a 1\na  1\n# EOF\n",     // two spaces
+      "a 1\na 1 \n# EOF\n",     // trailing space
+      "a 1\na\t1\n# EOF\n",     // tab
+      "a 1\na 1 x\n# EOF\n",    // bad timestamp
+      "a 1\na 1 1 1\n# EOF\n",  // text after timestamp
+      "a 1\na 1\n",             // missing # EOF
+      "a 1\na 1\r\n# EOF\n",    // CR
+  };
+  for (const char* c : om_cases)
+    ExpectSameAsFullParse(c, Format::kOpenMetrics, 0);
+}
+
+TEST(PredictedParseTest, InvalidLineIsReportedWithItsNumberAndReason) {
+  Parser p("a{x=\"1\"} 1\n\na{x=\"1\"} one\n", Format::kPrometheusText);
+  ASSERT_EQ(p.NextPredicted("a{x=\"1\"}"), Entry::kSeries);
+  EXPECT_TRUE(p.predicted());
+  EXPECT_EQ(p.NextPredicted("a{x=\"1\"}"), Entry::kInvalid);
+  EXPECT_FALSE(p.predicted());
+  EXPECT_EQ(p.status().message(), "line 3: invalid value \"one\"");
+}
+
+TEST(PredictedParseTest, PredictionMayNotRunPastTheBuffer) {
+  // The expected series is longer than what is left of the input; the
+  // buffer ends without a newline right after a matching prefix.
+  std::string body = "abc{x=\"1\"}";
+  std::unique_ptr<char[]> exact(new char[body.size()]);
+  std::memcpy(exact.get(), body.data(), body.size());
+  Parser p(absl::string_view(exact.get(), body.size()),
+           Format::kPrometheusText);
+  EXPECT_EQ(p.NextPredicted("abc{x=\"1\"} 1"), Entry::kInvalid);
+  Parser q(absl::string_view(exact.get(), body.size() - 1),
+           Format::kPrometheusText);
+  EXPECT_EQ(q.NextPredicted("abc{x=\"1\"}"), Entry::kInvalid);
+  // A value ending exactly at the end of the buffer.
+  std::string v = "a 12";
+  std::unique_ptr<char[]> vb(new char[v.size()]);
+  std::memcpy(vb.get(), v.data(), v.size());
+  Parser r(absl::string_view(vb.get(), v.size()), Format::kPrometheusText);
+  ASSERT_EQ(r.NextPredicted("a"), Entry::kSeries);
+  EXPECT_TRUE(r.predicted());
+  EXPECT_EQ(r.Value(), 12);
+  EXPECT_EQ(r.NextPredicted("a"), Entry::kEOF);
+}
+
 }  // namespace
 }  // namespace vigil::tsdb::textparse
