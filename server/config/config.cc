@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "net/tls.h"
 #include "re2/re2.h"
 #include "yaml-cpp/yaml.h"
 
@@ -346,7 +347,7 @@ absl::Status ParseAuthorization(const Parser& p, const YAML::Node& node,
 
 absl::Status ParseTlsConfig(const Parser& p, const YAML::Node& node,
                             const std::string& path, TlsConfig* out) {
-  std::string min_version;
+  std::string& min_version = out->min_version;
   return p.Mapping(
       node, path,
       {{"ca_file",
@@ -1331,7 +1332,38 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   }
   std::stringstream buf;
   buf << in.rdbuf();
-  return ParseConfig(buf.str(), path);
+  absl::StatusOr<Config> cfg = ParseConfig(buf.str(), path);
+  if (!cfg.ok()) return cfg;
+  // Files named by tls_config are checked here rather than in ParseConfig,
+  // which also parses configs held in memory (tests, embedding) whose
+  // files need not exist.
+  auto check = [&](const TlsConfig& t, const std::string& where) {
+    net::TlsOptions o;
+    o.ca_file = t.ca_file;
+    o.cert_file = t.cert_file;
+    o.key_file = t.key_file;
+    o.min_version = t.min_version;
+    absl::Status s = net::ValidateTlsOptions(o);
+    if (s.ok()) return s;
+    return absl::Status(s.code(),
+                        absl::StrCat(path, ": ", where, ": ", s.message()));
+  };
+  for (const ScrapeConfig& sc : cfg->scrape_configs) {
+    absl::Status s = check(sc.tls_config, absl::StrCat("scrape_configs job \"",
+                                                       sc.job_name, "\""));
+    if (!s.ok()) return s;
+  }
+  for (size_t i = 0; i < cfg->alerting.alertmanagers.size(); ++i) {
+    absl::Status s = check(cfg->alerting.alertmanagers[i].tls_config,
+                           absl::StrCat("alerting.alertmanagers[", i, "]"));
+    if (!s.ok()) return s;
+  }
+  for (const RemoteWriteConfig& rw : cfg->remote_write) {
+    absl::Status s =
+        check(rw.tls_config, absl::StrCat("remote_write \"", rw.url, "\""));
+    if (!s.ok()) return s;
+  }
+  return cfg;
 }
 
 absl::StatusOr<std::vector<std::string>> ResolveRuleFiles(

@@ -67,6 +67,8 @@ struct TlsConfig {
   std::string key_file;
   std::string server_name;
   bool insecure_skip_verify = false;
+  // "TLS10", "TLS11", "TLS12" or "TLS13"; empty means TLS12.
+  std::string min_version;
 };
 
 // HTTP client settings shared by scrape, alertmanager and remote-write
@@ -200,6 +202,9 @@ absl::StatusOr<Config> ParseConfig(absl::string_view yaml,
                                    const std::string& filename);
 
 // Reads and parses `path`. NotFound/PermissionDenied etc. name the file.
+// Also checks every tls_config's files (they must exist and hold PEM data
+// of the right kind, see net::ValidateTlsOptions); errors name the file,
+// the section and the field.
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 
 // Expands the `rule_files` globs, relative ones against the directory of

@@ -279,13 +279,15 @@ void WriteHttpClient(Writer& w, const HttpClientConfig& h, int in) {
   }
   const TlsConfig& t = h.tls_config;
   if (!t.ca_file.empty() || !t.cert_file.empty() || !t.key_file.empty() ||
-      !t.server_name.empty() || t.insecure_skip_verify) {
+      !t.server_name.empty() || t.insecure_skip_verify ||
+      !t.min_version.empty()) {
     w.Key(in, "tls_config");
     w.StringIfSet(in + 2, "ca_file", t.ca_file);
     w.StringIfSet(in + 2, "cert_file", t.cert_file);
     w.StringIfSet(in + 2, "key_file", t.key_file);
     w.StringIfSet(in + 2, "server_name", t.server_name);
     w.Bool(in + 2, "insecure_skip_verify", t.insecure_skip_verify);
+    w.StringIfSet(in + 2, "min_version", t.min_version);
   }
   w.StringIfSet(in, "proxy_url", h.proxy_url);
   w.Bool(in, "follow_redirects", h.follow_redirects);

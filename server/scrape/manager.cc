@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/config/client_options.h"
 #include "server/config/relabel.h"
 
 namespace vigil::scrape {
@@ -99,8 +100,11 @@ std::string Fingerprint(const config::ScrapeConfig& c) {
                     c.authorization->credentials, ":",
                     c.authorization->credentials_file);
   }
-  absl::StrAppend(&f, "\nbt:", c.bearer_token, ":", c.bearer_token_file,
-                  "\nrl:");
+  absl::StrAppend(&f, "\nbt:", c.bearer_token, ":", c.bearer_token_file);
+  const config::TlsConfig& t = c.tls_config;
+  absl::StrAppend(&f, "\ntls:", t.ca_file, ":", t.cert_file, ":", t.key_file,
+                  ":", t.server_name, ":", t.insecure_skip_verify, ":",
+                  t.min_version, "\nrl:");
   AppendRelabel(&f, c.relabel_configs);
   absl::StrAppend(&f, "\nmrl:");
   AppendRelabel(&f, c.metric_relabel_configs);
@@ -292,7 +296,7 @@ std::unique_ptr<ScrapeLoop> ScrapeManager::NewLoop(const Pool& pool,
   o.timeout = t.timeout;
   auto scraper = std::make_unique<HttpScraper>(
       t.url, AcceptHeader(pool.cfg.scrape_protocols), pool.cfg.body_size_limit,
-      pool.headers);
+      pool.headers, pool.client);
   auto loop = std::make_unique<ScrapeLoop>(db_, std::move(scraper), t.labels,
                                            std::move(o));
   loop->Start();
@@ -367,6 +371,20 @@ absl::Status ScrapeManager::ApplyConfig(const config::Config& cfg) {
     }
     headers[sc.job_name] = *std::move(h);
   }
+  // One client per job: its TLS files are loaded (and checked) here.
+  std::map<std::string, std::shared_ptr<net::HttpClient>> clients;
+  for (const config::ScrapeConfig& sc : cfg.scrape_configs) {
+    net::ClientOptions o;
+    o.tls = config::TlsOptionsFromConfig(sc.tls_config);
+    absl::StatusOr<std::shared_ptr<net::HttpClient>> c =
+        net::HttpClient::Create(std::move(o));
+    if (!c.ok()) {
+      return absl::Status(c.status().code(),
+                          absl::StrCat("scrape_configs job \"", sc.job_name,
+                                       "\": ", c.status().message()));
+    }
+    clients[sc.job_name] = *std::move(c);
+  }
   absl::MutexLock l(&mu_);
   if (stopped_) return absl::FailedPreconditionError("scrape manager stopped");
   ++reloads_;
@@ -397,6 +415,7 @@ absl::Status ScrapeManager::ApplyConfig(const config::Config& cfg) {
     pool.cfg = sc;
     pool.fingerprint = std::move(fp);
     pool.headers = headers[sc.job_name];
+    pool.client = clients[sc.job_name];
     SyncPool(sc.job_name, &pool, /*config_changed=*/existed);
   }
   return absl::OkStatus();

@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "net/http_client.h"
 #include "server/config/config.h"
 #include "server/discovery/target_group.h"
 #include "server/scrape/scrape_loop.h"
@@ -146,6 +147,8 @@ class ScrapeManager {
     config::ScrapeConfig cfg;
     std::string fingerprint;
     std::vector<std::pair<std::string, std::string>> headers;
+    // The job's client (tls_config), shared by its loops.
+    std::shared_ptr<net::HttpClient> client;
     // Keyed by final labels + URL, so duplicates collapse.
     std::map<std::string, Target> targets;
     std::vector<DroppedTargetInfo> dropped;

@@ -54,14 +54,11 @@ class NodeExporterTest : public ::testing::Test {
       GTEST_SKIP() << "cannot start " << kExporter;
     }
     url_ = absl::StrCat("http://127.0.0.1:", port_, "/metrics");
-    HttpClient probe;
-    HttpRequest req;
-    req.url = url_;
-    req.timeout = absl::Seconds(2);
-    HttpResponse resp;
+    HttpScraper probe(url_, "", 0, {});
+    ScrapeBody body;
     absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (absl::Now() < deadline) {
-      if (probe.Get(req, &resp).ok() && resp.status == 200) return;
+      if (probe.Scrape(absl::Seconds(2), &body).ok()) return;
       absl::SleepFor(absl::Milliseconds(50));
     }
     GTEST_SKIP() << kExporter << " did not answer on " << url_;

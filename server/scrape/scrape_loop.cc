@@ -62,16 +62,25 @@ std::string AcceptHeader(const std::vector<std::string>& protocols) {
 
 HttpScraper::HttpScraper(
     std::string url, std::string accept, int64_t body_size_limit,
-    std::vector<std::pair<std::string, std::string>> headers) {
+    std::vector<std::pair<std::string, std::string>> headers,
+    std::shared_ptr<net::HttpClient> client)
+    : client_(std::move(client)) {
+  if (client_ == nullptr) {
+    // Default options load no files, so this cannot fail.
+    client_ = *net::HttpClient::Create();
+  }
   request_.url = std::move(url);
-  request_.accept = std::move(accept);
   request_.body_size_limit = body_size_limit;
-  request_.headers = std::move(headers);
+  // Slot 0 carries the timeout, set per scrape.
+  request_.headers.emplace_back("X-Prometheus-Scrape-Timeout-Seconds", "");
+  if (!accept.empty()) request_.headers.emplace_back("Accept", accept);
+  for (auto& h : headers) request_.headers.push_back(std::move(h));
 }
 
 absl::Status HttpScraper::Scrape(absl::Duration timeout, ScrapeBody* out) {
   request_.timeout = timeout;
-  absl::Status s = client_.Get(request_, &response_);
+  request_.headers[0].second = absl::StrCat(absl::ToDoubleSeconds(timeout));
+  absl::Status s = client_->Do(request_, &response_);
   if (!s.ok()) return s;
   if (response_.status != 200) {
     return absl::UnavailableError(absl::StrCat("server returned HTTP status ",

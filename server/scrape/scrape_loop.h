@@ -34,7 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/scrape/http_client.h"
+#include "net/http_client.h"
 #include "tsdb/appender.h"
 #include "tsdb/labels.h"
 
@@ -71,20 +71,25 @@ class Scraper {
   virtual absl::Status Scrape(absl::Duration timeout, ScrapeBody* out) = 0;
 };
 
-// Scrapes a URL with HttpClient. Non-200 answers are errors ("server
-// returned HTTP status 500 Internal Server Error", as Prometheus says).
+// Scrapes a URL with net::HttpClient (http or https). Non-200 answers are
+// errors ("server returned HTTP status 500 Internal Server Error", as
+// Prometheus says).
 class HttpScraper : public Scraper {
  public:
   // `headers` are sent with every request (auth); `accept` is the Accept
-  // header (see AcceptHeader()).
+  // header (see AcceptHeader()). `client` carries the job's TLS and auth
+  // settings and is shared by the job's loops (each target keeps its own
+  // kept-alive connection in the client's pool); null means a client with
+  // default options.
   HttpScraper(std::string url, std::string accept, int64_t body_size_limit,
-              std::vector<std::pair<std::string, std::string>> headers);
+              std::vector<std::pair<std::string, std::string>> headers,
+              std::shared_ptr<net::HttpClient> client = nullptr);
   absl::Status Scrape(absl::Duration timeout, ScrapeBody* out) override;
 
  private:
-  HttpRequest request_;
-  HttpClient client_;
-  HttpResponse response_;
+  net::Request request_;
+  std::shared_ptr<net::HttpClient> client_;
+  net::Response response_;
 };
 
 // Builds Prometheus's Accept header from scrape_protocols names
