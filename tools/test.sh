@@ -18,6 +18,16 @@ trap 'rm -f "$LOG"' EXIT
 bazel test "${CACHE_FLAGS[@]}" --test_summary=short --keep_going "$@" //... 2>&1 | tee "$LOG"
 bazel_rc=${PIPESTATUS[0]}
 
+# A separate workspace using Vigil through local_repository, the way other
+# projects do (the root's //... skips it, see .bazelignore). Its status lines
+# ("//:name  PASSED ...") join the main suite's in $LOG.
+(cd examples/external &&
+  bazel test "${CACHE_FLAGS[@]}" --test_summary=short --keep_going "$@" //...) 2>&1 | tee -a "$LOG"
+external_rc=${PIPESTATUS[0]}
+if [ "$external_rc" -ne 0 ]; then
+  bazel_rc=$external_rc
+fi
+
 # Bazel prints one status line per test target: "//pkg:name  PASSED in 1.2s".
 passed=$(grep -E '^//[^ ]+ +(\(cached\) )?PASSED' "$LOG" | wc -l)
 failed=$(grep -E '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|FLAKY|INCOMPLETE|NO STATUS|FAILED TO BUILD)' "$LOG" | wc -l)
@@ -36,6 +46,14 @@ if [ -d bazel-testlogs ]; then
     cases=$((cases + ${t:-0}))
     case_failures=$((case_failures + ${f:-0}))
   done < <(find -L bazel-testlogs -name test.xml 2>/dev/null)
+fi
+if [ -d examples/external/bazel-testlogs ]; then
+  while IFS= read -r xml; do
+    t=$(grep -o '<testsuites[^>]*tests="[0-9]*"' "$xml" | head -1 | grep -o 'tests="[0-9]*"' | grep -o '[0-9]*')
+    f=$(grep -o '<testsuites[^>]*failures="[0-9]*"' "$xml" | head -1 | grep -o 'failures="[0-9]*"' | grep -o '[0-9]*')
+    cases=$((cases + ${t:-0}))
+    case_failures=$((case_failures + ${f:-0}))
+  done < <(find -L examples/external/bazel-testlogs -name test.xml 2>/dev/null)
 fi
 echo "test cases: $((cases - case_failures)) of ${cases} passed in $((passed + failed)) test targets"
 echo "${passed} passed, ${failed} failed"
