@@ -1,6 +1,7 @@
 #include "alerting/notifier/dispatcher.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -210,8 +211,8 @@ void Dispatcher::RouteLocked(const Alert& a, int64_t now) {
   }
 }
 
-bool Dispatcher::InhibitedLocked(const tsdb::Labels& labels,
-                                 int64_t now) const {
+bool Dispatcher::InhibitedLocked(const tsdb::Labels& labels, int64_t now,
+                                 uint64_t* by) const {
   for (const InhibitRule& r : config_.inhibit_rules) {
     auto matches = [](const std::vector<tsdb::Matcher>& ms,
                       const tsdb::Labels& l) {
@@ -234,6 +235,7 @@ bool Dispatcher::InhibitedLocked(const tsdb::Labels& labels,
       if (!equal) continue;
       // An alert matching both sides cannot inhibit another such alert.
       if (self_is_source && matches(r.target, src.labels)) continue;
+      if (by != nullptr) *by = fp;
       return true;
     }
   }
@@ -243,6 +245,25 @@ bool Dispatcher::InhibitedLocked(const tsdb::Labels& labels,
 bool Dispatcher::Inhibited(const tsdb::Labels& labels) const {
   absl::MutexLock l(&mu_);
   return InhibitedLocked(labels, options_.clock->NowMs());
+}
+
+Dispatcher::AlertStatus Dispatcher::Status(const tsdb::Labels& labels) const {
+  absl::MutexLock l(&mu_);
+  AlertStatus st;
+  for (const Route* r : config_.route.Match(labels)) {
+    if (std::find(st.receivers.begin(), st.receivers.end(), r->receiver) ==
+        st.receivers.end()) {
+      st.receivers.push_back(r->receiver);
+    }
+  }
+  uint64_t by = 0;
+  if (InhibitedLocked(labels, options_.clock->NowMs(), &by)) {
+    char buf[20];
+    std::snprintf(buf, sizeof buf, "%016llx",
+                  static_cast<unsigned long long>(by));
+    st.inhibited_by = buf;
+  }
+  return st;
 }
 
 void Dispatcher::FlushLocked(Group* g, int64_t now,

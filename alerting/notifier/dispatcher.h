@@ -93,6 +93,14 @@ class Dispatcher {
   std::vector<Alert> Alerts() const;
   // Inhibition/silence status of one alert, for the API.
   bool Inhibited(const tsdb::Labels& labels) const;
+  // What Alertmanager's GET /api/v2/alerts reports about an alert: the
+  // receivers its routes lead to (route order, no repeats) and the
+  // fingerprint (%016x) of an alert inhibiting it, "" when none.
+  struct AlertStatus {
+    std::vector<std::string> receivers;
+    std::string inhibited_by;
+  };
+  AlertStatus Status(const tsdb::Labels& labels) const;
   DispatcherStats stats() const;
   // Group keys currently aggregating, for debugging and tests.
   std::vector<std::string> GroupKeys() const;
@@ -109,7 +117,9 @@ class Dispatcher {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FlushLocked(Group* g, int64_t now, std::vector<Notification>* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool InhibitedLocked(const tsdb::Labels& labels, int64_t now) const
+  // `by` (optional) receives the fingerprint of the inhibiting alert.
+  bool InhibitedLocked(const tsdb::Labels& labels, int64_t now,
+                       uint64_t* by = nullptr) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   DispatcherOptions options_;

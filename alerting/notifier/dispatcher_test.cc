@@ -219,6 +219,16 @@ TEST_F(DispatcherTest, InhibitionAndSilences) {
   EXPECT_TRUE(d->Inhibited(warn.labels));
   EXPECT_FALSE(d->Inhibited(other.labels));
   EXPECT_FALSE(d->Inhibited(crit.labels));
+  // What GET /api/v2/alerts shows: receivers in route order (pager routes
+  // on with continue), and which alert inhibits.
+  Dispatcher::AlertStatus ws = d->Status(warn.labels);
+  EXPECT_EQ(ws.receivers, std::vector<std::string>{"default"});
+  EXPECT_EQ(ws.inhibited_by, FingerprintString(crit.labels));
+  tsdb::Labels paged =
+      L({{"alertname", "Disk"}, {"severity", "critical"}, {"team", "sre"}});
+  EXPECT_EQ(d->Status(paged).receivers,
+            (std::vector<std::string>{"pager", "default"}));
+  EXPECT_EQ(d->Status(crit.labels).inhibited_by, "");
   Silence s;
   s.matchers = {
       *tsdb::Matcher::Create(tsdb::MatchType::kEqual, "instance", "b")};

@@ -28,7 +28,8 @@ std::string NewUUID() {
   return buf;
 }
 
-nlohmann::json ToJSON(const Silence& s, const char* state) {
+// The persisted form: a PostableSilence plus id and updatedAt.
+nlohmann::json ToJSON(const Silence& s) {
   nlohmann::json ms = nlohmann::json::array();
   for (const tsdb::Matcher& m : s.matchers) {
     bool regex = m.type() == tsdb::MatchType::kRegexMatch ||
@@ -47,56 +48,114 @@ nlohmann::json ToJSON(const Silence& s, const char* state) {
                       {"updatedAt", FormatRFC3339(s.updated_at_ms)},
                       {"createdBy", s.created_by},
                       {"comment", s.comment}};
-  if (state != nullptr) j["status"] = {{"state", state}};
   return j;
 }
 
-absl::StatusOr<Silence> FromJSON(const nlohmann::json& j) {
-  Silence s;
-  if (!j.is_object())
-    return absl::InvalidArgumentError("silence must be an object");
-  if (j.contains("id") && j["id"].is_string()) s.id = j["id"];
-  if (j.contains("createdBy") && j["createdBy"].is_string()) {
-    s.created_by = j["createdBy"];
+bool ValidLabelName(const std::string& n) {
+  if (n.empty()) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    char c = n[i];
+    bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
   }
-  if (j.contains("comment") && j["comment"].is_string())
-    s.comment = j["comment"];
-  auto time_field = [&](const char* name, int64_t* out) -> absl::Status {
-    if (!j.contains(name)) return absl::OkStatus();
-    if (!j[name].is_string() ||
-        !ParseRFC3339(j[name].get<std::string>(), out)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("silence field \"", name, "\" is not an RFC 3339 time"));
+  return true;
+}
+
+// `required` names the fields a PostableSilence must have; the persisted
+// file uses the same shape and is read with required = false.
+absl::StatusOr<Silence> FromJSON(const nlohmann::json& j, bool required) {
+  Silence s;
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError("silence must be a JSON object");
+  }
+  if (required) {
+    for (const char* f :
+         {"comment", "createdBy", "endsAt", "matchers", "startsAt"}) {
+      if (!j.contains(f) || j[f].is_null()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(f, " in body is required"));
+      }
     }
+  }
+  auto string_field = [&](const char* name, std::string* out) -> absl::Status {
+    if (!j.contains(name) || j[name].is_null()) return absl::OkStatus();
+    if (!j[name].is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " in body must be of type string"));
+    }
+    *out = j[name].get<std::string>();
     return absl::OkStatus();
   };
+  for (auto [name, out] : {std::pair<const char*, std::string*>{"id", &s.id},
+                           {"createdBy", &s.created_by},
+                           {"comment", &s.comment}}) {
+    absl::Status st = string_field(name, out);
+    if (!st.ok()) return st;
+  }
   for (auto [name, out] :
        {std::pair<const char*, int64_t*>{"startsAt", &s.starts_at_ms},
         {"endsAt", &s.ends_at_ms},
         {"updatedAt", &s.updated_at_ms}}) {
-    absl::Status st = time_field(name, out);
-    if (!st.ok()) return st;
+    if (!j.contains(name) || j[name].is_null()) continue;
+    if (!j[name].is_string() ||
+        !ParseRFC3339(j[name].get<std::string>(), out)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " in body must be of type date-time"));
+    }
   }
   if (!j.contains("matchers") || !j["matchers"].is_array()) {
-    return absl::InvalidArgumentError("silence has no matchers");
+    return absl::InvalidArgumentError("matchers in body must be of type array");
   }
+  if (required && j["matchers"].empty()) {
+    return absl::InvalidArgumentError(
+        "matchers in body should have at least 1 items");
+  }
+  int i = 0;
   for (const nlohmann::json& m : j["matchers"]) {
     if (!m.is_object() || !m.contains("name") || !m["name"].is_string() ||
         !m.contains("value") || !m["value"].is_string()) {
-      return absl::InvalidArgumentError("matcher needs string name and value");
+      return absl::InvalidArgumentError(absl::StrCat(
+          "matchers.", i, " in body needs a string name and value"));
     }
-    bool regex = m.value("isRegex", false);
-    bool equal = m.value("isEqual", true);
+    bool regex = m.contains("isRegex") && m["isRegex"].is_boolean() &&
+                 m["isRegex"].get<bool>();
+    bool equal = !m.contains("isEqual") || !m["isEqual"].is_boolean() ||
+                 m["isEqual"].get<bool>();
     tsdb::MatchType t =
         regex ? (equal ? tsdb::MatchType::kRegexMatch
                        : tsdb::MatchType::kRegexNoMatch)
               : (equal ? tsdb::MatchType::kEqual : tsdb::MatchType::kNotEqual);
-    absl::StatusOr<tsdb::Matcher> mm = tsdb::Matcher::Create(
-        t, m["name"].get<std::string>(), m["value"].get<std::string>());
-    if (!mm.ok()) return mm.status();
+    std::string name = m["name"].get<std::string>();
+    std::string value = m["value"].get<std::string>();
+    if (!ValidLabelName(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("silence invalid: invalid label matcher ", i,
+                       ": invalid label name \"", name, "\""));
+    }
+    absl::StatusOr<tsdb::Matcher> mm = tsdb::Matcher::Create(t, name, value);
+    if (!mm.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("silence invalid: invalid label matcher ", i,
+                       ": invalid regular expression \"", value,
+                       "\": ", mm.status().message()));
+    }
     s.matchers.push_back(*std::move(mm));
+    ++i;
   }
   return s;
+}
+
+bool SameMatchers(const std::vector<tsdb::Matcher>& a,
+                  const std::vector<tsdb::Matcher>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].type() != b[i].type() || a[i].name() != b[i].name() ||
+        a[i].value() != b[i].value()) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -129,7 +188,7 @@ absl::Status Silences::Load() {
   }
   std::vector<Silence> loaded;
   for (const nlohmann::json& e : j) {
-    absl::StatusOr<Silence> s = FromJSON(e);
+    absl::StatusOr<Silence> s = FromJSON(e, /*required=*/false);
     if (!s.ok()) {
       return absl::DataLossError(
           absl::StrCat(path_, ": bad silence: ", s.status().message()));
@@ -148,9 +207,27 @@ SilenceState Silences::State(const Silence& s) const {
   return SilenceState::kActive;
 }
 
+// Alertmanager's canUpdate: same matchers, and only changes a running
+// silence could take (an active one keeps its start and may not end in the
+// past; a pending one may not start in the past).
+bool Silences::CanUpdate(const Silence& old, const Silence& s,
+                         int64_t now) const {
+  if (!SameMatchers(old.matchers, s.matchers)) return false;
+  switch (State(old)) {
+    case SilenceState::kActive:
+      return s.starts_at_ms == old.starts_at_ms && s.ends_at_ms >= now;
+    case SilenceState::kPending:
+      return s.starts_at_ms >= now;
+    case SilenceState::kExpired:
+      return false;
+  }
+  return false;
+}
+
 absl::StatusOr<std::string> Silences::Set(Silence s) {
   if (s.matchers.empty()) {
-    return absl::InvalidArgumentError("silence must have at least one matcher");
+    return absl::InvalidArgumentError(
+        "silence invalid: at least one matcher required");
   }
   bool all_empty = true;
   for (const tsdb::Matcher& m : s.matchers) {
@@ -158,31 +235,34 @@ absl::StatusOr<std::string> Silences::Set(Silence s) {
   }
   if (all_empty) {
     return absl::InvalidArgumentError(
-        "at least one matcher must not match the empty string");
+        "silence invalid: at least one matcher must not match the empty "
+        "string");
+  }
+  if (s.ends_at_ms < s.starts_at_ms) {
+    return absl::InvalidArgumentError(
+        "silence invalid: end time must not be before start time");
   }
   int64_t now = clock_->NowMs();
-  if (s.starts_at_ms < now) s.starts_at_ms = now;
-  if (s.ends_at_ms <= s.starts_at_ms) {
-    return absl::InvalidArgumentError("end time must not be before start time");
+  absl::MutexLock l(&mu_);
+  Silence* old = nullptr;
+  if (!s.id.empty()) {
+    for (Silence& x : silences_) {
+      if (x.id == s.id) old = &x;
+    }
+    if (old == nullptr) return absl::NotFoundError("silence not found");
   }
   s.updated_at_ms = now;
-  absl::MutexLock l(&mu_);
-  if (!s.id.empty()) {
-    bool found = false;
-    for (Silence& old : silences_) {
-      if (old.id != s.id) continue;
-      found = true;
-      if (State(old) == SilenceState::kExpired) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("silence ", s.id, " is expired"));
-      }
-      old = s;
-    }
-    if (!found) {
-      return absl::NotFoundError(absl::StrCat("silence ", s.id, " not found"));
-    }
+  if (old != nullptr && CanUpdate(*old, s, now)) {
+    *old = s;
   } else {
+    if (old != nullptr && State(*old) != SilenceState::kExpired) {
+      // Replaced: the old silence ends now and a new one takes over.
+      old->ends_at_ms = now;
+      if (old->starts_at_ms > now) old->starts_at_ms = now;
+      old->updated_at_ms = now;
+    }
     s.id = NewUUID();
+    if (s.starts_at_ms < now) s.starts_at_ms = now;
     silences_.push_back(s);
   }
   absl::Status st = SaveLocked();
@@ -194,17 +274,14 @@ absl::Status Silences::Expire(const std::string& id) {
   absl::MutexLock l(&mu_);
   for (Silence& s : silences_) {
     if (s.id != id) continue;
-    if (State(s) == SilenceState::kExpired) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("silence ", id, " already expired"));
-    }
+    if (State(s) == SilenceState::kExpired) return absl::OkStatus();
     int64_t now = clock_->NowMs();
     s.ends_at_ms = now;
     if (s.starts_at_ms > now) s.starts_at_ms = now;
     s.updated_at_ms = now;
     return SaveLocked();
   }
-  return absl::NotFoundError(absl::StrCat("silence ", id, " not found"));
+  return absl::NotFoundError("silence not found");
 }
 
 absl::StatusOr<Silence> Silences::Get(const std::string& id) const {
@@ -212,7 +289,7 @@ absl::StatusOr<Silence> Silences::Get(const std::string& id) const {
   for (const Silence& s : silences_) {
     if (s.id == id) return s;
   }
-  return absl::NotFoundError(absl::StrCat("silence ", id, " not found"));
+  return absl::NotFoundError("silence not found");
 }
 
 std::vector<Silence> Silences::List() const {
@@ -220,41 +297,50 @@ std::vector<Silence> Silences::List() const {
   return silences_;
 }
 
+namespace {
+
+bool MatchesAll(const std::vector<tsdb::Matcher>& ms, const tsdb::Labels& l) {
+  for (const tsdb::Matcher& m : ms) {
+    if (!m.Matches(l.Get(m.name()))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool Silences::Mutes(const tsdb::Labels& labels) const {
   absl::MutexLock l(&mu_);
   for (const Silence& s : silences_) {
-    if (State(s) != SilenceState::kActive) continue;
-    bool all = true;
-    for (const tsdb::Matcher& m : s.matchers) {
-      if (!m.Matches(labels.Get(m.name()))) {
-        all = false;
-        break;
-      }
+    if (State(s) == SilenceState::kActive && MatchesAll(s.matchers, labels)) {
+      return true;
     }
-    if (all) return true;
   }
   return false;
 }
 
-std::string Silences::ListJSON() const {
+std::vector<std::string> Silences::MutedBy(const tsdb::Labels& labels) const {
   absl::MutexLock l(&mu_);
-  nlohmann::json arr = nlohmann::json::array();
+  std::vector<std::string> ids;
   for (const Silence& s : silences_) {
-    arr.push_back(ToJSON(s, SilenceStateString(State(s))));
+    if (State(s) == SilenceState::kActive && MatchesAll(s.matchers, labels)) {
+      ids.push_back(s.id);
+    }
   }
-  return arr.dump();
+  return ids;
 }
 
 absl::StatusOr<Silence> Silences::ParsePostable(const std::string& json) {
   nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
-  if (j.is_discarded()) return absl::InvalidArgumentError("body is not JSON");
-  return FromJSON(j);
+  if (j.is_discarded()) {
+    return absl::InvalidArgumentError("parsing silence body failed: not JSON");
+  }
+  return FromJSON(j, /*required=*/true);
 }
 
 absl::Status Silences::SaveLocked() const {
   if (path_.empty()) return absl::OkStatus();
   nlohmann::json arr = nlohmann::json::array();
-  for (const Silence& s : silences_) arr.push_back(ToJSON(s, nullptr));
+  for (const Silence& s : silences_) arr.push_back(ToJSON(s));
   std::string tmp = path_ + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);

@@ -1,7 +1,8 @@
 // Silences: label matchers plus a time window during which matching alerts
 // are not notified. Kept in memory and persisted to a JSON file on every
-// change (write to a temp file, then rename). These functions back the
-// server's /api/v2/silences endpoints.
+// change (write to a temp file, then rename), so they survive restarts.
+// Creation, update and expiry follow Alertmanager 0.25's rules and error
+// texts; server/api/silences_api.h serves them as /api/v2/silences.
 //
 //   Silences s(clock, "/data/silences.json");
 //   absl::Status st = s.Load();
@@ -47,13 +48,17 @@ class Silences {
   // Reads the file if it exists (missing file is not an error).
   absl::Status Load();
 
-  // Creates a silence (empty id) or updates an existing, non-expired one.
-  // Validates: at least one matcher, not all matchers match the empty
-  // string, ends_at after starts_at. starts_at in the past is moved to now.
-  // Returns the id.
+  // Creates a silence (empty id) or changes silence `s.id`, as
+  // Alertmanager does: a change that keeps the matchers and only moves
+  // times that are still in the future (or the end of an active silence)
+  // updates in place; any other change expires the old silence and creates
+  // a new one with a new id. Returns the id that now holds `s`.
+  // Errors: InvalidArgument "silence invalid: ..." (no matcher, every
+  // matcher matches the empty string, end before start); NotFound "silence
+  // not found" for an unknown id. A start in the past becomes now.
   absl::StatusOr<std::string> Set(Silence s);
-  // Expires a silence now. NotFound for unknown ids; FailedPrecondition
-  // when already expired.
+  // Expires a silence now (no-op when already expired). NotFound "silence
+  // not found" for unknown ids.
   absl::Status Expire(const std::string& id);
   absl::StatusOr<Silence> Get(const std::string& id) const;
   std::vector<Silence> List() const;
@@ -61,14 +66,18 @@ class Silences {
 
   // True when an active silence matches `labels`.
   bool Mutes(const tsdb::Labels& labels) const;
+  // Ids of the active silences matching `labels` (Alertmanager's
+  // "silencedBy"), in creation order.
+  std::vector<std::string> MutedBy(const tsdb::Labels& labels) const;
 
-  // The silences as the API returns them (JSON array, v2 shape).
-  std::string ListJSON() const;
-  // Parses a v2 PostableSilence JSON body into a Silence.
+  // Parses a v2 PostableSilence JSON body into a Silence. Errors are
+  // InvalidArgument with Alertmanager's wording ("createdBy in body is
+  // required", "silence invalid: invalid label matcher 0: ...").
   static absl::StatusOr<Silence> ParsePostable(const std::string& json);
 
  private:
   absl::Status SaveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool CanUpdate(const Silence& old, const Silence& s, int64_t now) const;
 
   Clock* clock_;
   std::string path_;

@@ -38,6 +38,9 @@ std::string FingerprintString(const tsdb::Labels& labels);
 // Go's time.Time RFC3339Nano of a UTC millisecond timestamp
 // ("2024-04-26T17:21:05.311Z"); 0 is Go's zero time "0001-01-01T00:00:00Z".
 std::string FormatRFC3339(int64_t unix_ms);
+// Go's strfmt.DateTime as Alertmanager's API v2 writes it: always three
+// fraction digits ("2024-04-26T17:21:05.000Z").
+std::string FormatRFC3339Millis(int64_t unix_ms);
 // Parses RFC 3339 with optional fraction and Z or +hh:mm offset.
 bool ParseRFC3339(const std::string& s, int64_t* unix_ms);
 
