@@ -5,12 +5,17 @@
 #include <limits>
 #include <mutex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "alerting/clock.h"
+#include "alerting/notifier/config.h"
+#include "alerting/notifier/dispatcher.h"
+#include "alerting/notifier/types.h"
 #include "alerting/rules/engine_query.h"
 #include "alerting/rules/manager.h"
 #include "alerting/rules/rule.h"
 #include "alerting/rules/rule_file.h"
+#include "nlohmann/json.hpp"
 #include "promql/engine.h"
 #include "promql/parser/parser.h"
 #include "server/config/config.h"
@@ -86,6 +91,81 @@ absl::Status Annotate(const absl::Status& s, absl::string_view what) {
   return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
 }
 
+// The dispatcher delivers webhook bodies; this is where they go instead of
+// an HTTP POST.
+constexpr char kCallbackURL[] = "vigil-callback:";
+
+Labels LabelsFromJSON(const nlohmann::json& j) {
+  std::vector<tsdb::Label> ls;
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.value().is_string()) {
+        ls.push_back(tsdb::Label{it.key(), it.value().get<std::string>()});
+      }
+    }
+  }
+  absl::StatusOr<Labels> l = tsdb::Labels::FromPairs(std::move(ls));
+  return l.ok() ? *std::move(l) : Labels();
+}
+
+int64_t TimeFromJSON(const nlohmann::json& j) {
+  int64_t ms = 0;
+  if (!j.is_string()) return 0;
+  const std::string s = j.get<std::string>();
+  // Go's zero time ("0001-01-01T00:00:00Z") means "not set".
+  if (absl::StartsWith(s, "0001-")) return 0;
+  if (!alerting::notifier::ParseRFC3339(s, &ms)) return 0;
+  return ms;
+}
+
+// The v4 webhook body the dispatcher rendered, back into a value. Reading
+// the one body the dispatcher already builds keeps the callback's content
+// identical to what a webhook receiver gets.
+GroupNotification NotificationFromWebhook(const std::string& body) {
+  GroupNotification n;
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return n;
+  n.receiver = j.value("receiver", "");
+  n.status = j.value("status", "");
+  n.external_url = j.value("externalURL", "");
+  n.group_key = j.value("groupKey", "");
+  n.truncated_alerts = j.value("truncatedAlerts", uint64_t{0});
+  n.group_labels = LabelsFromJSON(j["groupLabels"]);
+  n.common_labels = LabelsFromJSON(j["commonLabels"]);
+  n.common_annotations = LabelsFromJSON(j["commonAnnotations"]);
+  if (j["alerts"].is_array()) {
+    for (const nlohmann::json& a : j["alerts"]) {
+      NotifiedAlert out;
+      out.status = a.value("status", "");
+      out.labels = LabelsFromJSON(a.value("labels", nlohmann::json()));
+      out.annotations =
+          LabelsFromJSON(a.value("annotations", nlohmann::json()));
+      out.starts_at_ms = TimeFromJSON(a.value("startsAt", nlohmann::json()));
+      out.ends_at_ms = TimeFromJSON(a.value("endsAt", nlohmann::json()));
+      out.generator_url = a.value("generatorURL", "");
+      out.fingerprint = a.value("fingerprint", "");
+      n.alerts.push_back(std::move(out));
+    }
+  }
+  return n;
+}
+
+// One SubscribeNotifications: its own dispatcher, so each subscriber has
+// its own grouping and timers.
+struct NotificationSub {
+  std::vector<tsdb::Matcher> matchers;
+  NotificationCallback callback;
+  std::atomic<bool> active{true};
+  std::unique_ptr<alerting::notifier::Dispatcher> dispatcher;
+
+  bool Wants(const Labels& labels) const {
+    for (const tsdb::Matcher& m : matchers) {
+      if (!m.Matches(labels.Get(m.name()))) return false;
+    }
+    return true;
+  }
+};
+
 }  // namespace
 
 absl::StatusOr<Labels> MakeLabels(const LabelPairs& pairs) {
@@ -142,6 +222,9 @@ class Monitor::Impl {
   int Subscribe(AlertCallback cb);
   bool Unsubscribe(int id);
   std::vector<AlertEvent> Alerts() const;
+  absl::StatusOr<int> SubscribeNotifications(const NotificationOptions& o,
+                                             NotificationCallback cb);
+  bool UnsubscribeNotifications(int id);
 
   absl::Status Start();
   void Stop();
@@ -157,6 +240,10 @@ class Monitor::Impl {
   absl::Status RebuildRulesLocked();
   void StopLocked();
   void Dispatch(const std::vector<alerting::Alert>& changed);
+  // Hands alerts the rule manager sends (Prometheus's sendAlerts) to every
+  // notification subscription's dispatcher.
+  void Notify(const std::vector<alerting::Alert>& alerts);
+  std::vector<std::shared_ptr<NotificationSub>> NotificationSubs() const;
 
   const MonitorOptions options_;
   MonitorClock clock_;
@@ -184,6 +271,12 @@ class Monitor::Impl {
   mutable std::mutex subs_mu_;
   std::map<int, std::shared_ptr<AlertCallback>> subs_;  // guarded by subs_mu_
   int next_sub_id_ = 1;                                 // guarded by subs_mu_
+  std::map<int, std::shared_ptr<NotificationSub>> notif_subs_;  // subs_mu_
+  // Unsubscribed, kept until Stop()/Close() because their dispatcher may be
+  // the very thread delivering the callback that unsubscribed.
+  std::vector<std::shared_ptr<NotificationSub>> retired_subs_;  // subs_mu_
+  bool dispatchers_running_ = false;                    // guarded by subs_mu_
+  std::map<std::string, std::string> external_labels_;  // set in Init
 };
 
 absl::Status Monitor::Impl::Init() {
@@ -219,7 +312,11 @@ absl::Status Monitor::Impl::Init() {
         "MonitorOptions.evaluation_interval must be positive");
   }
   for (const tsdb::Label& l : *ext) ropts.external_labels[l.name] = l.value;
+  external_labels_ = ropts.external_labels;
   ropts.external_url = options_.external_url;
+  ropts.notify = [this](const std::vector<alerting::Alert>& alerts) {
+    Notify(alerts);
+  };
   rules_ = std::make_unique<alerting::RuleManager>(std::move(ropts));
   rules_->OnAlertsChanged([this](const std::vector<alerting::Alert>& changed) {
     Dispatch(changed);
@@ -495,6 +592,121 @@ std::vector<AlertEvent> Monitor::Impl::Alerts() const {
   return out;
 }
 
+std::vector<std::shared_ptr<NotificationSub>> Monitor::Impl::NotificationSubs()
+    const {
+  std::lock_guard<std::mutex> lock(subs_mu_);
+  std::vector<std::shared_ptr<NotificationSub>> out;
+  for (const auto& [id, sub] : notif_subs_) out.push_back(sub);
+  return out;
+}
+
+void Monitor::Impl::Notify(const std::vector<alerting::Alert>& alerts) {
+  std::vector<std::shared_ptr<NotificationSub>> subs = NotificationSubs();
+  if (subs.empty()) return;
+  std::vector<alerting::notifier::Alert> out;
+  out.reserve(alerts.size());
+  for (const alerting::Alert& a : alerts) {
+    alerting::notifier::Alert n;
+    if (external_labels_.empty()) {
+      n.labels = a.labels;
+    } else {
+      tsdb::LabelsBuilder b(a.labels);
+      for (const auto& [k, v] : external_labels_) {
+        if (!a.labels.Has(k)) b.Set(k, v);
+      }
+      n.labels = b.Build();
+    }
+    n.annotations = a.annotations;
+    n.starts_at_ms = a.starts_at_ms;
+    n.ends_at_ms = a.ends_at_ms;
+    n.generator_url = a.generator_url;
+    out.push_back(std::move(n));
+  }
+  for (const auto& sub : subs) {
+    std::vector<alerting::notifier::Alert> mine;
+    for (const alerting::notifier::Alert& a : out) {
+      if (sub->Wants(a.labels)) mine.push_back(a);
+    }
+    if (!mine.empty()) sub->dispatcher->Add(mine);
+  }
+}
+
+absl::StatusOr<int> Monitor::Impl::SubscribeNotifications(
+    const NotificationOptions& o, NotificationCallback cb) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  auto sub = std::make_shared<NotificationSub>();
+  for (const std::string& m : o.matchers) {
+    absl::StatusOr<tsdb::Matcher> parsed = alerting::notifier::ParseMatcher(m);
+    if (!parsed.ok()) {
+      return Annotate(parsed.status(), absl::StrCat("SubscribeNotifications: "
+                                                    "matcher \"",
+                                                    m, "\""));
+    }
+    sub->matchers.push_back(*std::move(parsed));
+  }
+  if (o.group_wait < absl::ZeroDuration() ||
+      o.group_interval <= absl::ZeroDuration() ||
+      o.repeat_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "SubscribeNotifications: group_wait must not be negative, "
+        "group_interval and repeat_interval must be positive");
+  }
+  alerting::notifier::AlertmanagerConfig cfg;
+  alerting::notifier::Route& r = cfg.route;
+  r.receiver = o.receiver;
+  for (const std::string& l : o.group_by) {
+    if (l == "...") {
+      r.group_by_all = true;
+    } else {
+      r.group_by.push_back(l);
+    }
+  }
+  std::sort(r.group_by.begin(), r.group_by.end());
+  r.group_by.erase(std::unique(r.group_by.begin(), r.group_by.end()),
+                   r.group_by.end());
+  r.group_wait_ms = absl::ToInt64Milliseconds(o.group_wait);
+  r.group_interval_ms = absl::ToInt64Milliseconds(o.group_interval);
+  r.repeat_interval_ms = absl::ToInt64Milliseconds(o.repeat_interval);
+  r.key = "{}";
+  alerting::notifier::Receiver recv;
+  recv.name = o.receiver;
+  alerting::notifier::WebhookConfig wh;
+  wh.url = kCallbackURL;
+  wh.send_resolved = o.send_resolved;
+  wh.max_alerts = o.max_alerts;
+  recv.webhooks.push_back(std::move(wh));
+  cfg.receivers.push_back(std::move(recv));
+
+  sub->callback = std::move(cb);
+  alerting::notifier::DispatcherOptions dopts;
+  dopts.clock = &clock_;
+  dopts.external_url = options_.external_url;
+  NotificationSub* raw = sub.get();
+  dopts.deliver = [raw](const alerting::notifier::Notification& n) {
+    if (!raw->active.load()) return;
+    raw->callback(NotificationFromWebhook(n.body));
+  };
+  sub->dispatcher = std::make_unique<alerting::notifier::Dispatcher>(
+      std::move(cfg), std::move(dopts));
+  // Not control_mu_: callbacks may subscribe while EvaluateRulesNow holds
+  // it.
+  std::lock_guard<std::mutex> lock(subs_mu_);
+  if (dispatchers_running_) sub->dispatcher->Start();
+  int id = next_sub_id_++;
+  notif_subs_[id] = std::move(sub);
+  return id;
+}
+
+bool Monitor::Impl::UnsubscribeNotifications(int id) {
+  std::lock_guard<std::mutex> lock(subs_mu_);
+  auto it = notif_subs_.find(id);
+  if (it == notif_subs_.end()) return false;
+  it->second->active.store(false);
+  retired_subs_.push_back(std::move(it->second));
+  notif_subs_.erase(it);
+  return true;
+}
+
 absl::Status Monitor::Impl::Start() {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(control_mu_);
@@ -519,6 +731,11 @@ absl::Status Monitor::Impl::Start() {
     live_scrape_ = sm;
   }
   rules_->Start();
+  {
+    std::lock_guard<std::mutex> lock(subs_mu_);
+    dispatchers_running_ = true;
+    for (const auto& [id, sub] : notif_subs_) sub->dispatcher->Start();
+  }
   started_ = true;
   return absl::OkStatus();
 }
@@ -532,6 +749,16 @@ void Monitor::Impl::StopLocked() {
   discovery_->Stop();
   scrape_->Stop();  // staleness markers
   rules_->Stop();
+  std::vector<std::shared_ptr<NotificationSub>> subs;
+  {
+    std::lock_guard<std::mutex> lock(subs_mu_);
+    dispatchers_running_ = false;
+    for (const auto& [id, sub] : notif_subs_) subs.push_back(sub);
+    subs.insert(subs.end(), retired_subs_.begin(), retired_subs_.end());
+    retired_subs_.clear();
+  }
+  // Outside subs_mu_: a callback still being delivered may subscribe.
+  for (const auto& sub : subs) sub->dispatcher->Stop();
   discovery_.reset();
   scrape_.reset();
   started_ = false;
@@ -551,6 +778,7 @@ absl::Status Monitor::Impl::EvaluateRulesNow(int64_t t) {
   }
   clock_.Pin(t);
   rules_->EvaluateDue();
+  for (const auto& sub : NotificationSubs()) sub->dispatcher->Tick();
   clock_.Unpin();
   return absl::OkStatus();
 }
@@ -680,6 +908,15 @@ int Monitor::Subscribe(AlertCallback callback) {
 }
 
 bool Monitor::Unsubscribe(int id) { return impl_->Unsubscribe(id); }
+
+absl::StatusOr<int> Monitor::SubscribeNotifications(
+    const NotificationOptions& options, NotificationCallback callback) {
+  return impl_->SubscribeNotifications(options, std::move(callback));
+}
+
+bool Monitor::UnsubscribeNotifications(int id) {
+  return impl_->UnsubscribeNotifications(id);
+}
 
 std::vector<AlertEvent> Monitor::Alerts() const { return impl_->Alerts(); }
 

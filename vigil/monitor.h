@@ -121,6 +121,57 @@ const char* AlertStatusString(AlertEvent::Status s);
 // empty), in rule order.
 using AlertCallback = std::function<void(const std::vector<AlertEvent>&)>;
 
+// ---- Grouped notifications (the built-in Alertmanager) ----
+
+// How firing alerts are grouped and throttled before a notification
+// callback sees them: Alertmanager's route settings.
+struct NotificationOptions {
+  // The "receiver" of the notifications.
+  std::string receiver = "vigil";
+  // Labels that split alerts into groups. Empty: one group for everything
+  // (Alertmanager's default); {"..."}: every distinct label set is a group.
+  std::vector<std::string> group_by;
+  // Only alerts matching these Alertmanager matchers are notified, e.g.
+  // {"scale=~\"up|down\"", "service=\"api\""}. Empty: all alerts.
+  std::vector<std::string> matchers;
+  absl::Duration group_wait = absl::Seconds(30);
+  absl::Duration group_interval = absl::Minutes(5);
+  absl::Duration repeat_interval = absl::Hours(4);
+  // Notify when alerts resolve (and when a whole group has resolved).
+  bool send_resolved = true;
+  // At most this many alerts per notification (0: all); the rest are
+  // counted in truncated_alerts.
+  uint64_t max_alerts = 0;
+};
+
+// One alert of a notification, as in the v4 webhook payload.
+struct NotifiedAlert {
+  std::string status;  // "firing" or "resolved"
+  Labels labels;       // with external labels
+  Labels annotations;
+  int64_t starts_at_ms = 0;
+  // 0 while firing (the webhook's "0001-01-01T00:00:00Z"); once resolved,
+  // when it resolved.
+  int64_t ends_at_ms = 0;
+  std::string generator_url;
+  std::string fingerprint;  // %016x, as Alertmanager
+};
+
+// What Alertmanager's webhook (version 4) would POST, as a value.
+struct GroupNotification {
+  std::string receiver;
+  std::string status;  // "firing" if any alert fires, else "resolved"
+  std::vector<NotifiedAlert> alerts;
+  Labels group_labels;
+  Labels common_labels;
+  Labels common_annotations;
+  std::string external_url;
+  std::string group_key;
+  uint64_t truncated_alerts = 0;
+};
+
+using NotificationCallback = std::function<void(const GroupNotification&)>;
+
 struct MonitorStats {
   int64_t head_series = 0;
   int64_t samples_appended = 0;
@@ -235,6 +286,22 @@ class Monitor {
   // Snapshot of pending, firing and recently resolved alerts.
   std::vector<AlertEvent> Alerts() const;
 
+  // Registers a callback for grouped notifications: firing alerts are
+  // re-sent to a private Alertmanager-like dispatcher (as Prometheus sends
+  // them to Alertmanager: every evaluation that changes them, else every
+  // minute), which groups them by options.group_by and calls `callback`
+  // after group_wait, then at most every group_interval when the group
+  // changed, and every repeat_interval while nothing changed. The callback
+  // runs on the dispatcher's thread after Start(), or inside
+  // EvaluateRulesNow() on the caller's thread (timers follow that time).
+  // The same rules as for Subscribe apply to what it may call. Returns
+  // the id, or InvalidArgument naming a bad matcher.
+  absl::StatusOr<int> SubscribeNotifications(const NotificationOptions& options,
+                                             NotificationCallback callback);
+  // Removes a notification subscription (false for an unknown id); later
+  // notifications are not delivered. Safe from any callback.
+  bool UnsubscribeNotifications(int id);
+
   // ---- Control ----
 
   // Starts background scraping (targets of ApplyConfig/AddScrapeTarget)
@@ -245,9 +312,10 @@ class Monitor {
   void Stop();
   // Evaluates, on the calling thread, every rule group due at t_ms (each
   // group's slot is aligned to its interval, like Prometheus), delivering
-  // alert callbacks before returning. For deterministic use: call with
-  // increasing t_ms. FailedPrecondition while started (the background
-  // evaluation owns the schedule then).
+  // alert callbacks, then flushes the notification groups due at t_ms
+  // (delivering notification callbacks), before returning. For deterministic
+  // use: call with increasing t_ms. FailedPrecondition while started (the
+  // background evaluation owns the schedule then).
   absl::Status EvaluateRulesNow(int64_t t_ms);
 
   MonitorStats Stats() const;

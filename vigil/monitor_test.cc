@@ -388,5 +388,179 @@ TEST(MonitorTest, ApplyConfigLoadsScrapeJobsAndRuleFiles) {
   EXPECT_EQ(m->Stats().rules, 1);
 }
 
+// Grouped notifications with fake times: group_wait, grouping by labels,
+// matchers, repeat_interval, resolved notifications and the webhook fields.
+TEST(MonitorTest, GroupedNotificationsFollowAlertmanagerTiming) {
+  std::atomic<int64_t> now{kT0};
+  MonitorOptions o = FakeClockOptions(&now);
+  o.evaluation_interval = absl::Seconds(10);
+  o.external_url = "http://vigil.example:9090";
+  o.external_labels = {{"cluster", "c1"}};
+  std::unique_ptr<Monitor> m = OpenOrDie(o);
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->LoadRules(R"(groups:
+  - name: scaling
+    interval: 10s
+    rules:
+      - alert: Scale
+        expr: signal > 0
+        labels: {receiver: system}
+        annotations: {summary: "scale {{ $labels.scale }} {{ $labels.service }}"}
+)",
+                           "scaling.yml")
+                  .ok());
+
+  NotificationOptions no;
+  no.receiver = "scaler";
+  no.group_by = {"service", "scale"};
+  no.matchers = {"scale=~\"up|down\""};
+  no.group_wait = absl::Seconds(30);
+  no.group_interval = absl::Minutes(1);
+  no.repeat_interval = absl::Minutes(5);
+  struct Got {
+    int64_t t;
+    GroupNotification n;
+  };
+  std::vector<Got> got;
+  absl::StatusOr<int> id =
+      m->SubscribeNotifications(no, [&](const GroupNotification& n) {
+        got.push_back({now.load(), n});
+      });
+  ASSERT_TRUE(id.ok()) << id.status();
+
+  // Three series: scale=up and scale=down fire, scale=no is filtered out by
+  // the matcher. "up" stops after 8 minutes.
+  auto step = [&](int64_t t) {
+    now = t;
+    for (const char* scale : {"up", "down", "no"}) {
+      double v = 1;
+      if (std::string(scale) == "up" && t >= kT0 + 8 * kMinute) v = 0;
+      ASSERT_TRUE(
+          m->Append(
+               {{"__name__", "signal"}, {"service", "api"}, {"scale", scale}},
+               t, v)
+              .ok());
+    }
+    ASSERT_TRUE(m->EvaluateRulesNow(t).ok());
+  };
+  for (int64_t t = kT0; t <= kT0 + 12 * kMinute; t += 10'000) step(t);
+
+  std::string trace;
+  for (const Got& g : got) {
+    absl::StrAppend(&trace, (g.t - kT0) / 1000, "s ", g.n.group_key, " ",
+                    g.n.status, "\n");
+  }
+  std::vector<Got> up, down;
+  for (const Got& g : got) {
+    EXPECT_EQ(g.n.group_labels.Get("service"), "api") << trace;
+    (g.n.group_labels.Get("scale") == "up" ? up : down).push_back(g);
+    EXPECT_NE(g.n.group_labels.Get("scale"), "no") << trace;
+  }
+  // Firing at once (for 0) after the first evaluation; notified after
+  // group_wait; again only after repeat_interval; "up" resolves at 8m and
+  // is notified at the next group_interval flush.
+  ASSERT_GE(up.size(), 3u) << trace;
+  ASSERT_GE(down.size(), 2u) << trace;
+  const int64_t first = up[0].t - kT0;
+  EXPECT_GE(first, 30'000) << trace;
+  EXPECT_LE(first, 50'000) << trace;
+  EXPECT_EQ(down[0].t, up[0].t) << trace;
+  EXPECT_GE(up[1].t - up[0].t, 5 * kMinute) << trace;
+  EXPECT_LE(up[1].t - up[0].t, 6 * kMinute) << trace;
+  EXPECT_EQ(up[1].n.status, "firing") << trace;
+  const Got& resolved = up.back();
+  EXPECT_EQ(resolved.n.status, "resolved") << trace;
+  EXPECT_GE(resolved.t - kT0, 8 * kMinute) << trace;
+  EXPECT_LE(resolved.t - kT0, 9 * kMinute + 10'000) << trace;
+  for (const Got& g : down) EXPECT_EQ(g.n.status, "firing") << trace;
+
+  // The payload of the first notification, field by field.
+  const GroupNotification& n = up[0].n;
+  EXPECT_EQ(n.receiver, "scaler");
+  EXPECT_EQ(n.external_url, "http://vigil.example:9090");
+  EXPECT_EQ(n.group_key, "{}:{scale=\"up\", service=\"api\"}");
+  EXPECT_EQ(n.truncated_alerts, 0u);
+  EXPECT_EQ(n.common_labels.Get("cluster"), "c1");
+  EXPECT_EQ(n.common_labels.Get("alertname"), "Scale");
+  EXPECT_EQ(n.common_annotations.Get("summary"), "scale up api");
+  ASSERT_EQ(n.alerts.size(), 1u);
+  const NotifiedAlert& a = n.alerts[0];
+  EXPECT_EQ(a.status, "firing");
+  EXPECT_EQ(a.labels.Get("receiver"), "system");
+  EXPECT_EQ(a.labels.Get("cluster"), "c1");
+  EXPECT_GE(a.starts_at_ms, kT0);
+  EXPECT_EQ(a.ends_at_ms, 0);  // Go's zero time in the webhook
+  EXPECT_EQ(a.fingerprint.size(), 16u);
+  EXPECT_TRUE(absl::StartsWith(a.generator_url,
+                               "http://vigil.example:9090/graph?g0.expr="))
+      << a.generator_url;
+  ASSERT_EQ(resolved.n.alerts.size(), 1u);
+  EXPECT_EQ(resolved.n.alerts[0].status, "resolved");
+  EXPECT_GE(resolved.n.alerts[0].ends_at_ms, kT0 + 8 * kMinute);
+
+  // After unsubscribing nothing more arrives.
+  EXPECT_TRUE(m->UnsubscribeNotifications(*id));
+  EXPECT_FALSE(m->UnsubscribeNotifications(*id));
+  size_t before = got.size();
+  for (int64_t t = kT0 + 12 * kMinute + 10'000; t <= kT0 + 20 * kMinute;
+       t += 10'000) {
+    step(t);
+  }
+  EXPECT_EQ(got.size(), before);
+}
+
+TEST(MonitorTest, SubscribeNotificationsRejectsBadOptions) {
+  std::unique_ptr<Monitor> m = OpenOrDie(MonitorOptions());
+  ASSERT_NE(m, nullptr);
+  NotificationOptions no;
+  no.matchers = {"scale=~\"(\""};
+  absl::StatusOr<int> id = m->SubscribeNotifications(no, nullptr);
+  ASSERT_FALSE(id.ok());
+  EXPECT_NE(id.status().message().find("matcher"), absl::string_view::npos)
+      << id.status();
+  no.matchers.clear();
+  no.group_interval = absl::ZeroDuration();
+  EXPECT_EQ(m->SubscribeNotifications(no, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Background mode: the dispatcher's own thread delivers, and Stop() stops
+// it; a callback may unsubscribe itself.
+TEST(MonitorTest, NotificationsInBackgroundAndSelfUnsubscribe) {
+  MonitorOptions o;
+  o.evaluation_interval = absl::Milliseconds(100);
+  std::unique_ptr<Monitor> m = OpenOrDie(o);
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->AddAlertRule("g", "Always", "vector(1)", absl::ZeroDuration(),
+                              {{"team", "a"}})
+                  .ok());
+  NotificationOptions no;
+  no.group_wait = absl::Milliseconds(50);
+  no.group_interval = absl::Milliseconds(100);
+  no.repeat_interval = absl::Milliseconds(100);
+  std::atomic<int> calls{0};
+  std::atomic<int> my_id{-1};
+  Monitor* mp = m.get();
+  absl::StatusOr<int> id =
+      m->SubscribeNotifications(no, [&](const GroupNotification& n) {
+        EXPECT_EQ(n.alerts.size(), 1u);
+        if (calls.fetch_add(1) == 0) {
+          while (my_id.load() < 0) {
+          }
+          EXPECT_TRUE(mp->UnsubscribeNotifications(my_id.load()));
+        }
+      });
+  ASSERT_TRUE(id.ok());
+  my_id = *id;
+  ASSERT_TRUE(m->Start().ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (calls.load() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  m->Stop();
+  EXPECT_EQ(calls.load(), 1);
+}
+
 }  // namespace
 }  // namespace vigil
