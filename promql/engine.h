@@ -45,11 +45,6 @@ struct QueryContext {
   const std::atomic<bool>* cancelled = nullptr;
 };
 
-struct QueryStats {
-  int64_t peak_samples = 0;
-  int64_t total_samples = 0;
-};
-
 class Engine {
  public:
   // `storage` must outlive the engine.

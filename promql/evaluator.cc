@@ -373,6 +373,7 @@ class Evaluator {
 
   int64_t peak_samples() const { return peak_; }
   int64_t total_samples() const { return total_.load(); }
+  int64_t series_selected() const { return series_; }
 
  private:
   // Where a range function's input comes from: storage (streamed one series
@@ -429,6 +430,7 @@ class Evaluator {
   int64_t live_ = 0;
   int64_t peak_ = 0;
   std::atomic<int64_t> total_{0};
+  int64_t series_ = 0;
 };
 
 absl::Status Evaluator::CheckInterrupt() const {
@@ -588,6 +590,7 @@ absl::StatusOr<VectorVal> Evaluator::EvalVectorSelector(
       (*q)->Select(hints, vs.matchers);
   if (!series.ok()) return series.status();
 
+  series_ += static_cast<int64_t>(series->size());
   if (absl::Status st = CheckDense(series->size(), s.n); !st.ok()) return st;
   VectorVal out;
   out.series.resize(series->size());
@@ -610,7 +613,7 @@ absl::StatusOr<VectorVal> Evaluator::EvalVectorSelector(
     }
     loaded.fetch_add(buf.size(), std::memory_order_relaxed);
     DSeries& d = out.series[idx];
-    d.labels = ser.labels;
+    d.labels = std::move(ser.labels);
     d.v.assign(s.n, AbsentValue());
     size_t j = 0;
     const size_t m = buf.size();
@@ -655,10 +658,14 @@ absl::Status Evaluator::OpenRangeSource(const Expr& arg_in, const Steps& s,
     absl::StatusOr<std::vector<tsdb::Series>> series =
         (*q)->Select(hints, vs.matchers);
     if (!series.ok()) return series.status();
+    series_ += static_cast<int64_t>(series->size());
     src->querier = std::move(*q);
     src->series = std::move(*series);
+    // Only the iterators are used from here on.
     src->labels.reserve(src->series.size());
-    for (const tsdb::Series& x : src->series) src->labels.push_back(x.labels);
+    for (tsdb::Series& x : src->series) {
+      src->labels.push_back(std::move(x.labels));
+    }
     return absl::OkStatus();
   }
   if (arg.kind != ExprKind::kSubquery) {
@@ -1759,12 +1766,12 @@ absl::StatusOr<QueryResult> Evaluate(const Expr& expr, const EvalParams& p,
   }
   Evaluator ev(p, storage);
   absl::StatusOr<Val> v = ev.Eval(expr, s);
-  if (stats != nullptr) {
-    stats->peak_samples = ev.peak_samples();
-    stats->total_samples = ev.total_samples();
-  }
-  if (!v.ok()) return v.status();
   QueryResult result;
+  result.stats.peak_samples = ev.peak_samples();
+  result.stats.total_samples = ev.total_samples();
+  result.stats.series_selected = ev.series_selected();
+  if (stats != nullptr) *stats = result.stats;
+  if (!v.ok()) return v.status();
   if (!range) {
     if (auto* sc = std::get_if<ScalarVal>(&*v)) {
       result.value = Scalar{p.start_ms, sc->v[0]};

@@ -43,9 +43,23 @@ using Value = std::variant<Scalar, Vector, Matrix, String>;
 // "scalar", "vector", "matrix", "string" as in the HTTP API's resultType.
 const char* ResultTypeName(const Value& v);
 
+// What a query cost; returned with every result (Prometheus's stats=all
+// subset that matters for capacity planning).
+struct QueryStats {
+  // Most samples (points) held in memory at once, counted like
+  // EngineOptions::max_samples.
+  int64_t peak_samples = 0;
+  // Samples read from storage (decoded), over all selectors.
+  int64_t total_samples = 0;
+  // Series read from storage, over all selectors.
+  int64_t series_selected = 0;
+};
+
 struct QueryResult {
   Value value;
+  // Non-fatal problems (the HTTP API's "warnings"); the value is still valid.
   std::vector<std::string> warnings;
+  QueryStats stats;
 };
 
 }  // namespace vigil::promql
