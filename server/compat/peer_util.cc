@@ -33,6 +33,11 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
+std::string VigilBinary() {
+  const char* env = std::getenv("VIGIL_BIN");
+  return env != nullptr && *env != '\0' ? env : "server/vigil";
+}
+
 bool HavePeer(const std::string& path) {
   return ::access(path.c_str(), X_OK) == 0;
 }

@@ -27,6 +27,10 @@ namespace vigil::compat {
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
+// The vigil binary under test: $VIGIL_BIN when set, else the runfiles path
+// of //server:vigil ("server/vigil").
+std::string VigilBinary();
+
 // True when `path` exists and is executable.
 bool HavePeer(const std::string& path);
 
