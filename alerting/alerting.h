@@ -63,6 +63,10 @@ class AlertingService {
   notifier::Dispatcher* dispatcher() { return dispatcher_.get(); }
   notifier::Silences* silences() { return silences_.get(); }
   notifier::DeliveryQueue& delivery() { return *delivery_; }
+  // The alertmanager.yml in use ("" without built-in routing).
+  const std::string& alertmanager_config_file() const {
+    return options_.alertmanager_config_file;
+  }
 
  private:
   explicit AlertingService(AlertingOptions options);

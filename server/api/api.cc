@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "promql/parser/parser.h"
 #include "server/api/params.h"
+#include "server/api/silences_api.h"
 #include "server/metrics/registry.h"
 #include "tsdb/sample.h"
 
@@ -250,6 +251,17 @@ void Api::Register(http::Router* router) {
   router->Handle("GET", "/api/v1/metadata", [this](const Request& req) {
     return FromHook(req, hooks_.metadata, "{}");
   });
+  if (hooks_.alerting) {
+    AlertmanagerApiInfo am;
+    am.version = options_.build_info.version;
+    am.revision = options_.build_info.revision;
+    am.branch = options_.build_info.branch;
+    am.build_user = options_.build_info.build_user;
+    am.build_date = options_.build_info.build_date;
+    am.go_version = options_.build_info.compiler;
+    am.now_ms = options_.now_ms;
+    RegisterAlertmanagerApi(router, hooks_.alerting, std::move(am));
+  }
   // Endpoints for features Vigil does not have (exemplars, target metadata,
   // Alertmanager discovery, WAL replay progress) answer with Prometheus's
   // empty shapes so dashboards and clients keep working.

@@ -35,6 +35,10 @@
 #include "tsdb/matcher.h"
 #include "tsdb/querier.h"
 
+namespace vigil::alerting {
+class AlertingService;
+}  // namespace vigil::alerting
+
 namespace vigil::server::api {
 
 // Evaluates PromQL for the query endpoints. Error codes as in
@@ -124,6 +128,10 @@ struct ApiHooks {
   std::function<void(const http::Request& req, JsonWriter* w)> metadata;
   // /metrics body (text format 0.0.4).
   std::function<std::string()> metrics_text;
+  // The alerting service whose built-in Alertmanager serves Alertmanager's
+  // API v2 (/api/v2/silences, /silence/{id}, /alerts, /status; see
+  // server/api/silences_api.h). Unset: those paths are not served.
+  std::function<alerting::AlertingService*()> alerting;
 };
 
 class Api {
