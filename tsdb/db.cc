@@ -1,5 +1,7 @@
 #include "tsdb/db.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -34,6 +36,12 @@ uint64_t ZigZag(int64_t v) {
 // unique names and no empty values (Labels built with FromSortedUnchecked
 // are not checked by the Labels type itself).
 }  // namespace
+
+double ProcessCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 absl::Status ValidateSeriesLabels(const Labels& labels) {
   if (labels.empty()) {
@@ -494,8 +502,13 @@ absl::StatusOr<std::unique_ptr<DB>> DB::Open(const DBOptions& options) {
       return absl::InternalError(absl::StrCat(
           "creating data directory ", options.path, ": ", ec.message()));
     }
+    const absl::Time open_start = absl::Now();
+    const double open_cpu = ProcessCpuSeconds();
     auto store = ChunkStore::Open(options.path + "/rocksdb");
     if (!store.ok()) return store.status();
+    db->recovery_store_open_seconds_[0] =
+        absl::ToDoubleSeconds(absl::Now() - open_start);
+    db->recovery_store_open_seconds_[1] = ProcessCpuSeconds() - open_cpu;
     db->store_ = *std::move(store);
     db->store_->SetRetentionCutoff(db->RetentionCutoff());
     absl::Status s = db->Recover();
@@ -838,9 +851,14 @@ DBStats DB::Stats() const {
   st.retention_deletions = retention_deletions_.load();
   st.min_time = MinTime();
   st.max_time = MaxTime();
-  st.recovery_series_seconds = recovery_series_seconds_;
-  st.recovery_head_chunks_seconds = recovery_head_chunks_seconds_;
-  st.recovery_wal_seconds = recovery_wal_seconds_;
+  st.recovery_store_open_seconds = recovery_store_open_seconds_[0];
+  st.recovery_series_seconds = recovery_series_seconds_[0];
+  st.recovery_head_chunks_seconds = recovery_head_chunks_seconds_[0];
+  st.recovery_wal_seconds = recovery_wal_seconds_[0];
+  st.recovery_store_open_cpu_seconds = recovery_store_open_seconds_[1];
+  st.recovery_series_cpu_seconds = recovery_series_seconds_[1];
+  st.recovery_head_chunks_cpu_seconds = recovery_head_chunks_seconds_[1];
+  st.recovery_wal_cpu_seconds = recovery_wal_seconds_[1];
   st.recovery_head_chunks = recovery_head_chunks_;
   st.recovery_wal_records = recovery_wal_records_;
   st.recovery_wal_samples = recovery_wal_samples_;

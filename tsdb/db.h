@@ -80,10 +80,16 @@ struct DBStats {
   int64_t retention_deletions = 0;  // series dropped by retention
   int64_t min_time = 0;             // oldest sample (ms); 0 when empty
   int64_t max_time = 0;             // newest sample (ms); 0 when empty
-  // What the last Open spent recovering (wall time per phase).
+  // What the last Open spent recovering: wall time per phase, and the
+  // process CPU time of each (all threads, RocksDB's included).
+  double recovery_store_open_seconds = 0;   // RocksDB open (its WAL replay)
   double recovery_series_seconds = 0;       // series definitions + index
   double recovery_head_chunks_seconds = 0;  // open chunks of the checkpoint
   double recovery_wal_seconds = 0;          // WAL tail replay
+  double recovery_store_open_cpu_seconds = 0;
+  double recovery_series_cpu_seconds = 0;
+  double recovery_head_chunks_cpu_seconds = 0;
+  double recovery_wal_cpu_seconds = 0;
   int64_t recovery_head_chunks = 0;
   int64_t recovery_wal_records = 0;
   int64_t recovery_wal_samples = 0;
@@ -259,9 +265,11 @@ class DB : public Queryable, public Appendable {
   std::atomic<int64_t> compactions_{0};
   std::atomic<int64_t> retention_deletions_{0};
   // Filled once by Recover (before Open returns), read-only afterwards.
-  double recovery_series_seconds_ = 0;
-  double recovery_head_chunks_seconds_ = 0;
-  double recovery_wal_seconds_ = 0;
+  // {wall, cpu} seconds per recovery phase.
+  double recovery_store_open_seconds_[2] = {0, 0};
+  double recovery_series_seconds_[2] = {0, 0};
+  double recovery_head_chunks_seconds_[2] = {0, 0};
+  double recovery_wal_seconds_[2] = {0, 0};
   int64_t recovery_head_chunks_ = 0;
   int64_t recovery_wal_records_ = 0;
   int64_t recovery_wal_samples_ = 0;
@@ -271,6 +279,9 @@ class DB : public Queryable, public Appendable {
   absl::Notification stop_;
   std::thread maintenance_thread_;
 };
+
+// CPU time of the whole process so far (all threads), in seconds.
+double ProcessCpuSeconds();
 
 // Checks labels of a new series: non-empty, a valid metric name, valid
 // sorted unique names, no empty values. Errors are kInvalidLabels.

@@ -106,6 +106,36 @@ absl::Status CheckImportChunk(const ChunkData& chunk) {
   return absl::OkStatus();
 }
 
+// ValidateSeriesLabels's checks on stored label views.
+absl::Status ValidateStoredLabels(const LabelView* labels, size_t n) {
+  if (n == 0) return absl::InvalidArgumentError("empty label set");
+  bool has_name = false;
+  for (size_t i = 0; i < n; ++i) {
+    const absl::string_view name = labels[i].first;
+    const absl::string_view value = labels[i].second;
+    if (i > 0 && !(labels[i - 1].first < name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("duplicate or unsorted label name \"", name, "\""));
+    }
+    if (value.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("empty value for label \"", name, "\""));
+    }
+    if (name == kMetricName) {
+      if (!IsValidMetricName(value)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid metric name \"", value, "\""));
+      }
+      has_name = true;
+    } else if (!IsValidLabelName(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid label name \"", name, "\""));
+    }
+  }
+  if (!has_name) return absl::InvalidArgumentError("missing metric name");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status DB::ImportSeries(
@@ -178,64 +208,100 @@ absl::Status DB::ReplayRecord(absl::string_view rec, int part, int parts,
 
 absl::Status DB::Recover() {
   absl::Time phase = absl::Now();
-  auto end_phase = [&phase](double* seconds) {
+  double phase_cpu = ProcessCpuSeconds();
+  auto end_phase = [&](double* seconds) {
     const absl::Time now = absl::Now();
-    *seconds = absl::ToDoubleSeconds(now - phase);
+    const double cpu = ProcessCpuSeconds();
+    seconds[0] = absl::ToDoubleSeconds(now - phase);
+    seconds[1] = cpu - phase_cpu;
     phase = now;
+    phase_cpu = cpu;
   };
-  absl::Status st = store_->LoadSeries([&](PersistedSeries ps) {
-    absl::Status valid = ValidateSeriesLabels(ps.labels);
-    if (!valid.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "series ref ", ps.ref, " has invalid labels: ", valid.message()));
-    }
-    MemSeries* s = head_.CreateWithRef(ps.ref, ps.labels);
-    s->logged.store(true);
-    if (ps.has_meta) {
-      SeriesLockGuard l(&s->mu);
-      s->persisted_min_time = ps.min_time;
-      s->persisted_max_time = ps.max_time;
-      s->min_time = ps.min_time;
-      s->max_time = ps.max_time;
-      s->last_bits_unknown = true;
-      NoteTimeRange(ps.min_time, ps.max_time);
-    }
-    return absl::OkStatus();
+  // Head chunks are read and checksummed by a second thread while this
+  // one rebuilds the series and the index; they are installed afterwards.
+  const int64_t cutoff = RetentionCutoff();
+  std::vector<std::pair<SeriesRef, ChunkPtr>> head_chunks;
+  absl::Status head_status;
+  std::thread head_loader([&] {
+    head_status = store_->LoadHeadChunks([&](SeriesRef ref, ChunkPtr c) {
+      if (c->num_samples > 0 && c->max_time >= cutoff) {
+        head_chunks.emplace_back(ref, std::move(c));
+      }
+      return absl::OkStatus();
+    });
   });
+  std::vector<Head::SeriesInit> inits;
+  std::vector<MemSeries*> created;
+  absl::Status st = store_->ScanSeries(
+      kPersistBatch, [&](absl::Span<const StoredSeries> batch) {
+        inits.clear();
+        for (const StoredSeries& ss : batch) {
+          absl::Status valid = ValidateStoredLabels(ss.labels, ss.num_labels);
+          if (!valid.ok()) {
+            return absl::DataLossError(
+                absl::StrCat("series ref ", ss.ref,
+                             " has invalid labels: ", valid.message()));
+          }
+          inits.push_back(Head::SeriesInit{ss.ref, ss.labels, ss.num_labels});
+        }
+        created.resize(batch.size());
+        head_.CreateBatch(inits, created.data());
+        int64_t mint = kMaxT, maxt = kMinT;
+        for (size_t i = 0; i < batch.size(); ++i) {
+          MemSeries* s = created[i];
+          s->logged.store(true, std::memory_order_relaxed);
+          const StoredSeries& ss = batch[i];
+          if (!ss.has_meta) continue;
+          SeriesLockGuard l(&s->mu);
+          s->persisted_min_time = ss.min_time;
+          s->persisted_max_time = ss.max_time;
+          s->min_time = ss.min_time;
+          s->max_time = ss.max_time;
+          s->last_bits_unknown = true;
+          if (ss.min_time <= ss.max_time) {
+            mint = std::min(mint, ss.min_time);
+            maxt = std::max(maxt, ss.max_time);
+          }
+        }
+        if (mint <= maxt) NoteTimeRange(mint, maxt);
+        return absl::OkStatus();
+      });
+  head_loader.join();
   if (!st.ok()) return st;
-  end_phase(&recovery_series_seconds_);
+  if (!head_status.ok()) return head_status;
+  end_phase(recovery_series_seconds_);
 
   // Open chunks of the last checkpoint are installed as they are, without
   // decoding and re-encoding their samples: each becomes a sealed,
   // not-yet-persisted chunk of its series (the head chunk row keeps it
   // durable until PersistSealed or the next checkpoint writes it to the
   // chunks family), and new samples start a new open chunk.
-  const int64_t cutoff = RetentionCutoff();
-  st = store_->LoadHeadChunks([&](SeriesRef ref, ChunkPtr c) {
+  int64_t head_mint = kMaxT, head_maxt = kMinT;
+  for (auto& [ref, c] : head_chunks) {
     MemSeries* s = head_.Get(ref);
-    if (s == nullptr) return absl::OkStatus();  // series deleted since
-    if (c->num_samples == 0 || c->max_time < cutoff) return absl::OkStatus();
+    if (s == nullptr) continue;  // series deleted since
     SeriesLockGuard l(&s->mu);
     // The open chunk was sealed and persisted after this checkpoint (same
     // min_time); chunks are persisted in time order, so anything starting
     // at or before persisted_max_time is durable already.
-    if (c->min_time <= s->persisted_max_time) return absl::OkStatus();
+    if (c->min_time <= s->persisted_max_time) continue;
     if (c->min_time <= s->max_time) {
       return absl::DataLossError(absl::StrCat(
           "headchunks ref ", ref, ": chunk [", c->min_time, ", ", c->max_time,
           "] overlaps the series' data up to ", s->max_time));
     }
     ++recovery_head_chunks_;
-    s->sealed.push_back(std::move(c));
-    const ChunkData& h = *s->sealed.back();
-    s->min_time = std::min(s->min_time, h.min_time);
-    s->max_time = h.max_time;
+    head_mint = std::min(head_mint, c->min_time);
+    head_maxt = std::max(head_maxt, c->max_time);
+    s->min_time = std::min(s->min_time, c->min_time);
+    s->max_time = c->max_time;
     s->last_bits_unknown = true;
-    NoteTimeRange(h.min_time, h.max_time);
-    return absl::OkStatus();
-  });
-  if (!st.ok()) return st;
-  end_phase(&recovery_head_chunks_seconds_);
+    s->sealed.push_back(std::move(c));
+  }
+  if (head_mint <= head_maxt) NoteTimeRange(head_mint, head_maxt);
+  head_chunks.clear();
+  head_chunks.shrink_to_fit();
+  end_phase(recovery_head_chunks_seconds_);
 
   // The WAL tail is replayed by two threads, each applying the samples of
   // the refs in its half (so one series' samples stay in WAL order). Both
@@ -272,7 +338,7 @@ absl::Status DB::Recover() {
     recovery_wal_samples_ += rs.samples;
   }
   recovery_wal_records_ = states[0].records;
-  end_phase(&recovery_wal_seconds_);
+  end_phase(recovery_wal_seconds_);
   return absl::OkStatus();
 }
 

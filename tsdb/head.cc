@@ -32,6 +32,27 @@ uint32_t SymbolTable::Intern(absl::string_view s) {
   return id;
 }
 
+void SymbolTable::InternMany(absl::Span<const absl::string_view> strs,
+                             uint32_t* ids) {
+  absl::MutexLock l(&mu_);
+  for (size_t i = 0; i < strs.size(); ++i) {
+    const absl::string_view s = strs[i];
+    auto it = ids_.find(s);
+    if (it != ids_.end()) {
+      ids[i] = it->second;
+      continue;
+    }
+    const uint32_t id = next_++;
+    auto& block = blocks_[id >> kBlockBits];
+    if (block == nullptr) block.reset(new std::string[size_t{1} << kBlockBits]);
+    std::string& slot = block[id & ((1u << kBlockBits) - 1)];
+    slot.assign(s.data(), s.size());
+    ids_.emplace(absl::string_view(slot), id);
+    bytes_ += s.size();
+    ids[i] = id;
+  }
+}
+
 std::optional<uint32_t> SymbolTable::Find(absl::string_view s) const {
   absl::ReaderMutexLock l(&mu_);
   auto it = ids_.find(s);
@@ -221,6 +242,64 @@ MemSeries* Head::CreateWithRef(SeriesRef ref, const Labels& labels) {
   MemSeries* s = Insert(ref, hash, labels);
   hs.by_hash[hash].push_back(s);
   return s;
+}
+
+void Head::CreateBatch(absl::Span<const SeriesInit> batch, MemSeries** out) {
+  std::vector<absl::string_view> strs;
+  std::vector<size_t> first(batch.size() + 1, 0);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    first[i] = strs.size();
+    for (size_t j = 0; j < batch[i].num_labels; ++j) {
+      strs.push_back(batch[i].labels[j].first);
+      strs.push_back(batch[i].labels[j].second);
+    }
+  }
+  first[batch.size()] = strs.size();
+  std::vector<uint32_t> ids(strs.size());
+  symbols_.InternMany(strs, ids.data());
+  SeriesRef max_ref = 0;
+  size_t created = 0;
+  std::vector<bool> is_new(batch.size(), false);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const SeriesInit& init = batch[i];
+    if (MemSeries* existing = Get(init.ref)) {
+      out[i] = existing;
+      continue;
+    }
+    is_new[i] = true;
+    const uint64_t hash = HashLabelViews(init.labels, init.num_labels);
+    MemSeries* s =
+        new MemSeries(init.ref, hash,
+                      std::vector<uint32_t>(ids.begin() + first[i],
+                                            ids.begin() + first[i + 1]));
+    std::atomic<MemSeries*>* slot = RefSlot(init.ref, /*create=*/true);
+    if (slot == nullptr) std::abort();  // more than 2^32 refs
+    slot->store(s, std::memory_order_release);
+    {
+      Stripe& hs = hash_stripes_[hash % kStripes];
+      absl::MutexLock l(&hs.mu);
+      hs.by_hash[hash].push_back(s);
+    }
+    out[i] = s;
+    max_ref = std::max(max_ref, init.ref);
+    ++created;
+  }
+  {
+    absl::MutexLock l(&index_mu_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!is_new[i]) continue;
+      MemSeries* s = out[i];
+      for (size_t k = 0; k < s->syms.size(); k += 2) {
+        InsertPosting(&postings_[s->syms[k]][s->syms[k + 1]], s->ref);
+      }
+      InsertPosting(&all_, s->ref);
+    }
+  }
+  SeriesRef next = next_ref_.load();
+  while (next <= max_ref &&
+         !next_ref_.compare_exchange_weak(next, max_ref + 1)) {
+  }
+  num_series_.fetch_add(created);
 }
 
 MemSeries* Head::Get(SeriesRef ref) const {

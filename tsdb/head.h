@@ -49,6 +49,8 @@ class SymbolTable {
  public:
   SymbolTable();
   uint32_t Intern(absl::string_view s);
+  // Interns strs[i] into ids[i] for all i under one lock acquisition.
+  void InternMany(absl::Span<const absl::string_view> strs, uint32_t* ids);
   // The id of `s`, if interned.
   std::optional<uint32_t> Find(absl::string_view s) const;
   // `id` must come from Intern/Find on this table. The view stays valid for
@@ -193,6 +195,16 @@ class Head {
   // Creates a series with a given ref during recovery; returns the existing
   // one when the ref is known. Later refs are allocated above it.
   MemSeries* CreateWithRef(SeriesRef ref, const Labels& labels);
+  // Recovery: creates series with the given refs and (valid, sorted) label
+  // views, which need only live for the call, taking each shared lock once
+  // per batch instead of once per series and label. A ref that exists
+  // already yields the existing series. out[i] receives batch[i]'s series.
+  struct SeriesInit {
+    SeriesRef ref;
+    const LabelView* labels;
+    size_t num_labels;
+  };
+  void CreateBatch(absl::Span<const SeriesInit> batch, MemSeries** out);
   // nullptr when unknown.
   MemSeries* Get(SeriesRef ref) const;
   // The series with exactly `labels`, or nullptr.

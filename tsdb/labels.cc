@@ -141,12 +141,20 @@ uint64_t Labels::Hash() const {
   return h;
 }
 
+uint64_t HashLabelViews(const LabelView* pairs, size_t n) {
+  uint64_t h = 0x2545F4914F6CDD1DULL;
+  for (size_t i = 0; i < n; ++i) {
+    h = HashBytes(h, pairs[i].first);
+    h = HashBytes(h, pairs[i].second);
+  }
+  return h;
+}
+
 uint64_t Labels::HashFor(const std::vector<std::string>& names,
                          bool include) const {
   uint64_t h = 0x2545F4914F6CDD1DULL;
   for (const Label& l : labels_) {
-    bool listed =
-        std::find(names.begin(), names.end(), l.name) != names.end();
+    bool listed = std::find(names.begin(), names.end(), l.name) != names.end();
     if (listed != include) continue;
     h = HashBytes(h, l.name);
     h = HashBytes(h, l.value);

@@ -77,13 +77,20 @@ class Labels {
 
   template <typename H>
   friend H AbslHashValue(H h, const Labels& l) {
-    for (const Label& x : l.labels_) h = H::combine(std::move(h), x.name, x.value);
+    for (const Label& x : l.labels_)
+      h = H::combine(std::move(h), x.name, x.value);
     return H::combine(std::move(h), l.labels_.size());
   }
 
  private:
   std::vector<Label> labels_;
 };
+
+// A (name, value) pair viewing someone else's bytes.
+using LabelView = std::pair<absl::string_view, absl::string_view>;
+// The same hash as Labels::Hash() of the same sorted pairs, without
+// building a Labels (recovery hashes millions of stored label sets).
+uint64_t HashLabelViews(const LabelView* pairs, size_t n);
 
 // Checks a label name against [a-zA-Z_][a-zA-Z0-9_]*.
 bool IsValidLabelName(absl::string_view name);

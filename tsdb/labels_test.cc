@@ -67,3 +67,20 @@ TEST(LabelsTest, ToStringEscapes) {
 
 }  // namespace
 }  // namespace vigil::tsdb
+
+namespace vigil::tsdb {
+namespace {
+
+TEST(LabelsTest, HashLabelViewsMatchesHash) {
+  Labels l = *Labels::FromPairs(
+      {{"__name__", "up"}, {"job", "node"}, {"instance", "a:1"}});
+  std::vector<LabelView> views;
+  for (const Label& x : l) views.emplace_back(x.name, x.value);
+  EXPECT_EQ(HashLabelViews(views.data(), views.size()), l.Hash());
+  EXPECT_EQ(HashLabelViews(nullptr, 0), Labels().Hash());
+  views[1].second = "other";
+  EXPECT_NE(HashLabelViews(views.data(), views.size()), l.Hash());
+}
+
+}  // namespace
+}  // namespace vigil::tsdb

@@ -84,12 +84,16 @@ void PrintStats(const char* what, double wall, double cpu, const DB& db,
   const DBStats st = db.Stats();
   std::printf(
       "%-6s open: %.3f s wall, %.3f s CPU; series=%lld rss_delta=%.1f MB\n"
-      "       phases (wall): series %.3f s, head chunks %.3f s "
-      "(%lld chunks), WAL %.3f s (%lld records, %lld samples)\n",
+      "       phases wall/CPU s: rocksdb open %.3f/%.3f, series %.3f/%.3f, "
+      "head chunks %.3f/%.3f (%lld chunks), WAL %.3f/%.3f (%lld records, "
+      "%lld samples)\n",
       what, wall, cpu, static_cast<long long>(st.head_series),
-      static_cast<double>(rss_delta) / 1e6, st.recovery_series_seconds,
-      st.recovery_head_chunks_seconds,
+      static_cast<double>(rss_delta) / 1e6, st.recovery_store_open_seconds,
+      st.recovery_store_open_cpu_seconds, st.recovery_series_seconds,
+      st.recovery_series_cpu_seconds, st.recovery_head_chunks_seconds,
+      st.recovery_head_chunks_cpu_seconds,
       static_cast<long long>(st.recovery_head_chunks), st.recovery_wal_seconds,
+      st.recovery_wal_cpu_seconds,
       static_cast<long long>(st.recovery_wal_records),
       static_cast<long long>(st.recovery_wal_samples));
   std::fflush(stdout);

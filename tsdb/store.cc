@@ -381,6 +381,107 @@ absl::Status ChunkStore::LoadSeries(
   return FromRocks(it->status(), "reading series");
 }
 
+absl::Status ChunkStore::ScanSeries(
+    size_t batch_size,
+    const std::function<absl::Status(absl::Span<const StoredSeries>)>& fn)
+    const {
+  std::unique_ptr<rocksdb::Iterator> meta(
+      db_->NewIterator(rocksdb::ReadOptions(), meta_cf_));
+  meta->SeekToFirst();
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), series_cf_));
+  // The batch's label bytes are copied into one arena; views are built
+  // once the batch is complete (the arena may move while it grows).
+  std::string arena;
+  struct Span {
+    size_t name_off, name_len, value_off, value_len;
+  };
+  std::vector<Span> spans;
+  std::vector<size_t> first_span;
+  std::vector<StoredSeries> batch;
+  std::vector<LabelView> views;
+  auto emit = [&]() -> absl::Status {
+    if (batch.empty()) return absl::OkStatus();
+    views.clear();
+    views.reserve(spans.size());
+    for (const Span& sp : spans) {
+      views.emplace_back(
+          absl::string_view(arena).substr(sp.name_off, sp.name_len),
+          absl::string_view(arena).substr(sp.value_off, sp.value_len));
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i].labels = views.data() + first_span[i];
+    }
+    absl::Status s = fn(batch);
+    arena.clear();
+    spans.clear();
+    first_span.clear();
+    batch.clear();
+    return s;
+  };
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() != 8) {
+      return absl::DataLossError(
+          absl::StrCat("series key ", KeyHex(k), ": bad key length"));
+    }
+    StoredSeries ss;
+    ss.ref = GetBE64(k.data());
+    absl::string_view v(it->value().data(), it->value().size());
+    auto bad = [&](absl::string_view what) {
+      return absl::DataLossError(
+          absl::StrCat("series key ", KeyHex(k), ": ", what));
+    };
+    if (v.size() < 4) return bad("truncated labels");
+    const uint32_t crc = GetFixed32(v.data());
+    v.remove_prefix(4);
+    if (Crc(v) != crc) return bad("labels checksum mismatch");
+    const size_t base = arena.size();
+    const char* start = v.data();
+    arena.append(v.data(), v.size());
+    uint64_t n;
+    if (!GetVarint(&v, &n)) return bad("bad label count");
+    first_span.push_back(spans.size());
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t nlen, vlen;
+      if (!GetVarint(&v, &nlen) || nlen > v.size()) {
+        return bad("truncated label name");
+      }
+      const size_t noff = base + static_cast<size_t>(v.data() - start);
+      v.remove_prefix(nlen);
+      if (!GetVarint(&v, &vlen) || vlen > v.size()) {
+        return bad("truncated label value");
+      }
+      const size_t voff = base + static_cast<size_t>(v.data() - start);
+      v.remove_prefix(vlen);
+      spans.push_back(Span{noff, nlen, voff, vlen});
+    }
+    ss.num_labels = static_cast<size_t>(n);
+    while (meta->Valid() && meta->key().size() == 8 &&
+           GetBE64(meta->key().data()) < ss.ref) {
+      meta->Next();
+    }
+    if (meta->Valid() && meta->key().size() == 8 &&
+        GetBE64(meta->key().data()) == ss.ref) {
+      if (meta->value().size() != 16) {
+        return absl::DataLossError(absl::StrCat(
+            "seriesmeta key ", KeyHex(meta->key()), ": bad value length"));
+      }
+      ss.has_meta = true;
+      ss.min_time = static_cast<int64_t>(GetFixed64(meta->value().data()));
+      ss.max_time = static_cast<int64_t>(GetFixed64(meta->value().data() + 8));
+    }
+    batch.push_back(ss);
+    if (batch.size() >= batch_size) {
+      absl::Status s = emit();
+      if (!s.ok()) return s;
+    }
+  }
+  if (!meta->status().ok()) return FromRocks(meta->status(), "reading meta");
+  if (!it->status().ok()) return FromRocks(it->status(), "reading series");
+  return emit();
+}
+
 absl::Status ChunkStore::LoadHeadChunks(
     const std::function<absl::Status(SeriesRef, ChunkPtr)>& fn) const {
   std::unique_ptr<rocksdb::Iterator> it(

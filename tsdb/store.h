@@ -45,6 +45,17 @@ struct PersistedSeries {
   int64_t max_time = 0;
 };
 
+// One stored series as ScanSeries hands it out; the label views are valid
+// only during the callback.
+struct StoredSeries {
+  SeriesRef ref = 0;
+  const LabelView* labels = nullptr;
+  size_t num_labels = 0;
+  bool has_meta = false;
+  int64_t min_time = 0;  // of persisted chunks, valid when has_meta
+  int64_t max_time = 0;
+};
+
 struct ChunkWrite {
   SeriesRef ref;
   ChunkPtr chunk;
@@ -76,6 +87,12 @@ class ChunkStore {
   // or decode failure is DataLoss naming the column family and key.
   absl::Status LoadSeries(
       const std::function<absl::Status(PersistedSeries)>& fn) const;
+  // Like LoadSeries, without building a Labels per series: visits the
+  // series in ref order, `batch_size` at a time. For recovery.
+  absl::Status ScanSeries(
+      size_t batch_size,
+      const std::function<absl::Status(absl::Span<const StoredSeries>)>& fn)
+      const;
   absl::Status LoadHeadChunks(
       const std::function<absl::Status(SeriesRef, ChunkPtr)>& fn) const;
   // Visits every chunk (for CheckDataDir).
