@@ -1,13 +1,16 @@
+#include <climits>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "alerting/clock.h"
 #include "alerting/rules/manager.h"
-#include "alerting/rules/mem_storage.h"
 #include "alerting/rules/rule.h"
 #include "gtest/gtest.h"
+#include "promql/testing/test_storage.h"
+#include "tsdb/sample.h"
 
 namespace vigil::alerting {
 namespace {
@@ -19,12 +22,48 @@ tsdb::Labels L(std::vector<tsdb::Label> p) {
   return *tsdb::Labels::FromPairs(std::move(p));
 }
 
+// Every sample stored for exactly `labels`, oldest first, read through the
+// storage's public Querier as the rule manager's restore does.
+std::vector<tsdb::Sample> SamplesOf(tsdb::Queryable& q,
+                                    const tsdb::Labels& labels) {
+  std::vector<tsdb::Matcher> ms;
+  for (const tsdb::Label& l : labels) {
+    ms.push_back(*tsdb::Matcher::Create(
+        tsdb::MatchType::kEqual, std::string(l.name), std::string(l.value)));
+  }
+  auto querier = q.NewQuerier(INT64_MIN, INT64_MAX);
+  EXPECT_TRUE(querier.ok()) << querier.status();
+  tsdb::SelectHints hints;
+  hints.start = INT64_MIN;
+  hints.end = INT64_MAX;
+  auto series = (*querier)->Select(hints, ms);
+  EXPECT_TRUE(series.ok()) << series.status();
+  std::vector<tsdb::Sample> out;
+  for (tsdb::Series& s : *series) {
+    if (s.labels != labels) continue;  // a superset of the labels
+    while (s.iterator->Next()) out.push_back(s.iterator->At());
+  }
+  return out;
+}
+
+// The sample a query at `t` sees for `labels` (5m lookback, staleness
+// markers hide the series), if any.
+std::optional<tsdb::Sample> Latest(tsdb::Queryable& q,
+                                   const tsdb::Labels& labels, int64_t t) {
+  std::optional<tsdb::Sample> best;
+  for (const tsdb::Sample& s : SamplesOf(q, labels)) {
+    if (s.t <= t && s.t > t - 300000) best = s;
+  }
+  if (best && tsdb::IsStaleNaN(best->v)) return std::nullopt;
+  return best;
+}
+
 class RulesTest : public ::testing::Test {
  protected:
   // Fake engine: expressions map to functions of the evaluation time.
   std::map<std::string, std::function<promql::Vector(int64_t)>> exprs_;
   FakeClock clock_{kT0};
-  MemStorage storage_;
+  promql::testing::TestStorage storage_;
   std::vector<std::vector<Alert>> sent_;
   std::vector<Alert> changed_;
   bool restore_ = false;
@@ -123,13 +162,13 @@ TEST_F(RulesTest, PendingThenFiringThenResolvedAndRetained) {
          {"instance", "192.168.121.174:9113"},
          {"job", "nginx"},
          {"severity", "critical"}});
-  ASSERT_TRUE(storage_.Latest(alerts_pending, t1).has_value());
+  ASSERT_TRUE(Latest(storage_, alerts_pending, t1).has_value());
   tsdb::Labels for_state = L({{"__name__", "ALERTS_FOR_STATE"},
                               {"alertname", "Nginx 100 active connections"},
                               {"instance", "192.168.121.174:9113"},
                               {"job", "nginx"},
                               {"severity", "critical"}});
-  EXPECT_EQ(storage_.Latest(for_state, t1)->v, static_cast<double>(t1 / 1000));
+  EXPECT_EQ(Latest(storage_, for_state, t1)->v, static_cast<double>(t1 / 1000));
 
   int64_t t2 = Step(m.get());
   alerts = m->Alerts();
@@ -144,7 +183,7 @@ TEST_F(RulesTest, PendingThenFiringThenResolvedAndRetained) {
             "http://prometheus:9090/graph?g0.expr=nginx_connections_active%"
             "7Bjob%3D%22nginx%22%7D+%3E%3D+100&g0.tab=1");
   // The pending ALERTS series went stale when the alert started firing.
-  std::vector<tsdb::Sample> pend = storage_.SamplesOf(alerts_pending);
+  std::vector<tsdb::Sample> pend = SamplesOf(storage_, alerts_pending);
   ASSERT_FALSE(pend.empty());
   EXPECT_TRUE(tsdb::IsStaleNaN(pend.back().v));
 
@@ -244,7 +283,7 @@ TEST_F(RulesTest, RecordingRuleOutputVisibleToLaterRules) {
   };
   exprs_["job:x:sum > 1"] = [this, rec](int64_t t) {
     promql::Vector out;
-    std::optional<tsdb::Sample> s = storage_.Latest(rec, t);
+    std::optional<tsdb::Sample> s = Latest(storage_, rec, t);
     if (s && s->t == t && s->v > 1) out.push_back({rec, t, s->v});
     return out;
   };
@@ -263,7 +302,7 @@ groups:
   ASSERT_EQ(m->Alerts().size(), 1u);
   EXPECT_EQ(m->Alerts()[0].labels.ToString(),
             "{alertname=\"XHigh\", team=\"a\"}");
-  EXPECT_EQ(storage_.Latest(rec, t)->v, 5);
+  EXPECT_EQ(Latest(storage_, rec, t)->v, 5);
 }
 
 TEST_F(RulesTest, LimitAndQueryErrorsMarkRuleUnhealthy) {
@@ -371,10 +410,10 @@ TEST_F(RulesTest, RemovedRuleSeriesGetStalenessMarkers) {
       Manager("groups:\n- name: g\n  rules:\n  - record: r\n    expr: x\n");
   Step(m.get());
   tsdb::Labels series = L({{"__name__", "r"}, {"job", "a"}});
-  ASSERT_EQ(storage_.SamplesOf(series).size(), 1u);
+  ASSERT_EQ(SamplesOf(storage_, series).size(), 1u);
   clock_.AdvanceMs(1000);
   ASSERT_TRUE(m->UpdateParsed({}).ok());
-  std::vector<tsdb::Sample> s = storage_.SamplesOf(series);
+  std::vector<tsdb::Sample> s = SamplesOf(storage_, series);
   ASSERT_EQ(s.size(), 2u);
   EXPECT_TRUE(tsdb::IsStaleNaN(s[1].v));
 }
