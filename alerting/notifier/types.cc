@@ -40,48 +40,17 @@ std::string FingerprintString(const tsdb::Labels& labels) {
   return buf;
 }
 
-namespace {
-
-// "YYYY-MM-DDTHH:MM:SS" of a UTC millisecond timestamp, and the millisecond
-// part (0..999, also for times before 1970).
-std::string CivilSeconds(int64_t unix_ms, int* ms_out) {
-  int64_t secs = unix_ms / 1000;
-  int64_t ms = unix_ms % 1000;
-  if (ms < 0) {
-    ms += 1000;
-    secs -= 1;
-  }
-  time_t tt = static_cast<time_t>(secs);
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec);
-  *ms_out = static_cast<int>(ms);
-  return buf;
-}
-
-}  // namespace
-
 std::string FormatRFC3339(int64_t unix_ms) {
   if (unix_ms == 0) return "0001-01-01T00:00:00Z";
   int ms = 0;
-  std::string out = CivilSeconds(unix_ms, &ms);
-  if (ms != 0) {
-    char frac[8];
-    std::snprintf(frac, sizeof frac, ".%03d", ms);
-    std::string f = frac;
-    while (f.back() == '0') f.pop_back();
-    out += f;
-  }
-  return out + "Z";
+  std::string out = FormatUTCSeconds(unix_ms, 'T', &ms);
+  return out + GoFraction(ms) + "Z";
 }
 
 std::string FormatRFC3339Millis(int64_t unix_ms) {
   if (unix_ms == 0) return "0001-01-01T00:00:00.000Z";
   int ms = 0;
-  std::string out = CivilSeconds(unix_ms, &ms);
+  std::string out = FormatUTCSeconds(unix_ms, 'T', &ms);
   char frac[8];
   std::snprintf(frac, sizeof frac, ".%03dZ", ms);
   return out + frac;

@@ -322,29 +322,37 @@ absl::StatusOr<std::string> HumanizePercentage(double v) {
   return FormatGoG(v * 100, 4) + "%";
 }
 
-std::string FormatGoTime(int64_t unix_ms) {
+std::string FormatUTCSeconds(int64_t unix_ms, char sep, int* ms) {
   int64_t secs = unix_ms / 1000;
-  int64_t ms = unix_ms % 1000;
-  if (ms < 0) {
-    ms += 1000;
+  int64_t rem = unix_ms % 1000;
+  if (rem < 0) {
+    rem += 1000;
     secs -= 1;
   }
   time_t tt = static_cast<time_t>(secs);
   struct tm tm;
   gmtime_r(&tt, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d%c%02d:%02d:%02d",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, sep, tm.tm_hour,
                 tm.tm_min, tm.tm_sec);
-  std::string out = buf;
-  if (ms != 0) {
-    char frac[8];
-    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms));
-    std::string f = frac;
-    while (f.back() == '0') f.pop_back();
-    out += f;
-  }
-  return out + " +0000 UTC";
+  *ms = static_cast<int>(rem);
+  return buf;
+}
+
+std::string GoFraction(int ms) {
+  if (ms == 0) return "";
+  char frac[8];
+  std::snprintf(frac, sizeof frac, ".%03d", ms);
+  std::string f = frac;
+  while (f.back() == '0') f.pop_back();
+  return f;
+}
+
+std::string FormatGoTime(int64_t unix_ms) {
+  int ms = 0;
+  std::string out = FormatUTCSeconds(unix_ms, ' ', &ms);
+  return out + GoFraction(ms) + " +0000 UTC";
 }
 
 absl::StatusOr<std::string> HumanizeTimestamp(double v) {

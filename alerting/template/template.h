@@ -137,6 +137,13 @@ absl::StatusOr<std::string> HumanizeTimestamp(double v);
 // "2024-04-26 17:21:05.311 +0000 UTC".
 std::string FormatGoTime(int64_t unix_ms);
 
+// The pieces every Go time format here is made of (String(), RFC3339Nano,
+// strfmt.DateTime): "YYYY-MM-DD<sep>hh:mm:ss" of a UTC millisecond
+// timestamp, with the millisecond part (0..999, also before 1970) in *ms;
+// and Go's fraction of it with trailing zeros trimmed (".31", "" for 0).
+std::string FormatUTCSeconds(int64_t unix_ms, char sep, int* ms);
+std::string GoFraction(int ms);
+
 // Go's %q of a string (strconv.Quote for ASCII text): "a\"b", control bytes
 // as \xNN. Templates' printf "%q" and Alertmanager's route and group keys.
 std::string GoQuote(absl::string_view s);

@@ -228,6 +228,9 @@ TEST(TemplateTest, GoFloatFormatting) {
   EXPECT_EQ(FormatGoG(12345.678, 4), "1.235e+04");
   EXPECT_EQ(FormatGoTime(1714152065311), "2024-04-26 17:21:05.311 +0000 UTC");
   EXPECT_EQ(FormatGoTime(1714152065300), "2024-04-26 17:21:05.3 +0000 UTC");
+  EXPECT_EQ(FormatGoTime(-1), "1969-12-31 23:59:59.999 +0000 UTC");
+  EXPECT_EQ(GoFraction(0), "");
+  EXPECT_EQ(GoFraction(310), ".31");
 }
 
 }  // namespace
