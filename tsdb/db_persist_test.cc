@@ -262,6 +262,24 @@ TEST(DBPersistTest, ConcurrentSameSeriesAppendersReplayExactly) {
   }
 }
 
+// Series scraped together must not all seal their chunks in one commit
+// (that commit would write every series' chunk at once).
+TEST(DBPersistTest, ChunkCutsAreSpreadOverCommits) {
+  const std::string dir = TempDir("jitter");
+  auto db = *DB::Open(Opts(dir));
+  constexpr int kSeries = 200;
+  int64_t max_per_commit = 0;
+  for (int r = 0; r < 130; ++r) {  // 32.5 min: one chunk range
+    const int64_t before = db->Stats().chunks_persisted;
+    Fill(db.get(), kSeries, r, 1);
+    max_per_commit =
+        std::max(max_per_commit, db->Stats().chunks_persisted - before);
+  }
+  EXPECT_EQ(db->Stats().chunks_persisted, kSeries);  // one cut per series
+  EXPECT_LE(max_per_commit, kSeries / 4);
+  ExpectFilled(db.get(), kSeries, 130);
+}
+
 TEST(DBPersistTest, CheckpointTruncatesWalAndRecovers) {
   const std::string dir = TempDir("ckpt");
   const std::string copy = TempDir("ckpt_copy");

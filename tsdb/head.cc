@@ -327,7 +327,7 @@ ChunkPtr Head::SealLocked(MemSeries* s) {
 
 void Head::AppendLocked(MemSeries* s, int64_t t, double v, ChunkPtr* sealed) {
   if (s->open.num_samples() > 0 &&
-      (s->open.num_samples() >= kSamplesPerChunk ||
+      (s->open.num_samples() >= SamplesPerChunk(s->hash) ||
        ChunkRangeStart(t) != ChunkRangeStart(s->open.min_time()))) {
     ChunkPtr c = SealLocked(s);
     if (sealed != nullptr) *sealed = std::move(c);

@@ -100,6 +100,15 @@ absl::Status DecodeChunk(const ChunkData& chunk, int64_t mint, int64_t maxt,
 
 // Chunks are cut at this many samples or at multiples of kChunkRange.
 inline constexpr int kSamplesPerChunk = 120;
+// Head chunks of a series are cut at kSamplesPerChunk minus a per-series
+// offset in [0, kChunkJitter) derived from its label hash: series scraped
+// together would otherwise all seal (and persist) their chunks in the same
+// commit, a latency spike every kSamplesPerChunk scrapes.
+inline constexpr int kChunkJitter = 32;
+inline int SamplesPerChunk(uint64_t series_hash) {
+  return kSamplesPerChunk -
+         static_cast<int>((series_hash * 0x9E3779B97F4A7C15ULL) >> 59);
+}
 inline constexpr int64_t kChunkRangeMs = 2 * 3600 * 1000;
 
 // Floors t to the start of its chunk range (also for negative t).
