@@ -455,7 +455,12 @@ std::vector<TargetInfo> ScrapeManager::ActiveTargets() const {
       info.labels = t.populated.labels;
       info.interval = t.populated.interval;
       info.timeout = t.populated.timeout;
-      if (t.loop != nullptr) info.status = t.loop->status();
+      if (t.loop != nullptr) {
+        info.status = t.loop->status();
+        info.metadata = t.loop->metadata();
+      } else {
+        info.metadata = std::make_shared<const std::vector<MetricMetadata>>();
+      }
       pool_targets.push_back(std::move(info));
     }
     std::sort(pool_targets.begin(), pool_targets.end(),

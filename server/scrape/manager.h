@@ -89,6 +89,8 @@ struct TargetInfo {
   absl::Duration interval;
   absl::Duration timeout;
   ScrapeStatus status;
+  // The target's metric metadata (ScrapeLoop::metadata()); never null.
+  std::shared_ptr<const std::vector<MetricMetadata>> metadata;
 };
 
 struct DroppedTargetInfo {

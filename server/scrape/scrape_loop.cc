@@ -112,6 +112,68 @@ ScrapeStatus ScrapeLoop::status() const {
   return status_;
 }
 
+std::shared_ptr<const std::vector<MetricMetadata>> ScrapeLoop::metadata()
+    const {
+  absl::MutexLock l(&mu_);
+  if (meta_snapshot_ == nullptr) {
+    return std::make_shared<const std::vector<MetricMetadata>>();
+  }
+  return meta_snapshot_;
+}
+
+void ScrapeLoop::NoteMetadata(const tsdb::textparse::Parser& p,
+                              tsdb::textparse::Entry e) {
+  using tsdb::textparse::Entry;
+  const absl::string_view name = p.FamilyName();
+  auto it = meta_.find(name);
+  if (it == meta_.end()) {
+    it = meta_.emplace(std::string(name), MetaEntry{}).first;
+    meta_changed_ = true;
+  }
+  MetaEntry& m = it->second;
+  m.seen_iter = iter_;
+  // Exporters repeat the same text every scrape: compare, copy on change.
+  if (e == Entry::kType) {
+    if (m.type != p.Type()) {
+      m.type = p.Type();
+      meta_changed_ = true;
+    }
+  } else {
+    std::string& field = e == Entry::kHelp ? m.help : m.unit;
+    const absl::string_view text = e == Entry::kHelp ? p.Help() : p.Unit();
+    if (absl::string_view(field) != text) {
+      field.assign(text.data(), text.size());
+      meta_changed_ = true;
+    }
+  }
+}
+
+void ScrapeLoop::FinishMetadata() {
+  if (iter_ % kEvictAfterIterations == 0) {
+    for (auto it = meta_.begin(); it != meta_.end();) {
+      if (it->second.seen_iter + kEvictAfterIterations < iter_) {
+        meta_.erase(it++);
+        meta_changed_ = true;
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (!meta_changed_) return;
+  meta_changed_ = false;
+  auto list = std::make_shared<std::vector<MetricMetadata>>();
+  list->reserve(meta_.size());
+  for (const auto& [name, m] : meta_) {
+    list->push_back(MetricMetadata{name, m.type, m.help, m.unit});
+  }
+  std::sort(list->begin(), list->end(),
+            [](const MetricMetadata& a, const MetricMetadata& b) {
+              return a.metric < b.metric;
+            });
+  absl::MutexLock l(&mu_);
+  meta_snapshot_ = std::move(list);
+}
+
 absl::Duration ScrapeLoop::offset() const {
   int64_t interval_ns = absl::ToInt64Nanoseconds(options_.interval);
   if (interval_ns <= 0) return absl::ZeroDuration();
@@ -239,6 +301,7 @@ absl::Status ScrapeLoop::AppendScrape(const ScrapeBody& body, absl::Time now,
     absl::Status cs = stale->Commit();
     (void)cs;
   }
+  FinishMetadata();
   duration += absl::Now() - start;
   AppendReport(t, duration, s.ok(), rep, false);
   last_report_ = rep;
@@ -369,6 +432,10 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
       }
       err = ref.status();
       break;
+    }
+    if (e == Entry::kType || e == Entry::kHelp || e == Entry::kUnit) {
+      NoteMetadata(p, e);
+      continue;
     }
     if (e == Entry::kEOF) break;
     if (e == Entry::kInvalid) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -37,6 +38,7 @@
 #include "net/http_client.h"
 #include "tsdb/appender.h"
 #include "tsdb/labels.h"
+#include "tsdb/textparse/parser.h"
 
 namespace vigil::scrape {
 
@@ -125,6 +127,16 @@ struct ScrapeCounters {
   std::atomic<uint64_t> cache_predicted{0};
 };
 
+// A metric family's metadata as a target exposes it (# TYPE, # HELP,
+// # UNIT), for /api/v1/metadata and /api/v1/targets/metadata. A family
+// with only some of the lines has the others at their defaults.
+struct MetricMetadata {
+  std::string metric;  // the family name of the TYPE/HELP/UNIT line
+  tsdb::textparse::MetricType type = tsdb::textparse::MetricType::kUnknown;
+  std::string help;
+  std::string unit;
+};
+
 // Per-scrape numbers, also reported as synthetic series.
 struct ScrapeReport {
   uint64_t samples_scraped = 0;
@@ -176,6 +188,12 @@ class ScrapeLoop {
   absl::Duration offset() const;
   // Number of cached exposition lines.
   size_t cache_size() const { return cache_.size(); }
+  // The target's metric metadata, sorted by metric name: what its recent
+  // scrapes exposed (a family not exposed for 10 scrapes is forgotten, as
+  // in Prometheus). Never null. The scrape path only rebuilds this list
+  // when a TYPE/HELP/UNIT line changed, so reading it is cheap.
+  std::shared_ptr<const std::vector<MetricMetadata>> metadata() const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct CacheEntry {
@@ -202,6 +220,11 @@ class ScrapeLoop {
                        ScrapeReport* report);
   void AppendReport(int64_t t, absl::Duration duration, bool up,
                     const ScrapeReport& report, bool stale);
+  // Records a TYPE/HELP/UNIT entry; copies strings only when they changed.
+  void NoteMetadata(const tsdb::textparse::Parser& p, tsdb::textparse::Entry e);
+  // Forgets families not seen lately and republishes metadata() if
+  // anything changed.
+  void FinishMetadata();
 
   tsdb::Appendable* const db_;
   std::unique_ptr<Scraper> scraper_;
@@ -228,10 +251,21 @@ class ScrapeLoop {
   std::vector<tsdb::Labels> report_labels_;
   ScrapeReport last_report_;
   ScrapeBody body_;  // reused between scrapes
+  // Metadata by family name; touched only by the scraping thread.
+  struct MetaEntry {
+    tsdb::textparse::MetricType type = tsdb::textparse::MetricType::kUnknown;
+    std::string help;
+    std::string unit;
+    uint64_t seen_iter = 0;
+  };
+  absl::flat_hash_map<std::string, MetaEntry> meta_;
+  bool meta_changed_ = false;
   ScrapeCounters counters_;
 
   mutable absl::Mutex mu_;
   ScrapeStatus status_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const std::vector<MetricMetadata>> meta_snapshot_
+      ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::CondVar wake_;
   std::thread thread_;

@@ -209,6 +209,59 @@ TEST_F(ScrapeLoopTest, SteadyStateLinesArePredictedWithoutLabelParsing) {
               ElementsAre("1500:1", "2500:7"));
 }
 
+std::vector<std::string> DumpMetadata(const ScrapeLoop& loop) {
+  std::vector<std::string> out;
+  for (const MetricMetadata& m : *loop.metadata()) {
+    out.push_back(absl::StrCat(m.metric, " ",
+                               tsdb::textparse::MetricTypeName(m.type), " \"",
+                               m.help, "\" \"", m.unit, "\""));
+  }
+  return out;
+}
+
+TEST_F(ScrapeLoopTest, MetadataFollowsTypeHelpAndUnitLines) {
+  Make();
+  EXPECT_THAT(DumpMetadata(*loop_), IsEmpty());
+  const std::string body =
+      "# HELP b_bytes Bytes.\n# TYPE b_bytes gauge\nb_bytes 1\n"
+      "# HELP a Help with \\\\ and \\n.\n# TYPE a counter\na 1\n"
+      "# TYPE u untyped\nu 1\n# HELP h_only Only help.\nh_only 1\n";
+  ASSERT_TRUE(Scrape(1000, body).ok());
+  auto first = loop_->metadata();
+  EXPECT_THAT(
+      DumpMetadata(*loop_),
+      ElementsAre("a counter \"Help with \\ and \n.\" \"\"",
+                  "b_bytes gauge \"Bytes.\" \"\"",
+                  "h_only unknown \"Only help.\" \"\"", "u unknown \"\" \"\""));
+  // Unchanged metadata: the published list is not rebuilt.
+  ASSERT_TRUE(Scrape(2000, body).ok());
+  EXPECT_EQ(loop_->metadata(), first);
+  // A changed HELP text is picked up.
+  std::string changed = body;
+  changed.replace(changed.find("Bytes."), 6, "Bytes!");
+  ASSERT_TRUE(Scrape(3000, changed).ok());
+  EXPECT_NE(loop_->metadata(), first);
+  EXPECT_THAT(DumpMetadata(*loop_)[1], "b_bytes gauge \"Bytes!\" \"\"");
+  // OpenMetrics UNIT.
+  ASSERT_TRUE(Scrape(4000,
+                     "# TYPE c_seconds counter\n# UNIT c_seconds seconds\n"
+                     "c_seconds_total 1\n# EOF\n",
+                     "application/openmetrics-text")
+                  .ok());
+  EXPECT_THAT(DumpMetadata(*loop_),
+              ::testing::Contains("c_seconds counter \"\" \"seconds\""));
+}
+
+TEST_F(ScrapeLoopTest, MetadataOfVanishedFamiliesIsForgotten) {
+  Make();
+  ASSERT_TRUE(
+      Scrape(1000, "# TYPE a counter\na 1\n# TYPE b gauge\nb 1\n").ok());
+  for (int i = 2; i <= 25; ++i) {
+    ASSERT_TRUE(Scrape(i * 1000, "# TYPE b gauge\nb 1\n").ok());
+  }
+  EXPECT_THAT(DumpMetadata(*loop_), ElementsAre("b gauge \"\" \"\""));
+}
+
 TEST_F(ScrapeLoopTest, ParseErrorRollsBackAndStalesEverything) {
   Make();
   ASSERT_TRUE(Scrape(1000, "a{x=\"1\"} 1\nb 2\n").ok());
