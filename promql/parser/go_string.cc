@@ -68,6 +68,14 @@ absl::StatusOr<std::string> UnquoteGoString(absl::string_view in,
     }
     return std::string(in.substr(1, close - 1));
   }
+  // Fast path: no escapes.
+  size_t j = 1;
+  while (j < in.size() && in[j] != quote && in[j] != '\\' && in[j] != '\n') {
+    ++j;
+  }
+  if (j + 1 == in.size() && in[j] == quote) {
+    return std::string(in.substr(1, j - 1));
+  }
   value.reserve(in.size());
   for (;;) {
     if (i >= in.size() || in[i] == '\n') {

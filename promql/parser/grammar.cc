@@ -33,6 +33,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "promql/parser/functions.h"
 #include "promql/parser/go_string.h"
@@ -57,6 +60,22 @@ struct Item {
   ExprPtr e;
   int height;  // of the tree, for the kMaxDepth limit
 };
+
+bool EqualsIgnoreCase(std::string_view a, const char* b) {
+  return absl::EqualsIgnoreCase(absl::string_view(a.data(), a.size()), b);
+}
+
+// Whether `s` at `pos` is the keyword `by` or `without` (any case).
+bool IsGroupingKeywordAt(std::string_view s, int pos) {
+  size_t end = static_cast<size_t>(pos);
+  while (end < s.size() &&
+         (absl::ascii_isalnum(static_cast<unsigned char>(s[end])) ||
+          s[end] == '_' || s[end] == ':')) {
+    ++end;
+  }
+  const std::string_view w = s.substr(pos, end - pos);
+  return EqualsIgnoreCase(w, "by") || EqualsIgnoreCase(w, "without");
+}
 
 [[noreturn]] __attribute__((noinline, cold)) void FailTooDeep(int pos) {
   Fail(pos, absl::StrCat("expression nesting too deep (more than ", kMaxDepth,
@@ -85,7 +104,8 @@ struct CallFrame {
 // Parser state for one parse. Semantic actions call these methods.
 class Builder {
  public:
-  explicit Builder(std::string_view in) : in_(in) {}
+  Builder(std::string_view in, int stack_levels)
+      : in_(in), stack_levels_(stack_levels) {}
 
   int Pos(const char* it) const { return static_cast<int>(it - in_.data()); }
   std::string_view Text(const Range& r) const {
@@ -100,9 +120,40 @@ class Builder {
 
   // --- nesting --------------------------------------------------------------
   void Enter(int pos) {
-    if (++depth_ > kMaxDepth) FailTooDeep(pos);
+    if (++depth_ > stack_levels_) {
+      if (depth_ > kMaxDepth) FailTooDeep(pos);
+      throw NeedsLargeStack{};
+    }
   }
   void Leave() { --depth_; }
+
+  // --- names ----------------------------------------------------------------
+  // What a name at an operand position starts: decided once from the name
+  // and the token after it, so the grammar's alternatives need no repeated
+  // lookahead.
+  enum class WordKind { kInfNan, kAggregate, kCall, kReserved, kName };
+  void ClassifyWord(const Range& r) {
+    const std::string_view w = Text(r);
+    const std::string_view rest(r.end(), in_.data() + in_.size() - r.end());
+    int next = 0;
+    PeekToken(rest, &next);
+    const bool paren =
+        static_cast<size_t>(next) < rest.size() && rest[next] == '(';
+    AggregateOp op;
+    if (EqualsIgnoreCase(w, "inf") || EqualsIgnoreCase(w, "nan")) {
+      word_kind_ = WordKind::kInfNan;
+    } else if (IsAggregateWord(w, &op) &&
+               (paren || IsGroupingKeywordAt(rest, next))) {
+      word_kind_ = WordKind::kAggregate;
+    } else if (paren) {
+      word_kind_ = WordKind::kCall;
+    } else if (IsReservedWord(w)) {
+      word_kind_ = WordKind::kReserved;
+    } else {
+      word_kind_ = WordKind::kName;
+    }
+  }
+  WordKind word_kind() const { return word_kind_; }
 
   // --- literals -------------------------------------------------------------
   void PushNumber(const Range& r) {
@@ -135,11 +186,13 @@ class Builder {
     sel_start_ = Pos(r.begin());
     last_end_ = Pos(r.end());
     matchers_.clear();
+    matchers_.reserve(4);  // moved into the node, with room for __name__
   }
   void BeginUnnamedSelector(const Range& r) {
     sel_name_.clear();
     sel_start_ = Pos(r.begin());
     matchers_.clear();
+    matchers_.reserve(4);
   }
   void SetLabel(const Range& r) { label_.assign(r.begin(), r.end()); }
   void SetMatchOp(const Range& r) {
@@ -539,12 +592,16 @@ class Builder {
   }
 
   std::string_view in_;
-  std::vector<Item> stack_;                       // finished operands
-  std::vector<std::unique_ptr<BinaryExpr>> ops_;  // waiting for their rhs
-  std::vector<std::pair<char, int>> signs_;       // unary signs and positions
-  std::vector<CallFrame> frames_;
-  std::vector<int> open_parens_;
+  // Inline capacities cover typical queries without heap allocation.
+  absl::InlinedVector<Item, 8> stack_;  // finished operands
+  absl::InlinedVector<std::unique_ptr<BinaryExpr>, 8> ops_;  // awaiting rhs
+  absl::InlinedVector<std::pair<char, int>, 4>
+      signs_;  // unary signs, positions
+  absl::InlinedVector<CallFrame, 4> frames_;
+  absl::InlinedVector<int, 8> open_parens_;
+  const int stack_levels_;
   int depth_ = 0;
+  WordKind word_kind_ = WordKind::kName;
   int last_end_ = 0;  // end of the last token an action saw
 
   // The selector being parsed (selectors do not nest).
@@ -630,9 +687,8 @@ constexpr auto Expect(const char* what, const P& p) {
   return x3::expect[x3::rule<ExpectId>{what} = p];
 }
 
-// A case-insensitive keyword that is not the start of a longer name.
-constexpr auto Kw(const char* word) {
-  return x3::lexeme[x3::no_case[x3::lit(word)] >> !lexical::name_char];
+constexpr lexical::Keyword Kw(const char* word) {
+  return lexical::Keyword(word);
 }
 
 // Tokens, as the text they cover.
@@ -651,17 +707,6 @@ template <typename P>
 constexpr auto Tok(const P& p) {
   return x3::raw[p];
 }
-
-// An aggregation operator's name (semantic predicate on a name token).
-const auto agg_word = name_tok[([](auto& ctx) {
-  const Range& r = x3::_attr(ctx);
-  AggregateOp op;
-  x3::_pass(ctx) = IsAggregateWord(std::string_view(r.begin(), r.size()), &op);
-})];
-
-const auto reserved_word = Kw("and") | Kw("or") | Kw("unless") | Kw("atan2") |
-                           Kw("bool") | Kw("on") | Kw("ignoring") |
-                           Kw("group_left") | Kw("group_right");
 
 // ---------------------------------------------------------------------------
 // Rules.
@@ -729,9 +774,8 @@ const auto args_def =
      (expr >> *(x3::lit(',') >> (&x3::lit(')') | expr)) >>
       x3::expect[x3::rule<ExpectId>{kArgsCloseWhat} = close_args]));
 
-const auto call_expr_def = &(name_tok >> x3::lit('(')) >>
-                           (name_tok[Do(&Builder::BeginCall)] >>
-                            args)[Do(&Builder::FinishCall)];
+const auto call_expr_def =
+    (name_tok[Do(&Builder::BeginCall)] >> args)[Do(&Builder::FinishCall)];
 
 // `sum by (a) (x)` or `sum (x) by (a)`; only one grouping clause.
 const auto grouping_clause =
@@ -741,8 +785,7 @@ const auto grouping_clause =
 const auto not_grouped =
     x3::eps[([](auto& ctx) { x3::_pass(ctx) = !GetBuilder(ctx).Grouped(); })];
 const auto agg_expr_def =
-    &(agg_word >> (x3::lit('(') | Kw("by") | Kw("without"))) >>
-    (Tok(agg_word)[Do(&Builder::BeginAggregate)] >> -grouping_clause >> args >>
+    (name_tok[Do(&Builder::BeginAggregate)] >> -grouping_clause >> args >>
      -(not_grouped >> grouping_clause))[Do(&Builder::FinishAggregate)];
 
 const auto paren_expr_def =
@@ -750,11 +793,25 @@ const auto paren_expr_def =
     x3::expect[x3::rule<ExpectId>{kParenWhat} =
                    Tok(x3::lit(')'))[Do(&Builder::CloseParen)]];
 
-const auto primary_def =
-    number_tok[Do(&Builder::PushNumber)] |
-    string_tok[Do(&Builder::PushString)] | paren_expr | brace_selector |
-    Tok(Kw("inf") | Kw("nan"))[Do(&Builder::PushInfNan)] | agg_expr |
-    call_expr | (!reserved_word >> named_selector);
+// A name is classified once (Builder::ClassifyWord); the branch predicates
+// then pick the alternative. Operator keywords (and, on, bool, ...) match
+// no branch and fail as an unexpected token.
+auto WordIs(Builder::WordKind kind) {
+  return x3::eps[([kind](auto& ctx) {
+    x3::_pass(ctx) = GetBuilder(ctx).word_kind() == kind;
+  })];
+}
+const auto name_operand = &name_tok[Do(&Builder::ClassifyWord)] >>
+                          ((WordIs(Builder::WordKind::kInfNan) >>
+                            name_tok[Do(&Builder::PushInfNan)]) |
+                           (WordIs(Builder::WordKind::kAggregate) >> agg_expr) |
+                           (WordIs(Builder::WordKind::kCall) >> call_expr) |
+                           (WordIs(Builder::WordKind::kName) >>
+                            named_selector));
+
+const auto primary_def = number_tok[Do(&Builder::PushNumber)] |
+                         string_tok[Do(&Builder::PushString)] | paren_expr |
+                         brace_selector | name_operand;
 
 // `[5m]`, `[1h:5m]`, `offset -5m`, `@ 123`, `@ start()`.
 const auto range_or_subquery =
@@ -870,18 +927,18 @@ void Run(Builder& b, std::string_view in, const Rule& rule) {
 
 }  // namespace
 
-ExprPtr ParseTree(std::string_view in) {
+ExprPtr ParseTree(std::string_view in, int stack_levels) {
   int start = 0;
   if (PeekToken(in, &start) == NextToken::kEnd) {
     Fail(0, "no expression found in input");
   }
-  Builder b(in);
+  Builder b(in, stack_levels);
   Run(b, in, top);
   return b.TakeResult();
 }
 
 std::unique_ptr<VectorSelector> ParseSelectorTree(std::string_view in) {
-  Builder b(in);
+  Builder b(in, kMaxDepth);
   Run(b, in, selector_only);
   return b.TakeSelector();
 }

@@ -50,8 +50,14 @@ bool IsAggregateWord(std::string_view word, AggregateOp* op);
 // Operator keywords that can never start an operand (and, on, bool, ...).
 bool IsReservedWord(std::string_view word);
 
-// The X3 grammar (grammar.cc). Both throw ParseFailure.
-ExprPtr ParseTree(std::string_view in);
+// Thrown by ParseTree when the input nests deeper than its `stack_levels`
+// allowance: the caller retries on a thread with a larger stack.
+struct NeedsLargeStack {};
+
+// The X3 grammar (grammar.cc). Both throw ParseFailure. ParseTree recurses
+// at most `stack_levels` (<= kMaxDepth) levels deep, else throws
+// NeedsLargeStack.
+ExprPtr ParseTree(std::string_view in, int stack_levels = kMaxDepth);
 std::unique_ptr<VectorSelector> ParseSelectorTree(std::string_view in);
 
 }  // namespace vigil::promql::internal

@@ -283,76 +283,22 @@ absl::Status ToStatus(std::string_view in, const ParseFailure& f) {
 
 std::string_view ToStd(absl::string_view s) { return {s.data(), s.size()}; }
 
-absl::StatusOr<ExprPtr> ParseAndCheck(std::string_view in) {
+// Nesting levels parsed on the caller's stack. The X3 grammar takes about
+// 9 KiB of stack per level unoptimized (several times that under ASan), so
+// this fits any thread; deeper input is re-parsed on a thread with
+// kLargeStackBytes, where all kMaxDepth valid levels fit.
+constexpr int kCallerStackLevels = 64;
+constexpr size_t kLargeStackBytes = size_t{256} << 20;  // reserved, not used
+
+absl::StatusOr<ExprPtr> ParseAndCheck(std::string_view in, int stack_levels) {
   try {
-    ExprPtr e = internal::ParseTree(in);
+    ExprPtr e = internal::ParseTree(in, stack_levels);
     Checker(in).Check(e.get());
     return e;
   } catch (const ParseFailure& f) {
     return ToStatus(in, f);
   }
 }
-
-// An upper bound on how deeply the grammar will recurse for `in`: bracket
-// nesting plus every `^` and every sign that may be unary (each of those
-// can add a level). Strings and comments do not count.
-int NestingBound(std::string_view in) {
-  int depth = 0;
-  int max_depth = 0;
-  int chains = 0;
-  char prev = '(';  // last non-blank character outside strings
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    switch (c) {
-      case ' ':
-      case '\t':
-      case '\r':
-      case '\n':
-        continue;
-      case '#':
-        while (i < in.size() && in[i] != '\n') ++i;
-        continue;
-      case '"':
-      case '\'':
-      case '`':
-        for (++i; i < in.size() && in[i] != c; ++i) {
-          if (in[i] == '\\' && c != '`') ++i;
-        }
-        break;
-      case '(':
-      case '[':
-        max_depth = std::max(max_depth, ++depth);
-        break;
-      case ')':
-      case ']':
-        --depth;
-        break;
-      case '^':
-        ++chains;
-        break;
-      case '-':
-      case '+':
-        // After a name, number, string or closing bracket it is binary.
-        if (!absl::ascii_isalnum(static_cast<unsigned char>(prev)) &&
-            prev != '_' && prev != ':' && prev != ')' && prev != ']' &&
-            prev != '}' && prev != '"' && prev != '\'' && prev != '`' &&
-            prev != '.') {
-          ++chains;
-        }
-        break;
-      default:
-        break;
-    }
-    prev = c;
-  }
-  return max_depth + chains;
-}
-
-// Up to this bound the grammar's recursion fits comfortably on any thread's
-// stack (about 9 KiB per level unoptimized, several times that under ASan);
-// deeper input is parsed on a thread with kLargeStackBytes.
-constexpr int kSmallStackNesting = 64;
-constexpr size_t kLargeStackBytes = size_t{256} << 20;  // reserved, not used
 
 struct LargeStackJob {
   std::string_view in;
@@ -361,17 +307,11 @@ struct LargeStackJob {
 
 void* RunLargeStackJob(void* arg) {
   auto* job = static_cast<LargeStackJob*>(arg);
-  job->result = ParseAndCheck(job->in);
+  job->result = ParseAndCheck(job->in, internal::kMaxDepth);
   return nullptr;
 }
 
-}  // namespace
-
-absl::StatusOr<ExprPtr> ParseExpr(absl::string_view input) {
-  const std::string_view in = ToStd(input);
-  if (NestingBound(in) <= kSmallStackNesting) return ParseAndCheck(in);
-  // Deeply nested input: X3's recursive descent needs several KiB of stack
-  // per level, and up to internal::kMaxDepth levels are valid.
+absl::StatusOr<ExprPtr> ParseOnLargeStack(std::string_view in) {
   LargeStackJob job{in, absl::InternalError("parser thread did not run")};
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -387,6 +327,17 @@ absl::StatusOr<ExprPtr> ParseExpr(absl::string_view input) {
   }
   pthread_join(thread, nullptr);
   return std::move(job.result);
+}
+
+}  // namespace
+
+absl::StatusOr<ExprPtr> ParseExpr(absl::string_view input) {
+  const std::string_view in = ToStd(input);
+  try {
+    return ParseAndCheck(in, kCallerStackLevels);
+  } catch (const internal::NeedsLargeStack&) {
+    return ParseOnLargeStack(in);
+  }
 }
 
 absl::StatusOr<std::vector<tsdb::Matcher>> ParseMetricSelector(

@@ -240,6 +240,20 @@ bool ConvertNumber(std::string_view text, double* out) {
 
 bool IsAggregateWord(std::string_view word, AggregateOp* op) {
   if (word.size() < 3 || word.size() > 12) return false;
+  // Every operator starts with one of these; most names are rejected here.
+  switch (word[0] | 0x20) {
+    case 'a':
+    case 'b':
+    case 'c':
+    case 'g':
+    case 'm':
+    case 'q':
+    case 's':
+    case 't':
+      break;
+    default:
+      return false;
+  }
   static const std::pair<const char*, AggregateOp> kOps[] = {
       {"sum", AggregateOp::kSum},
       {"avg", AggregateOp::kAvg},
