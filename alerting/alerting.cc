@@ -50,6 +50,7 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
       notifier::HttpRequest req;
       req.url = n.url;
       req.body = n.body;
+      req.tls = n.http.tls;
       if (!n.http.basic_auth_username.empty()) {
         req.headers.push_back(
             {"Authorization",

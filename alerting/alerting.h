@@ -22,7 +22,7 @@
 #include "absl/status/statusor.h"
 #include "alerting/notifier/dispatcher.h"
 #include "alerting/notifier/forwarder.h"
-#include "alerting/notifier/http_client.h"
+#include "alerting/notifier/delivery_queue.h"
 #include "alerting/notifier/silences.h"
 #include "alerting/rules/manager.h"
 

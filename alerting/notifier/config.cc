@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "alerting/rules/rule_file.h"
 #include "alerting/template/template.h"
+#include "net/tls.h"
 #include "yaml-cpp/yaml.h"
 
 namespace vigil::alerting::notifier {
@@ -286,15 +287,47 @@ class Parser {
                 absl::StrCat("unknown field \"", bk, "\" in authorization"));
           }
         }
-      } else if (k == "follow_redirects" || k == "enable_http2" ||
-                 k == "tls_config") {
-        // Accepted; plain-HTTP delivery does not use them.
+      } else if (k == "tls_config") {
+        TLS(v, ctx, &h.tls);
+      } else if (k == "follow_redirects" || k == "enable_http2") {
+        // Accepted; HTTP/1.1 delivery does not use them.
       } else {
         Err(kv.first, ctx,
             absl::StrCat("http_config field \"", k, "\" is not supported"));
       }
     }
     return h;
+  }
+
+  // http_config.tls_config; the files must exist and hold PEM data.
+  void TLS(const YAML::Node& n, absl::string_view ctx, net::TlsOptions* t) {
+    if (n.IsNull()) return;
+    if (!n.IsMap()) {
+      Err(n, ctx, "tls_config must be a map");
+      return;
+    }
+    for (const auto& kv : n) {
+      std::string k = kv.first.Scalar();
+      if (k == "ca_file") {
+        t->ca_file = Str(kv.second, ctx, k);
+      } else if (k == "cert_file") {
+        t->cert_file = Str(kv.second, ctx, k);
+      } else if (k == "key_file") {
+        t->key_file = Str(kv.second, ctx, k);
+      } else if (k == "server_name") {
+        t->server_name = Str(kv.second, ctx, k);
+      } else if (k == "insecure_skip_verify") {
+        t->insecure_skip_verify = Bool(kv.second, ctx, k);
+      } else if (k == "min_version") {
+        t->min_version = Str(kv.second, ctx, k);
+      } else {
+        Err(kv.first, ctx,
+            absl::StrCat("unknown field \"", k, "\" in tls_config"));
+      }
+    }
+    if (absl::Status s = net::ValidateTlsOptions(*t); !s.ok()) {
+      Err(n, ctx, s.message());
+    }
   }
 
   void ParseRoute(const YAML::Node& n, const Route* parent, Route* r) {

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "alerting/template/template.h"
+#include "net/tls.h"
 #include "tsdb/labels.h"
 #include "tsdb/matcher.h"
 
@@ -27,6 +28,8 @@ struct HTTPClientConfig {
   std::string basic_auth_password;
   std::string bearer_token;  // also from authorization.credentials
   std::string authorization_type = "Bearer";
+  // tls_config; its files are checked when the config is loaded.
+  net::TlsOptions tls;
 };
 
 struct WebhookConfig {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "alerting/notifier/http_client.h"
+#include "alerting/notifier/delivery_queue.h"
 #include "alerting/notifier/types.h"
 
 namespace vigil::alerting::notifier {

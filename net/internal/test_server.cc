@@ -63,6 +63,15 @@ absl::StatusOr<TestCerts> GenerateTestCerts(const std::string& dir) {
   c.other_ca_cert = d + "/other-ca.pem";
   c.other_cert = d + "/other.pem";
   c.other_key = d + "/other-key.pem";
+  // Tests of one process share TEST_TMPDIR: generate once.
+  bool all_exist = true;
+  for (const std::string* f :
+       {&c.ca_cert, &c.server_cert, &c.server_key, &c.client_cert,
+        &c.client_key, &c.other_ca_cert, &c.other_cert, &c.other_key}) {
+    struct stat st;
+    if (stat(f->c_str(), &st) != 0 || st.st_size == 0) all_exist = false;
+  }
+  if (all_exist) return c;
   {
     std::ofstream ext(d + "/server.ext");
     ext << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "net/http_client.h"
 
 namespace vigil::server::remote::sender {
 
@@ -41,8 +42,12 @@ class Poster {
                                             absl::Duration timeout) = 0;
 };
 
-// HTTP/1.1 over a fresh connection per request (http:// only for now).
+// HTTP/1.1 (http or https) through a net::HttpClient with default options.
 std::unique_ptr<Poster> NewHttpPoster();
+// Through `client`, e.g. one built from the remote_write config's TLS and
+// auth settings (config::ClientOptionsFromConfig). Connections are kept
+// alive between posts.
+std::unique_ptr<Poster> NewHttpPoster(std::shared_ptr<net::HttpClient> client);
 
 }  // namespace vigil::server::remote::sender
 

@@ -1,56 +1,49 @@
-// Notification delivery over HTTP/1.1: a single POST with a deadline
-// (Boost.Beast), and a bounded delivery queue with worker threads that
-// retries connection errors, 5xx and 429 with exponential backoff. Requests
-// that do not fit in the queue, or fail for good, are dropped, counted and
-// logged to stderr.
+// Notification delivery: a bounded queue with worker threads that POSTs
+// through net::HttpClient (http or https) and retries connection errors,
+// 5xx and 429 with exponential backoff. Requests that do not fit in the
+// queue, or fail for good, are dropped, counted and logged to stderr.
 //
 //   DeliveryQueue q(DeliveryQueue::Options{});
-//   q.Enqueue({.url = "http://127.0.0.1:3000/", .body = json});
+//   HttpRequest req;
+//   req.url = "https://hooks.example/alert";
+//   req.body = json;
+//   req.tls.ca_file = "/etc/alertmanager/ca.pem";  // http_config.tls_config
+//   q.Enqueue(std::move(req));
 //   q.Drain(absl::Seconds(5));   // tests: wait until the queue is empty
 //
-// Requests to the same URL are delivered one at a time, in order.
-//
-// Only http:// URLs are supported (https:// fails with Unimplemented).
-#ifndef VIGIL_ALERTING_NOTIFIER_HTTP_CLIENT_H_
-#define VIGIL_ALERTING_NOTIFIER_HTTP_CLIENT_H_
+// Requests to the same URL are delivered one at a time, in order. One
+// client (connection pool) is kept per distinct TLS setting.
+#ifndef VIGIL_ALERTING_NOTIFIER_DELIVERY_QUEUE_H_
+#define VIGIL_ALERTING_NOTIFIER_DELIVERY_QUEUE_H_
 
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "net/http_client.h"
+#include "net/tls.h"
 
 namespace vigil::alerting::notifier {
 
+// One notification POST.
 struct HttpRequest {
   std::string url;
   std::string body;
   std::string content_type = "application/json";
   // Extra headers, e.g. {"Authorization", "Bearer x"}.
   std::vector<std::pair<std::string, std::string>> headers;
+  // The receiver's http_config.tls_config.
+  net::TlsOptions tls;
 };
-
-struct HttpResponse {
-  int status = 0;
-  std::string body;
-};
-
-struct ParsedURL {
-  std::string host;
-  std::string port;
-  std::string target;  // path + query, at least "/"
-};
-absl::StatusOr<ParsedURL> ParseHttpURL(const std::string& url);
-
-// One POST. Fails with Unavailable on connection errors, DeadlineExceeded
-// on timeout; any HTTP status is a successful call.
-absl::StatusOr<HttpResponse> HttpPost(const HttpRequest& req,
-                                      absl::Duration timeout);
 
 // "Basic base64(user:pass)".
 std::string BasicAuthHeader(const std::string& user, const std::string& pass);
@@ -82,9 +75,15 @@ class DeliveryQueue {
   // Waits until no request is queued or in flight, or the timeout passes.
   bool Drain(absl::Duration timeout);
   Stats stats() const;
+  // The last delivery error (for tests and logs); empty if none.
+  std::string last_error() const;
 
  private:
   void Worker();
+  // The client for `tls`, created on first use. Errors (unreadable TLS
+  // files) fail the delivery without retries.
+  absl::StatusOr<std::shared_ptr<net::HttpClient>> ClientFor(
+      const net::TlsOptions& tls);
 
   Options options_;
   mutable absl::Mutex mu_;
@@ -95,9 +94,15 @@ class DeliveryQueue {
   std::vector<std::string> busy_urls_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex clients_mu_;
+  std::vector<std::pair<net::TlsOptions, std::shared_ptr<net::HttpClient>>>
+      clients_ ABSL_GUARDED_BY(clients_mu_);
+
   std::vector<std::thread> threads_;
 };
 
 }  // namespace vigil::alerting::notifier
 
-#endif  // VIGIL_ALERTING_NOTIFIER_HTTP_CLIENT_H_
+#endif  // VIGIL_ALERTING_NOTIFIER_DELIVERY_QUEUE_H_
