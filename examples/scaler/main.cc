@@ -223,6 +223,9 @@ int main(int argc, char** argv) {
     absl::SleepFor(std::min(absl::Milliseconds(20), next - now));
   }
   const int replicas = (*scaler)->replicas();
+  // Stop evaluation first: a callback already under way may still reach
+  // the Scaler after it unsubscribes.
+  m.Stop();
   scaler->reset();
   s = m.Close();
   if (!s.ok()) return Fail(std::string(s.message()));

@@ -24,8 +24,9 @@
 //   auto s = vigil::scaler::Scaler::Create(monitor.get(), o);
 //   ... every evaluation interval: (*s)->Tick(now_ms);
 //
-// Thread safety: all methods are thread-safe. Tick() runs the scale command
-// on the calling thread (never on the Monitor's rule thread).
+// Thread safety: all methods are thread-safe; call Tick() from one thread at
+// a time. Tick() runs the scale command on the calling thread (never on the
+// Monitor's rule thread).
 #ifndef VIGIL_EXAMPLES_SCALER_SCALER_H_
 #define VIGIL_EXAMPLES_SCALER_SCALER_H_
 
@@ -113,7 +114,10 @@ class Scaler {
  public:
   // Validates `options`, adds the two alert rules to `monitor` (group
   // "scaler") and subscribes to alert changes. `monitor` must outlive the
-  // Scaler. `runner` defaults to RunShellCommand.
+  // Scaler, and the Scaler must be destroyed while no rule evaluation runs
+  // (before Monitor::Start or after Monitor::Stop), because a callback
+  // already under way may still reach it. `runner` defaults to
+  // RunShellCommand.
   static absl::StatusOr<std::unique_ptr<Scaler>> Create(
       Monitor* monitor, const ScalerOptions& options,
       CommandRunner runner = nullptr);
