@@ -1766,12 +1766,14 @@ absl::StatusOr<QueryResult> Evaluate(const Expr& expr, const EvalParams& p,
   }
   Evaluator ev(p, storage);
   absl::StatusOr<Val> v = ev.Eval(expr, s);
-  QueryResult result;
-  result.stats.peak_samples = ev.peak_samples();
-  result.stats.total_samples = ev.total_samples();
-  result.stats.series_selected = ev.series_selected();
-  if (stats != nullptr) *stats = result.stats;
+  QueryStats qs;
+  qs.peak_samples = ev.peak_samples();
+  qs.total_samples = ev.total_samples();
+  qs.series_selected = ev.series_selected();
+  if (stats != nullptr) *stats = qs;
   if (!v.ok()) return v.status();
+  QueryResult result;
+  result.stats = qs;
   if (!range) {
     if (auto* sc = std::get_if<ScalarVal>(&*v)) {
       result.value = Scalar{p.start_ms, sc->v[0]};
