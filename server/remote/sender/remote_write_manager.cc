@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "net/http_client.h"
+#include "server/config/client_options.h"
 #include "server/remote/sender/batch.h"
 
 namespace vigil::server::remote::sender {
@@ -43,6 +45,9 @@ std::string Fingerprint(const config::RemoteWriteConfig& c,
                     c.authorization->credentials, ":",
                     c.authorization->credentials_file, "\n");
   }
+  absl::StrAppend(&f, "tls:", c.tls_config.ca_file, ":", c.tls_config.cert_file,
+                  ":", c.tls_config.key_file, ":", c.tls_config.server_name,
+                  ":", c.tls_config.insecure_skip_verify, "\n");
   absl::StrAppend(&f, "bt:", c.bearer_token, ":", c.bearer_token_file, "\n",
                   "ext:", ext.ToString());
   return f;
@@ -103,11 +108,6 @@ RemoteWriteManager::RemoteWriteManager(tsdb::Appendable* storage,
   if (registry_ == nullptr) {
     own_registry_ = std::make_unique<metrics::Registry>();
     registry_ = own_registry_.get();
-  }
-  poster_ = options_.poster;
-  if (poster_ == nullptr) {
-    own_poster_ = NewHttpPoster();
-    poster_ = own_poster_.get();
   }
   const std::vector<std::string> l = {"remote_name", "url"};
   sent_ = registry_->NewCounter("vigil_remote_storage_samples_total",
@@ -191,12 +191,34 @@ absl::Status RemoteWriteManager::ApplyConfigs(
     std::unique_ptr<DurableQueue> dq;
     auto it = std::find_if(old.begin(), old.end(),
                            [&](const Queue& q) { return q.name == name; });
-    if (it != old.end()) {
-      if (it->fingerprint == fp) {
-        queues_.push_back(std::move(*it));
-        old.erase(it);
+    if (it != old.end() && it->fingerprint == fp) {
+      queues_.push_back(std::move(*it));
+      old.erase(it);
+      continue;
+    }
+    // The client carries the destination's TLS settings and auth; a bad
+    // CA or key file fails this destination only.
+    std::unique_ptr<Poster> own_poster;
+    if (options_.poster == nullptr) {
+      net::ClientOptions co = config::ClientOptionsFromConfig(rw);
+      co.user_agent = options_.user_agent;
+      absl::StatusOr<std::shared_ptr<net::HttpClient>> client =
+          net::HttpClient::Create(co);
+      if (!client.ok()) {
+        if (first_error.ok()) {
+          first_error = absl::Status(client.status().code(),
+                                     absl::StrCat("remote_write ", rw.url, ": ",
+                                                  client.status().message()));
+        }
+        if (it != old.end()) {  // keep the running one
+          queues_.push_back(std::move(*it));
+          old.erase(it);
+        }
         continue;
       }
+      own_poster = NewHttpPoster(*std::move(client));
+    }
+    if (it != old.end()) {
       // Changed: restart on the same queue so nothing queued is lost.
       it->manager->Stop(options_.flush_deadline);
       dq = it->manager->ReleaseQueue();
@@ -224,12 +246,12 @@ absl::Status RemoteWriteManager::ApplyConfigs(
     o.config = rw;
     o.external_labels = external_labels;
     o.name = name;
-    o.poster = poster_;
+    o.poster = own_poster != nullptr ? own_poster.get() : options_.poster;
     o.user_agent = options_.user_agent;
     auto m = std::make_unique<QueueManager>(std::move(o), std::move(dq),
                                             MetricsFor(name, rw.url));
     if (started_) m->Start();
-    queues_.push_back(Queue{name, fp, std::move(m)});
+    queues_.push_back(Queue{name, fp, std::move(own_poster), std::move(m)});
   }
   for (Queue& q : old) q.manager->Stop(options_.flush_deadline);
   active_ = !queues_.empty();

@@ -59,7 +59,9 @@ class RemoteWriteManager : public tsdb::Appendable {
     std::string data_dir;
     // May be null (the manager then keeps a private registry).
     metrics::Registry* registry = nullptr;
-    // Null: HTTP (NewHttpPoster()). Tests pass fakes; must outlive this.
+    // Null: one HTTP(S) client per destination, built from its TLS and
+    // auth settings (config::ClientOptionsFromConfig). Tests pass fakes;
+    // must outlive this.
     Poster* poster = nullptr;
     int64_t max_queue_bytes = int64_t{1} << 30;  // per destination
     int64_t segment_bytes = 16 << 20;
@@ -104,6 +106,8 @@ class RemoteWriteManager : public tsdb::Appendable {
   struct Queue {
     std::string name;
     std::string fingerprint;
+    // Declared before `manager`, which uses it, so it is destroyed after.
+    std::unique_ptr<Poster> own_poster;
     std::unique_ptr<QueueManager> manager;
   };
   QueueMetrics MetricsFor(const std::string& name, const std::string& url);
@@ -112,8 +116,6 @@ class RemoteWriteManager : public tsdb::Appendable {
   const Options options_;
   std::unique_ptr<metrics::Registry> own_registry_;
   metrics::Registry* registry_;
-  std::unique_ptr<Poster> own_poster_;
-  Poster* poster_;
 
   metrics::CounterFamily* sent_;
   metrics::CounterFamily* failed_;

@@ -431,6 +431,24 @@ TEST_F(RemoteWriteTest, TwoDestinationsEachGetEverything) {
   ASSERT_TRUE(b.WaitForSamples(9, absl::Seconds(10)));
 }
 
+TEST_F(RemoteWriteTest, BadTlsFilesFailOnlyThatDestination) {
+  FakeReceiver rx;
+  auto m = Manager();
+  config::RemoteWriteConfig bad = Rw("https://127.0.0.1:1/api/v1/write");
+  bad.tls_config.ca_file = "/nonexistent/ca.pem";
+  absl::Status s = m->ApplyConfigs({bad, Rw(rx.url())}, {});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("https://127.0.0.1:1/api/v1/write"),
+            absl::string_view::npos)
+      << s;
+  EXPECT_NE(s.message().find("/nonexistent/ca.pem"), absl::string_view::npos)
+      << s;
+  ASSERT_EQ(m->QueueNames().size(), 1u);
+  m->Start();
+  Append(m.get(), ThreeSeries(), 0, 1);
+  EXPECT_TRUE(rx.WaitForSamples(3, absl::Seconds(10)));
+}
+
 TEST_F(RemoteWriteTest, NoDestinationsMeansThePlainStorageAppender) {
   auto m = Manager();
   Append(m.get(), ThreeSeries(), 0, 2);
