@@ -594,7 +594,12 @@ absl::StatusOr<VectorVal> Evaluator::EvalVectorSelector(
   if (absl::Status st = CheckDense(series->size(), s.n); !st.ok()) return st;
   VectorVal out;
   out.series.resize(series->size());
-  const int threads = series->size() >= 64 && s.n >= 16 ? p_.max_threads : 1;
+  // Each series costs at least one chunk decode, so many series pay for a
+  // thread even in an instant query.
+  const int threads =
+      series->size() >= 64 && (s.n >= 16 || series->size() >= 256)
+          ? p_.max_threads
+          : 1;
   std::vector<std::vector<Sample>> bufs(std::max(threads, 1));
   std::mutex mu;
   absl::Status error;
@@ -775,7 +780,13 @@ absl::StatusOr<Val> Evaluator::EvalRangeCall(const Call& c, const Steps& s,
   if (absl::Status st = CheckDense(nseries, s.n); !st.ok()) return st;
   VectorVal out;
   out.series.resize(nseries);
-  const int threads = nseries >= 32 && s.n >= 16 ? p_.max_threads : 1;
+  // Storage-backed series cost at least one chunk decode each, so many of
+  // them pay for a thread even in an instant query.
+  const bool decodes = !src.series.empty();
+  const int threads =
+      nseries >= 32 && (s.n >= 16 || (decodes && nseries >= 256))
+          ? p_.max_threads
+          : 1;
   struct WorkerState {
     std::vector<Sample> buf;
     std::vector<double> scratch;
