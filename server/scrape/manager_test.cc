@@ -203,6 +203,29 @@ TEST_F(ManagerTest, ScrapesDiscoveredTargetsAndReportsThem) {
   EXPECT_TRUE(tsdb::IsStaleNaN(m.back().v));
 }
 
+TEST_F(ManagerTest, ActiveTargetsCarryScrapedMetadata) {
+  {
+    absl::MutexLock l(&mu_);
+    body_ = "# HELP m A metric.\n# TYPE m gauge\nm 1\n";
+  }
+  ScrapeManager sm(&db_);
+  ASSERT_TRUE(sm.ApplyConfig(Parse(Yaml())).ok());
+  ASSERT_TRUE(sm.ActiveTargets().empty());
+  sm.Sync("app", Group());
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (sm.ActiveTargets()[0].metadata->empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  std::vector<TargetInfo> ts = sm.ActiveTargets();
+  ASSERT_EQ(ts.size(), 1u);
+  ASSERT_EQ(ts[0].metadata->size(), 1u);
+  const MetricMetadata& m = (*ts[0].metadata)[0];
+  EXPECT_EQ(m.metric, "m");
+  EXPECT_EQ(m.type, tsdb::textparse::MetricType::kGauge);
+  EXPECT_EQ(m.help, "A metric.");
+  sm.Stop();
+}
+
 TEST_F(ManagerTest, UnchangedReloadKeepsLoopRunning) {
   ScrapeManager sm(&db_);
   ASSERT_TRUE(sm.ApplyConfig(Parse(Yaml())).ok());
