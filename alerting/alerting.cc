@@ -68,6 +68,7 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
   if (!o.alertmanager_urls.empty()) {
     notifier::ForwarderOptions f;
     f.alertmanagers = o.alertmanager_urls;
+    f.tls = o.alertmanager_tls;
     f.external_labels = o.rules.external_labels;
     s->forwarder_ =
         std::make_unique<notifier::Forwarder>(std::move(f), s->delivery_.get());

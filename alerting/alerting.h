@@ -15,14 +15,15 @@
 #ifndef VIGIL_ALERTING_ALERTING_H_
 #define VIGIL_ALERTING_ALERTING_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "alerting/notifier/delivery_queue.h"
 #include "alerting/notifier/dispatcher.h"
 #include "alerting/notifier/forwarder.h"
-#include "alerting/notifier/delivery_queue.h"
 #include "alerting/notifier/silences.h"
 #include "alerting/rules/manager.h"
 
@@ -39,6 +40,9 @@ struct AlertingOptions {
   std::string silences_file;
   // External Alertmanagers to forward to (may be combined with built-in).
   std::vector<std::string> alertmanager_urls;
+  // tls_config of those Alertmanagers, by URL as in alertmanager_urls
+  // (absent: default TLS settings).
+  std::map<std::string, net::TlsOptions> alertmanager_tls;
   notifier::DeliveryQueue::Options delivery;
 };
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -25,6 +26,7 @@
 #include "server/api/rules_json.h"
 #include "server/api/targets_json.h"
 #include "server/build_info.h"
+#include "server/config/client_options.h"
 #include "server/config/config.h"
 #include "server/default_config.h"
 #include "server/discovery/manager.h"
@@ -228,6 +230,22 @@ std::vector<std::string> AlertmanagerUrls(const config::Config& cfg) {
     }
   }
   return urls;
+}
+
+// tls_config of those Alertmanagers, keyed like AlertmanagerUrls().
+std::map<std::string, net::TlsOptions> AlertmanagerTls(
+    const config::Config& cfg) {
+  std::map<std::string, net::TlsOptions> tls;
+  for (const config::AlertmanagerConfig& am : cfg.alerting.alertmanagers) {
+    for (const discovery::TargetGroup& g : am.static_configs) {
+      for (const tsdb::Labels& t : g.targets) {
+        tls[absl::StrCat(am.scheme, "://", t.Get(discovery::kAddressLabel),
+                         am.path_prefix)] =
+            config::TlsOptionsFromConfig(am.tls_config);
+      }
+    }
+  }
+  return tls;
 }
 
 absl::Status ValidateExpr(absl::string_view expr) {
@@ -505,6 +523,7 @@ int Server::Run() {
         absl::StrCat(flags_.storage_tsdb_path, "/silences.json");
   }
   alerting_opts.alertmanager_urls = AlertmanagerUrls(config_);
+  alerting_opts.alertmanager_tls = AlertmanagerTls(config_);
   std::unique_lock<std::mutex> startup_lock(reload_mu_);
   auto fail_startup = [&](absl::string_view what, const absl::Status& err) {
     LogError(what, {{"err", std::string(err.message())}});

@@ -82,6 +82,9 @@ int Forwarder::Send(const std::vector<Alert>& alerts) {
       while (absl::EndsWith(url, "/")) url.pop_back();
       HttpRequest req;
       req.url = url + options_.api_path;
+      if (auto t = options_.tls.find(base); t != options_.tls.end()) {
+        req.tls = t->second;
+      }
       req.body = body;
       if (queue_->Enqueue(std::move(req))) ++n;
     }

@@ -12,6 +12,7 @@
 
 #include "alerting/notifier/delivery_queue.h"
 #include "alerting/notifier/types.h"
+#include "net/tls.h"
 
 namespace vigil::alerting::notifier {
 
@@ -22,6 +23,8 @@ struct ForwarderOptions {
   size_t max_batch = 256;
   // Added to every alert unless the alert has the label already.
   std::map<std::string, std::string> external_labels;
+  // tls_config per Alertmanager, keyed like `alertmanagers`.
+  std::map<std::string, net::TlsOptions> tls;
 };
 
 class Forwarder {

@@ -10,6 +10,7 @@
 #include "alerting/notifier/config.h"
 #include "alerting/notifier/delivery_queue.h"
 #include "alerting/notifier/dispatcher.h"
+#include "alerting/notifier/forwarder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "net/internal/test_server.h"
@@ -134,6 +135,45 @@ TEST_F(HttpsWebhookTest, NotificationReachesHttpsReceiver) {
   EXPECT_EQ(got[0].Header("content-type"), "application/json");
   EXPECT_THAT(got[0].body, HasSubstr("\"alertname\":\"TlsDown\""));
   EXPECT_THAT(got[0].body, HasSubstr("\"status\":\"firing\""));
+}
+
+TEST_F(HttpsWebhookTest, ForwarderUsesAlertmanagerTls) {
+  absl::Mutex mu;
+  std::vector<net::testing::TestServer::Request> got;
+  net::testing::TestServer::Options so;
+  so.tls = true;
+  so.cert_file = certs_.server_cert;
+  so.key_file = certs_.server_key;
+  net::testing::TestServer srv(so,
+                               [&](const net::testing::TestServer::Request& r) {
+                                 absl::MutexLock l(&mu);
+                                 got.push_back(r);
+                                 return net::testing::TestServer::Reply{};
+                               });
+  DeliveryQueue::Options qo;
+  qo.max_attempts = 1;
+  DeliveryQueue q(qo);
+  ForwarderOptions fo;
+  std::string base = absl::StrCat("https://127.0.0.1:", srv.port());
+  fo.alertmanagers = {base};
+  Alert a;
+  a.labels = *tsdb::Labels::FromPairs({{"alertname", "Forwarded"}});
+  a.starts_at_ms = 1714152065311;
+  {
+    Forwarder f(fo, &q);  // no tls_config: the test CA is not trusted
+    f.Send({a});
+    ASSERT_TRUE(q.Drain(absl::Seconds(20)));
+    EXPECT_EQ(q.stats().failed, 1);
+  }
+  fo.tls[base].ca_file = certs_.ca_cert;
+  Forwarder f(fo, &q);
+  EXPECT_EQ(f.Send({a}), 1);
+  ASSERT_TRUE(q.Drain(absl::Seconds(20)));
+  EXPECT_EQ(q.stats().sent, 1) << q.last_error();
+  absl::MutexLock l(&mu);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].target, "/api/v2/alerts");
+  EXPECT_THAT(got[0].body, HasSubstr("Forwarded"));
 }
 
 }  // namespace
