@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1261,6 +1262,176 @@ TEST(ParserTest, ConcurrentParsesAreIndependent) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// --- Grammar coverage (the X3 grammar) -------------------------------------
+
+// The tree with every binary and unary node parenthesized.
+std::string Shape(const std::string& q) {
+  std::function<std::string(const Expr&)> rec = [&](const Expr& e) {
+    switch (e.kind) {
+      case ExprKind::kBinary: {
+        const auto& b = static_cast<const BinaryExpr&>(e);
+        return "(" + rec(*b.lhs) + " " + BinaryOpString(b.op) + " " +
+               rec(*b.rhs) + ")";
+      }
+      case ExprKind::kUnary: {
+        const auto& u = static_cast<const UnaryExpr&>(e);
+        return std::string("(") + u.op + rec(*u.expr) + ")";
+      }
+      default:
+        return FormatExpr(e);
+    }
+  };
+  ExprPtr e = MustParse(q);
+  return e ? rec(*e) : "";
+}
+
+TEST(ParserTest, PrecedenceTableAllLevels) {
+  EXPECT_EQ(Shape("a or b and c == d + e * f ^ g"),
+            "(a or (b and (c == (d + (e * (f ^ g))))))");
+  EXPECT_EQ(Shape("a ^ b * c + d == e and f or g"),
+            "((((((a ^ b) * c) + d) == e) and f) or g)");
+  EXPECT_EQ(Shape("a unless b or c and d"), "((a unless b) or (c and d))");
+  EXPECT_EQ(Shape("a - b < bool c % d"), "((a - b) < (c % d))");
+}
+
+TEST(ParserTest, AssociativityPerLevel) {
+  EXPECT_EQ(Shape("a or b or c"), "((a or b) or c)");
+  EXPECT_EQ(Shape("a and b unless c and d"), "(((a and b) unless c) and d)");
+  EXPECT_EQ(Shape("a == b != c > d < e >= f <= g"),
+            "((((((a == b) != c) > d) < e) >= f) <= g)");
+  EXPECT_EQ(Shape("a + b - c + d"), "(((a + b) - c) + d)");
+  EXPECT_EQ(Shape("a atan2 b * c / d % e"), "((((a atan2 b) * c) / d) % e)");
+  EXPECT_EQ(Shape("a ^ b ^ c ^ d"), "(a ^ (b ^ (c ^ d)))");
+}
+
+TEST(ParserTest, UnaryBinding) {
+  EXPECT_EQ(Shape("-a ^ -b ^ c"), "(-(a ^ (-(b ^ c))))");
+  EXPECT_EQ(Shape("a > -b"), "(a > (-b))");
+  EXPECT_EQ(Shape("-a % b"), "((-a) % b)");
+  EXPECT_EQ(Shape("+a - -b"), "((+a) - (-b))");
+  EXPECT_EQ(Shape("-(a + b) * c"), "((-(a + b)) * c)");
+  EXPECT_EQ(Shape("-1 ^ 2"), "(-(1 ^ 2))");
+  EXPECT_EQ(Shape("- -1"), "1");  // both signs fold into the literal
+  EXPECT_EQ(Number("- - -2"), -2);
+  EXPECT_EQ(Err("-sum(x) offset 1m"),
+            "1:2: parse error: offset modifier must be preceded by an instant "
+            "vector selector or range vector selector or a subquery");
+}
+
+TEST(ParserTest, NumberLiteralForms) {
+  EXPECT_EQ(Number("0x1F"), 31);
+  EXPECT_EQ(Number("0X1f"), 31);
+  EXPECT_EQ(Number("017"), 15);  // octal, as Go's ParseInt(s, 0, 64)
+  EXPECT_EQ(Number("019"), 19);  // not octal: decimal float
+  EXPECT_EQ(Number(".5"), 0.5);
+  EXPECT_EQ(Number("5."), 5);
+  EXPECT_EQ(Number("1e3"), 1000);
+  EXPECT_EQ(Number("1E-2"), 0.01);
+  EXPECT_EQ(Number("-0x10"), -16);
+  EXPECT_EQ(Number("Inf"), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(Number("-inf"), -std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(std::isnan(Number("NaN")));
+  EXPECT_TRUE(std::isnan(Number("nan")));
+  EXPECT_EQ(Fmt("1 + Inf"), "1 + +Inf");
+}
+
+TEST(ParserTest, KeywordsCaseInsensitiveEverywhere) {
+  EXPECT_EQ(Fmt("a ATAN2 b"), "a atan2 b");
+  EXPECT_EQ(Fmt("x OfFsEt -5m"), "x offset -5m");
+  EXPECT_EQ(Fmt("x @ End()"), "x @ end()");
+  EXPECT_EQ(Fmt("sum WITHOUT (a) (x)"), "sum without (a) (x)");
+  EXPECT_EQ(Fmt("Quantile(0.5, x) By (a)"), "quantile by (a) (0.5, x)");
+  EXPECT_EQ(Fmt("a > BoOl on(b) GROUP_left c"),
+            "a > bool on (b) group_left () c");
+  EXPECT_EQ(Fmt("a Or b aNd c"), "a or b and c");
+}
+
+TEST(ParserTest, KeywordPrefixesAreNames) {
+  EXPECT_EQ(Fmt("a + andy"), "a + andy");
+  EXPECT_EQ(Fmt("offsets offset 1m"), "offsets offset 1m");
+  EXPECT_EQ(Fmt("x + bool_x"), "x + bool_x");
+  EXPECT_EQ(Fmt("sum_x + summary"), "sum_x + summary");
+  EXPECT_EQ(Fmt("inf_x"), "inf_x");
+  EXPECT_EQ(Fmt("on:rate5m"), "on:rate5m");
+  EXPECT_EQ(Fmt("by"), "by");
+  EXPECT_EQ(Fmt("x offset5m"),
+            "ERROR: 1:3: parse error: unexpected "
+            "identifier \"offset5m\"");
+  EXPECT_EQ(Err("or"), "1:1: parse error: unexpected <or>");
+  EXPECT_EQ(Err("a + bool"), "1:9: parse error: unexpected end of input");
+  EXPECT_EQ(Err("on(a)"),
+            "1:1: parse error: unknown function with name \"on\"");
+}
+
+TEST(ParserTest, ErrorPositionsSkipBlanksAndComments) {
+  EXPECT_EQ(Err("sum(x) by # why\n  (a"),
+            "2:5: parse error: unexpected end of input in grouping opts, "
+            "expected \",\" or \")\"");
+  EXPECT_EQ(Err("foo{a=\"b\",\n  c}"),
+            "2:4: parse error: unexpected \"}\" in label matching, expected "
+            "label matching operator");
+  EXPECT_EQ(Err("rate(\n  x[5m] # comment\n  ,, )"),
+            "3:4: parse error: unexpected \",\"");
+  EXPECT_EQ(Err("x offset # c\n"),
+            "2:1: parse error: unexpected end of input in offset, expected "
+            "duration");
+  EXPECT_EQ(Err("foo{a=\"b}"), "1:7: parse error: unterminated quoted string");
+  EXPECT_EQ(Err("foo{a=\"x\\qy\"}"),
+            "1:9: parse error: unknown escape sequence 'q' in string");
+  EXPECT_EQ(Err("foo{a=`b}"), "1:7: parse error: unterminated raw string");
+  EXPECT_EQ(Err("x[5m:1m"),
+            "1:8: parse error: unexpected end of input in subquery, expected "
+            "\"]\"");
+  EXPECT_EQ(Err("x @ start("),
+            "1:11: parse error: unexpected end of input in @, expected \")\"");
+}
+
+// The seeds' malformed scale-up query: the range applies to rate(...), not
+// to a selector, and the error says so at the "[".
+TEST(ParserTest, SeedMalformedRangeOnCallIsExplained) {
+  EXPECT_EQ(
+      Err(R"(sum(rate(http_server_resp_time_bucket{job="my-service", le="0.025"})[5m]))"),
+      "1:69: parse error: ranges only allowed for vector selectors");
+}
+
+TEST(ParserTest, StringQuoteStylesInMatchersAndLiterals) {
+  EXPECT_EQ(Fmt(R"(x{a='1', b="2", c=`3\n`})"), R"(x{a="1",b="2",c="3\\n"})");
+  EXPECT_EQ(String(R"('it\'s')"), "it's");
+  EXPECT_EQ(String("`a\"b`"), "a\"b");
+  EXPECT_EQ(String(R"("\u00e9\x41\101")"),
+            "\xC3\xA9"
+            "AA");
+}
+
+// Up to 64 levels parse on the caller's stack; deeper input is parsed again
+// on a large stack. Both paths must agree on trees and errors.
+TEST(ParserTest, DeepInputOnLargeStackGivesSameResults) {
+  for (int n : {62, 63, 64, 65, 66, 300}) {
+    const std::string q = std::string(n, '(') + "x" + std::string(n, ')');
+    EXPECT_EQ(Fmt(q), q) << n;
+    const std::string neg = std::string(n, '-') + "x";
+    EXPECT_TRUE(ParseExpr(neg).ok()) << n;
+  }
+  EXPECT_EQ(Err(std::string(100, '(') + "x +"),
+            "1:104: parse error: unexpected end of input");
+  EXPECT_EQ(Err("foo bar" + std::string(100, '(')),
+            "1:5: parse error: unexpected identifier \"bar\"");
+  EXPECT_EQ(Err(std::string(100, '(') + "x" + std::string(99, ')')),
+            "1:1: parse error: unclosed left parenthesis");
+  EXPECT_EQ(Err(std::string(70, '(') + "1 > 2" + std::string(70, ')')),
+            "1:73: parse error: comparisons between scalars must use BOOL "
+            "modifier");
+}
+
+TEST(ParserTest, MetricSelectorApiErrors) {
+  EXPECT_TRUE(ParseMetricSelector("sum").ok());
+  EXPECT_TRUE(ParseMetricSelector("and").ok());  // any name is a metric here
+  EXPECT_EQ(ParseMetricSelector("(up)").status().message(),
+            "1:1: parse error: unexpected \"(\" expected metric selector");
+  EXPECT_EQ(ParseMetricSelector("up{a=\"b\"} x").status().message(),
+            "1:11: parse error: unexpected identifier \"x\"");
 }
 
 }  // namespace
