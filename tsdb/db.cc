@@ -543,7 +543,7 @@ absl::Status DB::Close() {
   if (maintenance_thread_.joinable()) maintenance_thread_.join();
   absl::Status s;
   if (store_ != nullptr) {
-    s = Checkpoint();
+    s = Checkpoint(/*flush_store=*/true);
     absl::Status c = store_->Close();
     if (s.ok()) s = c;
   }

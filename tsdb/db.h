@@ -226,7 +226,9 @@ class DB : public Queryable, public Appendable {
   // memory) and drops them from memory.
   absl::Status PersistSealed(
       const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed);
-  absl::Status Checkpoint();
+  // With flush_store (Close), also flushes RocksDB's memtables so the next
+  // Open has no RocksDB WAL to replay.
+  absl::Status Checkpoint(bool flush_store = false);
   absl::Status ApplyRetention();
   void MaintenanceLoop();
   // Chunks of `s` overlapping [mint, maxt], memory and store, by min_time.

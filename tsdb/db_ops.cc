@@ -345,7 +345,7 @@ absl::Status DB::Recover() {
 // --- Checkpoint
 // -----------------------------------------------------------------
 
-absl::Status DB::Checkpoint() {
+absl::Status DB::Checkpoint(bool flush_store) {
   if (store_ == nullptr || wal_ == nullptr) return absl::OkStatus();
   absl::MutexLock m(&maintenance_mu_);
   uint64_t segment;
@@ -387,11 +387,12 @@ absl::Status DB::Checkpoint() {
   if (!st.ok()) return st;
   st = wal_->TruncateBefore(segment);
   if (!st.ok()) return st;
-  // Flushing RocksDB's memtables empties its own WAL, so the next Open
-  // does not replay series definitions and head chunks through it.
-  st = store_->Flush();
-  if (!st.ok()) return st;
   wal_checkpoints_.fetch_add(1);
+  // Flushing RocksDB's memtables empties its own WAL, so the next Open
+  // does not replay series definitions and head chunks through it. Only on
+  // Close: after a crash that replay is bounded by max_total_wal_size, and
+  // flushing at every checkpoint would cut many small L0 files.
+  if (flush_store) return store_->Flush();
   return absl::OkStatus();
 }
 
