@@ -684,22 +684,32 @@ ChunkDecoder::ChunkDecoder(absl::string_view bytes)
   }
 }
 
-bool ChunkDecoder::Fail(const char* what) {
-  if (status_.ok()) {
-    status_ = absl::DataLossError(absl::StrCat(
-        "chunk: ", what, " at sample ", read_, " of ", num_samples_, " (bit ",
-        bit_offset_, " of ", size_bits_, ")"));
+// Inline and free of allocation: the hot loops run on a local copy of the
+// decoder whose fields stay in registers only if no call takes its address.
+inline bool ChunkDecoder::Fail(const char* what) {
+  if (fail_what_ == nullptr) {
+    fail_what_ = what;
+    fail_sample_ = read_;
+    fail_bit_ = bit_offset_;
   }
   done_ = true;
   return false;
 }
 
+absl::Status ChunkDecoder::status() const {
+  if (fail_what_ == nullptr) return absl::OkStatus();
+  return absl::DataLossError(
+      absl::StrCat("chunk: ", fail_what_, " at sample ", fail_sample_, " of ",
+                   num_samples_, " (bit ", fail_bit_, " of ", size_bits_, ")"));
+}
+
 // The next 64 bits of the stream, zero-padded past the end. Reading past
 // the end is detected once per sample by comparing bit_offset_ with
 // size_bits_, which keeps the per-field reads free of bounds checks.
-inline __attribute__((always_inline)) uint64_t ChunkDecoder::Peek() const {
-  const size_t byte = bit_offset_ >> 3;
-  const int shift = static_cast<int>(bit_offset_ & 7);
+inline __attribute__((always_inline)) uint64_t ChunkDecoder::PeekAt(
+    size_t bit_offset) const {
+  const size_t byte = bit_offset >> 3;
+  const int shift = static_cast<int>(bit_offset & 7);
   const unsigned char* p;
   if (byte + 9 <= (size_bits_ >> 3)) {
     p = data_ + byte;
@@ -986,26 +996,341 @@ absl::Status ChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
     const size_t remaining = static_cast<size_t>(num_samples_ - read_);
     out->reserve(out->size() + std::min(remaining, size_bits_ / 2));
   }
-  // Samples are staged in a local buffer: stores to it cannot alias the
-  // decoder's state, so the compiler keeps that state in registers.
+  // Samples are staged in a local buffer so that stores to it cannot alias
+  // the decoder state.
   constexpr int kBatch = 64;
   Sample batch[kBatch];
   int n = 0;
-  while (!done_ && read_ < num_samples_) {
+  bool past_max = false;
+  // The first two samples have their own codes; DecodeNext handles them.
+  while (!done_ && read_ < num_samples_ && read_ < 2) {
     if (!DecodeNext()) break;
     // The sample past maxt stays current, as after a Seek.
-    if (t_ > maxt) break;
-    if (t_ >= mint) {
-      batch[n++] = Sample{t_, v_};
+    if (t_ > maxt) {
+      past_max = true;
+      break;
+    }
+    if (t_ >= mint) batch[n++] = Sample{t_, v_};
+  }
+  if (!past_max && !done_ && read_ < num_samples_) {
+    DecodeRangeFast(mint, maxt, out, batch, &n);
+  }
+  out->insert(out->end(), batch, batch + n);
+  if (read_ >= num_samples_) done_ = true;
+  return status();
+}
+
+// The same decoding as DecodeNext for samples 2.., with the whole state in
+// local variables (the member functions keep it in *this, which costs a
+// store and a reload per field read) and a buffered bit reader: `w` holds
+// the stream from bit `pos` on, of which the top `avail` bits are valid, so
+// consuming a field is a shift instead of a dependent load; the buffer is
+// refilled from memory (PeekAt) only when a field needs more bits.
+// Must stay in step with DecodeNext / ReadValue / ReadCoded / ReadRun: the
+// chunk_test property tests compare both paths on every chunk.
+void ChunkDecoder::DecodeRangeFast(int64_t mint, int64_t maxt,
+                                   std::vector<Sample>* out, Sample* batch,
+                                   int* batch_len) {
+  constexpr int kBatch = 64;
+  size_t pos = bit_offset_;
+  uint64_t w = 0;
+  int avail = 0;
+  int read = read_;
+  const int num = num_samples_;
+  uint64_t t = static_cast<uint64_t>(t_);
+  double v = v_;
+  uint64_t grid = grid_t_, interval = interval_, prev_err = prev_err_;
+  uint64_t ts[4] = {t_stats_[0], t_stats_[1], t_stats_[2], t_stats_[3]};
+  uint64_t vs[4] = {v_stats_[0], v_stats_[1], v_stats_[2], v_stats_[3]};
+  uint64_t prev_bits = prev_bits_, prev_int = prev_int_, avg = avg_delta_;
+  int32_t score = predictor_score_;
+  int leading = leading_, trailing = trailing_;
+  uint8_t mode = mode_;
+  int scale = scale_, shift = shift_;
+  bool t_flag_next = t_flag_next_, v_flag_next = v_flag_next_;
+  bool t_run_full = t_run_full_, v_run_full = v_run_full_;
+  int t_run_left = t_run_left_, v_run_left = v_run_left_;
+  int t_run_bits = t_run_bits_, v_run_bits = v_run_bits_;
+  bool t_after_short = t_after_short_, v_after_short = v_after_short_;
+  int n = *batch_len;
+
+  auto store = [&]() __attribute__((always_inline)) {
+    bit_offset_ = pos;
+    read_ = read;
+    t_ = static_cast<int64_t>(t);
+    v_ = v;
+    grid_t_ = grid;
+    interval_ = interval;
+    prev_err_ = prev_err;
+    for (int i = 0; i < 4; ++i) {
+      t_stats_[i] = ts[i];
+      v_stats_[i] = vs[i];
+    }
+    prev_bits_ = prev_bits;
+    prev_int_ = prev_int;
+    avg_delta_ = avg;
+    predictor_score_ = score;
+    leading_ = static_cast<uint8_t>(leading);
+    trailing_ = static_cast<uint8_t>(trailing);
+    mode_ = mode;
+    scale_ = static_cast<int8_t>(scale);
+    shift_ = static_cast<uint8_t>(shift);
+    t_flag_next_ = t_flag_next;
+    v_flag_next_ = v_flag_next;
+    t_run_full_ = t_run_full;
+    v_run_full_ = v_run_full;
+    t_run_left_ = static_cast<uint16_t>(t_run_left);
+    v_run_left_ = static_cast<uint16_t>(v_run_left);
+    t_run_bits_ = static_cast<uint8_t>(t_run_bits);
+    v_run_bits_ = static_cast<uint8_t>(v_run_bits);
+    t_after_short_ = t_after_short;
+    v_after_short_ = v_after_short;
+    *batch_len = n;
+  };
+  auto refill = [&]() __attribute__((always_inline)) {
+    w = PeekAt(pos);
+    avail = 64;
+  };
+  auto consume = [&](int bits) __attribute__((always_inline)) {
+    w = bits >= 64 ? 0 : w << bits;
+    avail -= bits;
+    pos += static_cast<size_t>(bits);
+  };
+  // Reads 0..64 bits.
+  auto read_bits = [&](int bits) __attribute__((always_inline))->uint64_t {
+    if (bits > avail) refill();
+    const uint64_t r = bits ? w >> (64 - bits) : 0;
+    consume(bits);
+    return r;
+  };
+  auto read_wide = [&]() __attribute__((always_inline))->uint64_t {
+    const int width = static_cast<int>(read_bits(6)) + 1;
+    return read_bits(width);
+  };
+  // As ReadCoded.
+  auto read_coded = [&](uint64_t * stats, int* escape)
+                        __attribute__((always_inline))
+                            ->uint64_t {
+    const Coding c = ChooseCoding(stats);
+    if (avail < 32) refill();
+    uint64_t x;
+    for (;;) {
+      uint64_t ww = w;
+      int used = 0;
+      if (c.zero_flag) {
+        if ((ww >> 63) == 0) {
+          consume(1);
+          *escape = kEscNone;
+          UpdateStats(0, c, stats);
+          return 0;
+        }
+        ww <<= 1;
+        used = 1;
+      }
+      // Bits past `avail` are zeros, so a terminator found there makes
+      // `total` exceed `avail`, and the code is decoded again after a refill.
+      const int q = ~ww ? __builtin_clzll(~ww) : 64;
+      if (q < kRiceLimit) {
+        const int k = c.k();
+        const int total = used + q + 1 + k;
+        if (total <= avail) {
+          x = (static_cast<uint64_t>(q) << k) |
+              (k ? (ww << (q + 1)) >> (64 - k) : 0);
+          consume(total);
+          break;
+        }
+        if (avail < 64) {
+          refill();
+          continue;
+        }
+        consume(used + q + 1);
+        x = (static_cast<uint64_t>(q) << k) | read_bits(k);
+        break;
+      }
+      consume(used + kRiceLimit);  // avail >= 32 > used + kRiceLimit
+      const int field = static_cast<int>(read_bits(6));
+      if (field < 4) {
+        *escape = field;
+        return 0;
+      }
+      x = read_bits(field + 1);
+      break;
+    }
+    const uint64_t u = c.zero_flag ? x + 1 : x;
+    *escape = kEscNone;
+    UpdateStats(u, c, stats);
+    return u;
+  };
+  // As ReadRun; sets *fail on an empty run.
+  auto read_run = [&](bool* flag_next, int* run_left, bool* run_full,
+                      int* run_bits, bool* after_short, const char** fail)
+                      __attribute__((always_inline))
+                          ->bool {
+    if (*run_left > 0) {
+      --*run_left;
+      if (*run_left == 0) {
+        *flag_next = *run_full;
+        *after_short = !*run_full;
+      }
+      return true;
+    }
+    if (!*flag_next) return false;
+    if (read_bits(1) == 0) return false;
+    const int len = static_cast<int>(read_bits(*run_bits));
+    if (len == 0) {
+      *fail = "empty run";
+      return true;
+    }
+    *run_left = len - 1;
+    *run_full = len == RunMax(*run_bits);
+    *run_bits = NextRunBits(static_cast<uint64_t>(len));
+    *flag_next = *run_left == 0 ? *run_full : true;
+    *after_short = *run_left == 0 && !*run_full;
+    return true;
+  };
+  // As ReadValue; returns a failure or nullptr.
+  auto read_value = [&](bool* zero) __attribute__((always_inline))
+                        ->const char* {
+    *zero = false;
+    if (mode == kFloat) {
+      if (avail < 3) refill();
+      if ((w >> 63) == 0) {
+        consume(1);
+        v = BitsDouble(prev_bits);
+        *zero = true;
+        return nullptr;
+      }
+      const int prefix = static_cast<int>(w >> 61);
+      uint64_t x;
+      if (prefix == 0b100 || prefix == 0b101) {
+        consume(2);
+        if (leading == 0xff) return "float window reused before set";
+        x = read_bits(64 - leading - trailing) << trailing;
+      } else if (prefix == 0b110) {
+        consume(3);
+        const int lead = static_cast<int>(read_bits(6));
+        const int sig = static_cast<int>(read_bits(6)) + 1;
+        if (lead + sig > 64) return "float window out of range";
+        leading = lead;
+        trailing = 64 - lead - sig;
+        x = read_bits(sig) << trailing;
+      } else {
+        consume(3);
+        const int s = static_cast<int>(read_bits(kScaleBits));
+        if (s > kMaxScale) return "decimal scale out of range";
+        const uint64_t m = UnZigZag(read_wide());
+        mode = kDecimal;
+        scale = s;
+        shift = InitialShift(m);
+        prev_int = static_cast<uint64_t>(static_cast<int64_t>(m) >> shift);
+        avg = 0;
+        score = 0;
+        v = FromDecimal(m, s);
+        return nullptr;
+      }
+      prev_bits ^= x;
+      v = BitsDouble(prev_bits);
+      return nullptr;
+    }
+    bool escaped = false;
+    for (;;) {
+      int escape;
+      const uint64_t u = read_coded(vs, &escape);
+      if (escape == kEscNone) {
+        const uint64_t m = PredictDecimal(prev_int, avg, score) + UnZigZag(u);
+        UpdatePredictor(m, &prev_int, &avg, &score);
+        v = FromDecimal(m << shift, scale);
+        *zero = u == 0 && !escaped;
+        return nullptr;
+      }
+      switch (escape) {
+        case kEscException:
+          v = BitsDouble(read_bits(64));
+          return nullptr;
+        case kEscScale: {
+          const int s = static_cast<int>(read_bits(kScaleBits));
+          if (s <= scale || s > kMaxScale) return "decimal scale out of range";
+          const uint64_t p = Pow10Wrapped(s - scale);
+          prev_int *= p;
+          avg *= p;
+          AdjustWidths(53 * (s - scale), vs);
+          scale = s;
+          escaped = true;
+          continue;
+        }
+        case kEscFloat:
+          prev_bits = read_bits(64);
+          mode = kFloat;
+          leading = 0xff;
+          v = BitsDouble(prev_bits);
+          return nullptr;
+        case kEscShift: {
+          const int s = static_cast<int>(read_bits(6));
+          if (s == shift) return "decimal shift unchanged";
+          ApplyShift(shift, s, &prev_int, &avg, vs);
+          shift = s;
+          escaped = true;
+          continue;
+        }
+        default:
+          return "unknown value escape";
+      }
+    }
+  };
+
+  const char* fail = nullptr;
+  while (read < num) {
+    const uint64_t prev_t = t;
+    const uint64_t pred = grid + interval;
+    uint64_t err = 0;
+    if (!read_run(&t_flag_next, &t_run_left, &t_run_full, &t_run_bits,
+                  &t_after_short, &fail)) {
+      int escape;
+      const uint64_t u = read_coded(ts, &escape);
+      if (escape != kEscNone) {
+        fail = "escape in timestamp";
+        break;
+      }
+      err = UnZigZag(u);
+      t_flag_next = u == 0 || t_after_short;
+      t_after_short = false;
+    }
+    if (fail != nullptr) break;
+    t = pred + err;
+    AdvanceGrid(t, prev_t, pred, err, &grid, &interval, &prev_err);
+    if (read_run(&v_flag_next, &v_run_left, &v_run_full, &v_run_bits,
+                 &v_after_short, &fail)) {
+      if (fail != nullptr) break;
+      if (mode == kDecimal) {
+        const uint64_t m = PredictDecimal(prev_int, avg, score);
+        UpdatePredictor(m, &prev_int, &avg, &score);
+        v = FromDecimal(m << shift, scale);
+      } else {
+        v = BitsDouble(prev_bits);
+      }
+    } else {
+      bool v_zero;
+      fail = read_value(&v_zero);
+      if (fail != nullptr) break;
+      v_flag_next = v_zero;
+    }
+    if (pos > size_bits_) {
+      fail = "truncated";
+      break;
+    }
+    ++read;
+    // The sample past maxt stays current, as after a Seek.
+    if (static_cast<int64_t>(t) > maxt) break;
+    if (static_cast<int64_t>(t) >= mint) {
+      batch[n++] = Sample{static_cast<int64_t>(t), v};
       if (n == kBatch) {
         out->insert(out->end(), batch, batch + n);
         n = 0;
       }
     }
   }
-  out->insert(out->end(), batch, batch + n);
-  if (read_ >= num_samples_) done_ = true;
-  return status_;
+  store();
+  if (fail != nullptr) Fail(fail);
 }
 
 }  // namespace vigil::tsdb::chunkenc

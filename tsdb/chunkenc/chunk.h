@@ -127,7 +127,7 @@ class ChunkDecoder {
   // Number of samples the header declares.
   int num_samples() const { return num_samples_; }
   // Non-OK (DataLoss) when the bytes are truncated or malformed.
-  absl::Status status() const { return status_; }
+  absl::Status status() const;
 
   // Appends all remaining samples with t in [mint, maxt] to `out`.
   absl::Status DecodeRange(int64_t mint, int64_t maxt,
@@ -135,7 +135,11 @@ class ChunkDecoder {
 
  private:
   bool DecodeNext();
-  uint64_t Peek() const;
+  // DecodeRange's loop for samples 2.. with the state in locals.
+  void DecodeRangeFast(int64_t mint, int64_t maxt, std::vector<Sample>* out,
+                       Sample* batch, int* batch_len);
+  uint64_t Peek() const { return PeekAt(bit_offset_); }
+  uint64_t PeekAt(size_t bit_offset) const;
   uint64_t ReadBits(int n);
   uint64_t ReadWide();
   uint64_t ReadCoded(uint64_t* stats, int* escape);
@@ -146,7 +150,11 @@ class ChunkDecoder {
   bool Fail(const char* what);
 
   absl::string_view bytes_;
-  absl::Status status_;
+  // Failure details; the status is built on demand so that the decoder is
+  // trivially copyable and DecodeRange can run on a copy held in registers.
+  const char* fail_what_ = nullptr;
+  int fail_sample_ = 0;
+  size_t fail_bit_ = 0;
   int num_samples_ = 0;
   int read_ = 0;
   int64_t t_ = 0;
