@@ -299,13 +299,13 @@ std::vector<std::string> RemoteWriteManager::QueueNames() const {
   return out;
 }
 
-const QueueMetrics* RemoteWriteManager::Metrics(
+std::optional<QueueMetrics> RemoteWriteManager::Metrics(
     const std::string& remote_name) const {
   absl::ReaderMutexLock l(&mu_);
   for (const Queue& q : queues_) {
-    if (q.name == remote_name) return &q.manager->metrics();
+    if (q.name == remote_name) return q.manager->metrics();
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 }  // namespace vigil::server::remote::sender

@@ -36,6 +36,7 @@
 #define VIGIL_SERVER_REMOTE_SENDER_REMOTE_WRITE_MANAGER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,8 +96,9 @@ class RemoteWriteManager : public tsdb::Appendable {
 
   // Remote names of the configured destinations, in config order.
   std::vector<std::string> QueueNames() const;
-  // Metrics of one destination; null when unknown.
-  const QueueMetrics* Metrics(const std::string& remote_name) const;
+  // Metrics of one destination (pointers into the registry, valid for its
+  // lifetime); nullopt when unknown.
+  std::optional<QueueMetrics> Metrics(const std::string& remote_name) const;
 
   // Called by appenders on commit.
   void Forward(absl::string_view record, int64_t num_samples,

@@ -122,8 +122,8 @@ TEST_F(RemoteWriteTest, SendsEverythingInBatchesWithProtocolHeaders) {
   ASSERT_TRUE(ss.ok());
   EXPECT_EQ(ss->size(), 2u);
   const std::string name = m->QueueNames()[0];
-  const QueueMetrics* qm = m->Metrics(name);
-  ASSERT_NE(qm, nullptr);
+  std::optional<QueueMetrics> qm = m->Metrics(name);
+  ASSERT_TRUE(qm.has_value());
   m->Stop();
   EXPECT_EQ(qm->samples_sent->Value(), 120);
   EXPECT_EQ(qm->samples_failed->Value(), 0);
@@ -168,7 +168,7 @@ TEST_F(RemoteWriteTest, RetriesServerErrorsWithBackoffAndLosesNothing) {
   EXPECT_EQ(rx.failed_requests(), 4);
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(rx.samples().size(), 15u);  // exactly once
-  const QueueMetrics* qm = m->Metrics(m->QueueNames()[0]);
+  std::optional<QueueMetrics> qm = m->Metrics(m->QueueNames()[0]);
   EXPECT_GT(qm->samples_retried->Value(), 0);
   EXPECT_EQ(qm->samples_failed->Value(), 0);
 }
@@ -203,7 +203,7 @@ TEST_F(RemoteWriteTest, ClientErrorsAreDroppedAndCountedNotRetried) {
   ASSERT_TRUE(m->ApplyConfigs({c}, {}).ok());
   m->Start();
   Append(m.get(), ThreeSeries(), 0, 1);  // one batch of 3: rejected
-  const QueueMetrics* qm = m->Metrics(m->QueueNames()[0]);
+  std::optional<QueueMetrics> qm = m->Metrics(m->QueueNames()[0]);
   for (int i = 0; i < 200 && qm->samples_failed->Value() < 3; ++i) {
     absl::SleepFor(absl::Milliseconds(10));
   }
@@ -227,7 +227,7 @@ TEST_F(RemoteWriteTest, TooManyRequestsIsRetriedOnlyWhenConfigured) {
     ASSERT_TRUE(m->ApplyConfigs({c}, {}).ok());
     m->Start();
     Append(m.get(), {ThreeSeries()[0]}, 0, 1);
-    const QueueMetrics* qm = m->Metrics(m->QueueNames()[0]);
+    std::optional<QueueMetrics> qm = m->Metrics(m->QueueNames()[0]);
     if (retry) {
       ASSERT_TRUE(rx.WaitForSamples(1, absl::Seconds(10)));
       EXPECT_EQ(qm->samples_failed->Value(), 0);
@@ -453,7 +453,7 @@ TEST_F(RemoteWriteTest, NoDestinationsMeansThePlainStorageAppender) {
   auto m = Manager();
   Append(m.get(), ThreeSeries(), 0, 2);
   EXPECT_TRUE(m->QueueNames().empty());
-  EXPECT_EQ(m->Metrics("x"), nullptr);
+  EXPECT_FALSE(m->Metrics("x").has_value());
 }
 
 }  // namespace
