@@ -35,7 +35,6 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "promql/parser/functions.h"
 #include "promql/parser/go_string.h"
@@ -61,10 +60,6 @@ struct Item {
   int height;  // of the tree, for the kMaxDepth limit
 };
 
-bool EqualsIgnoreCase(std::string_view a, const char* b) {
-  return absl::EqualsIgnoreCase(absl::string_view(a.data(), a.size()), b);
-}
-
 // Whether `s` at `pos` is the keyword `by` or `without` (any case).
 bool IsGroupingKeywordAt(std::string_view s, int pos) {
   size_t end = static_cast<size_t>(pos);
@@ -74,7 +69,7 @@ bool IsGroupingKeywordAt(std::string_view s, int pos) {
     ++end;
   }
   const std::string_view w = s.substr(pos, end - pos);
-  return EqualsIgnoreCase(w, "by") || EqualsIgnoreCase(w, "without");
+  return IsWord(w, "by") || IsWord(w, "without");
 }
 
 [[noreturn]] __attribute__((noinline, cold)) void FailTooDeep(int pos) {
@@ -140,7 +135,7 @@ class Builder {
     const bool paren =
         static_cast<size_t>(next) < rest.size() && rest[next] == '(';
     AggregateOp op;
-    if (EqualsIgnoreCase(w, "inf") || EqualsIgnoreCase(w, "nan")) {
+    if (IsWord(w, "inf") || IsWord(w, "nan")) {
       word_kind_ = WordKind::kInfNan;
     } else if (IsAggregateWord(w, &op) &&
                (paren || IsGroupingKeywordAt(rest, next))) {
@@ -197,8 +192,7 @@ class Builder {
   void SetLabel(const Range& r) { label_.assign(r.begin(), r.end()); }
   void SetMatchOp(const Range& r) {
     const std::string_view op = Text(r);
-    match_type_ = op == "=="   ? tsdb::MatchType::kEqual
-                  : op == "="  ? tsdb::MatchType::kEqual
+    match_type_ = op == "="    ? tsdb::MatchType::kEqual
                   : op == "!=" ? tsdb::MatchType::kNotEqual
                   : op == "=~" ? tsdb::MatchType::kRegexMatch
                                : tsdb::MatchType::kRegexNoMatch;

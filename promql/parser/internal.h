@@ -45,6 +45,9 @@ NextToken PeekToken(std::string_view in, int* pos);
 // False when the value does not fit.
 bool ConvertNumber(std::string_view text, double* out);
 
+// Whether `s` equals `lower_kw` ignoring ASCII case.
+bool IsWord(std::string_view s, std::string_view lower_kw);
+
 // Whether `word` (any case) names an aggregation operator, and which.
 bool IsAggregateWord(std::string_view word, AggregateOp* op);
 // Operator keywords that can never start an operand (and, on, bool, ...).

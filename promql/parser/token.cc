@@ -12,7 +12,6 @@
 #include <string_view>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "promql/parser/go_string.h"
 #include "promql/parser/internal.h"
@@ -46,10 +45,6 @@ size_t Utf8Length(unsigned char c) {
   if ((c >> 4) == 0xE) return 3;
   if ((c >> 3) == 0x1E) return 4;
   return 1;
-}
-
-bool IsWord(std::string_view s, const char* kw) {
-  return absl::EqualsIgnoreCase(absl::string_view(s.data(), s.size()), kw);
 }
 
 size_t SkipBlanks(std::string_view in, size_t pos) {
@@ -187,6 +182,16 @@ std::string DescribeAt(std::string_view in, size_t start, bool in_bracket) {
 
 }  // namespace
 
+bool IsWord(std::string_view s, std::string_view lower_kw) {
+  if (s.size() != lower_kw.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower_kw[i]) return false;
+  }
+  return true;
+}
+
 void Fail(int pos, std::string msg) { throw ParseFailure{pos, std::move(msg)}; }
 
 void FailUnexpected(std::string_view in, int pos, std::string_view context,
@@ -254,7 +259,7 @@ bool IsAggregateWord(std::string_view word, AggregateOp* op) {
     default:
       return false;
   }
-  static const std::pair<const char*, AggregateOp> kOps[] = {
+  static constexpr std::pair<std::string_view, AggregateOp> kOps[] = {
       {"sum", AggregateOp::kSum},
       {"avg", AggregateOp::kAvg},
       {"min", AggregateOp::kMin},
@@ -278,10 +283,10 @@ bool IsAggregateWord(std::string_view word, AggregateOp* op) {
 }
 
 bool IsReservedWord(std::string_view word) {
-  static const char* const kWords[] = {"and",      "or",         "unless",
-                                       "atan2",    "bool",       "on",
-                                       "ignoring", "group_left", "group_right"};
-  for (const char* w : kWords) {
+  static constexpr std::string_view kWords[] = {
+      "and", "or",       "unless",     "atan2",      "bool",
+      "on",  "ignoring", "group_left", "group_right"};
+  for (std::string_view w : kWords) {
     if (IsWord(word, w)) return true;
   }
   return false;
