@@ -1,6 +1,7 @@
 #include "server/scrape/scrape_loop.h"
 
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -211,7 +212,10 @@ TEST_F(ScrapeLoopTest, SteadyStateLinesArePredictedWithoutLabelParsing) {
 
 std::vector<std::string> DumpMetadata(const ScrapeLoop& loop) {
   std::vector<std::string> out;
-  for (const MetricMetadata& m : *loop.metadata()) {
+  // Holds the list: a range-for over *loop.metadata() would outlive it.
+  const std::shared_ptr<const std::vector<MetricMetadata>> list =
+      loop.metadata();
+  for (const MetricMetadata& m : *list) {
     out.push_back(absl::StrCat(m.metric, " ",
                                tsdb::textparse::MetricTypeName(m.type), " \"",
                                m.help, "\" \"", m.unit, "\""));
