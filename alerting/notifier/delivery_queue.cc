@@ -33,7 +33,10 @@ bool DeliveryQueue::Enqueue(HttpRequest req) {
                  req.url.c_str());
     return false;
   }
-  queue_.push_back(std::move(req));
+  Pending p;
+  p.req = std::move(req);
+  p.backoff = options_.initial_backoff;
+  queue_.push_back(std::move(p));
   return true;
 }
 
@@ -71,83 +74,111 @@ absl::StatusOr<std::shared_ptr<net::HttpClient>> DeliveryQueue::ClientFor(
 
 void DeliveryQueue::Worker() {
   while (true) {
-    HttpRequest req;
+    Pending p;
     {
       absl::MutexLock l(&mu_);
-      std::deque<HttpRequest>::iterator pick;
-      auto ready = [this, &pick]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      std::deque<Pending>::iterator pick;
+      // The earliest retry time among waiting requests, to wake up for it.
+      absl::Time wake = absl::InfiniteFuture();
+      auto ready = [this, &pick, &wake]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
         if (stop_) return true;
+        const absl::Time now = absl::Now();
+        wake = absl::InfiniteFuture();
         for (pick = queue_.begin(); pick != queue_.end(); ++pick) {
-          if (std::find(busy_urls_.begin(), busy_urls_.end(), pick->url) ==
+          if (pick->attempts > 0) {
+            // A retry owns its URL's busy mark.
+            if (pick->not_before <= now) return true;
+            wake = std::min(wake, pick->not_before);
+            continue;
+          }
+          if (std::find(busy_urls_.begin(), busy_urls_.end(), pick->req.url) ==
               busy_urls_.end()) {
             return true;
           }
         }
         return false;
       };
-      mu_.Await(absl::Condition(&ready));
-      // absl may evaluate the condition on another thread: recompute.
-      if (!ready() || stop_) return;
-      req = std::move(*pick);
+      while (!ready()) {
+        const absl::Time w = wake;
+        if (w == absl::InfiniteFuture()) {
+          mu_.Await(absl::Condition(&ready));
+        } else {
+          mu_.AwaitWithDeadline(absl::Condition(&ready), w);
+        }
+      }
+      if (stop_) return;
+      p = std::move(*pick);
       queue_.erase(pick);
-      busy_urls_.push_back(req.url);
+      if (p.attempts == 0) busy_urls_.push_back(p.req.url);
       ++in_flight_;
     }
-    absl::Duration backoff = options_.initial_backoff;
-    bool ok = false;
-    std::string last_error;
-    absl::StatusOr<std::shared_ptr<net::HttpClient>> client =
-        ClientFor(req.tls);
-    net::Request hr;
-    hr.method = "POST";
-    hr.url = req.url;
-    hr.body = std::move(req.body);
-    hr.timeout = options_.timeout;
-    hr.headers = std::move(req.headers);
-    hr.headers.emplace_back("Content-Type", req.content_type);
-    net::Response resp;
-    for (int attempt = 1; client.ok() && attempt <= options_.max_attempts;
-         ++attempt) {
-      absl::Status s = (*client)->Do(hr, &resp);
-      bool retry;
-      if (s.ok() && resp.status / 100 == 2) {
-        ok = true;
-        break;
-      }
-      if (s.ok()) {
-        last_error = absl::StrCat("POST ", req.url, ": HTTP ", resp.status);
-        retry = resp.status / 100 == 5 || resp.status == 429;
-      } else {
-        last_error = std::string(s.message());
-        retry = s.code() != absl::StatusCode::kInvalidArgument &&
-                s.code() != absl::StatusCode::kNotFound;
-      }
-      if (!retry || attempt == options_.max_attempts) break;
-      {
-        absl::MutexLock l(&mu_);
-        ++stats_.retries;
-        auto stopped = [this]()
-                           ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_; };
-        if (mu_.AwaitWithTimeout(absl::Condition(&stopped), backoff)) break;
-      }
-      backoff = std::min(backoff * 2, options_.max_backoff);
-    }
-    if (!client.ok()) {
-      last_error =
-          absl::StrCat("POST ", req.url, ": ", client.status().message());
-    }
+    const bool finished = Attempt(&p);
     absl::MutexLock l(&mu_);
     --in_flight_;
-    busy_urls_.erase(std::find(busy_urls_.begin(), busy_urls_.end(), req.url));
-    if (ok) {
-      ++stats_.sent;
+    if (finished) {
+      busy_urls_.erase(
+          std::find(busy_urls_.begin(), busy_urls_.end(), p.req.url));
     } else {
-      ++stats_.failed;
-      last_error_ = last_error;
-      std::fprintf(stderr, "notifier: giving up on notification to %s: %s\n",
-                   req.url.c_str(), last_error.c_str());
+      ++stats_.retries;
+      // Back in the queue ahead of later requests for the same URL, which
+      // stay blocked by the busy mark until this one is done.
+      queue_.push_front(std::move(p));
     }
   }
+}
+
+bool DeliveryQueue::Attempt(Pending* p) {
+  const absl::Time now = absl::Now();
+  if (p->attempts == 0) p->first_attempt = now;
+  ++p->attempts;
+  absl::StatusOr<std::shared_ptr<net::HttpClient>> client =
+      ClientFor(p->req.tls);
+  std::string error;
+  bool retry = false;
+  if (!client.ok()) {
+    error = absl::StrCat("POST ", p->req.url, ": ", client.status().message());
+  } else {
+    net::Request hr;
+    hr.method = "POST";
+    hr.url = p->req.url;
+    hr.body = p->req.body;
+    hr.timeout = options_.timeout;
+    hr.headers = p->req.headers;
+    hr.headers.emplace_back("Content-Type", p->req.content_type);
+    net::Response resp;
+    absl::Status s = (*client)->Do(hr, &resp);
+    if (s.ok() && resp.status / 100 == 2) {
+      absl::MutexLock l(&mu_);
+      ++stats_.sent;
+      return true;
+    }
+    if (s.ok()) {
+      error = absl::StrCat("POST ", p->req.url, ": HTTP ", resp.status);
+      retry = resp.status / 100 == 5 || resp.status == 429;
+    } else {
+      error = std::string(s.message());
+      retry = s.code() != absl::StatusCode::kInvalidArgument &&
+              s.code() != absl::StatusCode::kNotFound;
+    }
+  }
+  const bool attempts_left =
+      options_.max_attempts <= 0 || p->attempts < options_.max_attempts;
+  const absl::Time next = absl::Now() + p->backoff;
+  absl::MutexLock l(&mu_);
+  if (retry && attempts_left && !stop_ &&
+      next - p->first_attempt <= options_.give_up_after) {
+    p->not_before = next;
+    p->backoff = std::min(p->backoff * 2, options_.max_backoff);
+    last_error_ = error;
+    return false;
+  }
+  ++stats_.failed;
+  last_error_ = error;
+  std::fprintf(stderr,
+               "notifier: giving up on notification to %s after %d "
+               "attempt(s): %s\n",
+               p->req.url.c_str(), p->attempts, error.c_str());
+  return true;
 }
 
 }  // namespace vigil::alerting::notifier

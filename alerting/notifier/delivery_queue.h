@@ -1,7 +1,11 @@
 // Notification delivery: a bounded queue with worker threads that POSTs
 // through net::HttpClient (http or https) and retries connection errors,
-// 5xx and 429 with exponential backoff. Requests that do not fit in the
-// queue, or fail for good, are dropped, counted and logged to stderr.
+// 5xx and 429 with exponential backoff for up to `give_up_after` (10 minutes
+// by default), so a receiver that is down for minutes still gets every
+// notification once it is back. A request waiting for its next attempt does
+// not hold a worker: other receivers keep being served. Requests that do not
+// fit in the queue, or fail for good, are dropped, counted and logged to
+// stderr.
 //
 //   DeliveryQueue q(DeliveryQueue::Options{});
 //   HttpRequest req;
@@ -53,7 +57,10 @@ class DeliveryQueue {
   struct Options {
     size_t max_queue = 10'000;
     int workers = 2;
-    int max_attempts = 5;
+    // 0: no limit on attempts; `give_up_after` bounds the retries.
+    int max_attempts = 0;
+    // Measured from the first attempt.
+    absl::Duration give_up_after = absl::Minutes(10);
     absl::Duration timeout = absl::Seconds(10);
     absl::Duration initial_backoff = absl::Milliseconds(500);
     absl::Duration max_backoff = absl::Seconds(30);
@@ -79,7 +86,18 @@ class DeliveryQueue {
   std::string last_error() const;
 
  private:
+  // A queued request and its retry state.
+  struct Pending {
+    HttpRequest req;
+    int attempts = 0;  // made so far; > 0 means "waiting to be retried"
+    absl::Time first_attempt;
+    absl::Time not_before = absl::InfinitePast();
+    absl::Duration backoff;
+  };
   void Worker();
+  // Makes one attempt; true when the request is finished (sent or given
+  // up), false when it should be retried at p->not_before.
+  bool Attempt(Pending* p);
   // The client for `tls`, created on first use. Errors (unreadable TLS
   // files) fail the delivery without retries.
   absl::StatusOr<std::shared_ptr<net::HttpClient>> ClientFor(
@@ -87,10 +105,11 @@ class DeliveryQueue {
 
   Options options_;
   mutable absl::Mutex mu_;
-  std::deque<HttpRequest> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  // URLs with a request in flight: requests to one URL are delivered in
-  // order (a "resolved" must not overtake its "firing").
+  // URLs with a request in flight or waiting to be retried: requests to one
+  // URL are delivered in order (a "resolved" must not overtake its
+  // "firing").
   std::vector<std::string> busy_urls_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);

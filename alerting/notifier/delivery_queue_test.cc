@@ -85,6 +85,56 @@ TEST(DeliveryQueueTest, ConnectionRefusedIsRetriedThenFails) {
   EXPECT_THAT(q.last_error(), HasSubstr(url));
 }
 
+// A receiver that is down for a while gets the notification once it is back,
+// and while its request waits for the next attempt the only worker keeps
+// serving other receivers.
+TEST(DeliveryQueueTest, DownReceiverGetsItOnceBackWithoutBlockingOthers) {
+  WebhookReceiver healthy;
+  WebhookReceiver flaky;
+  flaky.FailNext(1000, 503);
+  DeliveryQueue::Options o;
+  o.workers = 1;
+  o.initial_backoff = absl::Milliseconds(20);
+  o.max_backoff = absl::Milliseconds(50);
+  DeliveryQueue q(o);
+  ASSERT_TRUE(q.Enqueue(Post(flaky.url(), "{\"n\":1}")));
+  ASSERT_TRUE(q.Enqueue(Post(flaky.url(), "{\"n\":2}")));
+  ASSERT_TRUE(q.Enqueue(Post(healthy.url(), "{\"h\":1}")));
+  // The healthy receiver is served while the flaky one keeps failing.
+  for (int i = 0; i < 200 && healthy.Requests().empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(healthy.Requests().size(), 1u);
+  // Well past the old 5-attempt limit.
+  while (flaky.Requests().size() < 12) absl::SleepFor(absl::Milliseconds(10));
+  flaky.FailNext(0, 503);
+  ASSERT_TRUE(q.Drain(absl::Seconds(10)));
+  DeliveryQueue::Stats s = q.stats();
+  EXPECT_EQ(s.sent, 3);
+  EXPECT_EQ(s.failed, 0);
+  // Both notifications arrived, in order.
+  std::vector<std::string> delivered;
+  for (const auto& r : flaky.Requests()) delivered.push_back(r.body);
+  ASSERT_GE(delivered.size(), 2u);
+  EXPECT_EQ(delivered[delivered.size() - 2], "{\"n\":1}");
+  EXPECT_EQ(delivered.back(), "{\"n\":2}");
+}
+
+TEST(DeliveryQueueTest, GivesUpAfterTheRetryWindow) {
+  WebhookReceiver r;
+  r.FailNext(1000, 500);
+  DeliveryQueue::Options o;
+  o.initial_backoff = absl::Milliseconds(10);
+  o.max_backoff = absl::Milliseconds(10);
+  o.give_up_after = absl::Milliseconds(200);
+  DeliveryQueue q(o);
+  q.Enqueue(Post(r.url()));
+  ASSERT_TRUE(q.Drain(absl::Seconds(10)));
+  EXPECT_EQ(q.stats().failed, 1);
+  EXPECT_GE(r.Requests().size(), 5u);
+  EXPECT_THAT(q.last_error(), HasSubstr("HTTP 500"));
+}
+
 TEST(DeliveryQueueTest, FullQueueDrops) {
   DeliveryQueue::Options o;
   o.max_queue = 0;
