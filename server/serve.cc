@@ -35,6 +35,7 @@
 #include "server/http/router.h"
 #include "server/log.h"
 #include "server/metrics/registry.h"
+#include "server/remote/sender/remote_write_manager.h"
 #include "server/remote/write_handler.h"
 #include "server/scrape/manager.h"
 #include "tsdb/db.h"
@@ -179,6 +180,9 @@ class Server {
   // a reload sees each manager either absent or fully started.
   std::mutex reload_mu_;
   std::unique_ptr<tsdb::DB> db_;
+  // Every writer (scrapes, rules, the remote-write receiver) appends through
+  // this, so what the DB commits is also streamed to config.remote_write.
+  std::unique_ptr<remote::sender::RemoteWriteManager> remote_write_;
   // Rule evaluation plus notification (built-in Alertmanager routing from
   // --alerting.config.file and/or forwarding to alerting.alertmanagers).
   std::unique_ptr<alerting::AlertingService> alerting_;
@@ -286,6 +290,10 @@ absl::Status Server::Reload() {
     if (!ss.ok()) c = ss;
   }
   if (c.ok() && discovery_ != nullptr) discovery_->ApplyConfig(*c);
+  if (c.ok() && remote_write_ != nullptr) {
+    absl::Status ws = remote_write_->ApplyConfig(*c);
+    if (!ws.ok()) c = ws;
+  }
   if (c.ok()) {
     absl::Status rs = LoadRules(*c);
     if (!rs.ok()) c = rs;
@@ -430,7 +438,14 @@ int Server::Run() {
   api::Api api(aopts, &gate_, &runner, hooks);
   http::Router router(flags_.route_prefix);
   api.Register(&router);
-  remote::WriteHandler write_handler(&gate_, &registry_);
+  // Built before storage opens so the receiver can hold it; it queues
+  // nothing until the gate opens (appends fail as unavailable until then).
+  remote::sender::RemoteWriteManager::Options rwopts;
+  rwopts.data_dir = flags_.storage_tsdb_path;
+  rwopts.registry = &registry_;
+  remote_write_ = std::make_unique<remote::sender::RemoteWriteManager>(
+      &gate_, std::move(rwopts));
+  remote::WriteHandler write_handler(remote_write_.get(), &registry_);
   router.Handle("POST", "/api/v1/write", [&](const http::Request& req) {
     if (!flags_.enable_remote_write_receiver) {
       return http::Response::Text(
@@ -499,7 +514,7 @@ int Server::Run() {
     return absl::InvalidArgumentError(absl::StrCat(
         "rule expression \"", expr, "\" must return a vector or scalar"));
   };
-  ropts.appendable = db_.get();
+  ropts.appendable = remote_write_.get();
   ropts.queryable = db_.get();
   ropts.validator = ValidateExpr;
   ropts.evaluation_interval_ms =
@@ -535,10 +550,14 @@ int Server::Run() {
     rules_ = nullptr;
     startup_lock.unlock();
     server.Shutdown(absl::Seconds(1));
+    remote_write_->Stop();
     gate_.Set(nullptr);
     (void)db_->Close();
     return 1;
   };
+  absl::Status ws = remote_write_->ApplyConfig(config_);
+  if (!ws.ok()) return fail_startup("Error applying remote_write config", ws);
+  remote_write_->Start();
   absl::StatusOr<std::unique_ptr<alerting::AlertingService>> svc =
       alerting::AlertingService::Create(std::move(alerting_opts));
   if (!svc.ok())
@@ -548,7 +567,7 @@ int Server::Run() {
   absl::Status rs = LoadRules(config_);
   if (!rs.ok()) return fail_startup("Error loading rules", rs);
 
-  scrape_ = std::make_unique<scrape::ScrapeManager>(&gate_);
+  scrape_ = std::make_unique<scrape::ScrapeManager>(remote_write_.get());
   absl::Status ss = scrape_->ApplyConfig(config_);
   if (!ss.ok()) return fail_startup("Error applying scrape config", ss);
   discovery_ = std::make_unique<discovery::DiscoveryManager>(
@@ -601,6 +620,10 @@ int Server::Run() {
   }
   server.Shutdown(absl::Seconds(10));
   LogInfo("Web server stopped");
+  // Every writer has stopped: shards get their flush deadline to send what
+  // they hold; the rest stays queued on disk for the next start.
+  remote_write_->Stop();
+  LogInfo("Remote storage stopped");
   {
     std::lock_guard<std::mutex> lock(reload_mu_);
     discovery_.reset();

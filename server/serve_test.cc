@@ -249,5 +249,76 @@ TEST_F(ServeTest, PortInUseIsReported) {
   EXPECT_EQ(first.Wait(std::chrono::seconds(15)), 0);
 }
 
+// Polls `query` on the instance at `port` until its answer contains
+// `want`; returns the last answer body.
+std::string WaitForQuery(int port, const std::string& query,
+                         const std::string& want) {
+  std::string body;
+  for (int i = 0; i < 300; ++i) {
+    body = HttpGet(port, "/api/v1/query?query=" + query).body;
+    if (body.find(want) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return body;
+}
+
+// Scrapes stream to another instance's receiver through remote_write, from
+// startup and with the settings of each reload.
+TEST_F(ServeTest, RemoteWriteSendsScrapedSamplesAndFollowsReload) {
+  Vigil receiver(Args());  // --web.enable-remote-write-receiver
+  ASSERT_TRUE(WaitReady(port_));
+  const int sender_port = FreePort();
+  auto sender_config = [&](const std::string& replica) {
+    return absl::StrCat(
+        "global:\n"
+        "  scrape_interval: 1s\n"
+        "  external_labels:\n"
+        "    replica: ",
+        replica,
+        "\n"
+        "scrape_configs:\n"
+        "  - job_name: self\n"
+        "    static_configs:\n"
+        "      - targets: ['127.0.0.1:",
+        sender_port,
+        "']\n"
+        "remote_write:\n"
+        "  - url: http://127.0.0.1:",
+        port_,
+        "/api/v1/write\n"
+        "    queue_config:\n"
+        "      batch_send_deadline: 100ms\n");
+  };
+  const std::string config = dir_ + "/sender.yml";
+  std::ofstream(config) << sender_config("s1");
+  Vigil sender({"serve",
+                absl::StrCat("--web.listen-address=127.0.0.1:", sender_port),
+                "--storage.tsdb.path=" + dir_ + "/sender_data",
+                "--config.file=" + config, "--web.enable-lifecycle"});
+  ASSERT_TRUE(WaitReady(sender_port));
+
+  // The sender's own scrape of itself arrives, with its external label.
+  std::string body =
+      WaitForQuery(port_, "up%7Bjob%3D%22self%22%7D", "\"replica\":\"s1\"");
+  EXPECT_NE(body.find("\"replica\":\"s1\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"instance\":\"127.0.0.1:"), std::string::npos) << body;
+  // The sender's metrics say what it sent.
+  std::string metrics = HttpGet(sender_port, "/metrics").body;
+  EXPECT_NE(metrics.find("vigil_remote_storage_samples_total{"),
+            std::string::npos);
+
+  // Reloaded settings reach the sender.
+  std::ofstream(config) << sender_config("s2");
+  EXPECT_EQ(HttpPost(sender_port, "/-/reload", "").status, 200);
+  body =
+      WaitForQuery(port_, "up%7Breplica%3D%22s2%22%7D", "\"replica\":\"s2\"");
+  EXPECT_NE(body.find("\"replica\":\"s2\""), std::string::npos) << body;
+
+  sender.Signal(SIGTERM);
+  EXPECT_EQ(sender.Wait(std::chrono::seconds(20)), 0);
+  receiver.Signal(SIGTERM);
+  EXPECT_EQ(receiver.Wait(std::chrono::seconds(20)), 0);
+}
+
 }  // namespace
 }  // namespace vigil::server

@@ -20,6 +20,7 @@
 #include "promql/parser/parser.h"
 #include "server/config/config.h"
 #include "server/discovery/manager.h"
+#include "server/remote/sender/remote_write_manager.h"
 #include "server/scrape/manager.h"
 #include "tsdb/db.h"
 
@@ -248,6 +249,11 @@ class Monitor::Impl {
   const MonitorOptions options_;
   MonitorClock clock_;
   std::unique_ptr<tsdb::DB> db_;
+  // Wraps db_: everything written (Append, NewAppender, scrapes, recording
+  // rules) goes through it, so config.remote_write receives what db_
+  // commits. Queues live under <data_dir>/remote_write/ (in memory without
+  // a data_dir). Sends only between Start() and Stop().
+  std::unique_ptr<server::remote::sender::RemoteWriteManager> remote_write_;
   std::unique_ptr<promql::Engine> engine_;
   std::unique_ptr<alerting::RuleManager> rules_;
   std::atomic<bool> closed_{false};
@@ -290,6 +296,10 @@ absl::Status Monitor::Impl::Init() {
                     absl::StrCat("opening data_dir \"", dopts.path, "\""));
   }
   db_ = *std::move(db);
+  server::remote::sender::RemoteWriteManager::Options rwopts;
+  rwopts.data_dir = options_.data_dir;
+  remote_write_ = std::make_unique<server::remote::sender::RemoteWriteManager>(
+      db_.get(), std::move(rwopts));
 
   promql::EngineOptions eopts;
   eopts.lookback_delta = options_.lookback_delta;
@@ -301,7 +311,7 @@ absl::Status Monitor::Impl::Init() {
   if (!ext.ok()) return Annotate(ext.status(), "external_labels");
   alerting::RuleManagerOptions ropts;
   ropts.query = alerting::EngineQueryFunc(engine_.get());
-  ropts.appendable = db_.get();
+  ropts.appendable = remote_write_.get();
   ropts.queryable = db_.get();
   ropts.validator = ValidateExpr;
   ropts.clock = &clock_;
@@ -334,13 +344,14 @@ absl::Status Monitor::Impl::Close() {
   std::lock_guard<std::mutex> lock(control_mu_);
   if (closed_.exchange(true)) return absl::OkStatus();
   StopLocked();
+  remote_write_->Stop();  // no-op unless started; before storage closes
   return db_->Close();
 }
 
 absl::Status Monitor::Impl::AppendOne(const Labels& labels, int64_t t,
                                       double v) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  std::unique_ptr<tsdb::Appender> app = db_->NewAppender();
+  std::unique_ptr<tsdb::Appender> app = remote_write_->NewAppender();
   absl::StatusOr<tsdb::SeriesRef> ref = app->Append(0, labels, t, v);
   if (!ref.ok()) {
     app->Rollback();
@@ -351,7 +362,7 @@ absl::Status Monitor::Impl::AppendOne(const Labels& labels, int64_t t,
 
 std::unique_ptr<Appender> Monitor::Impl::NewAppender() {
   if (closed_.load()) return std::make_unique<ClosedAppender>();
-  return db_->NewAppender();
+  return remote_write_->NewAppender();
 }
 
 absl::StatusOr<QueryResult> Monitor::Impl::Query(absl::string_view expr,
@@ -446,10 +457,17 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg) {
   absl::Status s = RebuildRulesLocked();
   if (s.ok()) {
     s = ApplyScrapeLocked();
+    // Last: the only way it fails is a queue directory that cannot be
+    // opened, and undoing it means applying the old destinations again.
+    if (s.ok()) {
+      s = remote_write_->ApplyConfig(config_);
+      if (!s.ok()) (void)remote_write_->ApplyConfig(old);
+    }
     if (!s.ok()) {
       config_ = std::move(old);
       config_rule_files_ = std::move(old_files);
       (void)RebuildRulesLocked();  // the old rules loaded before
+      (void)ApplyScrapeLocked();
       return s;
     }
     return absl::OkStatus();
@@ -713,7 +731,7 @@ absl::Status Monitor::Impl::Start() {
   if (started_) {
     return absl::FailedPreconditionError("vigil::Monitor already started");
   }
-  scrape_ = std::make_unique<scrape::ScrapeManager>(db_.get());
+  scrape_ = std::make_unique<scrape::ScrapeManager>(remote_write_.get());
   scrape::ScrapeManager* sm = scrape_.get();
   discovery_ = std::make_unique<discovery::DiscoveryManager>(
       [sm](const std::string& job, std::vector<discovery::TargetGroup> g) {
@@ -725,6 +743,7 @@ absl::Status Monitor::Impl::Start() {
     scrape_.reset();
     return s;
   }
+  remote_write_->Start();
   discovery_->Start();
   {
     std::lock_guard<std::mutex> live(live_mu_);
@@ -749,6 +768,9 @@ void Monitor::Impl::StopLocked() {
   discovery_->Stop();
   scrape_->Stop();  // staleness markers
   rules_->Stop();
+  // After the writers: their last samples (staleness markers, rule
+  // results) get the flush deadline to go out; what is left stays queued.
+  remote_write_->Stop();
   std::vector<std::shared_ptr<NotificationSub>> subs;
   {
     std::lock_guard<std::mutex> lock(subs_mu_);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <variant>
@@ -11,8 +12,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "server/remote/sender/internal/fake_receiver.h"
 #include "server/scrape/internal/test_exporter.h"
 
 namespace vigil {
@@ -560,6 +563,93 @@ TEST(MonitorTest, NotificationsInBackgroundAndSelfUnsubscribe) {
   absl::SleepFor(absl::Milliseconds(500));
   m->Stop();
   EXPECT_EQ(calls.load(), 1);
+}
+
+TEST(MonitorTest, RemoteWriteStreamsAppendedSamplesAcrossConfigChanges) {
+  // Within retention of the wall clock.
+  const int64_t t0 = absl::ToUnixMillis(absl::Now());
+  server::remote::sender::testing::FakeReceiver receiver;
+  const std::string rw_config = absl::StrCat(
+      "global:\n"
+      "  external_labels:\n"
+      "    site: europe\n"
+      "remote_write:\n"
+      "  - url: ",
+      receiver.url(),
+      "\n"
+      "    name: central\n"
+      "    queue_config:\n"
+      "      batch_send_deadline: 50ms\n");
+  MonitorOptions o;
+  o.data_dir = TempDirFor("remote_write");
+  std::unique_ptr<Monitor> m = OpenOrDie(o);
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->ApplyConfig(rw_config).ok());
+  // Appended before Start(): queued, sent once started.
+  ASSERT_TRUE(m->Append({{"__name__", "queue_depth"}}, t0, 1).ok());
+  ASSERT_TRUE(m->Start().ok());
+  std::unique_ptr<Appender> app = m->NewAppender();
+  ASSERT_TRUE(
+      app->Append(0, *MakeLabels({{"__name__", "queue_depth"}}), t0 + 1000, 2)
+          .ok());
+  ASSERT_TRUE(app->Commit().ok());
+  // A rolled-back batch is not forwarded.
+  app = m->NewAppender();
+  ASSERT_TRUE(
+      app->Append(0, *MakeLabels({{"__name__", "rolled_back"}}), t0 + 1000, 9)
+          .ok());
+  app->Rollback();
+  // Rejected by storage (out of order): not forwarded either.
+  EXPECT_FALSE(m->Append({{"__name__", "queue_depth"}}, t0 + 500, 3).ok());
+  ASSERT_TRUE(receiver.WaitForSamples(2, absl::Seconds(20)));
+  std::vector<server::remote::sender::testing::FakeReceiver::Got> got =
+      receiver.samples();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].series, "{__name__=\"queue_depth\", site=\"europe\"}");
+  EXPECT_EQ(got[0].t, t0);
+  EXPECT_EQ(got[0].v, 1);
+  EXPECT_EQ(got[1].t, t0 + 1000);
+  EXPECT_EQ(got[1].v, 2);
+
+  // Without remote_write nothing more is sent.
+  ASSERT_TRUE(m->ApplyConfig("global:\n  scrape_interval: 15s\n").ok());
+  ASSERT_TRUE(m->Append({{"__name__", "queue_depth"}}, t0 + 2000, 4).ok());
+  // Back on: the new external label applies to what is appended now.
+  absl::Status back_on =
+      m->ApplyConfig(absl::StrReplaceAll(rw_config, {{"europe", "usa"}}));
+  ASSERT_TRUE(back_on.ok()) << back_on;
+  ASSERT_TRUE(m->Append({{"__name__", "queue_depth"}}, t0 + 3000, 5).ok());
+  ASSERT_TRUE(receiver.WaitForSamples(3, absl::Seconds(20)));
+  absl::SleepFor(absl::Milliseconds(200));  // nothing unexpected follows
+  got = receiver.samples();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].series, "{__name__=\"queue_depth\", site=\"usa\"}");
+  EXPECT_EQ(got[2].t, t0 + 3000);
+  EXPECT_EQ(got[2].v, 5);
+  ASSERT_TRUE(m->Close().ok());
+}
+
+TEST(MonitorTest, RemoteWriteQueueThatCannotOpenFailsApplyConfig) {
+  // Within retention of the wall clock.
+  const int64_t t0 = absl::ToUnixMillis(absl::Now());
+  server::remote::sender::testing::FakeReceiver receiver;
+  MonitorOptions o;
+  o.data_dir = TempDirFor("remote_write_bad_dir");
+  std::unique_ptr<Monitor> m = OpenOrDie(o);
+  ASSERT_NE(m, nullptr);
+  // The queues' parent directory is a plain file.
+  FILE* f = fopen((o.data_dir + "/remote_write").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fclose(f);
+  absl::Status s = m->ApplyConfig(
+      absl::StrCat("remote_write:\n  - url: ", receiver.url(), "\n"));
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("remote_write"), absl::string_view::npos) << s;
+  // Still usable, and nothing is streamed.
+  ASSERT_TRUE(m->Start().ok());
+  EXPECT_TRUE(m->Append({{"__name__", "x"}}, t0, 1).ok());
+  EXPECT_FALSE(receiver.WaitForSamples(1, absl::Milliseconds(300)));
+  ASSERT_TRUE(m->Close().ok());
 }
 
 }  // namespace
