@@ -549,6 +549,75 @@ TEST(ChunkTest, CorruptedBytesNeverCrash) {
   }
 }
 
+// DecodeRange runs its own copy of the decoding loop (state in locals);
+// on corrupt input it must stop at the same sample with the same error as
+// Next().
+TEST(ChunkTest, DecodeRangeAgreesWithNextOnCorruptInput) {
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    std::mt19937_64 rng(seed + 7000);
+    const int n = static_cast<int>(rng() % 200) + 1;
+    std::vector<Sample> s;
+    double walk = 0;
+    for (int64_t t : RandomTimestamps(rng, n)) {
+      s.push_back({t, RandomValue(rng, &walk)});
+    }
+    const std::string bytes = Encode(s);
+    for (int trial = 0; trial < 30; ++trial) {
+      std::string bad = bytes;
+      const int flips = 1 + static_cast<int>(rng() % 4);
+      for (int f = 0; f < flips; ++f) {
+        bad[rng() % bad.size()] ^= static_cast<char>(1 << (rng() % 8));
+      }
+      if (trial % 3 == 0) bad.resize(rng() % (bad.size() + 1));
+      ChunkDecoder dec(bad);
+      std::vector<Sample> want;
+      while (dec.Next()) want.push_back(dec.At());
+      ChunkDecoder dec2(bad);
+      std::vector<Sample> got;
+      const absl::Status st =
+          dec2.DecodeRange(std::numeric_limits<int64_t>::min(),
+                           std::numeric_limits<int64_t>::max(), &got);
+      ASSERT_EQ(st, dec.status()) << "seed " << seed << " trial " << trial;
+      ASSERT_EQ(got.size(), want.size()) << "seed " << seed;
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].t, want[i].t) << "seed " << seed << " sample " << i;
+        ASSERT_EQ(Bits(got[i].v), Bits(want[i].v))
+            << "seed " << seed << " sample " << i;
+      }
+      ASSERT_FALSE(dec2.Next());
+    }
+  }
+}
+
+// The bytes of a fixed data set are pinned: decoder speed work must not
+// change the format (a change needs a new chunk encoding, see
+// docs/format/chunk_encoding.md).
+TEST(ChunkTest, EncodingIsStable) {
+  using testdata::Shape;
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a over all chunks
+  size_t total = 0;
+  auto add = [&](const std::string& b) {
+    for (unsigned char ch : b) hash = (hash ^ ch) * 1099511628211ull;
+    total += b.size();
+  };
+  for (Shape shape :
+       {Shape::kCounterInt, Shape::kCounterCpu, Shape::kGaugeDecimal,
+        Shape::kGaugeMemory, Shape::kHistogram}) {
+    for (const auto& series : testdata::GenerateShape(shape, 14, 3, 480)) {
+      add(Encode(series));
+    }
+  }
+  std::vector<Sample> special;
+  int64_t t = 1000;
+  for (double v : SpecialValues()) {
+    special.push_back({t, v});
+    t += 15000;
+  }
+  add(Encode(special));
+  EXPECT_EQ(total, 21207u);
+  EXPECT_EQ(hash, 2230009909875995727ull);
+}
+
 TEST(ChunkTest, CorruptedSampleCountNeverOverAllocates) {
   std::string bytes = Encode({{1, 1}, {2, 2}});
   bytes[0] = static_cast<char>(0xff);
