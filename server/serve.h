@@ -7,7 +7,14 @@
 // /-/healthy answers and /-/ready says 503 while storage replays its WAL),
 // then storage, then the engine-facing endpoints become ready. Shutdown is
 // the reverse: stop scraping and rule evaluation, finish in-flight HTTP
-// requests (bounded), then close storage.
+// requests (bounded), stop remote write (its shards get their flush
+// deadline; the rest stays queued under <storage.tsdb.path>/remote_write/),
+// then close storage.
+//
+// Scrapes, rules and the remote-write receiver append through a
+// remote::sender::RemoteWriteManager wrapping storage, so what storage
+// commits also streams to the config's remote_write destinations (applied
+// at startup and on every reload).
 #ifndef VIGIL_SERVER_SERVE_H_
 #define VIGIL_SERVER_SERVE_H_
 

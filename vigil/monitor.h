@@ -234,11 +234,16 @@ class Monitor {
 
   // Installs a Prometheus configuration (prometheus.yml text): its scrape
   // configs (static, file_sd and dns_sd discovery, relabeling), its global
-  // evaluation_interval (for groups without their own interval) and its
-  // rule_files (relative
-  // paths resolve against the working directory). `alerting:` (external
-  // Alertmanagers) is parsed but not used: subscribe instead. On error
-  // nothing changes; the message names "<config>" and the line.
+  // evaluation_interval (for groups without their own interval), its
+  // rule_files (relative paths resolve against the working directory) and
+  // its remote_write destinations with global.external_labels: every
+  // sample committed from then on (Append, NewAppender, scrapes, recording
+  // rules) is queued for them (under <data_dir>/remote_write/, or in
+  // memory) and sent between Start() and Stop(); see docs/remote_write.md.
+  // `alerting:` (external Alertmanagers) is parsed but not used: subscribe
+  // instead. On error nothing changes (a remote_write queue directory that
+  // cannot be opened is an error); the message names "<config>" and the
+  // line.
   absl::Status ApplyConfig(const std::string& prometheus_yml_text);
   // The same from a file; messages name the file. Relative rule_files
   // resolve against the file's directory.
