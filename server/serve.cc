@@ -23,6 +23,7 @@
 #include "promql/parser/parser.h"
 #include "server/api/api.h"
 #include "server/api/engine_runner.h"
+#include "server/api/metadata_api.h"
 #include "server/api/rules_json.h"
 #include "server/api/targets_json.h"
 #include "server/build_info.h"
@@ -190,6 +191,8 @@ class Server {
   // What HTTP handlers and reloads use: set once rules_ is loaded, cleared
   // before it stops, so handlers never see a half-built manager.
   std::atomic<alerting::RuleManager*> live_rules_{nullptr};
+  // The same for the Alertmanager API v2 (silences, alerts, status).
+  std::atomic<alerting::AlertingService*> live_alerting_{nullptr};
   std::unique_ptr<scrape::ScrapeManager> scrape_;
   std::unique_ptr<discovery::DiscoveryManager> discovery_;
   std::atomic<scrape::ScrapeManager*> live_scrape_{nullptr};
@@ -413,6 +416,7 @@ int Server::Run() {
     if (auto* r = live_rules_.load()) alerts = r->Alerts();
     api::WriteAlerts(alerts, w);
   };
+  hooks.alerting = [this] { return live_alerting_.load(); };
   hooks.tsdb_status = [this](int limit) -> absl::StatusOr<api::TsdbStatusData> {
     if (db_ == nullptr) return absl::UnavailableError("storage is not ready");
     return ToApi(db_->CardinalityStats(limit));
@@ -438,6 +442,13 @@ int Server::Run() {
   api::Api api(aopts, &gate_, &runner, hooks);
   http::Router router(flags_.route_prefix);
   api.Register(&router);
+  // Metric metadata from the scrape loops; replaces the API's empty answers.
+  api::MetadataApi metadata_api([this] {
+    scrape::ScrapeManager* sm = live_scrape_.load();
+    return sm != nullptr ? sm->ActiveTargets()
+                         : std::vector<scrape::TargetInfo>();
+  });
+  metadata_api.Register(&router);
   // Built before storage opens so the receiver can hold it; it queues
   // nothing until the gate opens (appends fail as unavailable until then).
   remote::sender::RemoteWriteManager::Options rwopts;
@@ -586,6 +597,7 @@ int Server::Run() {
 
   alerting_->Start();
   live_rules_.store(rules_);
+  live_alerting_.store(alerting_.get());
   startup_lock.unlock();
   LogInfo("Rule manager started",
           {{"rules", absl::StrCat(rules_->RuleCount())}});
@@ -615,6 +627,7 @@ int Server::Run() {
     scrape_->Stop();  // writes staleness markers
     LogInfo("Scrape manager stopped");
     live_rules_.store(nullptr);
+    live_alerting_.store(nullptr);
     alerting_->Stop();
     LogInfo("Rule manager stopped");
   }

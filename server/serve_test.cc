@@ -210,6 +210,54 @@ TEST_F(ServeTest, RemoteWriteQueryRestartAndSignals) {
   }
 }
 
+// The Alertmanager API v2 and the metadata API are wired into `vigil serve`:
+// a silence posted is listed (and persisted across a restart), and metadata
+// scraped from the server's own /metrics is served.
+TEST_F(ServeTest, AlertmanagerApiAndMetadataAreServed) {
+  WriteConfig(absl::StrCat(
+      "scrape_configs:\n  - job_name: self\n", "    scrape_interval: 1s\n",
+      "    static_configs:\n      - targets: ['127.0.0.1:", port_, "']\n"));
+  const std::string silence =
+      R"({"matchers":[{"name":"alertname","value":"TargetDown",)"
+      R"("isRegex":false,"isEqual":true}],"startsAt":"2026-01-01T00:00:00Z",)"
+      R"("endsAt":"2099-01-01T00:00:00Z","createdBy":"serve_test",)"
+      R"("comment":"maintenance window"})";
+  const std::string am = dir_ + "/alertmanager.yml";
+  std::ofstream(am) << "route:\n  receiver: hook\nreceivers:\n"
+                    << "  - name: hook\n    webhook_configs:\n"
+                    << "      - url: http://127.0.0.1:9/hook\n";
+  std::vector<std::string> args = Args();
+  args.push_back("--alerting.config.file=" + am);
+  {
+    Vigil v(args);
+    ASSERT_TRUE(WaitReady(port_));
+    auto r = HttpPost(port_, "/api/v2/silences", silence, "application/json");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find("silenceID"), std::string::npos) << r.body;
+    r = HttpGet(port_, "/api/v2/silences");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find("maintenance window"), std::string::npos) << r.body;
+    // Metadata appears once the first self-scrape is in.
+    bool found = false;
+    for (int i = 0; i < 100 && !found; ++i) {
+      r = HttpGet(port_, "/api/v1/metadata?metric=vigil_http_requests_total");
+      found = r.body.find("\"type\":\"counter\"") != std::string::npos;
+      if (!found) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(found) << r.body;
+    v.Signal(SIGTERM);
+    EXPECT_EQ(v.Wait(std::chrono::seconds(15)), 0);
+  }
+  {
+    Vigil v(args);
+    ASSERT_TRUE(WaitReady(port_));
+    auto r = HttpGet(port_, "/api/v2/silences");
+    EXPECT_NE(r.body.find("maintenance window"), std::string::npos) << r.body;
+    v.Signal(SIGTERM);
+    EXPECT_EQ(v.Wait(std::chrono::seconds(15)), 0);
+  }
+}
+
 TEST_F(ServeTest, StartupErrorsExitNonZero) {
   {
     Vigil v({"serve", "--no-such-flag"});
