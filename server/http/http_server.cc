@@ -335,6 +335,11 @@ void HttpServer::Impl::Accept() {
       Accept();
       return;
     }
+    // Responses go out as several writes (header, body chunks); without
+    // TCP_NODELAY, Nagle's algorithm holds the tail back until the client's
+    // delayed ACK, adding tens of milliseconds to each request.
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     bool reject = active_.load() >= options_.max_connections;
     active_.fetch_add(1);
     auto session = std::make_shared<Session>(this, std::move(socket), reject);
