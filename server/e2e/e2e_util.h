@@ -15,54 +15,27 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "server/compat/peer_util.h"
 
 namespace vigil::e2e {
 
 // Wall-clock Unix milliseconds (the clock Vigil and the peers stamp with).
 int64_t NowMs();
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int FreePort();
-
-// A child process. The destructor SIGKILLs and reaps it if still running,
-// so a failing test never leaves it behind.
-class Process {
- public:
-  // Runs argv[0] (a path, not searched in PATH) with stdout and stderr
-  // appended to `log_path`.
-  Process(std::vector<std::string> argv, const std::string& log_path);
-  ~Process();
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  pid_t pid() const { return pid_; }
-  bool running() const { return pid_ > 0; }
-  void Signal(int sig);
-  // Waits for exit: the exit code, 128 + signal number when killed by a
-  // signal, or -1 when still running after `timeout`.
-  int Wait(absl::Duration timeout);
-
- private:
-  pid_t pid_ = -1;
-};
-
-// Polls `done` every `poll` until it returns true (true) or `timeout`
-// passes (false).
-bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout,
-               absl::Duration poll = absl::Milliseconds(20));
-
-std::string ReadFile(const std::string& path);  // "" when missing
+// Processes, ports, polling and scratch files are shared with the
+// compatibility tests (server/compat/peer_util.h).
+using compat::FreePort;
+using compat::Process;
+using compat::ReadFile;
+using compat::TestDir;
+using compat::WaitUntil;
 // Replaces `path` atomically (temp file + rename), so a reader never sees
 // a half-written value.
-void WriteFile(const std::string& path, const std::string& text);
-
-// A fresh, empty directory under $TEST_TMPDIR named after the running test.
-std::string TestDir();
+using compat::WriteFile;
 
 // One POST recorded by `e2e_peer.py receiver`.
 struct Received {
