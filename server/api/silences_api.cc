@@ -220,16 +220,18 @@ class AlertmanagerApi {
     return Response::Json(200, std::move(body));
   }
 
+  // Alertmanager's Swagger validation error for a malformed {id}.
+  static Response BadSilenceIdInPath(const std::string& id) {
+    return SwaggerError(
+        422, 601,
+        absl::StrCat("silenceID in path must be of type uuid: \"", id, "\""));
+  }
+
   Response GetSilence(const Request& req) {
     alerting::AlertingService* svc = Service();
     if (svc == nullptr) return NotEnabled();
     std::string id(req.PathParam("id"));
-    if (!IsUUID(id)) {
-      return SwaggerError(422, 601,
-                          absl::StrCat("silenceID in path must be of type "
-                                       "uuid: \"",
-                                       id, "\""));
-    }
+    if (!IsUUID(id)) return BadSilenceIdInPath(id);
     absl::StatusOr<Silence> s = svc->silences()->Get(id);
     if (!s.ok()) return Response::Json(404, "");
     std::string body;
@@ -283,12 +285,7 @@ class AlertmanagerApi {
     alerting::AlertingService* svc = Service();
     if (svc == nullptr) return NotEnabled();
     std::string id(req.PathParam("id"));
-    if (!IsUUID(id)) {
-      return SwaggerError(422, 601,
-                          absl::StrCat("silenceID in path must be of type "
-                                       "uuid: \"",
-                                       id, "\""));
-    }
+    if (!IsUUID(id)) return BadSilenceIdInPath(id);
     absl::Status st = svc->silences()->Expire(id);
     // Alertmanager 0.25 answers an unknown id with 500 "silence not found".
     if (!st.ok()) return JsonStringError(500, st.message());
