@@ -15,13 +15,15 @@ Scenarios:
            sample on disk after persistence, import rate.
   query    quantile, bucket-ratio and rate queries on the backfilled data:
            median and p90 latency over repetitions (result caches off).
-  restart  time to ready after SIGTERM and after SIGKILL under scrape load,
-           and how many samples of the last minute survived the SIGKILL.
+  restart  time to ready after SIGKILL and after SIGTERM under scrape load
+           (the same live run as ingest, right after its measured window),
+           and how many samples of the last 30 s before the SIGKILL survived.
 
 Only the Python standard library is used.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -43,12 +45,28 @@ import loadgen  # noqa: E402
 import report  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+RUN_STARTED = time.time()
 # Every process the harness starts, so none outlives it whatever fails.
 STARTED = []
 # The Vigil binary under test: $VIGIL_BIN, else the -c opt build of this
 # checkout (run.sh builds it; bazel-bin may point at another configuration).
 VIGIL_BIN = os.environ.get("VIGIL_BIN") or os.path.join(
     REPO, "bazel-out", "k8-opt", "bin", "server", "vigil")
+
+
+# Seconds of scrape load before a SIGKILL whose samples must all survive.
+RESTART_WINDOW = 30
+MIN_QUERY_REPS = 3
+
+
+@contextlib.contextmanager
+def phase(results, name):
+    """Records how long a step of the run took (the report lists them)."""
+    t0 = time.time()
+    try:
+        yield
+    finally:
+        results.setdefault("phases", []).append([name, time.time() - t0])
 
 
 def log(*args):
@@ -218,39 +236,84 @@ def write_scrape_config(path, ports, interval):
                 (interval, interval, targets))
 
 
-# --- ingest ---------------------------------------------------------------
+# --- ingest and restart (one live run per system) --------------------------
 
-def scenario_ingest(system, farm, args):
+def measure_ingest(system, farm, args):
+    """CPU and RSS over the measured window, then samples actually stored."""
+    time.sleep(args.warmup)
+    pid = system.proc.pid
+    cpu0 = proc_cpu_seconds(pid)
+    t_start = time.time()
+    time.sleep(args.measure)
+    cpu1 = proc_cpu_seconds(pid)
+    t_end = time.time()
+    rss = proc_rss_bytes(pid)
+    time.sleep(2)  # let the last scrapes commit
+    system.flush()
+    window = int(t_end - t_start)
+    stored = count_samples(system, 'job="bench"', window, t_end)
+    active = count_series(system, 'job="bench"', t_end)
+    expected = farm.total_series * window
+    cpu = cpu1 - cpu0
+    return {
+        "cpu_seconds": cpu,
+        "samples_stored": stored,
+        "samples_expected": expected,
+        "stored_fraction": stored / expected if expected else 0,
+        "cpu_us_per_sample": cpu * 1e6 / stored if stored else None,
+        "rss_bytes": rss,
+        "active_series": active,
+        "rss_bytes_per_series": rss / active if active else None,
+    }
+
+
+def measure_restart(system, farm, args, loaded_s):
+    """SIGKILL under load, then SIGTERM: time to ready and samples kept.
+
+    `loaded_s` is how long the system has been scraping already; the window
+    checked after the kill is the last RESTART_WINDOW seconds of it (less
+    the first 10 s of start-up).
+    """
+    out = {}
+    window = max(5, min(RESTART_WINDOW, int(loaded_s) - 10))
+    kill_t = time.time()
+    # Every sample scraped in the window before the kill should survive.
+    os.kill(system.proc.pid, signal.SIGKILL)
+    system.proc.wait()
+    system.proc = None
+    out["ready_after_sigkill_s"] = wait_ready_time(system)
+    system.flush()
+    got = count_samples(system, 'job="bench"', window, kill_t - 1)
+    want = farm.total_series * window
+    out["last_window_seconds"] = window
+    out["last_window_samples_survived"] = got
+    out["last_window_samples_expected"] = want
+    out["last_window_fraction"] = got / want if want else 0
+    time.sleep(5)  # a few scrapes after recovery, so SIGTERM has work to flush
+    system.stop(signal.SIGTERM)
+    out["ready_after_sigterm_s"] = wait_ready_time(system)
+    return out
+
+
+def scenario_live(system, farm, args, scenarios):
+    """Ingest and restart share one scrape run: the restart measurements
+    start where the ingest measurement ends, so the harness does not spend
+    another minute of load per system."""
     write_scrape_config(system.config, farm.ports, 1)
     system.start()
+    t0 = time.time()
+    res = {}
     try:
-        time.sleep(args.warmup)
-        pid = system.proc.pid
-        cpu0 = proc_cpu_seconds(pid)
-        t_start = time.time()
-        time.sleep(args.measure)
-        cpu1 = proc_cpu_seconds(pid)
-        t_end = time.time()
-        rss = proc_rss_bytes(pid)
-        time.sleep(2)  # let the last scrapes commit
-        system.flush()
-        window = int(t_end - t_start)
-        stored = count_samples(system, 'job="bench"', window, t_end)
-        active = count_series(system, 'job="bench"', t_end)
-        expected = farm.total_series * window
-        cpu = cpu1 - cpu0
-        return {
-            "cpu_seconds": cpu,
-            "samples_stored": stored,
-            "samples_expected": expected,
-            "stored_fraction": stored / expected if expected else 0,
-            "cpu_us_per_sample": cpu * 1e6 / stored if stored else None,
-            "rss_bytes": rss,
-            "active_series": active,
-            "rss_bytes_per_series": rss / active if active else None,
-        }
+        if "ingest" in scenarios:
+            res["ingest"] = measure_ingest(system, farm, args)
+        else:
+            time.sleep(args.restart_load)
+        if "restart" in scenarios:
+            res["restart"] = measure_restart(system, farm, args,
+                                             time.time() - t0)
     finally:
         system.stop()
+    return res
 
 
 # --- storage + queries ------------------------------------------------------
@@ -335,12 +398,19 @@ def scenario_query(system, dataset, args):
             system.api(path, p)  # warm-up, not counted
             lat = []
             result = None
-            for _ in range(args.query_reps):
+            began = time.perf_counter()
+            for i in range(args.query_reps):
+                # A slow system gets at least MIN_QUERY_REPS repetitions, then
+                # stops once --query-budget is spent.
+                if (i >= MIN_QUERY_REPS and
+                        time.perf_counter() - began > args.query_budget):
+                    break
                 t0 = time.perf_counter()
                 result = system.api(path, p)
                 lat.append(time.perf_counter() - t0)
             lat.sort()
             out[name] = {
+                "repetitions": len(lat),
                 "median_s": statistics.median(lat),
                 "p90_s": lat[min(len(lat) - 1, int(0.9 * len(lat)))],
                 "result": result,
@@ -388,34 +458,6 @@ def wait_ready_time(system, timeout=300):
     return system.start(timeout)
 
 
-def scenario_restart(system, farm, args):
-    write_scrape_config(system.config, farm.ports, 1)
-    system.start()
-    out = {}
-    try:
-        time.sleep(args.restart_load)
-        system.stop(signal.SIGTERM)
-        out["ready_after_sigterm_s"] = wait_ready_time(system)
-        time.sleep(args.restart_load)
-        kill_t = time.time()
-        # Every sample scraped in the window before the kill should survive.
-        os.kill(system.proc.pid, signal.SIGKILL)
-        system.proc.wait()
-        system.proc = None
-        out["ready_after_sigkill_s"] = wait_ready_time(system)
-        system.flush()
-        window = args.restart_load - 10  # skip start-up and the first scrape
-        got = count_samples(system, 'job="bench"', window, kill_t - 1)
-        want = farm.total_series * window
-        out["last_window_seconds"] = window
-        out["last_window_samples_survived"] = got
-        out["last_window_samples_expected"] = want
-        out["last_window_fraction"] = got / want if want else 0
-    finally:
-        system.stop()
-    return out
-
-
 # --- driver ----------------------------------------------------------------
 
 def main():
@@ -435,9 +477,13 @@ def main():
     ap.add_argument("--instances", type=int, default=4)
     ap.add_argument("--node-instances", type=int, default=6)
     ap.add_argument("--query-reps", type=int, default=7)
-    ap.add_argument("--restart-targets", type=int, default=2)
-    ap.add_argument("--restart-series", type=int, default=2000)
-    ap.add_argument("--restart-load", type=int, default=40)
+    ap.add_argument("--query-budget", type=float, default=25,
+                    help="seconds per query and system after which no more "
+                    "repetitions start (at least %d are run)" % 3)
+    ap.add_argument("--restart-load", type=int, default=40,
+                    help="seconds of scrape load before the SIGKILL when "
+                    "the ingest scenario is not run (otherwise its warm-up "
+                    "and measured window are the load)")
     args = ap.parse_args()
 
     os.makedirs(args.out, exist_ok=True)
@@ -447,30 +493,36 @@ def main():
     results = {"machine": report.machine_facts(), "args": vars(args),
                "systems": [a["name"] for a in adapters], "scenarios": {}}
     try:
-        if "ingest" in scenarios:
+        live = [x for x in ("ingest", "restart") if x in scenarios]
+        if live:
             farm = loadgen.ExporterFarm(args.targets, args.series, free_port())
             farm.start()
-            res = {}
+            for x in live:
+                results["scenarios"][x] = {}
             for a in adapters:
-                log("ingest:", a["name"])
-                try:
-                    res[a["name"]] = scenario_ingest(
-                        System(a, os.path.join(work, "ingest-" + a["name"])),
-                        farm, args)
-                except Exception as e:  # report, continue with the others
-                    res[a["name"]] = {"error": str(e)}
-                log("  ", res[a["name"]])
+                log("%s: %s" % ("+".join(live), a["name"]))
+                with phase(results, "live " + a["name"]):
+                    try:
+                        res = scenario_live(
+                            System(a, os.path.join(work, "live-" + a["name"])),
+                            farm, args, live)
+                    except Exception as e:  # report, continue with the others
+                        res = {x: {"error": str(e)} for x in live}
+                for x in live:
+                    results["scenarios"][x][a["name"]] = res.get(
+                        x, {"error": "not measured (an earlier step failed)"})
+                log("  ", res)
             farm.stop()
-            results["scenarios"]["ingest"] = res
         if "storage" in scenarios or "query" in scenarios:
             end = (int(time.time()) // 3600 - 1) * 3600
             ds_file = os.path.join(work, "backfill.om")
             log("generating backfill data")
-            series, samples = loadgen.write_backfill(
-                ds_file, args.jobs, args.instances, args.hours, 15, end,
-                args.node_instances)
-            ms_file = ds_file + ".ms.prom"
-            ms_timestamps_copy(ds_file, ms_file)
+            with phase(results, "generate backfill data"):
+                series, samples = loadgen.write_backfill(
+                    ds_file, args.jobs, args.instances, args.hours, 15, end,
+                    args.node_instances)
+                ms_file = ds_file + ".ms.prom"
+                ms_timestamps_copy(ds_file, ms_file)
             dataset = {"file": ds_file, "file_ms": ms_file, "end": end,
                        "series": series, "samples": samples}
             log("backfill: %d series, %d samples" % (series, samples))
@@ -478,17 +530,20 @@ def main():
             for a in adapters:
                 sysobj = System(a, os.path.join(work, "store-" + a["name"]))
                 log("storage:", a["name"])
-                try:
-                    st[a["name"]] = scenario_storage(sysobj, dataset, args)
-                except Exception as e:
-                    st[a["name"]] = {"error": str(e)}
+                with phase(results, "storage " + a["name"]):
+                    try:
+                        st[a["name"]] = scenario_storage(sysobj, dataset, args)
+                    except Exception as e:
+                        st[a["name"]] = {"error": str(e)}
                 log("  ", st[a["name"]])
                 if "query" in scenarios and "error" not in st[a["name"]]:
                     log("query:", a["name"])
-                    try:
-                        qr[a["name"]] = scenario_query(sysobj, dataset, args)
-                    except Exception as e:
-                        qr[a["name"]] = {"error": str(e)}
+                    with phase(results, "query " + a["name"]):
+                        try:
+                            qr[a["name"]] = scenario_query(sysobj, dataset,
+                                                           args)
+                        except Exception as e:
+                            qr[a["name"]] = {"error": str(e)}
             if "storage" in scenarios:
                 results["scenarios"]["storage"] = st
             if "query" in scenarios:
@@ -509,28 +564,17 @@ def main():
                     log("  ", name, per)
             results["dataset"] = {k: v for k, v in dataset.items()
                                   if k in ("series", "samples", "end")}
-        if "restart" in scenarios:
-            farm = loadgen.ExporterFarm(args.restart_targets,
-                                        args.restart_series, free_port())
-            farm.start()
-            res = {}
-            for a in adapters:
-                log("restart:", a["name"])
-                try:
-                    res[a["name"]] = scenario_restart(
-                        System(a, os.path.join(work, "restart-" + a["name"])),
-                        farm, args)
-                except Exception as e:
-                    res[a["name"]] = {"error": str(e)}
-                log("  ", res[a["name"]])
-            farm.stop()
-            results["scenarios"]["restart"] = res
     finally:
         for p in STARTED:
             if p.poll() is None:
                 p.kill()
                 p.wait()
         shutil.rmtree(work, ignore_errors=True)
+    started = float(os.environ.get("VIGIL_COMPARE_STARTED") or 0)
+    if started:  # run.sh's setup and build count toward the total
+        results.setdefault("phases", []).insert(
+            0, ["set-up and build", RUN_STARTED - started])
+    results["total_seconds"] = time.time() - (started or RUN_STARTED)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
     report.write(results, args.out)

@@ -84,8 +84,9 @@ class ReportTest(unittest.TestCase):
             "machine": {"date": "d", "cpu": "c", "cores": 2,
                         "memory_gib": 1, "kernel": "k"},
             "args": {"targets": 1, "series": 2, "warmup": 1, "measure": 1,
-                     "hours": 1, "query_reps": 1, "restart_targets": 1,
-                     "restart_series": 1},
+                     "hours": 1, "query_reps": 1, "query_budget": 1},
+            "phases": [["live vigil", 70.0], ["query vigil", 3.0]],
+            "total_seconds": 73.0,
             "systems": ["vigil", "prometheus"],
             "scenarios": {
                 "ingest": {"prometheus": {"cpu_us_per_sample": 2.0},
@@ -100,6 +101,8 @@ class ReportTest(unittest.TestCase):
                 text = f.read()
         self.assertIn("| 0.5 µs (x0.25) | 2.00 µs |", text)
         self.assertIn("storage / vigil: boom", text)
+        self.assertIn("Run time: 1.2 min in all. live vigil 70 s; "
+                      "query vigil 3 s.", text)
         json.dumps(results)
 
 

@@ -202,17 +202,23 @@ def write(results, outdir):
         "",
         "Loads: ingest %d targets x %d series at 1 s (warm-up %d s, measured "
         "%d s); backfill %d h at 15 s (%s series, %s samples); queries "
-        "repeated %d times; restart under %d x %d series." % (
+        "repeated %d times (at most %s s each after the third); restart "
+        "right after the ingest window, same load." % (
             a["targets"], a["series"], a["warmup"], a["measure"], a["hours"],
             results.get("dataset", {}).get("series", "?"),
             results.get("dataset", {}).get("samples", "?"), a["query_reps"],
-            a["restart_targets"], a["restart_series"]),
+            a.get("query_budget", "?")),
         "",
         "Ratios in parentheses are to Prometheus in the same run.",
         "",
         _table(results),
         "",
     ]
+    if results.get("phases"):
+        lines += ["Run time: %.1f min in all. %s." % (
+            results.get("total_seconds", 0) / 60,
+            "; ".join("%s %.0f s" % (n, t) for n, t in results["phases"])),
+            ""]
     errs = _errors(results)
     if errs:
         lines += ["## Errors", ""] + errs + [""]

@@ -6,6 +6,10 @@
 # e.g. --systems vigil,prometheus --scenarios query.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export VIGIL_COMPARE_STARTED="$(date +%s.%N)"
 bash tools/setup.sh
 bazel build --disk_cache="${HOME}/.cache/vigil/bazel-disk-cache" -c opt //server:vigil
+# The bazel-out symlink follows whichever output base ran last; ask Bazel.
+VIGIL_BIN="${VIGIL_BIN:-$(bazel info -c opt bazel-bin 2>/dev/null)/server/vigil}"
+export VIGIL_BIN
 exec python3 benchmarks/compare/compare.py "$@"
