@@ -94,6 +94,7 @@ void AlertingService::Notify(const std::vector<Alert>& alerts) {
     for (const Alert& a : alerts) out.push_back(ToNotifierAlert(a, {}));
     forwarder_->Send(out);
   }
+  if (options_.observer) options_.observer(alerts);
 }
 
 absl::Status AlertingService::LoadRuleFiles(

@@ -15,6 +15,7 @@
 #ifndef VIGIL_ALERTING_ALERTING_H_
 #define VIGIL_ALERTING_ALERTING_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,6 +45,12 @@ struct AlertingOptions {
   // (absent: default TLS settings).
   std::map<std::string, net::TlsOptions> alertmanager_tls;
   notifier::DeliveryQueue::Options delivery;
+  // Optional: also sees every batch the rule manager sends (Prometheus's
+  // sendAlerts), after the built-in dispatcher and the forwarder. The rule
+  // manager's `notify` hook has one owner (this service); an embedder that
+  // needs the same alerts (vigil::Monitor's notification subscriptions)
+  // watches them here. Runs on the rule evaluation thread.
+  std::function<void(const std::vector<Alert>&)> observer;
 };
 
 class AlertingService {

@@ -106,5 +106,55 @@ receivers:
                                      AlertState::kInactive}));
 }
 
+// The observer sees what the rule manager sends (firing alerts, then the
+// resolved one), also when the service has neither built-in routing nor
+// Alertmanagers, and with the rule's labels but not the external labels
+// (those are for notifiers, which add them themselves).
+TEST(AlertingTest, ObserverSeesSentAlerts) {
+  FakeClock clock(kT0);
+  bool high = true;
+  AlertingOptions o;
+  o.rules.clock = &clock;
+  o.rules.external_labels = {{"replica", "a"}};
+  o.rules.query = [&](absl::string_view,
+                      int64_t t) -> absl::StatusOr<promql::Vector> {
+    promql::Vector v;
+    if (high) {
+      v.push_back(
+          {*tsdb::Labels::FromPairs({{"__name__", "nginx_connections_active"},
+                                     {"instance", "192.168.121.174:9113"},
+                                     {"job", "nginx"}}),
+           t, 120});
+    }
+    return v;
+  };
+  std::vector<std::vector<Alert>> batches;
+  o.observer = [&](const std::vector<Alert>& a) { batches.push_back(a); };
+  absl::StatusOr<std::unique_ptr<AlertingService>> svc =
+      AlertingService::Create(o);
+  ASSERT_TRUE(svc.ok()) << svc.status();
+  ASSERT_TRUE((*svc)->LoadRuleFiles({"testdata/rules/nginx.yml"}).ok());
+  for (int64_t t = kT0; t <= kT0 + 10 * 60000; t += 5000) {
+    clock.SetMs(t);
+    if (t >= kT0 + 8 * 60000) high = false;
+    (*svc)->Tick();
+  }
+  ASSERT_FALSE(batches.empty());
+  // Pending alerts are not sent: the first batch already fires.
+  ASSERT_EQ(batches.front().size(), 1u);
+  const Alert& first = batches.front()[0];
+  EXPECT_EQ(first.state, AlertState::kFiring);
+  EXPECT_EQ(first.labels.Get("severity"), "critical");
+  EXPECT_FALSE(first.labels.Has("replica"));
+  EXPECT_GT(first.ends_at_ms, first.starts_at_ms);
+  const Alert& last = batches.back()[0];
+  EXPECT_EQ(last.state, AlertState::kInactive);
+  // Evaluation slots are offset within the interval, so the resolving
+  // evaluation is within one interval of the condition ending.
+  EXPECT_GE(last.resolved_at_ms, kT0 + 7 * 60000);
+  EXPECT_LE(last.resolved_at_ms, kT0 + 9 * 60000);
+  EXPECT_EQ(last.ends_at_ms, last.resolved_at_ms);
+}
+
 }  // namespace
 }  // namespace vigil::alerting
