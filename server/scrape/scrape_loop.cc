@@ -279,6 +279,7 @@ absl::Status ScrapeLoop::AppendScrape(const ScrapeBody& body, absl::Time now,
   if (s.ok()) {
     FinishIteration(true, t, app.get(), &rep);
     s = app->Commit();
+    if (s.ok()) ReleaseCommittedLabels();
   } else {
     app->Rollback();
   }
@@ -406,9 +407,24 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
         if (pt) ts = *pt;
         ce->explicit_timestamp = pt.has_value();
       }
-      const bool was_new = ce->ref == 0;
+      if (ce->ref == 0 && ce->labels.empty()) {
+        err = RestoreLabels(*key, ce);
+        if (!err.ok()) break;
+      }
+      bool was_new = ce->ref == 0;
       absl::StatusOr<tsdb::SeriesRef> ref =
           app->Append(ce->ref, ce->labels, ts, p.Value());
+      if (!was_new && absl::IsNotFound(ref.status())) {
+        // The store no longer knows the ref (the series was deleted or
+        // dropped by retention): resolve the series by its labels again.
+        ce->ref = 0;
+        if (ce->labels.empty()) {
+          err = RestoreLabels(*key, ce);
+          if (!err.ok()) break;
+        }
+        was_new = true;
+        ref = app->Append(0, ce->labels, ts, p.Value());
+      }
       if (ref.ok()) {
         if (was_new) {
           ce->ref = *ref;
@@ -494,6 +510,35 @@ absl::Status ScrapeLoop::BuildEntry(const tsdb::Labels& parsed,
   if (!s.ok()) return s;
   entry->labels = std::move(final_labels);
   return absl::OkStatus();
+}
+
+absl::Status ScrapeLoop::RestoreLabels(absl::string_view key,
+                                       CacheEntry* entry) {
+  // A key is the series part of an exposition line, whose syntax the text
+  // and OpenMetrics formats share.
+  const std::string line = absl::StrCat(key, " 0\n");
+  tsdb::textparse::Parser p(line, tsdb::textparse::Format::kPrometheusText);
+  if (p.Next() != tsdb::textparse::Entry::kSeries) {
+    return absl::InternalError(absl::StrCat("re-parsing cached series ", key,
+                                            ": ", p.status().message()));
+  }
+  absl::StatusOr<tsdb::Labels> parsed = p.BuildLabels();
+  if (!parsed.ok()) return parsed.status();
+  CacheEntry fresh;
+  absl::Status s = BuildEntry(*parsed, &fresh);
+  if (!s.ok()) return s;
+  entry->dropped = fresh.dropped;
+  entry->labels = std::move(fresh.labels);
+  return absl::OkStatus();
+}
+
+void ScrapeLoop::ReleaseCommittedLabels() {
+  for (const std::string& key : added_this_iter_) {
+    auto it = cache_.find(key);
+    if (it != cache_.end() && it->second.ref != 0) {
+      it->second.labels = tsdb::Labels();
+    }
+  }
 }
 
 absl::Status ScrapeLoop::CheckLabelLimits(const tsdb::Labels& l) const {

@@ -198,7 +198,11 @@ class ScrapeLoop {
  private:
   struct CacheEntry {
     tsdb::SeriesRef ref = 0;
-    tsdb::Labels labels;  // final labels; empty if dropped by relabeling
+    // Final labels, held only until a commit makes `ref` usable: a cached
+    // series then costs its key and this small struct, not a second copy of
+    // its labels (the head interns them). Rebuilt from the key when the ref
+    // must be resolved again (RestoreLabels). Empty if dropped.
+    tsdb::Labels labels;
     bool dropped = false;
     bool explicit_timestamp = false;  // no staleness for these
     uint64_t attempt_iter = 0;        // last scrape attempt that saw the line
@@ -213,6 +217,12 @@ class ScrapeLoop {
   // Builds the final labels for an exposition line on a cache miss.
   // Returns false (and *entry->dropped) when relabeling dropped it.
   absl::Status BuildEntry(const tsdb::Labels& parsed, CacheEntry* entry);
+  // Re-derives entry->labels from the cached line `key` (labels are dropped
+  // from the cache once the series' ref is committed).
+  absl::Status RestoreLabels(absl::string_view key, CacheEntry* entry);
+  // After a successful commit: the refs of this scrape's new lines are
+  // known, so their labels can go.
+  void ReleaseCommittedLabels();
   absl::Status CheckLabelLimits(const tsdb::Labels& l) const;
   // After a successful scrape: stale markers for lines seen in the previous
   // successful scrape but not this one; evicts long-gone lines.

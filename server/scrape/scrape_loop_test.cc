@@ -420,6 +420,56 @@ TEST_F(ScrapeLoopTest, MetricRelabelingRewritesAndDrops) {
   EXPECT_EQ(loop_->last_report().samples_post_relabel, 1u);
 }
 
+TEST_F(ScrapeLoopTest, SeriesForgottenByStorageIsResolvedAgain) {
+  // The cache keeps only refs of committed series; when storage drops one
+  // (delete, retention) its labels are rebuilt from the cached line,
+  // escapes, target labels and relabeling included.
+  ScrapeOptions o;
+  o.metric_relabel = [](tsdb::LabelsBuilder* lb) {
+    lb->Set("team", "infra");
+    return true;
+  };
+  Make(o);
+  const std::string body = "a{x=\"q\\\"z\\\\n\"} 1\nb 2\n";
+  const std::string a =
+      "a{env=\"prod\", instance=\"h:9100\", job=\"node\", team=\"infra\", "
+      "x=\"q\\\"z\\\\n\"}";
+  const std::string b =
+      "b{env=\"prod\", instance=\"h:9100\", job=\"node\", team=\"infra\"}";
+  ASSERT_TRUE(Scrape(1000, body).ok());
+  ASSERT_THAT(Get(a), ElementsAre("1000:1"));
+  db_.Forget(a);
+  const int by_labels = db_.appends_by_labels();
+  ASSERT_TRUE(Scrape(2000, body).ok());
+  EXPECT_THAT(Get(a), ElementsAre("2000:1"));
+  EXPECT_THAT(Get(b), ElementsAre("1000:2", "2000:2"));
+  EXPECT_EQ(db_.appends_by_labels(), by_labels + 1);
+  EXPECT_EQ(loop_->last_report().series_added, 1u);
+  // The new ref is cached: later scrapes go by ref again.
+  ASSERT_TRUE(Scrape(3000, body).ok());
+  EXPECT_THAT(Get(a), ElementsAre("2000:1", "3000:1"));
+  EXPECT_EQ(db_.appends_by_labels(), by_labels + 1);
+  EXPECT_EQ(loop_->last_report().series_added, 0u);
+  // Forgotten while the target vanishes: the stale marker has nowhere to
+  // go, and nothing else breaks.
+  db_.Forget(a);
+  ASSERT_TRUE(Scrape(4000, "b 2\n").ok());
+  EXPECT_THAT(Get(a), IsEmpty());
+  EXPECT_THAT(Get(b), ElementsAre("1000:2", "2000:2", "3000:2", "4000:2"));
+}
+
+TEST_F(ScrapeLoopTest, LabelsRestoredAfterRolledBackReResolution) {
+  // A ref lost in a scrape that then fails is re-resolved by labels on the
+  // next good scrape.
+  Make();
+  ASSERT_TRUE(Scrape(1000, "a{x=\"1\"} 1\nb 2\n").ok());
+  db_.Forget(kA);
+  EXPECT_FALSE(Scrape(2000, "a{x=\"1\"} 2\nb oops\n").ok());
+  ASSERT_TRUE(Scrape(3000, "a{x=\"1\"} 3\nb 3\n").ok());
+  EXPECT_THAT(Get(kA), ElementsAre("3000:3"));
+  EXPECT_THAT(Get(kB), ElementsAre("1000:2", "2000:stale", "3000:3"));
+}
+
 TEST_F(ScrapeLoopTest, RelabelingAwayTheNameFailsTheScrape) {
   ScrapeOptions o;
   o.metric_relabel = [](tsdb::LabelsBuilder* lb) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "tsdb/appender.h"
 #include "tsdb/labels.h"
@@ -51,6 +52,15 @@ class FakeAppendable : public tsdb::Appendable {
     absl::MutexLock l(&mu_);
     return commits_;
   }
+  // Drops a series as deletion or retention would: its ref answers
+  // NotFound from now on and its labels start a new series.
+  void Forget(const std::string& series) {
+    absl::MutexLock l(&mu_);
+    auto it = by_name_.find(series);
+    if (it == by_name_.end()) return;
+    forgotten_.push_back(it->second);
+    by_name_.erase(it);
+  }
 
  private:
   friend class FakeAppender;
@@ -60,6 +70,7 @@ class FakeAppendable : public tsdb::Appendable {
   int with_ref_ = 0;
   int by_labels_ = 0;
   int commits_ = 0;
+  std::vector<tsdb::SeriesRef> forgotten_;
 };
 
 class FakeAppender : public tsdb::Appender {
@@ -74,6 +85,11 @@ class FakeAppender : public tsdb::Appender {
       ++db_->with_ref_;
       if (ref > db_->series_.size()) {
         return tsdb::MakeAppendError(tsdb::AppendError::kOther, "bad ref");
+      }
+      for (tsdb::SeriesRef f : db_->forgotten_) {
+        if (f == ref) {
+          return absl::NotFoundError(absl::StrCat("unknown series ref ", ref));
+        }
       }
     } else {
       ++db_->by_labels_;
