@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "alerting/alerting.h"
 #include "alerting/clock.h"
 #include "alerting/notifier/config.h"
 #include "alerting/notifier/dispatcher.h"
@@ -23,6 +24,7 @@
 #include "server/remote/sender/remote_write_manager.h"
 #include "server/scrape/manager.h"
 #include "tsdb/db.h"
+#include "vigil/monitor_parts.h"
 
 namespace vigil {
 namespace {
@@ -192,10 +194,11 @@ const char* AlertStatusString(AlertEvent::Status s) {
 
 class Monitor::Impl {
  public:
-  explicit Impl(const MonitorOptions& options)
-      : options_(options), clock_(options.now_ms) {}
+  Impl(const MonitorOptions& options, const MonitorPartsOptions& parts)
+      : options_(options), parts_(parts), clock_(options.now_ms) {}
 
-  absl::Status Init();
+  // On error *failed names the step.
+  absl::Status Init(MonitorStep* failed);
   absl::Status Close();
 
   absl::Status CheckOpen() const {
@@ -211,7 +214,9 @@ class Monitor::Impl {
   absl::StatusOr<QueryResult> QueryRange(absl::string_view expr, int64_t start,
                                          int64_t end, absl::Duration step);
 
-  absl::Status InstallConfig(absl::StatusOr<config::Config> cfg);
+  // On error *failed (never null) names the step.
+  absl::Status InstallConfig(absl::StatusOr<config::Config> cfg,
+                             MonitorStep* failed);
   absl::Status AddScrapeTarget(const std::string& job,
                                const std::string& address,
                                absl::Duration interval,
@@ -232,6 +237,18 @@ class Monitor::Impl {
   absl::Status EvaluateRulesNow(int64_t t);
   MonitorStats Stats() const;
 
+  tsdb::DB* db() const { return db_.get(); }
+  promql::Engine* engine() const { return engine_.get(); }
+  alerting::AlertingService* alerting() const { return alerting_.get(); }
+  server::remote::sender::RemoteWriteManager* remote_write() const {
+    return remote_write_.get();
+  }
+  void WithScrapeManager(
+      const std::function<void(scrape::ScrapeManager*)>& fn) const {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    fn(live_scrape_);
+  }
+
  private:
   // Configured plus code-added jobs (the config's job wins on a clash).
   config::Config EffectiveConfigLocked() const;
@@ -247,6 +264,7 @@ class Monitor::Impl {
   std::vector<std::shared_ptr<NotificationSub>> NotificationSubs() const;
 
   const MonitorOptions options_;
+  const MonitorPartsOptions parts_;
   MonitorClock clock_;
   std::unique_ptr<tsdb::DB> db_;
   // Wraps db_: everything written (Append, NewAppender, scrapes, recording
@@ -255,7 +273,10 @@ class Monitor::Impl {
   // a data_dir). Sends only between Start() and Stop().
   std::unique_ptr<server::remote::sender::RemoteWriteManager> remote_write_;
   std::unique_ptr<promql::Engine> engine_;
-  std::unique_ptr<alerting::RuleManager> rules_;
+  // Rule evaluation; notifications go to Notify() (the subscriptions'
+  // dispatchers) through the service's observer.
+  std::unique_ptr<alerting::AlertingService> alerting_;
+  alerting::RuleManager* rules_ = nullptr;  // owned by alerting_
   std::atomic<bool> closed_{false};
 
   // Serialises configuration, lifecycle and EvaluateRulesNow.
@@ -285,19 +306,29 @@ class Monitor::Impl {
   std::map<std::string, std::string> external_labels_;  // set in Init
 };
 
-absl::Status Monitor::Impl::Init() {
+absl::Status Monitor::Impl::Init(MonitorStep* failed) {
+  *failed = MonitorStep::kAlerting;
+  absl::StatusOr<Labels> ext = MakeLabels(options_.external_labels);
+  if (!ext.ok()) return Annotate(ext.status(), "external_labels");
+  if (options_.evaluation_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "MonitorOptions.evaluation_interval must be positive");
+  }
   tsdb::DBOptions dopts;
   dopts.path = options_.data_dir;
   dopts.retention = options_.retention;
+  dopts.retention_bytes = options_.retention_bytes;
   if (options_.now_ms) dopts.now_ms = options_.now_ms;
   absl::StatusOr<std::unique_ptr<tsdb::DB>> db = tsdb::DB::Open(dopts);
   if (!db.ok()) {
+    *failed = MonitorStep::kStorage;
     return Annotate(db.status(),
                     absl::StrCat("opening data_dir \"", dopts.path, "\""));
   }
   db_ = *std::move(db);
   server::remote::sender::RemoteWriteManager::Options rwopts;
   rwopts.data_dir = options_.data_dir;
+  rwopts.registry = parts_.registry;
   remote_write_ = std::make_unique<server::remote::sender::RemoteWriteManager>(
       db_.get(), std::move(rwopts));
 
@@ -307,8 +338,6 @@ absl::Status Monitor::Impl::Init() {
   eopts.max_samples = options_.max_samples;
   engine_ = std::make_unique<promql::Engine>(eopts, db_.get());
 
-  absl::StatusOr<Labels> ext = MakeLabels(options_.external_labels);
-  if (!ext.ok()) return Annotate(ext.status(), "external_labels");
   alerting::RuleManagerOptions ropts;
   ropts.query = alerting::EngineQueryFunc(engine_.get());
   ropts.appendable = remote_write_.get();
@@ -317,26 +346,39 @@ absl::Status Monitor::Impl::Init() {
   ropts.clock = &clock_;
   ropts.evaluation_interval_ms =
       absl::ToInt64Milliseconds(options_.evaluation_interval);
-  if (ropts.evaluation_interval_ms <= 0) {
-    return absl::InvalidArgumentError(
-        "MonitorOptions.evaluation_interval must be positive");
-  }
+  ropts.outage_tolerance_ms =
+      absl::ToInt64Milliseconds(options_.for_outage_tolerance);
   for (const tsdb::Label& l : *ext) ropts.external_labels[l.name] = l.value;
   external_labels_ = ropts.external_labels;
   ropts.external_url = options_.external_url;
-  ropts.notify = [this](const std::vector<alerting::Alert>& alerts) {
+  alerting::AlertingOptions aopts;
+  aopts.rules = std::move(ropts);
+  aopts.alertmanager_config_file = parts_.alertmanager_config_file;
+  aopts.notifier_external_url = parts_.notifier_external_url;
+  aopts.silences_file = parts_.silences_file;
+  aopts.alertmanager_urls = parts_.alertmanager_urls;
+  aopts.alertmanager_tls = parts_.alertmanager_tls;
+  aopts.observer = [this](const std::vector<alerting::Alert>& alerts) {
     Notify(alerts);
   };
-  rules_ = std::make_unique<alerting::RuleManager>(std::move(ropts));
+  absl::StatusOr<std::unique_ptr<alerting::AlertingService>> svc =
+      alerting::AlertingService::Create(std::move(aopts));
+  if (!svc.ok()) return svc.status();
+  alerting_ = *std::move(svc);
+  rules_ = &alerting_->rules();
   rules_->OnAlertsChanged([this](const std::vector<alerting::Alert>& changed) {
     Dispatch(changed);
   });
 
   absl::StatusOr<config::Config> cfg = config::ParseConfig("", "<default>");
-  if (!cfg.ok()) return cfg.status();
+  if (!cfg.ok()) {
+    *failed = MonitorStep::kConfig;
+    return cfg.status();
+  }
   config_ = *std::move(cfg);
   // An empty config keeps the embedder's evaluation interval.
   config_.global.evaluation_interval = options_.evaluation_interval;
+  *failed = MonitorStep::kNone;
   return absl::OkStatus();
 }
 
@@ -443,9 +485,12 @@ absl::Status Monitor::Impl::RebuildRulesLocked() {
   return rules_->UpdateParsed(std::move(files));
 }
 
-absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg) {
+absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg,
+                                          MonitorStep* failed) {
+  *failed = MonitorStep::kConfig;
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (!cfg.ok()) return cfg.status();
+  *failed = MonitorStep::kRules;
   absl::StatusOr<std::vector<std::string>> rule_files =
       config::ResolveRuleFiles(*cfg);
   if (!rule_files.ok()) return rule_files.status();
@@ -456,10 +501,12 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg) {
   config_rule_files_ = *std::move(rule_files);
   absl::Status s = RebuildRulesLocked();
   if (s.ok()) {
+    *failed = MonitorStep::kScrape;
     s = ApplyScrapeLocked();
     // Last: the only way it fails is a queue directory that cannot be
     // opened, and undoing it means applying the old destinations again.
     if (s.ok()) {
+      *failed = MonitorStep::kRemoteWrite;
       s = remote_write_->ApplyConfig(config_);
       if (!s.ok()) (void)remote_write_->ApplyConfig(old);
     }
@@ -470,6 +517,7 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg) {
       (void)ApplyScrapeLocked();
       return s;
     }
+    *failed = MonitorStep::kNone;
     return absl::OkStatus();
   }
   config_ = std::move(old);
@@ -624,21 +672,7 @@ void Monitor::Impl::Notify(const std::vector<alerting::Alert>& alerts) {
   std::vector<alerting::notifier::Alert> out;
   out.reserve(alerts.size());
   for (const alerting::Alert& a : alerts) {
-    alerting::notifier::Alert n;
-    if (external_labels_.empty()) {
-      n.labels = a.labels;
-    } else {
-      tsdb::LabelsBuilder b(a.labels);
-      for (const auto& [k, v] : external_labels_) {
-        if (!a.labels.Has(k)) b.Set(k, v);
-      }
-      n.labels = b.Build();
-    }
-    n.annotations = a.annotations;
-    n.starts_at_ms = a.starts_at_ms;
-    n.ends_at_ms = a.ends_at_ms;
-    n.generator_url = a.generator_url;
-    out.push_back(std::move(n));
+    out.push_back(alerting::ToNotifierAlert(a, external_labels_));
   }
   for (const auto& sub : subs) {
     std::vector<alerting::notifier::Alert> mine;
@@ -749,7 +783,7 @@ absl::Status Monitor::Impl::Start() {
     std::lock_guard<std::mutex> live(live_mu_);
     live_scrape_ = sm;
   }
-  rules_->Start();
+  alerting_->Start();
   {
     std::lock_guard<std::mutex> lock(subs_mu_);
     dispatchers_running_ = true;
@@ -766,11 +800,8 @@ void Monitor::Impl::StopLocked() {
     live_scrape_ = nullptr;
   }
   discovery_->Stop();
-  scrape_->Stop();  // staleness markers
-  rules_->Stop();
-  // After the writers: their last samples (staleness markers, rule
-  // results) get the flush deadline to go out; what is left stays queued.
-  remote_write_->Stop();
+  scrape_->Stop();    // staleness markers
+  alerting_->Stop();  // rules, then the built-in dispatcher
   std::vector<std::shared_ptr<NotificationSub>> subs;
   {
     std::lock_guard<std::mutex> lock(subs_mu_);
@@ -781,6 +812,9 @@ void Monitor::Impl::StopLocked() {
   }
   // Outside subs_mu_: a callback still being delivered may subscribe.
   for (const auto& sub : subs) sub->dispatcher->Stop();
+  // After the writers: their last samples (staleness markers, rule
+  // results) get the flush deadline to go out; what is left stays queued.
+  remote_write_->Stop();
   discovery_.reset();
   scrape_.reset();
   started_ = false;
@@ -799,7 +833,7 @@ absl::Status Monitor::Impl::EvaluateRulesNow(int64_t t) {
         "EvaluateRulesNow: background evaluation is running (Stop() first)");
   }
   clock_.Pin(t);
-  rules_->EvaluateDue();
+  alerting_->Tick();  // rules, then the built-in dispatcher (if any)
   for (const auto& sub : NotificationSubs()) sub->dispatcher->Tick();
   clock_.Unpin();
   return absl::OkStatus();
@@ -835,10 +869,7 @@ MonitorStats Monitor::Impl::Stats() const {
 
 absl::StatusOr<std::unique_ptr<Monitor>> Monitor::Open(
     const MonitorOptions& options) {
-  auto impl = std::make_unique<Impl>(options);
-  absl::Status s = impl->Init();
-  if (!s.ok()) return s;
-  return std::unique_ptr<Monitor>(new Monitor(std::move(impl)));
+  return MonitorParts::Open(options, MonitorPartsOptions());
 }
 
 Monitor::Monitor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -874,12 +905,14 @@ absl::StatusOr<QueryResult> Monitor::QueryRange(absl::string_view expr,
 }
 
 absl::Status Monitor::ApplyConfig(const std::string& prometheus_yml_text) {
+  MonitorStep failed;
   return impl_->InstallConfig(
-      config::ParseConfig(prometheus_yml_text, "<config>"));
+      config::ParseConfig(prometheus_yml_text, "<config>"), &failed);
 }
 
 absl::Status Monitor::LoadConfigFile(const std::string& path) {
-  return impl_->InstallConfig(config::LoadConfigFile(path));
+  MonitorStep failed;
+  return impl_->InstallConfig(config::LoadConfigFile(path), &failed);
 }
 
 absl::Status Monitor::AddScrapeTarget(const std::string& job,
@@ -951,5 +984,44 @@ absl::Status Monitor::EvaluateRulesNow(int64_t t_ms) {
 }
 
 MonitorStats Monitor::Stats() const { return impl_->Stats(); }
+
+// ---- MonitorParts ----
+
+absl::StatusOr<std::unique_ptr<Monitor>> MonitorParts::Open(
+    const MonitorOptions& options, const MonitorPartsOptions& parts,
+    MonitorStep* failed) {
+  MonitorStep step = MonitorStep::kNone;
+  auto impl = std::make_unique<Monitor::Impl>(options, parts);
+  absl::Status s = impl->Init(&step);
+  if (failed != nullptr) *failed = s.ok() ? MonitorStep::kNone : step;
+  if (!s.ok()) return s;
+  return std::unique_ptr<Monitor>(new Monitor(std::move(impl)));
+}
+
+absl::Status MonitorParts::ApplyConfig(Monitor* m, const config::Config& cfg,
+                                       MonitorStep* failed) {
+  MonitorStep step = MonitorStep::kNone;
+  absl::Status s = m->impl_->InstallConfig(cfg, &step);
+  if (failed != nullptr) *failed = s.ok() ? MonitorStep::kNone : step;
+  return s;
+}
+
+tsdb::DB* MonitorParts::db(Monitor* m) { return m->impl_->db(); }
+
+promql::Engine* MonitorParts::engine(Monitor* m) { return m->impl_->engine(); }
+
+alerting::AlertingService* MonitorParts::alerting(Monitor* m) {
+  return m->impl_->alerting();
+}
+
+server::remote::sender::RemoteWriteManager* MonitorParts::remote_write(
+    Monitor* m) {
+  return m->impl_->remote_write();
+}
+
+void MonitorParts::WithScrapeManager(
+    Monitor* m, const std::function<void(scrape::ScrapeManager*)>& fn) {
+  m->impl_->WithScrapeManager(fn);
+}
 
 }  // namespace vigil

@@ -75,6 +75,9 @@ struct MonitorOptions {
   std::string data_dir;
   // Samples older than this are dropped and rejected as out of bounds.
   absl::Duration retention = absl::Hours(24 * 15);
+  // Oldest data is dropped while the store is larger than this (0: no
+  // size limit).
+  int64_t retention_bytes = 0;
   // PromQL: how far back an instant selector looks for a sample.
   absl::Duration lookback_delta = absl::Minutes(5);
   // PromQL: a query running longer fails with DeadlineExceeded.
@@ -85,6 +88,10 @@ struct MonitorOptions {
   // groups built with AddAlertRule/AddRecordingRule. ApplyConfig's
   // global.evaluation_interval overrides it for rules loaded afterwards.
   absl::Duration evaluation_interval = absl::Minutes(1);
+  // An alert whose `for` was running when the rule manager stopped keeps
+  // its pending time after a restart within this long (Prometheus's
+  // --rules.alert.for-outage-tolerance).
+  absl::Duration for_outage_tolerance = absl::Hours(1);
   // Base of alerts' generator URLs ("<external_url>/graph?g0.expr=...").
   std::string external_url;
   // Added to alerts (not to stored samples), like global.external_labels.
@@ -185,6 +192,8 @@ struct MonitorStats {
   int64_t min_time_ms = 0;
   int64_t max_time_ms = 0;
 };
+
+class MonitorParts;
 
 class Monitor {
  public:
@@ -326,6 +335,8 @@ class Monitor {
   MonitorStats Stats() const;
 
  private:
+  // Serve-only access to the parts (vigil/monitor_parts.h).
+  friend class MonitorParts;
   class Impl;
   explicit Monitor(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
