@@ -32,6 +32,12 @@ struct Url {
 // unsupported scheme).
 absl::StatusOr<Url> ParseUrl(absl::string_view url);
 
+// Go's url.QueryEscape: letters, digits and "-_.~" stay, a space becomes
+// "+", every other byte "%XX" (upper-case hex). Scrape `params`, alert
+// generator URLs and Alertmanager links are built with it, so they read
+// exactly as Prometheus's and Alertmanager's do.
+std::string QueryEscape(absl::string_view s);
+
 }  // namespace vigil::net
 
 #endif  // VIGIL_NET_URL_H_

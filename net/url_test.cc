@@ -42,5 +42,17 @@ TEST(ParseUrlTest, ErrorsNameTheUrl) {
   }
 }
 
+// Expected strings are what Go's url.QueryEscape returns for the same input.
+TEST(QueryEscapeTest, MatchesGo) {
+  EXPECT_EQ(QueryEscape("nginx_connections_active{job=\"nginx\"} >= 100"),
+            "nginx_connections_active%7Bjob%3D%22nginx%22%7D+%3E%3D+100");
+  EXPECT_EQ(QueryEscape("a~b.c-d_e09AZ"), "a~b.c-d_e09AZ");
+  EXPECT_EQ(QueryEscape("a/b?c&d=e+f%"), "a%2Fb%3Fc%26d%3De%2Bf%25");
+  EXPECT_EQ(QueryEscape(""), "");
+  // Bytes of multi-byte UTF-8 and control characters are escaped one by one.
+  EXPECT_EQ(QueryEscape("\xc3\xa9\n\x7f"), "%C3%A9%0A%7F");
+  EXPECT_EQ(QueryEscape(absl::string_view("\0x", 2)), "%00x");
+}
+
 }  // namespace
 }  // namespace vigil::net

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "net/url.h"
 
 namespace vigil::alerting::notifier {
 
@@ -20,23 +21,6 @@ struct Dispatcher::Group {
 };
 
 namespace {
-
-std::string UrlQuery(absl::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' ||
-        c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 // Alertmanager's Alert.Merge: `b` is the newer update of `a`.
 Alert Merge(const Alert& a, const Alert& b, int64_t now) {
@@ -84,7 +68,7 @@ absl::StatusOr<std::string> SlackJSON(const SlackConfig& c,
   };
   std::string default_title = DefaultSlackTitle(d);
   std::string default_link =
-      absl::StrCat(d.external_url, "/#/alerts?receiver=", UrlQuery(d.receiver));
+      absl::StrCat(d.external_url, "/#/alerts?receiver=", net::QueryEscape(d.receiver));
   struct Field {
     const char* name;
     const std::shared_ptr<const Template>* t;

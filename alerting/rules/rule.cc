@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "net/url.h"
 
 namespace vigil::alerting {
 
@@ -33,27 +34,9 @@ const char* RuleHealthString(RuleHealth h) {
   return "unknown";
 }
 
-std::string QueryEscape(absl::string_view s) {
-  std::string out;
-  out.reserve(s.size() * 3 / 2);
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' ||
-        c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 std::string GeneratorURL(absl::string_view external_url,
                          absl::string_view expr) {
-  return absl::StrCat(external_url, "/graph?g0.expr=", QueryEscape(expr),
+  return absl::StrCat(external_url, "/graph?g0.expr=", net::QueryEscape(expr),
                       "&g0.tab=1");
 }
 

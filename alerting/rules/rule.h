@@ -163,8 +163,6 @@ class AlertingRule : public Rule {
   bool restored_ = true;
 };
 
-// Prometheus's url.QueryEscape.
-std::string QueryEscape(absl::string_view s);
 // "<external_url>/graph?g0.expr=<escaped expr>&g0.tab=1"
 std::string GeneratorURL(absl::string_view external_url,
                          absl::string_view expr);

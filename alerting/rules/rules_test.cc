@@ -491,11 +491,5 @@ TEST_F(RulesTest, GroupEvalTimestampIsStable) {
   EXPECT_EQ(GroupEvalTimestamp("f", "g", kMin, a), a);
 }
 
-TEST(QueryEscapeTest, MatchesGo) {
-  EXPECT_EQ(QueryEscape("nginx_connections_active{job=\"nginx\"} >= 100"),
-            "nginx_connections_active%7Bjob%3D%22nginx%22%7D+%3E%3D+100");
-  EXPECT_EQ(QueryEscape("a~b.c-d_e"), "a~b.c-d_e");
-}
-
 }  // namespace
 }  // namespace vigil::alerting

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "net/url.h"
 #include "re2/re2.h"
 
 namespace vigil::alerting {
@@ -765,23 +766,6 @@ std::string GoTitle(const std::string& s) {
   return out;
 }
 
-std::string UrlQueryEscape(absl::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' ||
-        c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 std::string HtmlEscape(absl::string_view s) {
   std::string out;
   for (char c : s) {
@@ -939,7 +923,7 @@ const absl::flat_hash_map<std::string, FuncSpec>& Funcs() {
     (*m)["urlquery"] = {0, -1, [](const Args& a) -> R {
                           std::string s;
                           for (const V& v : a) s += v.ToString();
-                          return V::String(UrlQueryEscape(s));
+                          return V::String(net::QueryEscape(s));
                         }};
     (*m)["html"] = {0, -1, [](const Args& a) -> R {
                       std::string s;
