@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,9 +19,7 @@
 #include "absl/time/time.h"
 #include "alerting/alerting.h"
 #include "alerting/rules/manager.h"
-#include "alerting/rules/rule_file.h"
 #include "promql/engine.h"
-#include "promql/parser/parser.h"
 #include "server/api/api.h"
 #include "server/api/engine_runner.h"
 #include "server/api/metadata_api.h"
@@ -30,16 +29,17 @@
 #include "server/config/client_options.h"
 #include "server/config/config.h"
 #include "server/default_config.h"
-#include "server/discovery/manager.h"
+#include "server/discovery/target_group.h"
 #include "server/flags.h"
 #include "server/http/http_server.h"
 #include "server/http/router.h"
 #include "server/log.h"
 #include "server/metrics/registry.h"
-#include "server/remote/sender/remote_write_manager.h"
 #include "server/remote/write_handler.h"
 #include "server/scrape/manager.h"
 #include "tsdb/db.h"
+#include "vigil/monitor.h"
+#include "vigil/monitor_parts.h"
 
 namespace vigil::server {
 namespace {
@@ -57,26 +57,35 @@ class UnavailableAppender : public tsdb::Appender {
   void Rollback() override {}
 };
 
-// Forwards to the DB once it is open; until then reads and writes fail as
-// unavailable. Lets the engine, API and receivers be built before storage
-// finishes recovering.
+// Forwards to the Monitor once it is open (reads to its store, writes
+// through its remote-write manager, so received samples are also streamed
+// to remote_write); until then reads and writes fail as unavailable. Lets
+// the engine, API and receiver be built, and /-/ready answer 503, while
+// storage recovers.
 class StorageGate : public tsdb::Queryable, public tsdb::Appendable {
  public:
-  void Set(tsdb::DB* db) { db_.store(db); }
+  void Set(Monitor* m) { monitor_.store(m); }
+  Monitor* monitor() const { return monitor_.load(); }
+  // Null until open.
+  tsdb::DB* db() const {
+    Monitor* m = monitor_.load();
+    return m != nullptr ? MonitorParts::db(m) : nullptr;
+  }
+
   absl::StatusOr<std::unique_ptr<tsdb::Querier>> NewQuerier(
       int64_t mint, int64_t maxt) override {
-    tsdb::DB* db = db_.load();
-    if (db == nullptr) return absl::UnavailableError("storage is not ready");
-    return db->NewQuerier(mint, maxt);
+    tsdb::DB* d = db();
+    if (d == nullptr) return absl::UnavailableError("storage is not ready");
+    return d->NewQuerier(mint, maxt);
   }
   std::unique_ptr<tsdb::Appender> NewAppender() override {
-    tsdb::DB* db = db_.load();
-    if (db == nullptr) return std::make_unique<UnavailableAppender>();
-    return db->NewAppender();
+    Monitor* m = monitor_.load();
+    if (m == nullptr) return std::make_unique<UnavailableAppender>();
+    return MonitorParts::remote_write(m)->NewAppender();
   }
 
  private:
-  std::atomic<tsdb::DB*> db_{nullptr};
+  std::atomic<Monitor*> monitor_{nullptr};
 };
 
 api::TsdbStatusData ToApi(const tsdb::TsdbStatus& s) {
@@ -154,50 +163,6 @@ std::string SnapshotName() {
       absl::Hex(r, absl::kZeroPad16));
 }
 
-class Server {
- public:
-  explicit Server(ServeFlags flags) : flags_(std::move(flags)) {}
-
-  int Run();
-
- private:
-  absl::StatusOr<config::Config> LoadConfig() const;
-  absl::Status Reload();
-  // Loads the config's rule files (or the embedded ones when running on the
-  // embedded config) into rules_.
-  absl::Status LoadRules(const config::Config& cfg);
-
-  const ServeFlags flags_;
-  metrics::Registry registry_;
-  StorageGate gate_;
-  std::atomic<bool> ready_{false};
-  std::atomic<bool> last_reload_ok_{true};
-  metrics::CounterFamily* reloads_ = nullptr;
-
-  std::mutex config_mu_;
-  config::Config config_;  // guarded by config_mu_
-
-  // Serialises SIGHUP, /-/reload and the startup of the managers below, so
-  // a reload sees each manager either absent or fully started.
-  std::mutex reload_mu_;
-  std::unique_ptr<tsdb::DB> db_;
-  // Every writer (scrapes, rules, the remote-write receiver) appends through
-  // this, so what the DB commits is also streamed to config.remote_write.
-  std::unique_ptr<remote::sender::RemoteWriteManager> remote_write_;
-  // Rule evaluation plus notification (built-in Alertmanager routing from
-  // --alerting.config.file and/or forwarding to alerting.alertmanagers).
-  std::unique_ptr<alerting::AlertingService> alerting_;
-  alerting::RuleManager* rules_ = nullptr;  // owned by alerting_
-  // What HTTP handlers and reloads use: set once rules_ is loaded, cleared
-  // before it stops, so handlers never see a half-built manager.
-  std::atomic<alerting::RuleManager*> live_rules_{nullptr};
-  // The same for the Alertmanager API v2 (silences, alerts, status).
-  std::atomic<alerting::AlertingService*> live_alerting_{nullptr};
-  std::unique_ptr<scrape::ScrapeManager> scrape_;
-  std::unique_ptr<discovery::DiscoveryManager> discovery_;
-  std::atomic<scrape::ScrapeManager*> live_scrape_{nullptr};
-};
-
 void CollectScrapeStats(const scrape::ScrapeManagerStats& s, std::string* out) {
   auto one = [&](const char* name, const char* help, const char* type,
                  uint64_t v) {
@@ -255,27 +220,62 @@ std::map<std::string, net::TlsOptions> AlertmanagerTls(
   return tls;
 }
 
-absl::Status ValidateExpr(absl::string_view expr) {
-  return promql::ParseExpr(expr).status();
+// What a failed startup or reload step is logged as.
+const char* StepError(MonitorStep step) {
+  switch (step) {
+    case MonitorStep::kStorage:
+      return "Opening storage failed";
+    case MonitorStep::kAlerting:
+      return "Error loading alerting config";
+    case MonitorStep::kRules:
+      return "Error loading rules";
+    case MonitorStep::kScrape:
+      return "Error applying scrape config";
+    case MonitorStep::kRemoteWrite:
+      return "Error applying remote_write config";
+    case MonitorStep::kNone:
+    case MonitorStep::kConfig:
+      break;
+  }
+  return "Error loading config";
 }
 
-absl::Status Server::LoadRules(const config::Config& cfg) {
-  alerting::RuleManager* rules = live_rules_.load();
-  if (rules == nullptr) rules = rules_;
-  if (rules == nullptr) return absl::OkStatus();
-  if (flags_.config_file.empty()) {
-    absl::StatusOr<alerting::RuleFile> f = alerting::ParseRuleFile(
-        kDefaultRulesYaml, kDefaultRulesName, ValidateExpr);
-    if (!f.ok()) return f.status();
-    std::vector<alerting::RuleFile> files;
-    files.push_back(*std::move(f));
-    return rules->UpdateParsed(std::move(files));
-  }
-  absl::StatusOr<std::vector<std::string>> files =
-      config::ResolveRuleFiles(cfg);
-  if (!files.ok()) return files.status();
-  return rules->Update(*files);
-}
+// `vigil serve`: the HTTP API over a vigil::Monitor, which owns storage,
+// the rule engine, alerting, scraping, discovery and remote write (the same
+// composition an embedder gets; see vigil/monitor_parts.h).
+class Server {
+ public:
+  explicit Server(ServeFlags flags) : flags_(std::move(flags)) {}
+
+  int Run();
+
+ private:
+  absl::StatusOr<config::Config> LoadConfig() const;
+  absl::Status Reload();
+  MonitorOptions MakeMonitorOptions() const;
+  MonitorPartsOptions MakePartsOptions();
+
+  const ServeFlags flags_;
+  metrics::Registry registry_;
+  StorageGate gate_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> last_reload_ok_{true};
+  metrics::CounterFamily* reloads_ = nullptr;
+
+  std::mutex config_mu_;
+  config::Config config_;  // guarded by config_mu_
+
+  // Serialises SIGHUP, /-/reload and startup: a reload waits until the
+  // Monitor is open, configured and started (as Prometheus queues reloads
+  // until it is ready).
+  std::mutex reload_mu_;
+  // Set under reload_mu_ once open; lives until Run() returns, after the
+  // HTTP server stopped, so handlers never see it freed.
+  std::unique_ptr<Monitor> monitor_;
+  // What the rules, alerts and Alertmanager API handlers use: set once the
+  // Monitor runs, cleared before it stops.
+  std::atomic<alerting::AlertingService*> live_alerting_{nullptr};
+};
 
 absl::StatusOr<config::Config> Server::LoadConfig() const {
   if (flags_.config_file.empty()) {
@@ -285,21 +285,49 @@ absl::StatusOr<config::Config> Server::LoadConfig() const {
   return config::LoadConfigFile(flags_.config_file);
 }
 
+MonitorOptions Server::MakeMonitorOptions() const {
+  MonitorOptions o;
+  o.data_dir = flags_.storage_tsdb_path;
+  o.retention = absl::Milliseconds(flags_.retention_time_ms);
+  o.retention_bytes = flags_.retention_size_bytes;
+  // The rules' engine; API queries run on serve's own engine (same
+  // settings) over the gate.
+  o.lookback_delta = absl::Milliseconds(flags_.query_lookback_delta_ms);
+  o.query_timeout = absl::Milliseconds(flags_.query_timeout_ms);
+  o.max_samples = flags_.query_max_samples;
+  o.evaluation_interval = config_.global.evaluation_interval;
+  o.for_outage_tolerance = absl::Milliseconds(flags_.for_outage_tolerance_ms);
+  o.external_url = flags_.external_url;
+  for (const tsdb::Label& l : config_.global.external_labels) {
+    o.external_labels.emplace_back(l.name, l.value);
+  }
+  return o;
+}
+
+MonitorPartsOptions Server::MakePartsOptions() {
+  MonitorPartsOptions p;
+  p.alertmanager_config_file = flags_.alerting_config_file;
+  p.notifier_external_url = flags_.external_url.empty()
+                                ? absl::StrCat("http://", flags_.listen_address)
+                                : flags_.external_url;
+  if (!flags_.storage_tsdb_path.empty()) {
+    p.silences_file = absl::StrCat(flags_.storage_tsdb_path, "/silences.json");
+  }
+  // From the startup config only, as before: a reload does not change
+  // where alerts are forwarded.
+  p.alertmanager_urls = AlertmanagerUrls(config_);
+  p.alertmanager_tls = AlertmanagerTls(config_);
+  p.registry = &registry_;
+  return p;
+}
+
 absl::Status Server::Reload() {
   std::lock_guard<std::mutex> reload_lock(reload_mu_);
   absl::StatusOr<config::Config> c = LoadConfig();
-  if (c.ok() && scrape_ != nullptr) {
-    absl::Status ss = scrape_->ApplyConfig(*c);
-    if (!ss.ok()) c = ss;
-  }
-  if (c.ok() && discovery_ != nullptr) discovery_->ApplyConfig(*c);
-  if (c.ok() && remote_write_ != nullptr) {
-    absl::Status ws = remote_write_->ApplyConfig(*c);
-    if (!ws.ok()) c = ws;
-  }
-  if (c.ok()) {
-    absl::Status rs = LoadRules(*c);
-    if (!rs.ok()) c = rs;
+  if (c.ok() && monitor_ != nullptr) {
+    // Rules, scrape jobs and remote_write; nothing changes on error.
+    absl::Status s = MonitorParts::ApplyConfig(monitor_.get(), *c);
+    if (!s.ok()) c = s;
   }
   metrics::Counter* counter =
       reloads_->WithLabels({c.ok() ? "success" : "failure"});
@@ -364,6 +392,8 @@ int Server::Run() {
       registry_.NewHistogram("vigil_http_request_duration_seconds",
                              "HTTP request latency, by handler.", {"handler"});
 
+  // API queries: an engine over the gate, so it exists (and answers
+  // "storage is not ready") before the Monitor has recovered the store.
   promql::EngineOptions eopts;
   eopts.lookback_delta = absl::Milliseconds(flags_.query_lookback_delta_ms);
   eopts.timeout = absl::Milliseconds(flags_.query_timeout_ms);
@@ -387,6 +417,15 @@ int Server::Run() {
     aopts.external_labels.emplace_back(l.name, l.value);
   }
 
+  // Runs `fn` with the scrape manager while the Monitor runs.
+  auto with_scrape =
+      [this](const std::function<void(scrape::ScrapeManager*)>& fn) {
+        Monitor* m = gate_.monitor();
+        if (m == nullptr) return;
+        MonitorParts::WithScrapeManager(m, [&](scrape::ScrapeManager* sm) {
+          if (sm != nullptr) fn(sm);
+        });
+      };
   api::ApiHooks hooks;
   hooks.ready = [this] { return ready_.load(); };
   hooks.reload = [this] { return Reload(); };
@@ -399,34 +438,43 @@ int Server::Run() {
   hooks.metrics_text = [this] { return registry_.Render(); };
   hooks.rules = [this](const http::Request& req, api::JsonWriter* w) {
     std::vector<alerting::GroupStatus> groups;
-    if (auto* r = live_rules_.load()) groups = r->Groups();
+    if (auto* a = live_alerting_.load()) groups = a->rules().Groups();
     api::WriteRuleGroups(groups, std::string(req.FormValue("type")), w);
   };
-  hooks.targets = [this](const http::Request& req, api::JsonWriter* w) {
+  hooks.targets = [with_scrape](const http::Request& req, api::JsonWriter* w) {
     std::vector<scrape::TargetInfo> active;
     std::vector<scrape::DroppedTargetInfo> dropped;
-    if (auto* sm = live_scrape_.load()) {
+    with_scrape([&](scrape::ScrapeManager* sm) {
       active = sm->ActiveTargets();
       dropped = sm->DroppedTargets();
-    }
+    });
     api::WriteTargets(active, dropped, std::string(req.FormValue("state")), w);
   };
   hooks.alerts = [this](const http::Request&, api::JsonWriter* w) {
     std::vector<alerting::Alert> alerts;
-    if (auto* r = live_rules_.load()) alerts = r->Alerts();
+    if (auto* a = live_alerting_.load()) alerts = a->rules().Alerts();
     api::WriteAlerts(alerts, w);
   };
   hooks.alerting = [this] { return live_alerting_.load(); };
   hooks.tsdb_status = [this](int limit) -> absl::StatusOr<api::TsdbStatusData> {
-    if (db_ == nullptr) return absl::UnavailableError("storage is not ready");
-    return ToApi(db_->CardinalityStats(limit));
+    tsdb::DB* db = gate_.db();
+    if (db == nullptr) return absl::UnavailableError("storage is not ready");
+    return ToApi(db->CardinalityStats(limit));
   };
   hooks.delete_series = [this](absl::Span<const tsdb::Matcher> ms, int64_t mint,
-                               int64_t maxt) {
-    return db_->DeleteSeries(ms, mint, maxt);
+                               int64_t maxt) -> absl::Status {
+    tsdb::DB* db = gate_.db();
+    if (db == nullptr) return absl::UnavailableError("storage is not ready");
+    return db->DeleteSeries(ms, mint, maxt);
   };
-  hooks.clean_tombstones = [this] { return db_->CleanTombstones(); };
+  hooks.clean_tombstones = [this]() -> absl::Status {
+    tsdb::DB* db = gate_.db();
+    if (db == nullptr) return absl::UnavailableError("storage is not ready");
+    return db->CleanTombstones();
+  };
   hooks.snapshot = [this](bool) -> absl::StatusOr<std::string> {
+    tsdb::DB* db = gate_.db();
+    if (db == nullptr) return absl::UnavailableError("storage is not ready");
     // The head is always included: skipping it would lose unpersisted data
     // for no gain in this storage design.
     std::string name = SnapshotName();
@@ -434,7 +482,7 @@ int Server::Run() {
     if (!base.empty() && base.back() != '/') base.push_back('/');
     std::string dir = absl::StrCat(base, "snapshots");
     ::mkdir(dir.c_str(), 0755);
-    absl::Status s = db_->Snapshot(absl::StrCat(dir, "/", name));
+    absl::Status s = db->Snapshot(absl::StrCat(dir, "/", name));
     if (!s.ok()) return s;
     return name;
   };
@@ -443,20 +491,17 @@ int Server::Run() {
   http::Router router(flags_.route_prefix);
   api.Register(&router);
   // Metric metadata from the scrape loops; replaces the API's empty answers.
-  api::MetadataApi metadata_api([this] {
-    scrape::ScrapeManager* sm = live_scrape_.load();
-    return sm != nullptr ? sm->ActiveTargets()
-                         : std::vector<scrape::TargetInfo>();
+  api::MetadataApi metadata_api([with_scrape] {
+    std::vector<scrape::TargetInfo> active;
+    with_scrape(
+        [&](scrape::ScrapeManager* sm) { active = sm->ActiveTargets(); });
+    return active;
   });
   metadata_api.Register(&router);
-  // Built before storage opens so the receiver can hold it; it queues
-  // nothing until the gate opens (appends fail as unavailable until then).
-  remote::sender::RemoteWriteManager::Options rwopts;
-  rwopts.data_dir = flags_.storage_tsdb_path;
-  rwopts.registry = &registry_;
-  remote_write_ = std::make_unique<remote::sender::RemoteWriteManager>(
-      &gate_, std::move(rwopts));
-  remote::WriteHandler write_handler(remote_write_.get(), &registry_);
+  // Received samples go through the gate to the Monitor's remote-write
+  // manager (so they are also streamed to remote_write); until storage is
+  // open the handler answers 503.
+  remote::WriteHandler write_handler(&gate_, &registry_);
   router.Handle("POST", "/api/v1/write", [&](const http::Request& req) {
     if (!flags_.enable_remote_write_receiver) {
       return http::Response::Text(
@@ -484,6 +529,9 @@ int Server::Run() {
         absl::ToDoubleSeconds(absl::Now() - start));
     return resp;
   });
+  // Held through open, configuration and start: a /-/reload meanwhile
+  // waits, then applies to the running Monitor.
+  std::unique_lock<std::mutex> startup_lock(reload_mu_);
   absl::Status st = server.Start();
   if (!st.ok()) {
     LogError("Unable to start web listener",
@@ -493,114 +541,58 @@ int Server::Run() {
   LogInfo("Listening", {{"address", flags_.listen_address},
                         {"port", absl::StrCat(server.port())}});
 
-  tsdb::DBOptions dopts;
-  dopts.path = flags_.storage_tsdb_path;
-  dopts.retention = absl::Milliseconds(flags_.retention_time_ms);
-  dopts.retention_bytes = flags_.retention_size_bytes;
-  absl::StatusOr<std::unique_ptr<tsdb::DB>> db = tsdb::DB::Open(dopts);
-  if (!db.ok()) {
-    LogError(
-        "Opening storage failed",
-        {{"path", dopts.path}, {"err", std::string(db.status().message())}});
-    server.Shutdown(absl::Seconds(1));
-    return 1;
-  }
-  db_ = *std::move(db);
-  registry_.AddCollector(
-      [this](std::string* out) { CollectDbStats(db_.get(), out); });
-  gate_.Set(db_.get());
-  LogInfo("TSDB started", {{"path", dopts.path}});
-
-  alerting::RuleManagerOptions ropts;
-  ropts.query = [&engine](absl::string_view expr,
-                          int64_t t) -> absl::StatusOr<promql::Vector> {
-    absl::StatusOr<promql::QueryResult> r = engine.InstantQuery(expr, t);
-    if (!r.ok()) return r.status();
-    if (auto* v = std::get_if<promql::Vector>(&r->value)) {
-      return std::move(*v);
-    }
-    if (auto* sc = std::get_if<promql::Scalar>(&r->value)) {
-      return promql::Vector{promql::VectorSample{tsdb::Labels(), sc->t, sc->v}};
-    }
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rule expression \"", expr, "\" must return a vector or scalar"));
-  };
-  ropts.appendable = remote_write_.get();
-  ropts.queryable = db_.get();
-  ropts.validator = ValidateExpr;
-  ropts.evaluation_interval_ms =
-      absl::ToInt64Milliseconds(config_.global.evaluation_interval);
-  ropts.outage_tolerance_ms = flags_.for_outage_tolerance_ms;
-  for (const tsdb::Label& l : config_.global.external_labels) {
-    ropts.external_labels[l.name] = l.value;
-  }
-  ropts.external_url = flags_.external_url;
-  // AlertingService sets ropts.notify: alerts go to the built-in router
-  // (alertmanager.yml format) and/or to the configured Alertmanagers.
-  alerting::AlertingOptions alerting_opts;
-  alerting_opts.rules = std::move(ropts);
-  alerting_opts.alertmanager_config_file = flags_.alerting_config_file;
-  alerting_opts.notifier_external_url =
-      flags_.external_url.empty()
-          ? absl::StrCat("http://", flags_.listen_address)
-          : flags_.external_url;
-  if (!flags_.storage_tsdb_path.empty()) {
-    alerting_opts.silences_file =
-        absl::StrCat(flags_.storage_tsdb_path, "/silences.json");
-  }
-  alerting_opts.alertmanager_urls = AlertmanagerUrls(config_);
-  alerting_opts.alertmanager_tls = AlertmanagerTls(config_);
-  std::unique_lock<std::mutex> startup_lock(reload_mu_);
-  auto fail_startup = [&](absl::string_view what, const absl::Status& err) {
-    LogError(what, {{"err", std::string(err.message())}});
-    if (discovery_ != nullptr) discovery_->Stop();
-    if (scrape_ != nullptr) scrape_->Stop();
-    discovery_.reset();
-    scrape_.reset();
-    alerting_.reset();
-    rules_ = nullptr;
+  MonitorStep step = MonitorStep::kNone;
+  absl::StatusOr<std::unique_ptr<Monitor>> opened =
+      MonitorParts::Open(MakeMonitorOptions(), MakePartsOptions(), &step);
+  if (!opened.ok()) {
+    LogError(StepError(step),
+             {{"path", flags_.storage_tsdb_path},
+              {"err", std::string(opened.status().message())}});
     startup_lock.unlock();
     server.Shutdown(absl::Seconds(1));
-    remote_write_->Stop();
+    return 1;
+  }
+  monitor_ = *std::move(opened);
+  Monitor* monitor = monitor_.get();
+  gate_.Set(monitor);
+  registry_.AddCollector([this](std::string* out) {
+    if (tsdb::DB* db = gate_.db()) CollectDbStats(db, out);
+  });
+  LogInfo("TSDB started", {{"path", flags_.storage_tsdb_path}});
+
+  auto fail_startup = [&](MonitorStep failed, const absl::Status& err) {
+    LogError(StepError(failed), {{"err", std::string(err.message())}});
+    monitor->Stop();
+    startup_lock.unlock();
+    server.Shutdown(absl::Seconds(1));
     gate_.Set(nullptr);
-    (void)db_->Close();
+    (void)monitor->Close();
     return 1;
   };
-  absl::Status ws = remote_write_->ApplyConfig(config_);
-  if (!ws.ok()) return fail_startup("Error applying remote_write config", ws);
-  remote_write_->Start();
-  absl::StatusOr<std::unique_ptr<alerting::AlertingService>> svc =
-      alerting::AlertingService::Create(std::move(alerting_opts));
-  if (!svc.ok())
-    return fail_startup("Error loading alerting config", svc.status());
-  alerting_ = *std::move(svc);
-  rules_ = &alerting_->rules();
-  absl::Status rs = LoadRules(config_);
-  if (!rs.ok()) return fail_startup("Error loading rules", rs);
-
-  scrape_ = std::make_unique<scrape::ScrapeManager>(remote_write_.get());
-  absl::Status ss = scrape_->ApplyConfig(config_);
-  if (!ss.ok()) return fail_startup("Error applying scrape config", ss);
-  discovery_ = std::make_unique<discovery::DiscoveryManager>(
-      [this](const std::string& job, std::vector<discovery::TargetGroup> g) {
-        scrape_->Sync(job, g);
-      });
-  discovery_->ApplyConfig(config_);
-  discovery_->RefreshNow();  // targets known before the first scrape
-  discovery_->Start();
-  live_scrape_.store(scrape_.get());
-  registry_.AddCollector([this](std::string* out) {
-    if (auto* sm = live_scrape_.load()) CollectScrapeStats(sm->Stats(), out);
+  if (flags_.config_file.empty()) {
+    absl::Status rs = monitor->LoadRules(kDefaultRulesYaml, kDefaultRulesName);
+    if (!rs.ok()) return fail_startup(MonitorStep::kRules, rs);
+  }
+  absl::Status cs = MonitorParts::ApplyConfig(monitor, config_, &step);
+  if (!cs.ok()) return fail_startup(step, cs);
+  // Scrape jobs are applied here (the scrape manager is built by Start), as
+  // are remote_write sending, discovery, rules and the dispatcher.
+  absl::Status ss = monitor->Start();
+  if (!ss.ok()) return fail_startup(MonitorStep::kScrape, ss);
+  registry_.AddCollector([with_scrape](std::string* out) {
+    with_scrape([&](scrape::ScrapeManager* sm) {
+      CollectScrapeStats(sm->Stats(), out);
+    });
   });
-  LogInfo("Scrape manager started",
-          {{"targets", absl::StrCat(scrape_->ActiveTargets().size())}});
-
-  alerting_->Start();
-  live_rules_.store(rules_);
-  live_alerting_.store(alerting_.get());
+  size_t targets = 0;
+  with_scrape(
+      [&](scrape::ScrapeManager* sm) { targets = sm->ActiveTargets().size(); });
+  LogInfo("Scrape manager started", {{"targets", absl::StrCat(targets)}});
+  alerting::AlertingService* alerting = MonitorParts::alerting(monitor);
+  live_alerting_.store(alerting);
   startup_lock.unlock();
   LogInfo("Rule manager started",
-          {{"rules", absl::StrCat(rules_->RuleCount())}});
+          {{"rules", absl::StrCat(alerting->rules().RuleCount())}});
   ready_.store(true);
   LogInfo("Server is ready to receive web requests.");
 
@@ -616,38 +608,26 @@ int Server::Run() {
     break;
   }
 
-  // Producers first (rules write to storage), then in-flight requests
-  // (which may still hold the rule manager, so it is freed only after),
-  // then storage.
+  // Producers first: scrapes (writing staleness markers), rules, the
+  // dispatchers, then remote write (its shards get the flush deadline; the
+  // rest stays queued on disk). Then in-flight requests (received samples
+  // still queue), then storage. The Monitor is freed only after the HTTP
+  // server, since handlers may still hold its parts.
   ready_.store(false);
   {
     std::lock_guard<std::mutex> lock(reload_mu_);
-    live_scrape_.store(nullptr);
-    discovery_->Stop();
-    scrape_->Stop();  // writes staleness markers
-    LogInfo("Scrape manager stopped");
-    live_rules_.store(nullptr);
     live_alerting_.store(nullptr);
-    alerting_->Stop();
-    LogInfo("Rule manager stopped");
+    monitor->Stop();
   }
+  LogInfo("Scrape manager stopped");
+  LogInfo("Rule manager stopped");
+  LogInfo("Remote storage stopped");
   server.Shutdown(absl::Seconds(10));
   LogInfo("Web server stopped");
-  // Every writer has stopped: shards get their flush deadline to send what
-  // they hold; the rest stays queued on disk for the next start.
-  remote_write_->Stop();
-  LogInfo("Remote storage stopped");
-  {
-    std::lock_guard<std::mutex> lock(reload_mu_);
-    discovery_.reset();
-    scrape_.reset();
-    alerting_.reset();
-    rules_ = nullptr;
-  }
   gate_.Set(nullptr);
-  absl::Status cs = db_->Close();
-  if (!cs.ok()) {
-    LogError("Closing storage failed", {{"err", std::string(cs.message())}});
+  absl::Status close = monitor->Close();
+  if (!close.ok()) {
+    LogError("Closing storage failed", {{"err", std::string(close.message())}});
     return 1;
   }
   LogInfo("See you next time!");
