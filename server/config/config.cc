@@ -1168,7 +1168,7 @@ absl::Status ParseRemoteWrite(const Parser& p, const YAML::Node& node,
         }},
        {"metadata_config",
         [&](auto& v, auto& q) {
-          return p.Mapping(
+          absl::Status ms = p.Mapping(
               v, q,
               {{"send",
                 [&](auto& w, auto& r) {
@@ -1182,6 +1182,22 @@ absl::Status ParseRemoteWrite(const Parser& p, const YAML::Node& node,
                   return p.Integer(w, r,
                                    &out->metadata_config.max_samples_per_send);
                 }}});
+          if (!ms.ok()) return ms;
+          // Prometheus accepts these and then panics (a zero ticker) or
+          // never finishes a send (batches of zero): reject them here.
+          const MetadataConfig& m = out->metadata_config;
+          if (m.send && m.send_interval <= absl::ZeroDuration()) {
+            return p.Error(v, q,
+                           "send_interval must be positive when send is true");
+          }
+          if (m.max_samples_per_send <= 0) {
+            return p.Error(
+                v, q,
+                absl::StrCat("max_samples_per_send must be positive, "
+                             "got ",
+                             m.max_samples_per_send));
+          }
+          return absl::OkStatus();
         }},
        {"basic_auth", http[0].handler},
        {"authorization", http[1].handler},

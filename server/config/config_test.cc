@@ -252,6 +252,28 @@ TEST(ConfigTest, LoadsExampleFile) {
   EXPECT_EQ(rw.queue_config.max_backoff, absl::Seconds(5));
 }
 
+TEST(ConfigTest, RemoteWriteMetadataConfig) {
+  absl::StatusOr<Config> d =
+      ParseConfig("remote_write:\n- url: http://x/\n", "prometheus.yml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  // Prometheus's defaults.
+  EXPECT_TRUE(d->remote_write[0].metadata_config.send);
+  EXPECT_EQ(d->remote_write[0].metadata_config.send_interval, absl::Minutes(1));
+  EXPECT_EQ(d->remote_write[0].metadata_config.max_samples_per_send, 500);
+  absl::StatusOr<Config> c = ParseConfig(
+      "remote_write:\n- url: http://x/\n  metadata_config:\n    send: false\n"
+      "    send_interval: 30s\n    max_samples_per_send: 100\n"
+      "- url: http://y/\n  metadata_config: {send: false, send_interval: 0s}\n",
+      "prometheus.yml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->remote_write[0].metadata_config.send);
+  EXPECT_EQ(c->remote_write[0].metadata_config.send_interval,
+            absl::Seconds(30));
+  EXPECT_EQ(c->remote_write[0].metadata_config.max_samples_per_send, 100);
+  // A zero interval is fine when nothing is sent.
+  EXPECT_FALSE(c->remote_write[1].metadata_config.send);
+}
+
 TEST(ConfigTest, ResolvesRuleFilesRelativeToConfigDir) {
   absl::StatusOr<Config> c =
       LoadConfigFile(std::string(kTestdata) + "prometheus.yml");
@@ -476,6 +498,18 @@ TEST(ConfigErrorTest, ValidationErrors) {
       {"remote_write:\n- url: http://x/\n  queue_config: {min_shards: 5, "
        "max_shards: 2}\n",
        "min_shards 5 greater than max_shards 2"},
+      {"remote_write:\n- url: http://x/\n  metadata_config: {sned: true}\n",
+       "remote_write[0].metadata_config"},
+      {"remote_write:\n- url: http://x/\n  metadata_config: {sned: true}\n",
+       "sned"},
+      {"remote_write:\n- url: http://x/\n  metadata_config: {send: maybe}\n",
+       "remote_write[0].metadata_config.send"},
+      {"remote_write:\n- url: http://x/\n  metadata_config: {send_interval: "
+       "0s}\n",
+       "send_interval must be positive when send is true"},
+      {"remote_write:\n- url: http://x/\n  metadata_config: "
+       "{max_samples_per_send: 0}\n",
+       "max_samples_per_send must be positive, got 0"},
   };
   for (const Case& tc : cases) {
     EXPECT_THAT(ParseError(tc.yaml), HasSubstr(tc.message)) << tc.yaml;

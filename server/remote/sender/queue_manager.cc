@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -36,11 +37,46 @@ bool Retryable(const absl::StatusOr<PostResponse>& r, bool retry_on_429) {
   return r->status >= 500 || (r->status == 429 && retry_on_429);
 }
 
+ShardScaler::Options ScalerOptions(const QueueManager::Options& o) {
+  ShardScaler::Options so;
+  so.min_shards = o.config.queue_config.min_shards;
+  so.max_shards = o.config.queue_config.max_shards;
+  so.batch_send_deadline = o.config.queue_config.batch_send_deadline;
+  so.update_interval = o.shard_update_interval;
+  return so;
+}
+
+remote::MetricMetadata::MetricType ProtoType(tsdb::textparse::MetricType t) {
+  using T = tsdb::textparse::MetricType;
+  switch (t) {
+    case T::kCounter:
+      return remote::MetricMetadata::COUNTER;
+    case T::kGauge:
+      return remote::MetricMetadata::GAUGE;
+    case T::kHistogram:
+      return remote::MetricMetadata::HISTOGRAM;
+    case T::kGaugeHistogram:
+      return remote::MetricMetadata::GAUGEHISTOGRAM;
+    case T::kSummary:
+      return remote::MetricMetadata::SUMMARY;
+    case T::kInfo:
+      return remote::MetricMetadata::INFO;
+    case T::kStateset:
+      return remote::MetricMetadata::STATESET;
+    case T::kUnknown:
+      break;
+  }
+  return remote::MetricMetadata::UNKNOWN;
+}
+
 }  // namespace
 
 QueueManager::QueueManager(Options opts, std::unique_ptr<DurableQueue> queue,
                            QueueMetrics metrics)
-    : opts_(std::move(opts)), queue_(std::move(queue)), metrics_(metrics) {}
+    : opts_(std::move(opts)),
+      queue_(std::move(queue)),
+      metrics_(metrics),
+      scaler_(ScalerOptions(opts_)) {}
 
 QueueManager::~QueueManager() {
   if (started_) Stop(absl::ZeroDuration());
@@ -50,35 +86,69 @@ void QueueManager::Start() {
   if (started_) return;
   started_ = true;
   stop_reading_ = false;
-  stop_shards_ = false;
   {
     absl::MutexLock l(&hard_mu_);
     hard_stop_ = false;
   }
+  {
+    absl::MutexLock l(&tick_mu_);
+    stop_ticking_ = false;
+  }
   const config::QueueConfig& qc = opts_.config.queue_config;
-  // A fixed shard count: min_shards (Prometheus starts there too and
-  // scales up under backlog; that scaling is not implemented yet).
-  int n = std::max(1, std::min(qc.min_shards, qc.max_shards));
-  metrics_.shards->Set(n);
+  // Prometheus starts at min_shards (clamped to max_shards here, where a
+  // min above the max would otherwise be unreachable).
+  const int hi = std::max(1, qc.max_shards);
+  const int n = std::min(std::max(1, qc.min_shards), hi);
+  metrics_.shards_min->Set(qc.min_shards);
+  metrics_.shards_max->Set(qc.max_shards);
+  metrics_.shards_desired->Set(n);
+  target_shards_ = n;
+  reshard_to_ = 0;
+  {
+    absl::MutexLock l(&shards_mu_);
+    StartShards(n);
+  }
+  reader_ = std::thread([this] { ReadLoop(); });
+  if (hi > 1) updater_ = std::thread([this] { UpdateLoop(); });
+  const config::MetadataConfig& mc = opts_.config.metadata_config;
+  if (mc.send && opts_.metadata_source &&
+      mc.send_interval > absl::ZeroDuration()) {
+    metadata_ = std::thread([this] { MetadataLoop(); });
+  }
+}
+
+void QueueManager::StartShards(int n) {
+  shards_.clear();
   for (int i = 0; i < n; ++i) shards_.push_back(std::make_unique<Shard>());
   for (auto& s : shards_) {
     Shard* sp = s.get();
     sp->thread = std::thread([this, sp] { ShardLoop(sp); });
   }
-  reader_ = std::thread([this] { ReadLoop(); });
+  metrics_.shards->Set(n);
 }
 
 void QueueManager::Stop(absl::Duration flush) {
   if (!started_) return;
   started_ = false;
+  {
+    absl::MutexLock l(&tick_mu_);
+    stop_ticking_ = true;
+  }
+  if (updater_.joinable()) updater_.join();
   stop_reading_ = true;
   queue_->Close();
-  // Lock/unlock re-evaluates the conditions of threads waiting on a shard,
-  // which read the stop flags.
-  for (auto& s : shards_) absl::MutexLock l(&s->mu);
+  {
+    // Lock/unlock re-evaluates the conditions of a reader waiting for room
+    // in a shard, which read stop_reading_.
+    absl::MutexLock l(&shards_mu_);
+    for (auto& s : shards_) absl::MutexLock sl(&s->mu);
+  }
   reader_.join();
-  stop_shards_ = true;
-  for (auto& s : shards_) absl::MutexLock l(&s->mu);
+  // The reader is gone: shards_ is ours now.
+  for (auto& s : shards_) {
+    absl::MutexLock l(&s->mu);
+    s->closing = true;
+  }
   const absl::Time deadline = absl::Now() + flush;
   for (auto& s : shards_) {
     absl::MutexLock l(&s->mu);
@@ -92,7 +162,11 @@ void QueueManager::Stop(absl::Duration flush) {
     hard_stop_ = true;
   }
   for (auto& s : shards_) s->thread.join();
-  shards_.clear();
+  if (metadata_.joinable()) metadata_.join();
+  {
+    absl::MutexLock l(&shards_mu_);
+    shards_.clear();
+  }
   {
     absl::MutexLock l(&pending_mu_);
     int64_t left = 0;
@@ -113,7 +187,8 @@ std::unique_ptr<DurableQueue> QueueManager::ReleaseQueue() {
   return std::move(queue_);
 }
 
-void QueueManager::Enqueue(absl::string_view record, int64_t num_samples) {
+void QueueManager::Enqueue(absl::string_view record, int64_t num_samples,
+                           int64_t max_timestamp) {
   absl::Status s = queue_->Append(record);
   if (!s.ok()) {
     metrics_.samples_dropped->Inc(static_cast<double>(num_samples));
@@ -125,8 +200,79 @@ void QueueManager::Enqueue(absl::string_view record, int64_t num_samples) {
                    opts_.name.c_str(), static_cast<long long>(num_samples),
                    std::string(s.message()).c_str());
     }
+  } else {
+    scaler_.SamplesIn(num_samples);
+    int64_t prev = highest_received_ms_.load(std::memory_order_relaxed);
+    while (max_timestamp > prev &&
+           !highest_received_ms_.compare_exchange_weak(prev, max_timestamp)) {
+    }
   }
   metrics_.queue_bytes->Set(static_cast<double>(queue_->bytes()));
+}
+
+bool QueueManager::Tick(absl::Duration d) {
+  absl::MutexLock l(&tick_mu_);
+  auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_) {
+    return stop_ticking_;
+  };
+  tick_mu_.AwaitWithTimeout(absl::Condition(&stopping), d);
+  return !stop_ticking_;
+}
+
+void QueueManager::UpdateLoop() {
+  while (Tick(opts_.shard_update_interval)) {
+    const int64_t recv_ms = highest_received_ms_.load();
+    const double recv =
+        recv_ms == INT64_MIN ? 0 : static_cast<double>(recv_ms) / 1000.0;
+    ShardScaler::Decision d = scaler_.Update(
+        target_shards_, recv, metrics_.highest_sent->Value(), absl::Now());
+    metrics_.shards_desired->Set(d.desired);
+    if (d.skipped_not_sending) {
+      std::fprintf(stderr,
+                   "remote write %s: skipping resharding (wanted %.2f "
+                   "shards): no send finished within 2 x "
+                   "batch_send_deadline\n",
+                   opts_.name.c_str(), d.desired);
+    }
+    if (!d.reshard) continue;
+    int expected = 0;
+    if (!reshard_to_.compare_exchange_strong(expected, d.shards)) {
+      std::fprintf(stderr, "remote write %s: currently resharding, skipping\n",
+                   opts_.name.c_str());
+      continue;
+    }
+    std::fprintf(stderr,
+                 "remote write %s: resharding from %d to %d shards (desired "
+                 "%.2f)\n",
+                 opts_.name.c_str(), target_shards_, d.shards, d.desired);
+    target_shards_ = d.shards;
+  }
+}
+
+bool QueueManager::Reshard(int n) {
+  {
+    absl::MutexLock l(&shards_mu_);
+    for (auto& s : shards_) {
+      absl::MutexLock sl(&s->mu);
+      s->closing = true;
+    }
+  }
+  // The old shards send everything they hold, however long it takes; the
+  // new ones must not start before, or a series could overtake itself.
+  for (auto& s : shards_) {
+    absl::MutexLock l(&s->mu);
+    auto exited = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+      return s->exited;
+    };
+    while (!s->mu.AwaitWithTimeout(absl::Condition(&exited),
+                                   absl::Milliseconds(100))) {
+      if (stop_reading_) return false;
+    }
+  }
+  absl::MutexLock l(&shards_mu_);
+  for (auto& s : shards_) s->thread.join();
+  StartShards(n);
+  return true;
 }
 
 void QueueManager::ReadLoop() {
@@ -141,6 +287,10 @@ void QueueManager::ReadLoop() {
   std::vector<uint64_t> hashes;
   std::vector<bool> keep;
   while (!stop_reading_) {
+    if (int n = reshard_to_.load(); n > 0) {
+      if (static_cast<size_t>(n) != shards_.size() && !Reshard(n)) return;
+      reshard_to_ = 0;
+    }
     if (!queue_->Read(&record, &next, absl::Milliseconds(200))) continue;
     metrics_.queue_bytes->Set(static_cast<double>(queue_->bytes()));
     absl::StatusOr<DecodedBatch> b = DecodeBatch(record);
@@ -175,8 +325,10 @@ void QueueManager::ReadLoop() {
           ++dropped;
         }
       }
-      if (dropped > 0)
+      if (dropped > 0) {
         metrics_.samples_dropped->Inc(static_cast<double>(dropped));
+        scaler_.SamplesDropped(dropped);
+      }
     }
     uint64_t seq;
     const int64_t total = p.remaining;
@@ -213,34 +365,96 @@ void QueueManager::ShardLoop(Shard* shard) {
   std::vector<Entry> batch;
   std::string scratch, compressed;
   batch.reserve(max);
+  auto exit = [shard] {
+    absl::MutexLock l(&shard->mu);
+    shard->exited = true;
+  };
   while (true) {
     batch.clear();
     {
       absl::MutexLock l(&shard->mu);
       auto any = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard->mu) {
-        return !shard->buf.empty() || stop_shards_.load();
+        return !shard->buf.empty() || shard->closing;
       };
-      // Polls stop_shards_ (an atomic the condition cannot be woken by).
-      while (!shard->mu.AwaitWithTimeout(absl::Condition(&any),
-                                         absl::Milliseconds(100))) {
+      shard->mu.Await(absl::Condition(&any));
+      if (shard->buf.empty()) {  // closing and nothing left
+        shard->exited = true;
+        return;
       }
-      if (shard->buf.empty()) return;  // stopping and nothing left
       auto full = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard->mu) {
-        return shard->buf.size() >= max || stop_shards_.load();
+        return shard->buf.size() >= max || shard->closing;
       };
-      const absl::Time deadline = absl::Now() + qc.batch_send_deadline;
-      while (!shard->mu.AwaitWithDeadline(
-          absl::Condition(&full),
-          std::min(deadline, absl::Now() + absl::Milliseconds(100)))) {
-        if (absl::Now() >= deadline) break;
-      }
+      shard->mu.AwaitWithDeadline(absl::Condition(&full),
+                                  absl::Now() + qc.batch_send_deadline);
       size_t take = std::min(max, shard->buf.size());
       batch.assign(shard->buf.begin(), shard->buf.begin() + take);
       shard->buf.erase(shard->buf.begin(), shard->buf.begin() + take);
     }
-    if (!Send(batch, &scratch, &compressed)) return;  // hard stop
+    const absl::Time begin = absl::Now();
+    if (!Send(batch, &scratch, &compressed)) {  // hard stop
+      exit();
+      return;
+    }
+    // Counted whether sent or rejected: the time went into sending either
+    // way (Prometheus does the same).
+    const absl::Time end = absl::Now();
+    scaler_.BatchDone(static_cast<int64_t>(batch.size()), end - begin, end);
     Complete(batch);
   }
+}
+
+void QueueManager::MetadataLoop() {
+  const config::MetadataConfig& mc = opts_.config.metadata_config;
+  const size_t per_send =
+      static_cast<size_t>(std::max(1, mc.max_samples_per_send));
+  // Prometheus sends after the first interval, not at start (targets have
+  // not been scraped yet then).
+  while (Tick(mc.send_interval)) {
+    std::vector<MetricMetadata> md = opts_.metadata_source();
+    // Many targets expose the same families with the same text: send each
+    // distinct entry once.
+    auto key = [](const MetricMetadata& m) {
+      return std::tie(m.metric, m.type, m.help, m.unit);
+    };
+    std::sort(md.begin(), md.end(),
+              [&](const auto& a, const auto& b) { return key(a) < key(b); });
+    md.erase(std::unique(md.begin(), md.end(),
+                         [&](const auto& a, const auto& b) {
+                           return key(a) == key(b);
+                         }),
+             md.end());
+    for (size_t i = 0; i < md.size(); i += per_send) {
+      if (!SendMetadata(md, i, std::min(md.size(), i + per_send))) return;
+    }
+  }
+}
+
+bool QueueManager::SendMetadata(const std::vector<MetricMetadata>& md,
+                                size_t begin, size_t end) {
+  WriteRequest wr;
+  for (size_t i = begin; i < end; ++i) {
+    remote::MetricMetadata* m = wr.add_metadata();
+    m->set_type(ProtoType(md[i].type));
+    m->set_metric_family_name(md[i].metric);
+    m->set_help(md[i].help);
+    m->set_unit(md[i].unit);
+  }
+  std::string raw, compressed;
+  wr.SerializeToString(&raw);
+  snappy::Compress(raw.data(), raw.size(), &compressed);
+  const size_t n = end - begin;
+  switch (Deliver(compressed, n, "metadata", metrics_.metadata_retried)) {
+    case Outcome::kSent:
+      metrics_.metadata_sent->Inc(static_cast<double>(n));
+      metrics_.metadata_bytes->Inc(static_cast<double>(compressed.size()));
+      return true;
+    case Outcome::kRejected:
+      metrics_.metadata_failed->Inc(static_cast<double>(n));
+      return true;
+    case Outcome::kStopped:
+      break;
+  }
+  return false;
 }
 
 void QueueManager::AddHeaders(
@@ -277,7 +491,6 @@ void QueueManager::AddHeaders(
 
 bool QueueManager::Send(const std::vector<Entry>& batch, std::string* scratch,
                         std::string* compressed) {
-  const config::RemoteWriteConfig& cfg = opts_.config;
   WriteRequest wr;
   // One TimeSeries per series in the batch, samples in arrival order.
   absl::flat_hash_map<const tsdb::Labels*, TimeSeries*> by_series;
@@ -301,46 +514,58 @@ bool QueueManager::Send(const std::vector<Entry>& batch, std::string* scratch,
   wr.SerializeToString(scratch);
   compressed->clear();
   snappy::Compress(scratch->data(), scratch->size(), compressed);
+  switch (
+      Deliver(*compressed, batch.size(), "samples", metrics_.samples_retried)) {
+    case Outcome::kSent: {
+      metrics_.samples_sent->Inc(static_cast<double>(batch.size()));
+      metrics_.bytes_sent->Inc(static_cast<double>(compressed->size()));
+      double ts = static_cast<double>(max_t) / 1000.0;
+      if (ts > metrics_.highest_sent->Value()) metrics_.highest_sent->Set(ts);
+      return true;
+    }
+    case Outcome::kRejected:
+      metrics_.samples_failed->Inc(static_cast<double>(batch.size()));
+      return true;
+    case Outcome::kStopped:
+      break;
+  }
+  return false;
+}
+
+QueueManager::Outcome QueueManager::Deliver(const std::string& body, size_t n,
+                                            const char* what,
+                                            metrics::Counter* retried) {
+  const config::RemoteWriteConfig& cfg = opts_.config;
   PostRequest req;
   req.url = cfg.url;
-  req.body = *compressed;
-  const double n = static_cast<double>(batch.size());
+  req.body = body;
   absl::Duration backoff = cfg.queue_config.min_backoff;
   while (true) {
     req.headers.clear();
     AddHeaders(&req.headers);
     absl::StatusOr<PostResponse> r =
         opts_.poster->Post(req, cfg.remote_timeout);
-    if (r.ok() && r->status / 100 == 2) {
-      metrics_.samples_sent->Inc(n);
-      metrics_.bytes_sent->Inc(static_cast<double>(compressed->size()));
-      double ts = static_cast<double>(max_t) / 1000.0;
-      if (ts > metrics_.highest_sent->Value()) metrics_.highest_sent->Set(ts);
-      return true;
-    }
+    if (r.ok() && r->status / 100 == 2) return Outcome::kSent;
     std::string why =
         r.ok() ? absl::StrCat(
                      "HTTP ", r->status, ": ",
                      absl::StripTrailingAsciiWhitespace(r->body.substr(0, 256)))
                : std::string(r.status().message());
     if (!Retryable(r, cfg.queue_config.retry_on_http_429)) {
-      metrics_.samples_failed->Inc(n);
       std::fprintf(stderr,
-                   "remote write %s: %s rejected %zu samples (not retried): "
-                   "%s\n",
-                   opts_.name.c_str(), cfg.url.c_str(), batch.size(),
-                   why.c_str());
-      return true;
+                   "remote write %s: %s rejected %zu %s (not retried): %s\n",
+                   opts_.name.c_str(), cfg.url.c_str(), n, what, why.c_str());
+      return Outcome::kRejected;
     }
-    metrics_.samples_retried->Inc(n);
+    retried->Inc(static_cast<double>(n));
     static std::atomic<int64_t> last_log{0};
     int64_t now = absl::ToUnixSeconds(absl::Now());
     if (last_log.exchange(now) != now) {
       std::fprintf(stderr,
-                   "remote write %s: sending to %s failed, retrying: %s\n",
-                   opts_.name.c_str(), cfg.url.c_str(), why.c_str());
+                   "remote write %s: sending %s to %s failed, retrying: %s\n",
+                   opts_.name.c_str(), what, cfg.url.c_str(), why.c_str());
     }
-    if (!Backoff(backoff)) return false;
+    if (!Backoff(backoff)) return Outcome::kStopped;
     backoff = std::min(backoff * 2, cfg.queue_config.max_backoff);
   }
 }

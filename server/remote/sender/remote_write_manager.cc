@@ -35,6 +35,9 @@ std::string Fingerprint(const config::RemoteWriteConfig& c,
       q.max_samples_per_send, ",", absl::FormatDuration(q.batch_send_deadline),
       ",", absl::FormatDuration(q.min_backoff), ",",
       absl::FormatDuration(q.max_backoff), ",", q.retry_on_http_429, "\n");
+  const config::MetadataConfig& m = c.metadata_config;
+  absl::StrAppend(&f, "md:", m.send, ",", absl::FormatDuration(m.send_interval),
+                  ",", m.max_samples_per_send, "\n");
   if (c.basic_auth.has_value()) {
     absl::StrAppend(&f, "ba:", c.basic_auth->username, ":",
                     c.basic_auth->password, ":", c.basic_auth->password_file,
@@ -137,6 +140,29 @@ RemoteWriteManager::RemoteWriteManager(tsdb::Appendable* storage,
   queue_bytes_ = registry_->NewGauge(
       "vigil_remote_storage_queue_bytes",
       "Bytes queued (on disk or in memory) and not yet sent.", l);
+  shards_desired_ = registry_->NewGauge(
+      "vigil_remote_storage_shards_desired",
+      "Shards the sending rate calls for (unrounded, before damping and "
+      "min/max).",
+      l);
+  shards_min_ = registry_->NewGauge("vigil_remote_storage_shards_min",
+                                    "queue_config.min_shards.", l);
+  shards_max_ = registry_->NewGauge("vigil_remote_storage_shards_max",
+                                    "queue_config.max_shards.", l);
+  metadata_sent_ = registry_->NewCounter(
+      "vigil_remote_storage_metadata_total",
+      "Metric metadata entries sent to remote storage.", l);
+  metadata_failed_ = registry_->NewCounter(
+      "vigil_remote_storage_metadata_failed_total",
+      "Metadata entries the remote storage rejected with a non-retryable "
+      "error.",
+      l);
+  metadata_retried_ = registry_->NewCounter(
+      "vigil_remote_storage_metadata_retried_total",
+      "Metadata entries whose send failed with a retryable error.", l);
+  metadata_bytes_ = registry_->NewCounter(
+      "vigil_remote_storage_metadata_bytes_total",
+      "Compressed metadata request bytes sent to remote storage.", l);
   highest_ts_ = registry_
                     ->NewGauge(
                         "vigil_remote_storage_highest_timestamp_in_"
@@ -155,11 +181,24 @@ RemoteWriteManager::~RemoteWriteManager() {
 QueueMetrics RemoteWriteManager::MetricsFor(const std::string& name,
                                             const std::string& url) {
   const std::vector<std::string> v = {name, url};
-  return QueueMetrics{sent_->WithLabels(v),         failed_->WithLabels(v),
-                      retried_->WithLabels(v),      dropped_->WithLabels(v),
-                      bytes_->WithLabels(v),        pending_->WithLabels(v),
-                      highest_sent_->WithLabels(v), shards_->WithLabels(v),
-                      queue_bytes_->WithLabels(v)};
+  QueueMetrics m;
+  m.samples_sent = sent_->WithLabels(v);
+  m.samples_failed = failed_->WithLabels(v);
+  m.samples_retried = retried_->WithLabels(v);
+  m.samples_dropped = dropped_->WithLabels(v);
+  m.bytes_sent = bytes_->WithLabels(v);
+  m.samples_pending = pending_->WithLabels(v);
+  m.highest_sent = highest_sent_->WithLabels(v);
+  m.shards = shards_->WithLabels(v);
+  m.queue_bytes = queue_bytes_->WithLabels(v);
+  m.shards_desired = shards_desired_->WithLabels(v);
+  m.shards_min = shards_min_->WithLabels(v);
+  m.shards_max = shards_max_->WithLabels(v);
+  m.metadata_sent = metadata_sent_->WithLabels(v);
+  m.metadata_failed = metadata_failed_->WithLabels(v);
+  m.metadata_retried = metadata_retried_->WithLabels(v);
+  m.metadata_bytes = metadata_bytes_->WithLabels(v);
+  return m;
 }
 
 absl::Status RemoteWriteManager::ApplyConfig(const config::Config& config) {
@@ -248,6 +287,8 @@ absl::Status RemoteWriteManager::ApplyConfigs(
     o.name = name;
     o.poster = own_poster != nullptr ? own_poster.get() : options_.poster;
     o.user_agent = options_.user_agent;
+    o.shard_update_interval = options_.shard_update_interval;
+    o.metadata_source = options_.metadata_source;
     auto m = std::make_unique<QueueManager>(std::move(o), std::move(dq),
                                             MetricsFor(name, rw.url));
     if (started_) m->Start();
@@ -289,7 +330,8 @@ void RemoteWriteManager::Forward(absl::string_view record, int64_t num_samples,
   double ts = static_cast<double>(max_timestamp) / 1000.0;
   if (ts > highest_ts_->Value()) highest_ts_->Set(ts);
   absl::ReaderMutexLock l(&mu_);
-  for (Queue& q : queues_) q.manager->Enqueue(record, num_samples);
+  for (Queue& q : queues_)
+    q.manager->Enqueue(record, num_samples, max_timestamp);
 }
 
 std::vector<std::string> RemoteWriteManager::QueueNames() const {

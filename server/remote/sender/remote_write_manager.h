@@ -15,6 +15,9 @@
 //   sender::RemoteWriteManager rw(&storage_gate,
 //       {.data_dir = flags.storage_tsdb_path, .registry = &registry});
 //   RETURN_IF_ERROR(rw.ApplyConfig(config));   // at startup, and on reload
+//   // Optional, for metadata_config.send (copy scrape::MetricMetadata
+//   // field by field; see metadata.h):
+//   //   .metadata_source = [&scrape] { ... ActiveTargets() ... }
 //   rw.Start();
 //   // Hand &rw (not the storage) to everything that writes samples: the
 //   // scrape manager, the rule manager, the remote-write receiver
@@ -27,7 +30,9 @@
 // (rejected by the receiver with a non-retryable status), _samples_retried_
 // total, _samples_dropped_total (write_relabel_configs or a full queue),
 // _samples_pending, _queue_highest_sent_timestamp_seconds, _shards,
-// _bytes_total, _queue_bytes; and vigil_remote_storage_highest_timestamp_
+// _bytes_total, _queue_bytes, _shards_desired, _shards_min, _shards_max,
+// _metadata_total, _metadata_failed_total, _metadata_retried_total,
+// _metadata_bytes_total; and vigil_remote_storage_highest_timestamp_
 // in_seconds (no labels: newest sample committed).
 //
 // Thread-safety: NewAppender() and the appenders' use are thread-safe as
@@ -46,6 +51,7 @@
 #include "absl/time/time.h"
 #include "server/config/config.h"
 #include "server/metrics/registry.h"
+#include "server/remote/sender/metadata.h"
 #include "server/remote/sender/poster.h"
 #include "server/remote/sender/queue_manager.h"
 #include "tsdb/appender.h"
@@ -70,6 +76,13 @@ class RemoteWriteManager : public tsdb::Appendable {
     // with a data_dir anything unsent stays queued on disk.
     absl::Duration flush_deadline = absl::Seconds(5);
     std::string user_agent = "Vigil/0.1";
+    // Metric metadata for destinations with metadata_config.send (the
+    // default): the scrape targets' TYPE/HELP/UNIT. Null: none is sent.
+    // Called every send_interval from a sender thread.
+    MetadataSource metadata_source;
+    // How often each destination recomputes its shard count (Prometheus:
+    // 10 s; tests shorten it).
+    absl::Duration shard_update_interval = absl::Seconds(10);
   };
 
   // `storage` must outlive the manager.
@@ -128,6 +141,13 @@ class RemoteWriteManager : public tsdb::Appendable {
   metrics::GaugeFamily* highest_sent_;
   metrics::GaugeFamily* shards_;
   metrics::GaugeFamily* queue_bytes_;
+  metrics::GaugeFamily* shards_desired_;
+  metrics::GaugeFamily* shards_min_;
+  metrics::GaugeFamily* shards_max_;
+  metrics::CounterFamily* metadata_sent_;
+  metrics::CounterFamily* metadata_failed_;
+  metrics::CounterFamily* metadata_retried_;
+  metrics::CounterFamily* metadata_bytes_;
   metrics::Gauge* highest_ts_;
 
   mutable absl::Mutex mu_;

@@ -1,9 +1,13 @@
 #include "server/remote/sender/remote_write_manager.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -454,6 +458,288 @@ TEST_F(RemoteWriteTest, NoDestinationsMeansThePlainStorageAppender) {
   Append(m.get(), ThreeSeries(), 0, 2);
   EXPECT_TRUE(m->QueueNames().empty());
   EXPECT_FALSE(m->Metrics("x").has_value());
+}
+
+// Polls `f` every 10 ms for up to 20 s.
+template <typename F>
+bool WaitFor(F f) {
+  const absl::Time until = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < until) {
+    if (f()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return f();
+}
+
+// Samples per series (rendered as FakeReceiver does) in arrival order.
+using Sent = std::map<std::string, std::vector<std::pair<int64_t, double>>>;
+
+std::string ReceiverName(const tsdb::Labels& l) {
+  std::string out = "{";
+  bool first = true;
+  for (const tsdb::Label& p : l) {
+    absl::StrAppend(&out, first ? "" : ", ", p.name, "=\"", p.value, "\"");
+    first = false;
+  }
+  return out + "}";
+}
+
+// Every series got exactly its samples, in order (short failure output).
+void ExpectExactlyOnceInOrder(const std::vector<FakeReceiver::Got>& got,
+                              const Sent& want) {
+  Sent by;
+  for (const FakeReceiver::Got& g : got) by[g.series].emplace_back(g.t, g.v);
+  ASSERT_EQ(by.size(), want.size());
+  for (const auto& [name, samples] : want) {
+    auto it = by.find(name);
+    ASSERT_NE(it, by.end()) << name;
+    ASSERT_EQ(it->second.size(), samples.size()) << name;
+    for (size_t i = 0; i < samples.size(); ++i) {
+      ASSERT_EQ(it->second[i], samples[i]) << name << " sample " << i;
+    }
+  }
+}
+
+class ReshardTest : public RemoteWriteTest {
+ protected:
+  std::unique_ptr<RemoteWriteManager> FastUpdating() {
+    RemoteWriteManager::Options o;
+    o.registry = &registry_;
+    o.flush_deadline = absl::Seconds(2);
+    o.shard_update_interval = absl::Milliseconds(250);
+    return std::make_unique<RemoteWriteManager>(db_.get(), o);
+  }
+
+  // One commit of one sample for each of the first `n` series, stamped
+  // with the wall clock (so "behind" means what it means in production).
+  void Tick(tsdb::Appendable* a, int n) {
+    int64_t t = absl::ToUnixMillis(absl::Now());
+    if (t <= last_t_) t = last_t_ + 1;
+    last_t_ = t;
+    auto app = a->NewAppender();
+    for (int i = 0; i < n; ++i) {
+      tsdb::Labels l = L({{"__name__", "reshard"}, {"i", absl::StrCat(i)}});
+      const double v = static_cast<double>(appended_);
+      ASSERT_TRUE(app->Append(0, l, t, v).ok());
+      want_[ReceiverName(l)].emplace_back(t, v);
+      ++appended_;
+    }
+    ASSERT_TRUE(app->Commit().ok());
+  }
+
+  int64_t last_t_ = 0;
+  size_t appended_ = 0;
+  Sent want_;
+};
+
+TEST_F(ReshardTest, SlowReceiverScalesUpFastOneScalesDownEverySampleOnce) {
+  FakeReceiver rx(0, /*threads=*/8);
+  rx.SetDelay(absl::Milliseconds(60));
+  auto m = FastUpdating();
+  config::RemoteWriteConfig c = Rw(rx.url());
+  c.queue_config.min_shards = 1;
+  c.queue_config.max_shards = 4;
+  c.queue_config.max_samples_per_send = 50;
+  c.queue_config.capacity = 500;
+  c.queue_config.batch_send_deadline = absl::Milliseconds(200);
+  ASSERT_TRUE(m->ApplyConfigs({c}, {}).ok());
+  m->Start();
+  QueueMetrics qm = *m->Metrics(m->QueueNames()[0]);
+  EXPECT_EQ(qm.shards->Value(), 1);
+  EXPECT_EQ(qm.shards_min->Value(), 1);
+  EXPECT_EQ(qm.shards_max->Value(), 4);
+
+  // ~2000 samples/s against one shard that sends 50 per 60 ms (~830/s):
+  // 1.2 ms per sample calls for ~2.4 shards plus the backlog bias.
+  double most = 0;
+  absl::Time until = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < until && most < 3) {
+    Tick(m.get(), 20);
+    most = std::max(most, qm.shards->Value());
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_GE(most, 3) << "desired " << qm.shards_desired->Value();
+  EXPECT_GT(qm.shards_desired->Value(), 1.3);
+  EXPECT_GT(rx.max_concurrent(), 1);
+
+  // A fast receiver and a lighter load: back to one shard.
+  rx.SetDelay(absl::ZeroDuration());
+  until = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < until && qm.shards->Value() > 1) {
+    Tick(m.get(), 5);
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(qm.shards->Value(), 1) << "desired " << qm.shards_desired->Value();
+  Tick(m.get(), 20);
+
+  ASSERT_TRUE(rx.WaitForSamples(appended_, absl::Seconds(60)))
+      << rx.samples().size() << " of " << appended_;
+  absl::SleepFor(absl::Milliseconds(300));  // nothing more may come
+  std::vector<FakeReceiver::Got> got = rx.samples();
+  EXPECT_EQ(got.size(), appended_);
+  // Same samples, each once, each series in the order it was written.
+  ExpectExactlyOnceInOrder(got, want_);
+  m->Stop();
+  EXPECT_EQ(qm.samples_pending->Value(), 0);
+  EXPECT_EQ(qm.samples_sent->Value(), static_cast<double>(appended_));
+  const std::string text = registry_.Render();
+  for (const char* name :
+       {"vigil_remote_storage_shards{", "vigil_remote_storage_shards_desired{",
+        "vigil_remote_storage_shards_min{",
+        "vigil_remote_storage_shards_max{"}) {
+    EXPECT_NE(text.find(name), std::string::npos) << name;
+  }
+}
+
+TEST_F(ReshardTest, FailingReceiverDoesNotScaleUp) {
+  FakeReceiver rx(0, /*threads=*/8);
+  rx.SetDelay(absl::Milliseconds(60));
+  auto m = FastUpdating();
+  config::RemoteWriteConfig c = Rw(rx.url());
+  c.queue_config.min_shards = 1;
+  c.queue_config.max_shards = 4;
+  c.queue_config.max_samples_per_send = 50;
+  c.queue_config.batch_send_deadline = absl::Milliseconds(100);
+  c.queue_config.min_backoff = absl::Milliseconds(100);
+  c.queue_config.max_backoff = absl::Milliseconds(400);
+  ASSERT_TRUE(m->ApplyConfigs({c}, {}).ok());
+  m->Start();
+  QueueMetrics qm = *m->Metrics(m->QueueNames()[0]);
+  // One shard keeps up with a light load (1.2 ms per sample, ~500/s)...
+  for (absl::Time until = absl::Now() + absl::Milliseconds(1500);
+       absl::Now() < until;) {
+    Tick(m.get(), 5);
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(qm.shards->Value(), 1);
+  // ... then the receiver fails while the load quadruples: the estimate
+  // asks for more shards, but nothing finishes sending, so none start.
+  rx.Fail(503, -1);
+  double most_desired = 0;
+  for (absl::Time until = absl::Now() + absl::Seconds(2);
+       absl::Now() < until;) {
+    Tick(m.get(), 20);
+    absl::SleepFor(absl::Milliseconds(10));
+    most_desired = std::max(most_desired, qm.shards_desired->Value());
+    ASSERT_EQ(qm.shards->Value(), 1);
+  }
+  EXPECT_GT(most_desired, 1.3);
+  EXPECT_GT(qm.samples_retried->Value(), 0);
+  // It recovers and delivers everything once.
+  rx.Fail(0, 0);
+  rx.SetDelay(absl::ZeroDuration());
+  ASSERT_TRUE(rx.WaitForSamples(appended_, absl::Seconds(60)));
+  absl::SleepFor(absl::Milliseconds(300));
+  ExpectExactlyOnceInOrder(rx.samples(), want_);
+}
+
+std::vector<MetricMetadata> SomeMetadata() {
+  using T = tsdb::textparse::MetricType;
+  return {
+      {"http_requests_total", T::kCounter, "Requests served.", ""},
+      {"temperature", T::kGauge, "Room temperature.", "celsius"},
+      {"latency_seconds", T::kHistogram, "Latency.", "seconds"},
+      {"queue_size", T::kGaugeHistogram, "", ""},
+      {"rpc_seconds", T::kSummary, "RPC latency.", ""},
+      {"build", T::kInfo, "Build info.", ""},
+      {"state", T::kStateset, "States.", ""},
+      {"odd", T::kUnknown, "Untyped thing.", ""},
+      // The same family from a second target: sent once.
+      {"http_requests_total", T::kCounter, "Requests served.", ""},
+      // Same family, different help: a distinct entry.
+      {"temperature", T::kGauge, "Other help.", "celsius"},
+  };
+}
+
+class MetadataTest : public RemoteWriteTest {
+ protected:
+  std::unique_ptr<RemoteWriteManager> WithMetadata() {
+    RemoteWriteManager::Options o;
+    o.registry = &registry_;
+    o.flush_deadline = absl::Milliseconds(500);
+    o.metadata_source = [this] {
+      ++calls_;
+      return SomeMetadata();
+    };
+    return std::make_unique<RemoteWriteManager>(db_.get(), o);
+  }
+
+  std::atomic<int> calls_{0};
+};
+
+TEST_F(MetadataTest, SentEveryIntervalInBoundedRequestsOncePerEntry) {
+  FakeReceiver rx;
+  auto m = WithMetadata();
+  config::RemoteWriteConfig c = Rw(rx.url());
+  c.metadata_config.send_interval = absl::Milliseconds(300);
+  c.metadata_config.max_samples_per_send = 4;
+  ASSERT_TRUE(m->ApplyConfigs({c}, {}).ok());
+  m->Start();
+  // Nothing before the first interval (targets have not been scraped).
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(rx.metadata_requests(), 0);
+  ASSERT_TRUE(WaitFor([&] { return rx.metadata().size() >= 18; }));
+  m->Stop();
+  EXPECT_GE(calls_.load(), 2);
+  EXPECT_LE(rx.max_metadata_per_request(), 4u);
+  EXPECT_TRUE(rx.samples().empty());
+  std::vector<FakeReceiver::Metadata> got = rx.metadata();
+  // The first round: 9 distinct entries, sorted by family name.
+  std::vector<std::tuple<std::string, int, std::string, std::string>> first;
+  for (int i = 0; i < 9; ++i) {
+    first.emplace_back(got[i].family, got[i].type, got[i].help, got[i].unit);
+  }
+  std::vector<std::tuple<std::string, int, std::string, std::string>> want = {
+      {"build", 6, "Build info.", ""},
+      {"http_requests_total", 1, "Requests served.", ""},
+      {"latency_seconds", 3, "Latency.", "seconds"},
+      {"odd", 0, "Untyped thing.", ""},
+      {"queue_size", 4, "", ""},
+      {"rpc_seconds", 5, "RPC latency.", ""},
+      {"state", 7, "States.", ""},
+      {"temperature", 2, "Other help.", "celsius"},
+      {"temperature", 2, "Room temperature.", "celsius"},
+  };
+  EXPECT_EQ(first, want);
+  QueueMetrics qm = *m->Metrics(m->QueueNames()[0]);
+  EXPECT_EQ(qm.metadata_sent->Value(), static_cast<double>(got.size()));
+  EXPECT_EQ(static_cast<int>(got.size()) % 9, 0);
+  EXPECT_GT(qm.metadata_bytes->Value(), 0);
+  EXPECT_EQ(qm.metadata_failed->Value(), 0);
+}
+
+TEST_F(MetadataTest, SendFalseSendsNone) {
+  FakeReceiver rx;
+  auto m = WithMetadata();
+  config::RemoteWriteConfig c = Rw(rx.url());
+  c.metadata_config.send = false;
+  c.metadata_config.send_interval = absl::Milliseconds(50);
+  ASSERT_TRUE(m->ApplyConfigs({c}, {}).ok());
+  m->Start();
+  Append(m.get(), ThreeSeries(), 0, 2);
+  ASSERT_TRUE(rx.WaitForSamples(6, absl::Seconds(10)));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(calls_.load(), 0);
+  EXPECT_EQ(rx.metadata_requests(), 0);
+}
+
+TEST_F(MetadataTest, RetriedOnServerErrorsDroppedOnClientErrors) {
+  FakeReceiver rx;
+  rx.Fail(503, 2);
+  auto m = WithMetadata();
+  config::RemoteWriteConfig c = Rw(rx.url());
+  c.metadata_config.send_interval = absl::Milliseconds(200);
+  c.metadata_config.max_samples_per_send = 100;
+  ASSERT_TRUE(m->ApplyConfigs({c}, {}).ok());
+  m->Start();
+  ASSERT_TRUE(WaitFor([&] { return rx.metadata().size() >= 9; }));
+  QueueMetrics qm = *m->Metrics(m->QueueNames()[0]);
+  EXPECT_EQ(qm.metadata_retried->Value(), 18);
+  EXPECT_EQ(rx.failed_requests(), 2);
+  rx.Fail(400, 1);
+  ASSERT_TRUE(WaitFor([&] { return qm.metadata_failed->Value() == 9; }));
+  m->Stop();
+  EXPECT_EQ(rx.failed_requests(), 3);
 }
 
 }  // namespace

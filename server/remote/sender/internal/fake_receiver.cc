@@ -7,10 +7,10 @@
 
 namespace vigil::server::remote::sender::testing {
 
-FakeReceiver::FakeReceiver(int port) {
+FakeReceiver::FakeReceiver(int port, int threads) {
   http::HttpServerOptions o;
   o.listen_address = absl::StrCat("127.0.0.1:", port);
-  o.threads = 2;
+  o.threads = threads;
   server_ = std::make_unique<http::HttpServer>(
       o, [this](http::Request* r) { return Handle(r); });
   absl::Status s = server_->Start();
@@ -39,8 +39,22 @@ void FakeReceiver::Fail(int status, int times) {
   fail_times_ = times;
 }
 
-http::Response FakeReceiver::Handle(http::Request* r) {
+void FakeReceiver::SetDelay(absl::Duration d) {
   absl::MutexLock l(&mu_);
+  delay_ = d;
+}
+
+http::Response FakeReceiver::Handle(http::Request* r) {
+  absl::Duration delay;
+  {
+    absl::MutexLock l(&mu_);
+    delay = delay_;
+    max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
+  }
+  // Sleeps outside the lock so slow requests overlap.
+  absl::SleepFor(delay);
+  absl::MutexLock l(&mu_);
+  --in_flight_;
   headers_ = r->headers;
   if (fail_times_ != 0) {
     if (fail_times_ > 0) --fail_times_;
@@ -65,6 +79,15 @@ http::Response FakeReceiver::Handle(http::Request* r) {
       got_.push_back({name, s.timestamp(), s.value()});
       ++n;
     }
+  }
+  for (const MetricMetadata& m : wr.metadata()) {
+    metadata_.push_back({static_cast<int>(m.type()), m.metric_family_name(),
+                         m.help(), m.unit()});
+  }
+  if (wr.metadata_size() > 0) {
+    ++metadata_requests_;
+    max_metadata_per_request_ = std::max(
+        max_metadata_per_request_, static_cast<size_t>(wr.metadata_size()));
   }
   ++requests_;
   max_per_request_ = std::max(max_per_request_, n);
@@ -99,6 +122,26 @@ int FakeReceiver::failed_requests() const {
 size_t FakeReceiver::max_samples_per_request() const {
   absl::MutexLock l(&mu_);
   return max_per_request_;
+}
+
+std::vector<FakeReceiver::Metadata> FakeReceiver::metadata() const {
+  absl::MutexLock l(&mu_);
+  return metadata_;
+}
+
+int FakeReceiver::metadata_requests() const {
+  absl::MutexLock l(&mu_);
+  return metadata_requests_;
+}
+
+size_t FakeReceiver::max_metadata_per_request() const {
+  absl::MutexLock l(&mu_);
+  return max_metadata_per_request_;
+}
+
+int FakeReceiver::max_concurrent() const {
+  absl::MutexLock l(&mu_);
+  return max_in_flight_;
 }
 
 std::vector<std::pair<std::string, std::string>> FakeReceiver::last_headers()
