@@ -369,4 +369,70 @@ TEST_F(ServeTest, RemoteWriteSendsScrapedSamplesAndFollowsReload) {
 }
 
 }  // namespace
+// Startup failures name the step that failed (the Monitor reports it) and
+// exit 1 without leaving the data directory locked.
+TEST_F(ServeTest, StartupStepErrorsAreLoggedByStep) {
+  const std::string base =
+      absl::StrCat(kBinary, " serve --web.listen-address=127.0.0.1:", port_,
+                   " --storage.tsdb.path=", dir_, "/data");
+  CmdResult r = RunCmd(
+      absl::StrCat(base, " --alerting.config.file=", dir_, "/missing_am.yml"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("Error loading alerting config"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("missing_am.yml"), std::string::npos) << r.output;
+
+  std::ofstream(dir_ + "/bad_rules.yml")
+      << "groups:\n  - name: g\n    rules:\n      - record: r\n"
+         "        expr: sum(x\n";
+  WriteConfig("rule_files: ['bad_rules.yml']\n");
+  r = RunCmd(absl::StrCat(base, " --config.file=", config_));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("Error loading rules"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("bad_rules.yml"), std::string::npos) << r.output;
+
+  // Storage is usable afterwards: the same directory starts.
+  WriteConfig("global:\n  evaluation_interval: 1s\n");
+  Vigil v(Args());
+  ASSERT_TRUE(WaitReady(port_));
+  v.Signal(SIGTERM);
+  EXPECT_EQ(v.Wait(std::chrono::seconds(15)), 0);
+}
+
+// A reload is all or nothing: a broken rule file leaves the old rules
+// running (and reported by /api/v1/rules); a good one replaces them.
+TEST_F(ServeTest, ReloadWithBrokenRuleFileKeepsTheOldRules) {
+  auto rules = [&](const std::string& record, const std::string& expr) {
+    std::ofstream(dir_ + "/rules.yml")
+        << "groups:\n  - name: g\n    interval: 1s\n    rules:\n"
+           "      - record: "
+        << record << "\n        expr: " << expr << "\n";
+  };
+  rules("first_rule", "vector(1)");
+  WriteConfig("rule_files: ['rules.yml']\n");
+  Vigil v(Args());
+  ASSERT_TRUE(WaitReady(port_));
+  EXPECT_NE(HttpGet(port_, "/api/v1/rules").body.find("first_rule"),
+            std::string::npos);
+  rules("broken_rule", "sum(x");
+  EXPECT_EQ(HttpPost(port_, "/-/reload", "").status, 500);
+  std::string body = HttpGet(port_, "/api/v1/rules").body;
+  EXPECT_NE(body.find("first_rule"), std::string::npos) << body;
+  EXPECT_EQ(body.find("broken_rule"), std::string::npos) << body;
+  EXPECT_NE(HttpGet(port_, "/metrics")
+                .body.find("vigil_config_reloads_total{result=\"failure\"} 1"),
+            std::string::npos);
+  rules("second_rule", "vector(2)");
+  EXPECT_EQ(HttpPost(port_, "/-/reload", "").status, 200);
+  body = HttpGet(port_, "/api/v1/rules").body;
+  EXPECT_NE(body.find("second_rule"), std::string::npos) << body;
+  EXPECT_EQ(body.find("first_rule"), std::string::npos) << body;
+  // The recording rule runs and writes through the Monitor.
+  EXPECT_NE(WaitForQuery(port_, "second_rule", "\"2\"").find("\"2\""),
+            std::string::npos);
+  v.Signal(SIGTERM);
+  EXPECT_EQ(v.Wait(std::chrono::seconds(15)), 0);
+}
+
 }  // namespace vigil::server
