@@ -56,11 +56,12 @@ class SenderEndToEnd : public ::testing::Test {
     local_ = std::move(*db);
   }
 
-  void StartSender(const std::string& url) {
+  void StartSender(const std::string& url, MetadataSource metadata = nullptr) {
     RemoteWriteManager::Options o;
     o.data_dir = dir_ + "/sender";
     o.registry = &registry_;
     o.flush_deadline = absl::Seconds(2);
+    o.metadata_source = std::move(metadata);
     rw_ = std::make_unique<RemoteWriteManager>(local_.get(), o);
     config::RemoteWriteConfig c;
     c.url = url;
@@ -69,6 +70,8 @@ class SenderEndToEnd : public ::testing::Test {
     c.queue_config.batch_send_deadline = absl::Milliseconds(100);
     c.queue_config.min_backoff = absl::Milliseconds(50);
     c.queue_config.max_backoff = absl::Milliseconds(500);
+    c.metadata_config.send_interval = absl::Milliseconds(200);
+    c.metadata_config.max_samples_per_send = 2;
     ASSERT_TRUE(rw_->ApplyConfigs({c}, {}).ok());
     rw_->Start();
   }
@@ -203,6 +206,46 @@ TEST_F(SenderEndToEnd, VictoriaMetricsOutageInTheMiddleLosesNothing) {
   ASSERT_EQ(want.size(), static_cast<size_t>(kSeries));
   EXPECT_EQ(got, want);
   vm->Stop();
+}
+
+// VictoriaMetrics ignores WriteRequest.metadata but must accept requests
+// that carry only metadata (2xx), so metadata_config.send (the default)
+// is harmless against it.
+TEST_F(SenderEndToEnd, VictoriaMetricsAcceptsMetadataRequests) {
+  const std::string vm_bin = "/usr/bin/victoria-metrics";
+  if (!compat::HavePeer(vm_bin)) {
+    GTEST_SKIP() << vm_bin << " is not installed (apt-get install "
+                 << "victoria-metrics)";
+  }
+  const int port = compat::FreePort();
+  compat::Process vm({vm_bin, "-storageDataPath=" + dir_ + "/vm",
+                      absl::StrCat("-httpListenAddr=127.0.0.1:", port),
+                      "-retentionPeriod=100y"},
+                     dir_ + "/vm.log");
+  ASSERT_TRUE(compat::WaitUntil(
+      [&] { return http::HttpGet(port, "/health").status == 200; },
+      absl::Seconds(30)))
+      << compat::ReadFile(dir_ + "/vm.log");
+  using T = tsdb::textparse::MetricType;
+  StartSender(absl::StrCat("http://127.0.0.1:", port, "/api/v1/write"), [] {
+    return std::vector<MetricMetadata>{
+        {"rw_test", T::kGauge, "A test gauge.", ""},
+        {"requests_total", T::kCounter, "Requests.", ""},
+        {"latency_seconds", T::kHistogram, "Latency.", "seconds"}};
+  });
+  Ticks(0, 10);
+  ASSERT_TRUE(compat::WaitUntil([&] { return Sent() == 10 * kSeries; },
+                                absl::Seconds(20)));
+  const QueueMetrics qm = *rw_->Metrics(rw_->QueueNames()[0]);
+  // Two rounds of 3 entries, in requests of at most 2.
+  ASSERT_TRUE(compat::WaitUntil([&] { return qm.metadata_sent->Value() >= 6; },
+                                absl::Seconds(20)))
+      << compat::ReadFile(dir_ + "/vm.log");
+  rw_->Stop();
+  EXPECT_EQ(qm.metadata_failed->Value(), 0);
+  EXPECT_EQ(qm.metadata_retried->Value(), 0);
+  EXPECT_EQ(qm.samples_failed->Value(), 0);
+  vm.Stop();
 }
 
 }  // namespace
