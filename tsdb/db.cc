@@ -1,5 +1,6 @@
 #include "tsdb/db.h"
 
+#include <malloc.h>
 #include <time.h>
 
 #include <algorithm>
@@ -379,9 +380,17 @@ class DBQuerier : public Querier {
 // --- Appender
 // -----------------------------------------------------------------
 
+// Size of the last batch committed on this thread. A thread's batches are
+// alike (one target's scrapes), so sizing the next batch's buffers from it
+// saves growing them (and rehashing last_) sample by sample.
+static thread_local size_t batch_size_hint = 0;
+
 class DBAppender : public Appender {
  public:
-  explicit DBAppender(DB* db) : db_(db), min_valid_(db->RetentionCutoff()) {}
+  explicit DBAppender(DB* db) : db_(db), min_valid_(db->RetentionCutoff()) {
+    pending_.reserve(batch_size_hint);
+    last_.reserve(batch_size_hint);
+  }
   ~DBAppender() override {
     if (!done_) Rollback();
   }
@@ -460,6 +469,7 @@ class DBAppender : public Appender {
           "Commit on an appender that was already committed or rolled back");
     }
     done_ = true;
+    batch_size_hint = pending_.size();
     absl::Status s = db_->CommitSamples(pending_);
     pending_.clear();
     last_.clear();
@@ -499,6 +509,10 @@ int64_t DB::RetentionCutoff() const {
 }
 
 absl::StatusOr<std::unique_ptr<DB>> DB::Open(const DBOptions& options) {
+  if (options.tune_malloc) {
+    mallopt(M_ARENA_MAX, 2);
+    mallopt(M_MMAP_THRESHOLD, 128 << 10);
+  }
   std::unique_ptr<DB> db(new DB(options));
   if (options.retention > absl::ZeroDuration()) {
     db->retention_cutoff_.store(db->NowMs() -
@@ -563,6 +577,7 @@ absl::Status DB::RunMaintenance() {
     absl::Status c = Checkpoint();
     if (s.ok()) s = c;
   }
+  if (options_.tune_malloc) malloc_trim(0);
   return s;
 }
 

@@ -59,6 +59,14 @@ struct DBOptions {
   // Maintenance checkpoints the head (writes open chunks to RocksDB and
   // deletes old WAL segments) once the WAL exceeds this many bytes.
   int64_t wal_checkpoint_bytes = 256 << 20;
+  // Tunes glibc malloc for the whole process at Open (an embedder with its
+  // own allocator policy sets false): at most 2 arenas, blocks of 128 KiB
+  // and more (scrape bodies, batch buffers) mapped and unmapped on their
+  // own, and free pages returned by each maintenance run. glibc's default,
+  // 8 arenas per core, gave every scrape thread an arena that kept ~5 MiB
+  // of freed per-scrape buffers: at 10 targets x 5,000 series 59 of the
+  // 138 MiB malloc held were free.
+  bool tune_malloc = true;
 };
 
 // Counters since Open and current gauges.

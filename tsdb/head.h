@@ -158,32 +158,38 @@ struct MemSeries {
   MemSeries(SeriesRef r, uint64_t h, std::vector<uint32_t> s)
       : ref(r), hash(h), syms(std::move(s)) {}
 
+  // Fields every commit reads or writes for each of its series (ref order,
+  // lock, logged, validation bounds) come first, next to each other: a
+  // commit walks its series several times, and with them on one or two
+  // cache lines instead of spread across the ~370-byte object, those walks
+  // cost a fraction of the cache misses (the head outgrows the CPU caches).
   const SeriesRef ref;
   const uint64_t hash;
-  // (name id, value id) pairs, sorted by name.
-  const std::vector<uint32_t> syms;
-
   SeriesLock mu;
+  // Set once the series definition is durable.
+  std::atomic<bool> logged{false};
   // last_bits is not known (after recovery the newest sample is in a chunk
   // that was not decoded); DB::ResolveLastBits fills it on demand.
   bool last_bits_unknown ABSL_GUARDED_BY(mu) = false;
+  // Bounds over all samples of the series (memory and durable storage).
+  int64_t min_time ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::max();
+  int64_t max_time ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::min();
+  uint64_t last_bits ABSL_GUARDED_BY(mu) = 0;
+
+  // (name id, value id) pairs, sorted by name.
+  const std::vector<uint32_t> syms;
+
   HeadChunkEncoder open ABSL_GUARDED_BY(mu);
   // Sealed chunks still held in memory, oldest first; none is in the
   // durable chunk store yet. They are persisted in time order (see
   // DB::PersistSealed), so every chunk older than persisted_max_time is
   // durable: recovery relies on that to skip stale head chunks.
   std::vector<ChunkPtr> sealed ABSL_GUARDED_BY(mu);
-  // Bounds over all samples of the series (memory and durable storage).
-  int64_t min_time ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::max();
-  int64_t max_time ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::min();
-  uint64_t last_bits ABSL_GUARDED_BY(mu) = 0;
   // Bounds of the chunks already in durable storage.
   int64_t persisted_min_time ABSL_GUARDED_BY(mu) =
       std::numeric_limits<int64_t>::max();
   int64_t persisted_max_time ABSL_GUARDED_BY(mu) =
       std::numeric_limits<int64_t>::min();
-  // Set once the series definition is durable.
-  std::atomic<bool> logged{false};
 };
 
 // Result of validating a sample against a series' newest sample.
