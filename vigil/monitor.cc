@@ -329,6 +329,22 @@ absl::Status Monitor::Impl::Init(MonitorStep* failed) {
   server::remote::sender::RemoteWriteManager::Options rwopts;
   rwopts.data_dir = options_.data_dir;
   rwopts.registry = parts_.registry;
+  // metadata_config.send: the TYPE/HELP/UNIT of what the scrape targets
+  // expose (nothing while stopped). Runs on a sender thread, under
+  // live_mu_, so Stop() cannot free the scrape manager meanwhile.
+  rwopts.metadata_source = [this] {
+    std::vector<server::remote::sender::MetricMetadata> out;
+    WithScrapeManager([&out](scrape::ScrapeManager* sm) {
+      if (sm == nullptr) return;
+      for (const scrape::TargetInfo& t : sm->ActiveTargets()) {
+        if (t.metadata == nullptr) continue;
+        for (const scrape::MetricMetadata& m : *t.metadata) {
+          out.push_back({m.metric, m.type, m.help, m.unit});
+        }
+      }
+    });
+    return out;
+  };
   remote_write_ = std::make_unique<server::remote::sender::RemoteWriteManager>(
       db_.get(), std::move(rwopts));
 

@@ -652,5 +652,43 @@ TEST(MonitorTest, RemoteWriteQueueThatCannotOpenFailsApplyConfig) {
   ASSERT_TRUE(m->Close().ok());
 }
 
+// remote_write's metadata_config: the scrape targets' TYPE/HELP/UNIT
+// reach the destination while the Monitor runs.
+TEST(MonitorTest, RemoteWriteSendsScrapedMetadata) {
+  scrape::testing::TestExporter exporter(
+      [](const scrape::testing::TestExporter::Request&) {
+        return scrape::testing::TestExporter::Ok(
+            "# HELP demo_requests_total Requests served.\n"
+            "# TYPE demo_requests_total counter\n"
+            "demo_requests_total 42\n");
+      });
+  server::remote::sender::testing::FakeReceiver receiver;
+  auto m = OpenOrDie(MonitorOptions{});
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(
+      m->ApplyConfig(absl::StrCat("remote_write:\n  - url: ", receiver.url(),
+                                  "\n    metadata_config:\n"
+                                  "      send_interval: 200ms\n"))
+          .ok());
+  ASSERT_TRUE(m->AddScrapeTarget("demo",
+                                 absl::StrCat("127.0.0.1:", exporter.port()),
+                                 absl::Milliseconds(100))
+                  .ok());
+  ASSERT_TRUE(m->Start().ok());
+  bool found = false;
+  for (int i = 0; i < 100 && !found; ++i) {
+    for (const auto& md : receiver.metadata()) {
+      if (md.family == "demo_requests_total") {
+        found = true;
+        EXPECT_EQ(md.type, 1);  // COUNTER
+        EXPECT_EQ(md.help, "Requests served.");
+      }
+    }
+    if (!found) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(found);
+  ASSERT_TRUE(m->Close().ok());
+}
+
 }  // namespace
 }  // namespace vigil
