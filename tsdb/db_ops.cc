@@ -2,8 +2,10 @@
 // retention, deletion, snapshots, statistics and the offline checker.
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
@@ -136,6 +138,92 @@ absl::Status ValidateStoredLabels(const LabelView* labels, size_t n) {
   return absl::OkStatus();
 }
 
+// A batch of stored series that owns its label bytes, so the thread that
+// scanned it can go on while another builds the head from it.
+struct OwnedSeriesBatch {
+  std::string arena;
+  std::vector<LabelView> views;
+  std::vector<StoredSeries> series;
+};
+
+// Hands series batches from the scanning thread to the building thread.
+// Bounded, so a slow builder does not let the scanner buffer the whole
+// series family in memory.
+class SeriesBatchQueue {
+ public:
+  // Copies `batch`; false when the consumer has gone (never, today).
+  bool Push(absl::Span<const StoredSeries> batch) {
+    auto b = std::make_unique<OwnedSeriesBatch>();
+    size_t bytes = 0, labels = 0;
+    for (const StoredSeries& ss : batch) {
+      labels += ss.num_labels;
+      for (size_t i = 0; i < ss.num_labels; ++i) {
+        bytes += ss.labels[i].first.size() + ss.labels[i].second.size();
+      }
+    }
+    b->arena.reserve(bytes);
+    b->views.reserve(labels);
+    b->series.assign(batch.begin(), batch.end());
+    // Offsets first: the views are built once the arena stops moving.
+    std::vector<std::pair<size_t, size_t>> offsets;
+    offsets.reserve(labels);
+    for (const StoredSeries& ss : batch) {
+      for (size_t i = 0; i < ss.num_labels; ++i) {
+        offsets.emplace_back(b->arena.size(), ss.labels[i].first.size());
+        b->arena.append(ss.labels[i].first.data(), ss.labels[i].first.size());
+        offsets.emplace_back(b->arena.size(), ss.labels[i].second.size());
+        b->arena.append(ss.labels[i].second.data(), ss.labels[i].second.size());
+      }
+    }
+    const absl::string_view arena(b->arena);
+    size_t k = 0;
+    for (StoredSeries& ss : b->series) {
+      ss.labels = b->views.data() + b->views.size();
+      for (size_t i = 0; i < ss.num_labels; ++i, k += 2) {
+        b->views.emplace_back(
+            arena.substr(offsets[k].first, offsets[k].second),
+            arena.substr(offsets[k + 1].first, offsets[k + 1].second));
+      }
+    }
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(this, &SeriesBatchQueue::HasRoom));
+    batches_.push_back(std::move(b));
+    return true;
+  }
+  // Ends the stream with the scanner's status.
+  void Finish(absl::Status status) {
+    absl::MutexLock l(&mu_);
+    status_ = std::move(status);
+    done_ = true;
+  }
+  // The next batch; null once the stream ended.
+  std::unique_ptr<OwnedSeriesBatch> Pop() {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(this, &SeriesBatchQueue::Ready));
+    if (batches_.empty()) return nullptr;
+    std::unique_ptr<OwnedSeriesBatch> b = std::move(batches_.front());
+    batches_.pop_front();
+    return b;
+  }
+  absl::Status status() const {
+    absl::MutexLock l(&mu_);
+    return status_;
+  }
+
+ private:
+  static constexpr size_t kMaxQueued = 8;
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return batches_.size() < kMaxQueued;
+  }
+  bool Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return done_ || !batches_.empty();
+  }
+  mutable absl::Mutex mu_;
+  std::deque<std::unique_ptr<OwnedSeriesBatch>> batches_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 absl::Status DB::ImportSeries(
@@ -217,58 +305,69 @@ absl::Status DB::Recover() {
     phase = now;
     phase_cpu = cpu;
   };
-  // Head chunks are read and checksummed by a second thread while this
-  // one rebuilds the series and the index; they are installed afterwards.
+  // Two threads: a reader scans the series definitions (RocksDB, CRC,
+  // label parsing and validation) into owned batches and then reads and
+  // checksums all head chunks; this thread builds the head from the
+  // batches as they arrive (interning, hashing, index). Building is the
+  // larger half, so the reader's work is hidden behind it.
   const int64_t cutoff = RetentionCutoff();
   std::vector<std::pair<SeriesRef, ChunkPtr>> head_chunks;
-  absl::Status head_status;
-  std::thread head_loader([&] {
-    head_status = store_->LoadHeadChunks([&](SeriesRef ref, ChunkPtr c) {
-      if (c->num_samples > 0 && c->max_time >= cutoff) {
-        head_chunks.emplace_back(ref, std::move(c));
-      }
-      return absl::OkStatus();
-    });
+  SeriesBatchQueue queue;
+  std::thread reader([&] {
+    absl::Status st = store_->ScanSeries(
+        kPersistBatch, [&](absl::Span<const StoredSeries> batch) {
+          for (const StoredSeries& ss : batch) {
+            absl::Status valid = ValidateStoredLabels(ss.labels, ss.num_labels);
+            if (!valid.ok()) {
+              return absl::DataLossError(
+                  absl::StrCat("series ref ", ss.ref,
+                               " has invalid labels: ", valid.message()));
+            }
+          }
+          return queue.Push(batch) ? absl::OkStatus()
+                                   : absl::CancelledError("recovery stopped");
+        });
+    if (st.ok()) {
+      st = store_->LoadHeadChunks([&](SeriesRef ref, ChunkPtr c) {
+        if (c->num_samples > 0 && c->max_time >= cutoff) {
+          head_chunks.emplace_back(ref, std::move(c));
+        }
+        return absl::OkStatus();
+      });
+    }
+    queue.Finish(std::move(st));
   });
   std::vector<Head::SeriesInit> inits;
   std::vector<MemSeries*> created;
-  absl::Status st = store_->ScanSeries(
-      kPersistBatch, [&](absl::Span<const StoredSeries> batch) {
-        inits.clear();
-        for (const StoredSeries& ss : batch) {
-          absl::Status valid = ValidateStoredLabels(ss.labels, ss.num_labels);
-          if (!valid.ok()) {
-            return absl::DataLossError(
-                absl::StrCat("series ref ", ss.ref,
-                             " has invalid labels: ", valid.message()));
-          }
-          inits.push_back(Head::SeriesInit{ss.ref, ss.labels, ss.num_labels});
-        }
-        created.resize(batch.size());
-        head_.CreateBatch(inits, created.data());
-        int64_t mint = kMaxT, maxt = kMinT;
-        for (size_t i = 0; i < batch.size(); ++i) {
-          MemSeries* s = created[i];
-          s->logged.store(true, std::memory_order_relaxed);
-          const StoredSeries& ss = batch[i];
-          if (!ss.has_meta) continue;
-          SeriesLockGuard l(&s->mu);
-          s->persisted_min_time = ss.min_time;
-          s->persisted_max_time = ss.max_time;
-          s->min_time = ss.min_time;
-          s->max_time = ss.max_time;
-          s->last_bits_unknown = true;
-          if (ss.min_time <= ss.max_time) {
-            mint = std::min(mint, ss.min_time);
-            maxt = std::max(maxt, ss.max_time);
-          }
-        }
-        if (mint <= maxt) NoteTimeRange(mint, maxt);
-        return absl::OkStatus();
-      });
-  head_loader.join();
+  while (std::unique_ptr<OwnedSeriesBatch> b = queue.Pop()) {
+    inits.clear();
+    for (const StoredSeries& ss : b->series) {
+      inits.push_back(Head::SeriesInit{ss.ref, ss.labels, ss.num_labels});
+    }
+    created.resize(b->series.size());
+    head_.CreateBatch(inits, created.data());
+    int64_t mint = kMaxT, maxt = kMinT;
+    for (size_t i = 0; i < b->series.size(); ++i) {
+      MemSeries* s = created[i];
+      s->logged.store(true, std::memory_order_relaxed);
+      const StoredSeries& ss = b->series[i];
+      if (!ss.has_meta) continue;
+      SeriesLockGuard l(&s->mu);
+      s->persisted_min_time = ss.min_time;
+      s->persisted_max_time = ss.max_time;
+      s->min_time = ss.min_time;
+      s->max_time = ss.max_time;
+      s->last_bits_unknown = true;
+      if (ss.min_time <= ss.max_time) {
+        mint = std::min(mint, ss.min_time);
+        maxt = std::max(maxt, ss.max_time);
+      }
+    }
+    if (mint <= maxt) NoteTimeRange(mint, maxt);
+  }
+  reader.join();
+  absl::Status st = queue.status();
   if (!st.ok()) return st;
-  if (!head_status.ok()) return head_status;
   end_phase(recovery_series_seconds_);
 
   // Open chunks of the last checkpoint are installed as they are, without
