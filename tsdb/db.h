@@ -211,9 +211,16 @@ class DB : public Queryable, public Appendable {
   // Logs, applies and persists one appender's batch.
   absl::Status CommitSamples(absl::Span<const PendingSample> pending);
   absl::Status Recover();
+  // A WAL sample of a known series, decoded ahead of applying it.
+  struct ReplaySample {
+    MemSeries* s;
+    int64_t t;
+    double v;
+  };
   // One WAL replay thread's state.
   struct ReplayState {
     std::vector<std::pair<MemSeries*, ChunkPtr>> sealed;
+    std::vector<ReplaySample> batch;  // scratch for one record
     int64_t unknown_refs = 0;
     int64_t records = 0;
     int64_t samples = 0;
@@ -221,7 +228,8 @@ class DB : public Queryable, public Appendable {
     int64_t maxt = std::numeric_limits<int64_t>::min();
     absl::Status status;
   };
-  // Applies the samples of one WAL record whose ref % parts == part.
+  // Applies the samples of one WAL record whose ref % parts == part;
+  // parts is a power of two.
   absl::Status ReplayRecord(absl::string_view rec, int part, int parts,
                             ReplayState* state);
   int64_t NowMs() const;

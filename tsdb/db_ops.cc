@@ -65,6 +65,14 @@ absl::Status ForEachWalSample(absl::string_view rec, Fn fn) {
   return absl::OkStatus();
 }
 
+// Prefetches the cache lines of `s` that appending a sample touches (no
+// read: the lock is not held).
+void PrefetchSeries(const MemSeries* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  __builtin_prefetch(&s->mu, 1);
+  __builtin_prefetch(&s->open, 1);
+  __builtin_prefetch(&s->max_time, 1);
+}
+
 ChunkPtr SnapshotOpen(const MemSeries& s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (s.open.num_samples() == 0) return nullptr;
   auto c = std::make_shared<ChunkData>();
@@ -270,28 +278,50 @@ absl::Status DB::ImportSeries(
 
 absl::Status DB::ReplayRecord(absl::string_view rec, int part, int parts,
                               ReplayState* state) {
+  // parts is a power of two: a mask instead of a 64-bit division per
+  // sample (the division was 15% of replay).
+  const uint64_t mask = static_cast<uint64_t>(parts) - 1;
+  const uint64_t mine = static_cast<uint64_t>(part);
+  // First decode this part's samples and resolve their series, then apply
+  // them with the series of a later sample prefetched: replay is bound by
+  // cache misses on the series (its lock, then its newest time and chunk
+  // state further into the struct), which the prefetch overlaps.
+  std::vector<ReplaySample>& batch = state->batch;
+  batch.clear();
+  absl::Status st =
+      ForEachWalSample(rec, [&](uint64_t ref, int64_t t, double v) {
+        if ((ref & mask) != mine) return;
+        ++state->samples;
+        MemSeries* s = head_.Get(ref);
+        if (s == nullptr) {
+          ++state->unknown_refs;
+          return;
+        }
+        batch.push_back(ReplaySample{s, t, v});
+      });
+  if (!st.ok()) return st;
   const int64_t cutoff = RetentionCutoff();
-  return ForEachWalSample(rec, [&](uint64_t ref, int64_t t, double v) {
-    if (static_cast<int>(ref % static_cast<uint64_t>(parts)) != part) return;
-    ++state->samples;
-    MemSeries* s = head_.Get(ref);
-    if (s == nullptr) {
-      ++state->unknown_refs;
-      return;
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (i + kAhead < batch.size()) {
+      PrefetchSeries(batch[i + kAhead].s);
     }
-    if (t < cutoff) return;
+    const ReplaySample& x = batch[i];
+    if (x.t < cutoff) continue;
+    MemSeries* s = x.s;
     ChunkPtr c;
     {
       SeriesLockGuard l(&s->mu);
       // Samples at or before the newest one known were persisted already
       // (or rejected when first appended).
-      if (t <= s->max_time) return;
-      head_.AppendLocked(s, t, v, &c);
+      if (x.t <= s->max_time) continue;
+      head_.AppendLocked(s, x.t, x.v, &c);
     }
-    state->mint = std::min(state->mint, t);
-    state->maxt = std::max(state->maxt, t);
+    state->mint = std::min(state->mint, x.t);
+    state->maxt = std::max(state->maxt, x.t);
     if (c != nullptr) state->sealed.emplace_back(s, c);
-  });
+  }
+  return absl::OkStatus();
 }
 
 absl::Status DB::Recover() {

@@ -216,24 +216,25 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
   auto* filter = new RetentionFilter(store->cutoff_);
   chunks.compaction_filter = filter;
   chunks.write_buffer_size = 32 << 20;
-  // Head chunks are only written in bulk (a checkpoint rewrites every open
-  // chunk) and only read by one full scan at Open, never looked up or
-  // scanned while the DB runs. A vector memtable makes each insert an
-  // append instead of a skiplist insertion (the skiplist was most of a
-  // checkpoint's CPU: ~1.5 us per series) and so also RocksDB's own WAL
-  // replay of them after a crash; the one scan sorts the vector once.
-  // A vector memtable does not take concurrent inserts, so memtable writes
-  // of concurrent commits are applied by the write group's leader.
-  rocksdb::ColumnFamilyOptions head = plain;
-  head.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+  // Series definitions, series meta and head chunks are written while the
+  // DB runs but only read by full scans at Open (and by the offline
+  // checker), never looked up or scanned while it runs. A vector memtable
+  // makes each insert an append instead of a skiplist insertion, and so
+  // also RocksDB's replay of its own WAL after a crash (at 300k series,
+  // replaying the series definitions took ~1 s CPU, most of it skiplist
+  // comparisons); a scan sorts the vector once. A vector memtable does not
+  // take concurrent inserts, so memtable writes of concurrent commits are
+  // applied by the write group's leader.
+  rocksdb::ColumnFamilyOptions scanned = plain;
+  scanned.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
   db_opts.allow_concurrent_memtable_write = false;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, plain},
-      {kSeriesCf, plain},
-      {kMetaCf, plain},
+      {kSeriesCf, scanned},
+      {kMetaCf, scanned},
       {kChunksCf, chunks},
-      {kHeadCf, head},
+      {kHeadCf, scanned},
   };
   rocksdb::Status s;
   if (read_only) {
