@@ -271,6 +271,7 @@ absl::Status ScrapeLoop::AppendScrape(const ScrapeBody& body, absl::Time now,
   ++counters_.scrapes;
   const int64_t t = absl::ToUnixMillis(now);
   ++iter_;
+  for (CacheNode* node : added_this_iter_) node->second.in_added = false;
   added_this_iter_.clear();
   ScrapeReport rep;
   absl::Time start = absl::Now();
@@ -286,15 +287,15 @@ absl::Status ScrapeLoop::AppendScrape(const ScrapeBody& body, absl::Time now,
   if (!s.ok()) {
     ++counters_.failed_scrapes;
     // Refs handed out by a rolled-back batch are not trusted.
-    for (const std::string& key : added_this_iter_) {
-      auto it = cache_.find(key);
-      if (it == cache_.end()) continue;
-      if (it->second.ok_iter == 0) {
-        cache_.erase(it);
+    for (CacheNode* node : added_this_iter_) {
+      node->second.in_added = false;
+      if (node->second.ok_iter == 0) {
+        cache_.erase(cache_.find(node->first));
       } else {
-        it->second.ref = 0;
+        node->second.ref = 0;
       }
     }
+    added_this_iter_.clear();
     // As in Prometheus, a failed scrape ends every series of the last good
     // one.
     std::unique_ptr<tsdb::Appender> stale = db_->NewAppender();
@@ -336,44 +337,39 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
     // always the one we need: the parser compares its bytes (one memcmp)
     // and then parses only the value — no label parsing, no hashing.
     Entry e = cursor < order_.size() && !over_limit
-                  ? p.NextPredicted(*order_[cursor].first)
+                  ? p.NextPredicted(order_[cursor]->first)
                   : p.Next();
     if (e == Entry::kSeries) {
       ++report->samples_scraped;
       if (over_limit) continue;  // only counting now
       const absl::string_view series = p.Series();
-      CacheEntry* ce = nullptr;
-      const std::string* key = nullptr;
-      bool inserted = false;
+      CacheNode* node = nullptr;
       if (p.predicted()) {
-        key = order_[cursor].first;
-        ce = order_[cursor].second;
+        node = order_[cursor];
         ++cursor;
         ++predicted;
         ++hits;
       } else if (cursor < order_.size()) {
         // The fast path declines lines it cannot vouch for (exemplars,
         // CRLF); they may still be the predicted series.
-        const std::string* k = order_[cursor].first;
-        if (k->size() == series.size() &&
-            std::memcmp(k->data(), series.data(), series.size()) == 0) {
-          key = k;
-          ce = order_[cursor].second;
+        const std::string& k = order_[cursor]->first;
+        if (k.size() == series.size() &&
+            std::memcmp(k.data(), series.data(), series.size()) == 0) {
+          node = order_[cursor];
           ++cursor;
           ++predicted;
           ++hits;
         }
       }
-      if (ce == nullptr) {
+      if (node == nullptr) {
         auto it = cache_.find(series);
         if (it != cache_.end()) {
-          key = &it->first;
-          ce = &it->second;
+          node = &*it;
           ++hits;
           // Resynchronise the prediction after an insertion or removal.
-          if (ce->order_pos < order_.size() &&
-              order_[ce->order_pos].second == ce) {
-            cursor = ce->order_pos + 1;
+          if (node->second.order_pos < order_.size() &&
+              order_[node->second.order_pos] == node) {
+            cursor = node->second.order_pos + 1;
           }
         } else {
           ++misses;
@@ -386,13 +382,14 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
           err = BuildEntry(*parsed, &fresh);
           if (!err.ok()) break;
           auto ins = cache_.emplace(std::string(series), std::move(fresh));
-          key = &ins.first->first;
-          ce = &ins.first->second;
-          inserted = true;
-          added_this_iter_.emplace_back(series);
+          node = &*ins.first;
+          node->second.in_added = true;
+          added_this_iter_.push_back(node);
         }
       }
-      next_order_.emplace_back(key, ce);
+      const std::string* key = &node->first;
+      CacheEntry* ce = &node->second;
+      next_order_.push_back(node);
       ce->attempt_iter = iter_;
       if (ce->dropped) continue;
       if (sample_limit != 0 && report->samples_post_relabel >= sample_limit) {
@@ -429,7 +426,10 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
         if (was_new) {
           ce->ref = *ref;
           ++report->series_added;
-          if (!inserted) added_this_iter_.emplace_back(series);
+          if (!ce->in_added) {
+            ce->in_added = true;
+            added_this_iter_.push_back(node);
+          }
         }
         continue;
       }
@@ -533,12 +533,11 @@ absl::Status ScrapeLoop::RestoreLabels(absl::string_view key,
 }
 
 void ScrapeLoop::ReleaseCommittedLabels() {
-  for (const std::string& key : added_this_iter_) {
-    auto it = cache_.find(key);
-    if (it != cache_.end() && it->second.ref != 0) {
-      it->second.labels = tsdb::Labels();
-    }
+  for (CacheNode* node : added_this_iter_) {
+    node->second.in_added = false;
+    if (node->second.ref != 0) node->second.labels = tsdb::Labels();
   }
+  added_this_iter_.clear();
 }
 
 absl::Status ScrapeLoop::CheckLabelLimits(const tsdb::Labels& l) const {
@@ -575,7 +574,8 @@ void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
   // steady state never walks the hash map.
   size_t distinct = 0;
   if (success) {
-    for (const auto& [key, e] : next_order_) {
+    for (CacheNode* node : next_order_) {
+      CacheEntry* e = &node->second;
       if (e->ok_iter != cur) {
         e->ok_iter = cur;
         ++distinct;
@@ -587,7 +587,8 @@ void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
   // seen.
   std::vector<const CacheEntry*> gone;
   if (order_live_) {
-    for (const auto& [key, e] : order_) {
+    for (CacheNode* node : order_) {
+      const CacheEntry* e = &node->second;
       if (success && e->ok_iter == cur) continue;
       if (e->dropped || e->explicit_timestamp || e->ref == 0) continue;
       gone.push_back(e);
@@ -599,8 +600,8 @@ void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
     // not end a series that is still being written, or end one twice.
     absl::flat_hash_set<tsdb::SeriesRef> done;
     if (success) {
-      for (const auto& [key, e] : next_order_) {
-        if (e->ref != 0) done.insert(e->ref);
+      for (const CacheNode* node : next_order_) {
+        if (node->second.ref != 0) done.insert(node->second.ref);
       }
     }
     for (const CacheEntry* e : gone) {
@@ -625,7 +626,7 @@ void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
     }
     order_.swap(next_order_);
     for (size_t i = 0; i < order_.size(); ++i) {
-      order_[i].second->order_pos = static_cast<uint32_t>(i);
+      order_[i]->second.order_pos = static_cast<uint32_t>(i);
     }
   }
   // After a failure order_ still predicts the next scrape's lines, but none

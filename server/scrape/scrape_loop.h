@@ -208,7 +208,10 @@ class ScrapeLoop {
     uint64_t attempt_iter = 0;        // last scrape attempt that saw the line
     uint64_t ok_iter = 0;             // last successful scrape that saw it
     uint32_t order_pos = 0;           // index in order_ (checked before use)
+    bool in_added = false;            // listed in added_this_iter_
   };
+  // A cache node: the line's key and its entry, at a stable address.
+  using CacheNode = std::pair<const std::string, CacheEntry>;
 
   void Run();
   // Parses and appends the body into `app`. On error the caller rolls back.
@@ -246,13 +249,15 @@ class ScrapeLoop {
   absl::node_hash_map<std::string, CacheEntry> cache_;
   // The lines of the last successful scrape in exposition order (order_),
   // and of the scrape in progress (next_order_).
-  std::vector<std::pair<const std::string*, CacheEntry*>> order_;
-  std::vector<std::pair<const std::string*, CacheEntry*>> next_order_;
+  std::vector<CacheNode*> order_;
+  std::vector<CacheNode*> next_order_;
   // Whether order_ holds the lines of the last scrape and that scrape
   // succeeded (so its series are live and need staleness markers when
   // they disappear).
   bool order_live_ = false;
-  std::vector<std::string> added_this_iter_;
+  // Lines whose ref was resolved in the scrape in progress (each once):
+  // dropped or reset if it fails, their labels released if it commits.
+  std::vector<CacheNode*> added_this_iter_;
   uint64_t iter_ = 0;
   int64_t last_scrape_ms_ = 0;
   bool scraped_ok_before_ = false;
