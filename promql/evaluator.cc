@@ -776,6 +776,9 @@ absl::StatusOr<Val> Evaluator::EvalRangeCall(const Call& c, const Steps& s,
   const bool keep_name = c.func == "last_over_time";
   // rate/increase: counter resets are found once per series, not per window.
   const bool counter_fn = c.func == "rate" || c.func == "increase";
+  // rate/increase/delta run their kernel inline (see ExtrapolateRate).
+  const bool extrapolated = counter_fn || c.func == "delta";
+  const bool is_rate = c.func == "rate";
   const size_t nseries = src.labels.size();
   if (absl::Status st = CheckDense(nseries, s.n); !st.ok()) return st;
   VectorVal out;
@@ -830,6 +833,22 @@ absl::StatusOr<Val> Evaluator::EvalRangeCall(const Call& c, const Steps& s,
       while (hi < pts.size() && pts[hi].t <= te) ++hi;
       while (lo < hi && pts[lo].t < start) ++lo;
       if (lo == hi) continue;
+      if (extrapolated) {
+        if (hi - lo < 2) continue;
+        double result = pts[hi - 1].v - pts[lo].v;
+        if (counter_fn) {
+          // Drops strictly inside the window, summed in sample order.
+          while (r < w.resets.size() && w.resets[r] <= lo) ++r;
+          correction = 0;
+          for (size_t k = r; k < w.resets.size() && w.resets[k] < hi; ++k) {
+            correction += pts[w.resets[k] - 1].v;
+          }
+          result += correction;
+        }
+        d.v[i] = ExtrapolateRate(result, pts[lo], pts[hi - 1], hi - lo, start,
+                                 te, counter_fn, is_rate);
+        continue;
+      }
       if (!scalars.empty()) args.a = scalars[0].v[i];
       if (scalars.size() > 1) args.b = scalars[1].v[i];
       if (holt) {

@@ -327,27 +327,8 @@ bool ExtrapolatedRate(const RangeWindow& w, bool is_counter, bool is_rate,
       }
     }
   }
-  // Durations are kept in milliseconds: the ratios below are unit-free, so
-  // this saves Prometheus's divisions by 1000 (the hot loop of range
-  // queries calls this once per series and step).
-  double to_start = static_cast<double>(s[0].t - w.range_start);
-  const double to_end = static_cast<double>(w.range_end - s[n - 1].t);
-  const double sampled = static_cast<double>(s[n - 1].t - s[0].t);
-  const double avg_between = sampled / static_cast<double>(n - 1);
-  if (is_counter && result > 0 && s[0].v >= 0) {
-    // A counter cannot go below zero: do not extrapolate past that point.
-    double to_zero = sampled * (s[0].v / result);
-    if (to_zero < to_start) to_start = to_zero;
-  }
-  const double threshold = avg_between * 1.1;
-  double interval = sampled;
-  interval += to_start < threshold ? to_start : avg_between / 2;
-  interval += to_end < threshold ? to_end : avg_between / 2;
-  result = result * (interval / sampled);
-  if (is_rate) {
-    result /= static_cast<double>(w.range_end - w.range_start) / 1000;
-  }
-  *out = result;
+  *out = ExtrapolateRate(result, s[0], s[n - 1], n, w.range_start, w.range_end,
+                         is_counter, is_rate);
   return true;
 }
 

@@ -48,6 +48,38 @@ RangeFunction LookupRangeFunction(const std::string& name);
 bool ExtrapolatedRate(const RangeWindow& w, bool is_counter, bool is_rate,
                       double* out);
 
+// The part of ExtrapolatedRate after the raw difference: `result` is
+// last - first (plus the counter-reset corrections for a counter) over the
+// n >= 2 samples first..last of a window [range_start, range_end]. Inline
+// so the range-query loop of rate/increase/delta runs it without an
+// indirect call per step; ExtrapolatedRate uses it too, so both give the
+// same bits.
+inline double ExtrapolateRate(double result, const tsdb::Sample& first,
+                              const tsdb::Sample& last, size_t n,
+                              int64_t range_start, int64_t range_end,
+                              bool is_counter, bool is_rate) {
+  // Durations are kept in milliseconds: the ratios below are unit-free, so
+  // this saves Prometheus's divisions by 1000.
+  double to_start = static_cast<double>(first.t - range_start);
+  const double to_end = static_cast<double>(range_end - last.t);
+  const double sampled = static_cast<double>(last.t - first.t);
+  const double avg_between = sampled / static_cast<double>(n - 1);
+  if (is_counter && result > 0 && first.v >= 0) {
+    // A counter cannot go below zero: do not extrapolate past that point.
+    double to_zero = sampled * (first.v / result);
+    if (to_zero < to_start) to_start = to_zero;
+  }
+  const double threshold = avg_between * 1.1;
+  double interval = sampled;
+  interval += to_start < threshold ? to_start : avg_between / 2;
+  interval += to_end < threshold ? to_end : avg_between / 2;
+  result = result * (interval / sampled);
+  if (is_rate) {
+    result /= static_cast<double>(range_end - range_start) / 1000;
+  }
+  return result;
+}
+
 // Linear regression of the window's samples against time (seconds relative
 // to intercept_time_ms). Returns slope and intercept.
 void LinearRegression(absl::Span<const tsdb::Sample> samples,
