@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -125,24 +126,45 @@ void RemoveEmptySeries(VectorVal* v) {
 // metric name, label_replace, ...). That is fine across steps; two values
 // at one step is Prometheus's "same labelset" error.
 absl::Status MergeDuplicates(VectorVal* v) {
-  absl::flat_hash_map<Labels, size_t> seen;
-  seen.reserve(v->series.size());
+  // Keyed by the series' own labels (no copies): each series learns the
+  // index of the first one with equal labels, then moves in one pass.
+  struct LabelsPtrHash {
+    size_t operator()(const Labels* l) const {
+      return absl::Hash<Labels>{}(*l);
+    }
+  };
+  struct LabelsPtrEq {
+    bool operator()(const Labels* a, const Labels* b) const { return *a == *b; }
+  };
+  std::vector<DSeries>& in = v->series;
+  absl::flat_hash_map<const Labels*, size_t, LabelsPtrHash, LabelsPtrEq> seen;
+  seen.reserve(in.size());
+  std::vector<size_t> first(in.size());
+  bool any_duplicate = false;
+  for (size_t k = 0; k < in.size(); ++k) {
+    auto [it, inserted] = seen.emplace(&in[k].labels, k);
+    first[k] = it->second;
+    any_duplicate |= !inserted;
+  }
+  if (!any_duplicate) return absl::OkStatus();
   std::vector<DSeries> out;
-  out.reserve(v->series.size());
-  for (DSeries& s : v->series) {
-    auto [it, inserted] = seen.emplace(s.labels, out.size());
-    if (inserted) {
-      out.push_back(std::move(s));
+  out.reserve(seen.size());
+  std::vector<size_t> slot(in.size());
+  for (size_t k = 0; k < in.size(); ++k) {
+    if (first[k] == k) {
+      slot[k] = out.size();
+      out.push_back(std::move(in[k]));
       continue;
     }
-    DSeries& dst = out[it->second];
-    for (size_t i = 0; i < s.v.size(); ++i) {
-      if (IsAbsent(s.v[i])) continue;
+    DSeries& dst = out[slot[first[k]]];
+    const DSeries& src = in[k];
+    for (size_t i = 0; i < src.v.size(); ++i) {
+      if (IsAbsent(src.v[i])) continue;
       if (!IsAbsent(dst.v[i])) {
         return absl::InvalidArgumentError(
             "vector cannot contain metrics with the same labelset");
       }
-      dst.v[i] = s.v[i];
+      dst.v[i] = src.v[i];
     }
   }
   v->series = std::move(out);
