@@ -129,8 +129,11 @@ constexpr int64_t kCodeScoreClamp = 64;
 constexpr uint64_t kMaxWidthAvg = 64 << 4;
 
 inline int KFromWidthAvg(uint64_t avg) {
+  // avg is unsigned and at most kMaxWidthAvg, so (avg + kWidthRound) >> 4
+  // is at least 1 and k is never negative: only the upper bound needs a
+  // clamp (shifts by k must stay defined). This runs twice per residual.
   const int k = static_cast<int>((avg + kWidthRound) >> 4) - 1;
-  return std::clamp(k, 0, 63);  // shifts by k must stay defined
+  return std::min(k, 63);
 }
 
 inline Coding ChooseCoding(const uint64_t* stats) {
