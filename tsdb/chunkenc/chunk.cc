@@ -154,8 +154,10 @@ inline int64_t RiceCost(uint64_t x, int k) {
 // ramping up from zero.
 inline void MoveAverage(int width, uint64_t age, uint64_t* avg) {
   const int64_t a = static_cast<int64_t>(*avg);
+  const int64_t d = int64_t{width} * 16 - a;
+  // All but a chunk's first two residuals take the constant shift.
   *avg = static_cast<uint64_t>(
-      a + ((int64_t{width} * 16 - a) >> (age < 2 ? age : 2)));
+      a + (__builtin_expect(age >= 2, 1) ? d >> 2 : d >> age));
 }
 
 inline void UpdateStats(uint64_t u, const Coding& c, uint64_t* stats) {
