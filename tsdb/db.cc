@@ -536,6 +536,8 @@ absl::StatusOr<std::unique_ptr<DB>> DB::Open(const DBOptions& options) {
     db->store_->SetRetentionCutoff(db->RetentionCutoff());
     absl::Status s = db->Recover();
     if (!s.ok()) return s;
+    s = db->store_->EnableCompactions();
+    if (!s.ok()) return s;
     auto wal = Wal::Open(options.path + "/wal", options.wal_segment_bytes);
     if (!wal.ok()) return wal.status();
     db->wal_ = *std::move(wal);

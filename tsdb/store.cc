@@ -209,7 +209,11 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
   db_opts.avoid_flush_during_recovery = true;
 
   rocksdb::ColumnFamilyOptions plain;
-  rocksdb::ColumnFamilyOptions chunks;
+  // Off until EnableCompactions (after recovery). With auto compactions
+  // off RocksDB applies no L0 write stalls, so writes during recovery
+  // cannot block on a compaction that never runs.
+  plain.disable_auto_compactions = !read_only;
+  rocksdb::ColumnFamilyOptions chunks = plain;
   chunks.compression = rocksdb::kLZ4Compression;
   chunks.bottommost_compression = rocksdb::kZSTD;
   // The filter must outlive the RocksDB instance; the store owns it.
@@ -635,6 +639,29 @@ absl::Status ChunkStore::Flush() {
   rocksdb::FlushOptions fo;
   fo.wait = true;
   return FromRocks(db_->Flush(fo, handles_), "flushing RocksDB memtables");
+}
+
+absl::Status ChunkStore::EnableCompactions() {
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    rocksdb::Status s =
+        db_->SetOptions(h, {{"disable_auto_compactions", "false"}});
+    if (!s.ok()) {
+      return FromRocks(s,
+                       absl::StrCat("enabling compactions of ", h->GetName()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChunkStore::CompactScanned() {
+  rocksdb::CompactRangeOptions o;
+  for (rocksdb::ColumnFamilyHandle* h : {head_cf_, meta_cf_}) {
+    rocksdb::Status s = db_->CompactRange(o, h, nullptr, nullptr);
+    if (!s.ok()) {
+      return FromRocks(s, absl::StrCat("compacting ", h->GetName()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ChunkStore::CreateCheckpoint(const std::string& dir) {

@@ -118,6 +118,16 @@ class ChunkStore {
   absl::Status CreateCheckpoint(const std::string& dir);
   // Writes all memtables to SST files, emptying RocksDB's own WAL.
   absl::Status Flush();
+  // A writable store opens with automatic compactions off, so compactions
+  // left over from before (the L0 files the last Close flushed) do not
+  // compete with recovery for the CPU; DB::Open turns them on here once
+  // the head is rebuilt.
+  absl::Status EnableCompactions();
+  // Compacts the families recovery scans whose keys are rewritten while
+  // the DB runs (head chunks: every checkpoint; series meta: every
+  // persisted chunk), so the next Open reads one version of each key
+  // instead of skipping every older one. Called by Close.
+  absl::Status CompactScanned();
   absl::Status Close();
 
  private:
