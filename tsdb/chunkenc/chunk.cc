@@ -1139,8 +1139,10 @@ void ChunkDecoder::DecodeRangeFast(int64_t mint, int64_t maxt,
         const int k = c.k();
         const int total = used + q + 1 + k;
         if (total <= avail) {
+          // The k bits after the terminator; shifting in two steps keeps
+          // k == 0 (a shift by 64) defined without a branch.
           x = (static_cast<uint64_t>(q) << k) |
-              (k ? (ww << (q + 1)) >> (64 - k) : 0);
+              (((ww << (q + 1)) >> 1) >> (63 - k));
           consume(total);
           break;
         }
