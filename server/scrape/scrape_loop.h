@@ -265,7 +265,7 @@ class ScrapeLoop {
   tsdb::SeriesRef report_refs_[5] = {};
   std::vector<tsdb::Labels> report_labels_;
   ScrapeReport last_report_;
-  ScrapeBody body_;  // reused between scrapes
+  ScrapeBody body_;  // the scrape in progress; emptied after each
   // Metadata by family name; touched only by the scraping thread.
   struct MetaEntry {
     tsdb::textparse::MetricType type = tsdb::textparse::MetricType::kUnknown;
