@@ -1143,7 +1143,11 @@ void ChunkDecoder::DecodeRangeFast(int64_t mint, int64_t maxt,
           // k == 0 (a shift by 64) defined without a branch.
           x = (static_cast<uint64_t>(q) << k) |
               (((ww << (q + 1)) >> 1) >> (63 - k));
-          consume(total);
+          // As consume(total); 1 <= total <= 64, so two shifts stay
+          // defined without consume's check for 64.
+          w = (w << (total - 1)) << 1;
+          avail -= total;
+          pos += static_cast<size_t>(total);
           break;
         }
         if (avail < 64) {
