@@ -335,11 +335,11 @@ absl::Status DB::Recover() {
     phase = now;
     phase_cpu = cpu;
   };
-  // Two threads: a reader scans the series definitions (RocksDB, CRC,
-  // label parsing and validation) into owned batches and then reads and
-  // checksums all head chunks; this thread builds the head from the
+  // A reader thread scans the series definitions (RocksDB, CRC, label
+  // parsing and validation) into owned batches, another reads and
+  // checksums all head chunks, and this thread builds the head from the
   // batches as they arrive (interning, hashing, index). Building is the
-  // larger half, so the reader's work is hidden behind it.
+  // larger part, so the readers' work is hidden behind it.
   const int64_t cutoff = RetentionCutoff();
   std::vector<std::pair<SeriesRef, ChunkPtr>> head_chunks;
   SeriesBatchQueue queue;
@@ -357,15 +357,21 @@ absl::Status DB::Recover() {
           return queue.Push(batch) ? absl::OkStatus()
                                    : absl::CancelledError("recovery stopped");
         });
-    if (st.ok()) {
-      st = store_->LoadHeadChunks([&](SeriesRef ref, ChunkPtr c) {
-        if (c->num_samples > 0 && c->max_time >= cutoff) {
-          head_chunks.emplace_back(ref, std::move(c));
-        }
-        return absl::OkStatus();
-      });
-    }
     queue.Finish(std::move(st));
+  });
+  // Head chunks on a third thread: in a directory a crash left (no
+  // compaction since the last checkpoints) the scan skips every older
+  // version of each row, which after the series scan made the reader the
+  // critical path (1M series after kill -9: series phase 6.5 -> 8.3 s
+  // wall until this ran beside it again).
+  absl::Status head_status;
+  std::thread head_loader([&] {
+    head_status = store_->LoadHeadChunks([&](SeriesRef ref, ChunkPtr c) {
+      if (c->num_samples > 0 && c->max_time >= cutoff) {
+        head_chunks.emplace_back(ref, std::move(c));
+      }
+      return absl::OkStatus();
+    });
   });
   std::vector<Head::SeriesInit> inits;
   std::vector<MemSeries*> created;
@@ -396,8 +402,10 @@ absl::Status DB::Recover() {
     if (mint <= maxt) NoteTimeRange(mint, maxt);
   }
   reader.join();
+  head_loader.join();
   absl::Status st = queue.status();
   if (!st.ok()) return st;
+  if (!head_status.ok()) return head_status;
   end_phase(recovery_series_seconds_);
 
   // Open chunks of the last checkpoint are installed as they are, without
