@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "net/url.h"
 #include "server/config/client_options.h"
 #include "server/config/relabel.h"
 
@@ -18,25 +19,6 @@ namespace {
 
 constexpr absl::string_view kParamPrefix = "__param_";
 constexpr absl::string_view kMetaPrefix = "__meta_";
-
-// Go's url.QueryEscape.
-std::string QueryEscape(absl::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' ||
-        c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else if (c == ' ') {
-      out.push_back('+');
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 bool HasPort(absl::string_view addr) {
   if (!addr.empty() && addr[0] == '[') {
@@ -132,8 +114,8 @@ std::string TargetUrl(const tsdb::Labels& relabeled,
   bool first = true;
   for (const auto& [k, vs] : params) {  // std::map: sorted, as Go encodes
     for (const std::string& v : vs) {
-      absl::StrAppend(&url, first ? "?" : "&", QueryEscape(k), "=",
-                      QueryEscape(v));
+      absl::StrAppend(&url, first ? "?" : "&", net::QueryEscape(k), "=",
+                      net::QueryEscape(v));
       first = false;
     }
   }
