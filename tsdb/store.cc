@@ -7,6 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/memtablerep.h"
@@ -16,7 +17,11 @@
 #include "rocksdb/write_batch.h"
 
 namespace vigil::tsdb {
+
 namespace {
+
+// Uncompressed chunk blocks kept for queries (see ChunkStore::Open).
+constexpr size_t kChunkBlockCacheBytes = 32 << 20;
 
 constexpr char kSeriesCf[] = "series";
 constexpr char kMetaCf[] = "seriesmeta";
@@ -226,6 +231,16 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
   // bound that for a small-cluster server at the price of more, smaller L0
   // files, which compaction merges.
   chunks.write_buffer_size = 8 << 20;
+  // Sealed chunks are read back by every query and rule evaluation that
+  // reaches past the head. RocksDB's default cache (8 MiB) holds a small
+  // fraction of them, so each instant query re-read and LZ4-decompressed
+  // the same blocks (a quarter of its CPU at 3,000 series x 24 h). The
+  // cache holds uncompressed blocks and fills only as queries read them;
+  // 32 MiB holds ~40 M samples of sealed chunks (the instant quantile query
+  // of the side-by-side harness: 71 -> 45 ms).
+  rocksdb::BlockBasedTableOptions chunk_tables;
+  chunk_tables.block_cache = rocksdb::NewLRUCache(kChunkBlockCacheBytes);
+  chunks.table_factory.reset(rocksdb::NewBlockBasedTableFactory(chunk_tables));
   // Series definitions, series meta and head chunks are written while the
   // DB runs but only read by full scans at Open (and by the offline
   // checker), never looked up or scanned while it runs. A vector memtable
