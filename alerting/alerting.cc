@@ -65,13 +65,12 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
     s->dispatcher_ =
         std::make_unique<notifier::Dispatcher>(*std::move(c), std::move(d));
   }
-  if (!o.alertmanager_urls.empty()) {
-    notifier::ForwarderOptions f;
-    f.alertmanagers = o.alertmanager_urls;
-    f.tls = o.alertmanager_tls;
-    f.external_labels = o.rules.external_labels;
-    s->forwarder_ =
-        std::make_unique<notifier::Forwarder>(std::move(f), s->delivery_.get());
+  {
+    AlertingUpdate u;
+    u.alertmanager_urls = o.alertmanager_urls;
+    u.alertmanager_tls = o.alertmanager_tls;
+    u.external_labels = o.rules.external_labels;
+    s->Apply(std::move(u));
   }
   RuleManagerOptions ro = o.rules;
   AlertingService* self = s.get();
@@ -81,18 +80,25 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
 }
 
 void AlertingService::Notify(const std::vector<Alert>& alerts) {
+  std::shared_ptr<notifier::Forwarder> forwarder;
+  std::map<std::string, std::string> external_labels;
+  {
+    absl::MutexLock l(&mu_);
+    forwarder = forwarder_;
+    if (dispatcher_) external_labels = external_labels_;
+  }
   if (dispatcher_) {
     std::vector<notifier::Alert> out;
     out.reserve(alerts.size());
     for (const Alert& a : alerts) {
-      out.push_back(ToNotifierAlert(a, options_.rules.external_labels));
+      out.push_back(ToNotifierAlert(a, external_labels));
     }
     dispatcher_->Add(out);
   }
-  if (forwarder_) {
+  if (forwarder) {
     std::vector<notifier::Alert> out;
     for (const Alert& a : alerts) out.push_back(ToNotifierAlert(a, {}));
-    forwarder_->Send(out);
+    forwarder->Send(out);
   }
   if (options_.observer) options_.observer(alerts);
 }
@@ -111,6 +117,49 @@ absl::Status AlertingService::ReloadAlertmanagerConfig() {
   if (!c.ok()) return c.status();
   dispatcher_->ApplyConfig(*std::move(c));
   return absl::OkStatus();
+}
+
+absl::StatusOr<AlertingUpdate> AlertingService::Prepare(
+    std::vector<std::string> alertmanager_urls,
+    std::map<std::string, net::TlsOptions> alertmanager_tls,
+    std::map<std::string, std::string> external_labels) const {
+  AlertingUpdate u;
+  u.alertmanager_urls = std::move(alertmanager_urls);
+  u.alertmanager_tls = std::move(alertmanager_tls);
+  u.external_labels = std::move(external_labels);
+  if (dispatcher_) {
+    absl::StatusOr<notifier::AlertmanagerConfig> c =
+        notifier::LoadAlertmanagerConfig(options_.alertmanager_config_file);
+    if (!c.ok()) return c.status();
+    u.routing = *std::move(c);
+  }
+  return u;
+}
+
+void AlertingService::Apply(AlertingUpdate update) {
+  std::shared_ptr<notifier::Forwarder> forwarder;
+  if (!update.alertmanager_urls.empty()) {
+    notifier::ForwarderOptions f;
+    f.alertmanagers = update.alertmanager_urls;
+    f.tls = std::move(update.alertmanager_tls);
+    f.external_labels = update.external_labels;
+    forwarder =
+        std::make_shared<notifier::Forwarder>(std::move(f), delivery_.get());
+  }
+  {
+    absl::MutexLock l(&mu_);
+    forwarder_ = std::move(forwarder);
+    alertmanager_urls_ = std::move(update.alertmanager_urls);
+    external_labels_ = std::move(update.external_labels);
+  }
+  if (dispatcher_ && update.routing) {
+    dispatcher_->ApplyConfig(*std::move(update.routing));
+  }
+}
+
+std::vector<std::string> AlertingService::alertmanager_urls() const {
+  absl::MutexLock l(&mu_);
+  return alertmanager_urls_;
 }
 
 void AlertingService::Start() {

@@ -18,10 +18,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "alerting/notifier/delivery_queue.h"
 #include "alerting/notifier/dispatcher.h"
 #include "alerting/notifier/forwarder.h"
@@ -53,6 +55,19 @@ struct AlertingOptions {
   std::function<void(const std::vector<Alert>&)> observer;
 };
 
+// What a configuration reload changes in a running AlertingService
+// (Prometheus re-applies these on reload): where alerts are forwarded, the
+// external labels added to them, and the built-in routing re-read from
+// alertmanager_config_file. Built by Prepare(), which reads and checks
+// everything, so that Apply() cannot fail.
+struct AlertingUpdate {
+  std::vector<std::string> alertmanager_urls;
+  std::map<std::string, net::TlsOptions> alertmanager_tls;
+  std::map<std::string, std::string> external_labels;
+  // Set when the service has built-in routing.
+  std::optional<notifier::AlertmanagerConfig> routing;
+};
+
 class AlertingService {
  public:
   static absl::StatusOr<std::unique_ptr<AlertingService>> Create(
@@ -62,6 +77,22 @@ class AlertingService {
   absl::Status LoadRuleFiles(const std::vector<std::string>& files);
   // Re-reads alertmanager_config_file; on error the old config stays.
   absl::Status ReloadAlertmanagerConfig();
+
+  // Reload in two steps, so a caller can check every part of a new
+  // configuration before changing any: Prepare re-reads alertmanager.yml
+  // (when built-in routing is on) and changes nothing; an error names the
+  // file. Apply swaps the forwarding targets and external labels and hands
+  // the routing to the dispatcher, which keeps its notification log (an
+  // alert already notified on an unchanged route is not sent again). The
+  // rule manager's alert state is untouched.
+  absl::StatusOr<AlertingUpdate> Prepare(
+      std::vector<std::string> alertmanager_urls,
+      std::map<std::string, net::TlsOptions> alertmanager_tls,
+      std::map<std::string, std::string> external_labels) const;
+  void Apply(AlertingUpdate update);
+
+  // The Alertmanager base URLs alerts are forwarded to now.
+  std::vector<std::string> alertmanager_urls() const;
 
   // Background evaluation and dispatch.
   void Start();
@@ -87,8 +118,13 @@ class AlertingService {
   std::unique_ptr<notifier::DeliveryQueue> delivery_;
   std::unique_ptr<notifier::Silences> silences_;
   std::unique_ptr<notifier::Dispatcher> dispatcher_;
-  std::unique_ptr<notifier::Forwarder> forwarder_;
   std::unique_ptr<RuleManager> rules_;
+
+  // What Apply() replaces while Notify() runs on the evaluation thread.
+  mutable absl::Mutex mu_;
+  std::shared_ptr<notifier::Forwarder> forwarder_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> alertmanager_urls_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> external_labels_ ABSL_GUARDED_BY(mu_);
 };
 
 // A rule alert as notifiers see it (external labels added when missing).

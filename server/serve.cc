@@ -189,37 +189,6 @@ void CollectScrapeStats(const scrape::ScrapeManagerStats& s, std::string* out) {
       "counter", s.reloads);
 }
 
-// Base URLs of the statically configured Alertmanagers
-// (scheme://address/path_prefix), as Prometheus builds them.
-std::vector<std::string> AlertmanagerUrls(const config::Config& cfg) {
-  std::vector<std::string> urls;
-  for (const config::AlertmanagerConfig& am : cfg.alerting.alertmanagers) {
-    for (const discovery::TargetGroup& g : am.static_configs) {
-      for (const tsdb::Labels& t : g.targets) {
-        urls.push_back(absl::StrCat(
-            am.scheme, "://", t.Get(discovery::kAddressLabel), am.path_prefix));
-      }
-    }
-  }
-  return urls;
-}
-
-// tls_config of those Alertmanagers, keyed like AlertmanagerUrls().
-std::map<std::string, net::TlsOptions> AlertmanagerTls(
-    const config::Config& cfg) {
-  std::map<std::string, net::TlsOptions> tls;
-  for (const config::AlertmanagerConfig& am : cfg.alerting.alertmanagers) {
-    for (const discovery::TargetGroup& g : am.static_configs) {
-      for (const tsdb::Labels& t : g.targets) {
-        tls[absl::StrCat(am.scheme, "://", t.Get(discovery::kAddressLabel),
-                         am.path_prefix)] =
-            config::TlsOptionsFromConfig(am.tls_config);
-      }
-    }
-  }
-  return tls;
-}
-
 // What a failed startup or reload step is logged as.
 const char* StepError(MonitorStep step) {
   switch (step) {
@@ -313,10 +282,9 @@ MonitorPartsOptions Server::MakePartsOptions() {
   if (!flags_.storage_tsdb_path.empty()) {
     p.silences_file = absl::StrCat(flags_.storage_tsdb_path, "/silences.json");
   }
-  // From the startup config only, as before: a reload does not change
-  // where alerts are forwarded.
-  p.alertmanager_urls = AlertmanagerUrls(config_);
-  p.alertmanager_tls = AlertmanagerTls(config_);
+  // The Alertmanagers to forward to, alertmanager.yml and the alerts'
+  // external labels are (re)applied by MonitorParts::ApplyConfig, at
+  // startup and on every reload, all or nothing with the rest.
   p.registry = &registry_;
   return p;
 }
@@ -324,9 +292,11 @@ MonitorPartsOptions Server::MakePartsOptions() {
 absl::Status Server::Reload() {
   std::lock_guard<std::mutex> reload_lock(reload_mu_);
   absl::StatusOr<config::Config> c = LoadConfig();
+  MonitorStep step = MonitorStep::kConfig;
   if (c.ok() && monitor_ != nullptr) {
-    // Rules, scrape jobs and remote_write; nothing changes on error.
-    absl::Status s = MonitorParts::ApplyConfig(monitor_.get(), *c);
+    // Alerting (Alertmanagers, alertmanager.yml, external labels), rules,
+    // scrape jobs and remote_write; nothing changes on error.
+    absl::Status s = MonitorParts::ApplyConfig(monitor_.get(), *c, &step);
     if (!s.ok()) c = s;
   }
   metrics::Counter* counter =
@@ -334,8 +304,11 @@ absl::Status Server::Reload() {
   counter->Inc();
   last_reload_ok_.store(c.ok());
   if (!c.ok()) {
+    // Prometheus's line, plus which part of the new config was refused
+    // (e.g. "Error loading alerting config" for a bad alertmanager.yml).
     LogError("Error reloading config",
-             {{"err", std::string(c.status().message())}});
+             {{"step", StepError(step)},
+              {"err", std::string(c.status().message())}});
     return c.status();
   }
   {

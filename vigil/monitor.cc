@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <limits>
+#include <map>
+#include <memory>
 #include <mutex>
 
 #include "absl/strings/match.h"
@@ -19,8 +21,12 @@
 #include "nlohmann/json.hpp"
 #include "promql/engine.h"
 #include "promql/parser/parser.h"
+#include "server/config/client_options.h"
 #include "server/config/config.h"
+#include "server/discovery/dns_sd.h"
+#include "server/discovery/file_sd.h"
 #include "server/discovery/manager.h"
+#include "server/discovery/target_group.h"
 #include "server/remote/sender/remote_write_manager.h"
 #include "server/scrape/manager.h"
 #include "tsdb/db.h"
@@ -169,6 +175,40 @@ struct NotificationSub {
   }
 };
 
+// The Alertmanagers of `cfg.alerting` as base URLs
+// (scheme://address/path_prefix, as Prometheus builds them) with their
+// tls_config: static targets, plus what file_sd and dns_sd find at the time
+// of the call (a reload looks again; between reloads the list is fixed).
+void AlertmanagerTargets(const config::Config& cfg,
+                         std::vector<std::string>* urls,
+                         std::map<std::string, net::TlsOptions>* tls) {
+  std::unique_ptr<discovery::DnsResolver> resolver;
+  for (const config::AlertmanagerConfig& am : cfg.alerting.alertmanagers) {
+    std::vector<discovery::TargetGroup> groups = am.static_configs;
+    for (const config::FileSDConfig& f : am.file_sd_configs) {
+      for (discovery::TargetGroup& g : discovery::FileSDProvider(f).Refresh()) {
+        groups.push_back(std::move(g));
+      }
+    }
+    for (const config::DNSSDConfig& d : am.dns_sd_configs) {
+      if (resolver == nullptr) resolver = discovery::NewSystemDnsResolver();
+      for (discovery::TargetGroup& g :
+           discovery::DnsSDProvider(d, resolver.get()).Refresh()) {
+        groups.push_back(std::move(g));
+      }
+    }
+    const net::TlsOptions am_tls = config::TlsOptionsFromConfig(am.tls_config);
+    for (const discovery::TargetGroup& g : groups) {
+      for (const tsdb::Labels& t : g.targets) {
+        std::string url = absl::StrCat(
+            am.scheme, "://", t.Get(discovery::kAddressLabel), am.path_prefix);
+        if (tls->count(url) == 0) urls->push_back(url);
+        (*tls)[url] = am_tls;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<Labels> MakeLabels(const LabelPairs& pairs) {
@@ -302,8 +342,11 @@ class Monitor::Impl {
   // Unsubscribed, kept until Stop()/Close() because their dispatcher may be
   // the very thread delivering the callback that unsubscribed.
   std::vector<std::shared_ptr<NotificationSub>> retired_subs_;  // subs_mu_
-  bool dispatchers_running_ = false;                    // guarded by subs_mu_
-  std::map<std::string, std::string> external_labels_;  // set in Init
+  bool dispatchers_running_ = false;  // guarded by subs_mu_
+  // Added to notified alerts: MonitorOptions::external_labels overridden
+  // by the applied config's global.external_labels.
+  std::map<std::string, std::string> external_labels_;  // guarded by subs_mu_
+  std::map<std::string, std::string> base_external_labels_;  // set in Init
 };
 
 absl::Status Monitor::Impl::Init(MonitorStep* failed) {
@@ -366,6 +409,7 @@ absl::Status Monitor::Impl::Init(MonitorStep* failed) {
       absl::ToInt64Milliseconds(options_.for_outage_tolerance);
   for (const tsdb::Label& l : *ext) ropts.external_labels[l.name] = l.value;
   external_labels_ = ropts.external_labels;
+  base_external_labels_ = ropts.external_labels;
   ropts.external_url = options_.external_url;
   alerting::AlertingOptions aopts;
   aopts.rules = std::move(ropts);
@@ -510,6 +554,21 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg,
   absl::StatusOr<std::vector<std::string>> rule_files =
       config::ResolveRuleFiles(*cfg);
   if (!rule_files.ok()) return rule_files.status();
+  // Alerting is checked first (alertmanager.yml is re-read) and applied
+  // last, once nothing else can fail: a bad alertmanager.yml leaves the
+  // old routing, Alertmanagers and external labels in place.
+  *failed = MonitorStep::kAlerting;
+  std::vector<std::string> am_urls = parts_.alertmanager_urls;
+  std::map<std::string, net::TlsOptions> am_tls = parts_.alertmanager_tls;
+  AlertmanagerTargets(*cfg, &am_urls, &am_tls);
+  // The embedder's external labels, overridden by the config's.
+  std::map<std::string, std::string> ext = base_external_labels_;
+  for (const tsdb::Label& l : cfg->global.external_labels)
+    ext[l.name] = l.value;
+  absl::StatusOr<alerting::AlertingUpdate> update =
+      alerting_->Prepare(std::move(am_urls), std::move(am_tls), ext);
+  if (!update.ok()) return update.status();
+  *failed = MonitorStep::kRules;
   std::lock_guard<std::mutex> lock(control_mu_);
   config::Config old = std::move(config_);
   std::vector<std::string> old_files = std::move(config_rule_files_);
@@ -532,6 +591,11 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg,
       (void)RebuildRulesLocked();  // the old rules loaded before
       (void)ApplyScrapeLocked();
       return s;
+    }
+    alerting_->Apply(*std::move(update));
+    {
+      std::lock_guard<std::mutex> subs_lock(subs_mu_);
+      external_labels_ = std::move(ext);
     }
     *failed = MonitorStep::kNone;
     return absl::OkStatus();
@@ -685,10 +749,15 @@ std::vector<std::shared_ptr<NotificationSub>> Monitor::Impl::NotificationSubs()
 void Monitor::Impl::Notify(const std::vector<alerting::Alert>& alerts) {
   std::vector<std::shared_ptr<NotificationSub>> subs = NotificationSubs();
   if (subs.empty()) return;
+  std::map<std::string, std::string> ext;
+  {
+    std::lock_guard<std::mutex> lock(subs_mu_);
+    ext = external_labels_;
+  }
   std::vector<alerting::notifier::Alert> out;
   out.reserve(alerts.size());
   for (const alerting::Alert& a : alerts) {
-    out.push_back(alerting::ToNotifierAlert(a, external_labels_));
+    out.push_back(alerting::ToNotifierAlert(a, ext));
   }
   for (const auto& sub : subs) {
     std::vector<alerting::notifier::Alert> mine;

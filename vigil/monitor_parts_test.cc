@@ -228,5 +228,175 @@ receivers:
   ASSERT_TRUE(mon->Close().ok());
 }
 
+// Alertmanager base URL ("127.0.0.1:<port>") of a fake receiver.
+std::string Target(const alerting::notifier::WebhookReceiver& r) {
+  return absl::StrCat("127.0.0.1:", r.port());
+}
+
+std::string ForwardingConfig(const std::string& cluster,
+                             const std::string& target) {
+  return absl::StrCat("global:\n  evaluation_interval: 10s\n",
+                      "  external_labels:\n    cluster: ", cluster,
+                      "\nalerting:\n  alertmanagers:\n",
+                      "    - path_prefix: /am\n      static_configs:\n",
+                      "        - targets: ['", target, "']\n");
+}
+
+// A reload moves forwarding from Alertmanager A to B and changes the
+// external labels on the forwarded alerts; the rule manager's firing alert
+// survives it (same startsAt) and is what B receives.
+TEST(MonitorPartsTest, ReloadSwitchesAlertmanagersAndExternalLabels) {
+  alerting::notifier::WebhookReceiver a, b;
+  std::atomic<int64_t> now{kT0};
+  MonitorOptions o;
+  o.now_ms = [&now] { return now.load(); };
+  o.evaluation_interval = absl::Seconds(10);
+  o.external_labels = {{"region", "eu"}, {"cluster", "from_options"}};
+  absl::StatusOr<std::unique_ptr<Monitor>> m =
+      MonitorParts::Open(o, MonitorPartsOptions());
+  ASSERT_TRUE(m.ok()) << m.status();
+  Monitor* mon = m->get();
+  ASSERT_TRUE(MonitorParts::ApplyConfig(
+                  mon, ParseOrDie(ForwardingConfig("a", Target(a))))
+                  .ok());
+  ASSERT_TRUE(
+      mon->AddAlertRule("g", "Up", "signal > 0", absl::ZeroDuration()).ok());
+  // A new group's first evaluation is at its offset within the interval.
+  for (int64_t t = kT0; t <= kT0 + 10'000; t += 10'000) {
+    now = t;
+    ASSERT_TRUE(mon->Append({{"__name__", "signal"}}, t, 1).ok());
+    ASSERT_TRUE(mon->EvaluateRulesNow(t).ok());
+  }
+  alerting::notifier::DeliveryQueue& q =
+      MonitorParts::alerting(mon)->delivery();
+  ASSERT_TRUE(q.Drain(absl::Seconds(10)));
+  std::vector<alerting::notifier::WebhookReceiver::Request> got = a.Requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].target, "/am/api/v2/alerts");
+  nlohmann::json first = nlohmann::json::parse(got[0].body);
+  EXPECT_EQ(first[0]["labels"]["cluster"], "a");  // the config wins
+  EXPECT_EQ(first[0]["labels"]["region"], "eu");  // options still apply
+
+  ASSERT_TRUE(MonitorParts::ApplyConfig(
+                  mon, ParseOrDie(ForwardingConfig("b", Target(b))))
+                  .ok());
+  EXPECT_EQ(MonitorParts::alerting(mon)->alertmanager_urls(),
+            std::vector<std::string>{"http://" + Target(b) + "/am"});
+  // Past the resend delay the still-firing alert is sent again, to B only.
+  for (int64_t t = kT0 + 20'000; t <= kT0 + 2 * kMinute; t += 10'000) {
+    now = t;
+    ASSERT_TRUE(mon->Append({{"__name__", "signal"}}, t, 1).ok());
+    ASSERT_TRUE(mon->EvaluateRulesNow(t).ok());
+  }
+  ASSERT_TRUE(q.Drain(absl::Seconds(10)));
+  EXPECT_EQ(a.Requests().size(), 1u);
+  got = b.Requests();
+  ASSERT_GE(got.size(), 1u);
+  nlohmann::json second = nlohmann::json::parse(got.back().body);
+  EXPECT_EQ(second[0]["labels"]["cluster"], "b");
+  EXPECT_EQ(second[0]["labels"]["alertname"], "Up");
+  EXPECT_EQ(second[0]["startsAt"], first[0]["startsAt"]);
+  ASSERT_TRUE(mon->Close().ok());
+}
+
+std::string HookConfig(const alerting::notifier::WebhookReceiver& r) {
+  return R"(route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1m
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: ')" +
+         r.url() + "'\n";
+}
+
+// alertmanager.yml is re-read on reload: unchanged, a firing alert is not
+// notified again (the notification log survives); broken, the reload fails
+// as a whole and the old routing keeps delivering; changed, the next
+// notification goes to the new webhook.
+TEST(MonitorPartsTest, ReloadReReadsAlertmanagerYml) {
+  alerting::notifier::WebhookReceiver a, b;
+  std::string am = WriteFile("reload_alertmanager.yml", HookConfig(a));
+  std::atomic<int64_t> now{kT0};
+  MonitorOptions o;
+  o.now_ms = [&now] { return now.load(); };
+  o.evaluation_interval = absl::Seconds(10);
+  MonitorPartsOptions parts;
+  parts.alertmanager_config_file = am;
+  absl::StatusOr<std::unique_ptr<Monitor>> m = MonitorParts::Open(o, parts);
+  ASSERT_TRUE(m.ok()) << m.status();
+  Monitor* mon = m->get();
+  const config::Config cfg = ParseOrDie(
+      "global:\n  evaluation_interval: 10s\n  external_labels:\n"
+      "    cluster: c1\n");
+  ASSERT_TRUE(MonitorParts::ApplyConfig(mon, cfg).ok());
+  ASSERT_TRUE(
+      mon->AddAlertRule("g", "Up", "signal > 0", absl::ZeroDuration()).ok());
+  alerting::notifier::DeliveryQueue& q =
+      MonitorParts::alerting(mon)->delivery();
+  int64_t t = kT0;
+  auto run = [&](int64_t until) {
+    for (; t <= until; t += 10'000) {
+      now = t;
+      ASSERT_TRUE(mon->Append({{"__name__", "signal"}}, t, 1).ok());
+      ASSERT_TRUE(mon->EvaluateRulesNow(t).ok());
+    }
+    ASSERT_TRUE(q.Drain(absl::Seconds(10)));
+  };
+  run(kT0 + 30'000);
+  ASSERT_EQ(a.Requests().size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(
+                a.Requests()[0].body)["alerts"][0]["labels"]["cluster"],
+            "c1");
+
+  // Unchanged route: the rebuilt group finds the alert in the log.
+  ASSERT_TRUE(MonitorParts::ApplyConfig(mon, cfg).ok());
+  run(kT0 + 4 * kMinute);
+  EXPECT_EQ(a.Requests().size(), 1u);
+
+  // Broken: refused, and nothing of the new config is applied.
+  std::ofstream(am) << "route:\n  receiver: nobody\nreceivers: []\n";
+  MonitorStep failed = MonitorStep::kNone;
+  absl::Status s = MonitorParts::ApplyConfig(
+      mon,
+      ParseOrDie("global:\n  evaluation_interval: 10s\n"
+                 "  external_labels:\n    cluster: never\n"),
+      &failed);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(failed, MonitorStep::kAlerting);
+  EXPECT_NE(s.message().find("reload_alertmanager.yml"),
+            absl::string_view::npos)
+      << s;
+  ASSERT_TRUE(
+      mon->AddAlertRule("g", "Second", "signal > 0", absl::ZeroDuration())
+          .ok());
+  run(t + 30'000);
+  std::vector<alerting::notifier::WebhookReceiver::Request> got = a.Requests();
+  ASSERT_EQ(got.size(), 2u);
+  nlohmann::json body = nlohmann::json::parse(got[1].body);
+  EXPECT_EQ(body["alerts"][0]["labels"]["alertname"], "Second");
+  EXPECT_EQ(body["alerts"][0]["labels"]["cluster"], "c1");
+  EXPECT_TRUE(b.Requests().empty());
+
+  // Changed webhook URL: the next notification goes to B. (As in
+  // Alertmanager, the log is keyed by group, receiver name and integration,
+  // so alerts already notified under receiver "hook" are not sent again
+  // until repeat_interval; a new alert is.)
+  std::ofstream(am) << HookConfig(b);
+  ASSERT_TRUE(MonitorParts::ApplyConfig(mon, cfg).ok());
+  ASSERT_TRUE(
+      mon->AddAlertRule("g", "Third", "signal > 0", absl::ZeroDuration()).ok());
+  run(t + kMinute);
+  EXPECT_EQ(a.Requests().size(), 2u);
+  got = b.Requests();
+  ASSERT_EQ(got.size(), 1u);
+  body = nlohmann::json::parse(got[0].body);
+  EXPECT_EQ(body["status"], "firing");
+  EXPECT_EQ(body["alerts"][0]["labels"]["alertname"], "Third");
+  ASSERT_TRUE(mon->Close().ok());
+}
+
 }  // namespace
 }  // namespace vigil
