@@ -230,6 +230,7 @@ class Server {
   std::atomic<bool> ready_{false};
   std::atomic<bool> last_reload_ok_{true};
   metrics::CounterFamily* reloads_ = nullptr;
+  metrics::Gauge* last_reload_gauge_ = nullptr;
 
   std::mutex config_mu_;
   config::Config config_;  // guarded by config_mu_
@@ -285,6 +286,7 @@ MonitorPartsOptions Server::MakePartsOptions() {
   // The Alertmanagers to forward to, alertmanager.yml and the alerts'
   // external labels are (re)applied by MonitorParts::ApplyConfig, at
   // startup and on every reload, all or nothing with the rest.
+  p.config_owns_external_labels = true;
   p.registry = &registry_;
   return p;
 }
@@ -303,6 +305,7 @@ absl::Status Server::Reload() {
       reloads_->WithLabels({c.ok() ? "success" : "failure"});
   counter->Inc();
   last_reload_ok_.store(c.ok());
+  last_reload_gauge_->Set(c.ok() ? 1 : 0);
   if (!c.ok()) {
     // Prometheus's line, plus which part of the new config was refused
     // (e.g. "Error loading alerting config" for a bad alertmanager.yml).
@@ -353,6 +356,14 @@ int Server::Run() {
   reloads_ =
       registry_.NewCounter("vigil_config_reloads_total",
                            "Configuration reloads, by result.", {"result"});
+  // Prometheus's prometheus_config_last_reload_successful.
+  last_reload_gauge_ =
+      registry_
+          .NewGauge("vigil_config_last_reload_successful",
+                    "Whether the last configuration reload attempt was "
+                    "successful.")
+          ->WithLabels({});
+  last_reload_gauge_->Set(1);
   registry_
       .NewGauge("vigil_build_info", "Build information.",
                 {"version", "revision", "branch"})

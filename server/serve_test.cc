@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "alerting/notifier/webhook_receiver.h"
 #include "gtest/gtest.h"
 #include "server/http/test_client.h"
 #include "server/remote/remote.pb.h"
@@ -431,6 +432,68 @@ TEST_F(ServeTest, ReloadWithBrokenRuleFileKeepsTheOldRules) {
   // The recording rule runs and writes through the Monitor.
   EXPECT_NE(WaitForQuery(port_, "second_rule", "\"2\"").find("\"2\""),
             std::string::npos);
+  v.Signal(SIGTERM);
+  EXPECT_EQ(v.Wait(std::chrono::seconds(15)), 0);
+}
+
+// SIGHUP re-reads alertmanager.yml and global.external_labels: with a new
+// webhook URL the next notification goes there (and carries the new
+// external label); a broken alertmanager.yml is refused as a whole.
+TEST_F(ServeTest, ReloadReappliesAlertmanagerConfig) {
+  alerting::notifier::WebhookReceiver a, b;
+  const std::string am = dir_ + "/alertmanager.yml";
+  auto write_am = [&](const std::string& url) {
+    std::ofstream(am) << "route:\n  receiver: hook\n  group_by: [alertname]\n"
+                      << "  group_wait: 0s\n  group_interval: 1s\n"
+                      << "receivers:\n  - name: hook\n    webhook_configs:\n"
+                      << "      - url: '" << url << "'\n";
+  };
+  auto write_rules = [&](const std::vector<std::string>& alerts) {
+    std::ofstream f(dir_ + "/rules.yml");
+    f << "groups:\n  - name: g\n    interval: 1s\n    rules:\n";
+    for (const std::string& name : alerts) {
+      f << "      - alert: " << name << "\n        expr: vector(1)\n";
+    }
+  };
+  auto config = [&](const std::string& replica) {
+    WriteConfig(
+        "global:\n  evaluation_interval: 1s\n  external_labels:\n"
+        "    replica: " +
+        replica + "\nrule_files: ['rules.yml']\n");
+  };
+  write_am(a.url());
+  write_rules({"First"});
+  config("a");
+  std::vector<std::string> args = Args();
+  args.push_back("--alerting.config.file=" + am);
+  Vigil v(args);
+  ASSERT_TRUE(WaitReady(port_));
+  ASSERT_TRUE(a.WaitFor(1, absl::Seconds(20)));
+  EXPECT_NE(a.Requests()[0].body.find("\"replica\":\"a\""), std::string::npos)
+      << a.Requests()[0].body;
+
+  // Broken alertmanager.yml: the reload fails, nothing of it is applied.
+  std::ofstream(am) << "route:\n  receiver: nobody\nreceivers: []\n";
+  config("never");
+  EXPECT_EQ(HttpPost(port_, "/-/reload", "").status, 500);
+  EXPECT_NE(HttpGet(port_, "/metrics")
+                .body.find("vigil_config_last_reload_successful 0"),
+            std::string::npos);
+
+  write_am(b.url());
+  write_rules({"First", "Second"});
+  config("b");
+  v.Signal(SIGHUP);
+  ASSERT_TRUE(b.WaitFor(1, absl::Seconds(20)));
+  std::string body = b.Requests()[0].body;
+  EXPECT_NE(body.find("\"alertname\":\"Second\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"replica\":\"b\""), std::string::npos) << body;
+  EXPECT_NE(HttpGet(port_, "/metrics")
+                .body.find("vigil_config_last_reload_successful 1"),
+            std::string::npos);
+  for (const auto& r : a.Requests()) {
+    EXPECT_EQ(r.body.find("Second"), std::string::npos) << r.body;
+  }
   v.Signal(SIGTERM);
   EXPECT_EQ(v.Wait(std::chrono::seconds(15)), 0);
 }

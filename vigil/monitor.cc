@@ -562,7 +562,8 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg,
   std::map<std::string, net::TlsOptions> am_tls = parts_.alertmanager_tls;
   AlertmanagerTargets(*cfg, &am_urls, &am_tls);
   // The embedder's external labels, overridden by the config's.
-  std::map<std::string, std::string> ext = base_external_labels_;
+  std::map<std::string, std::string> ext;
+  if (!parts_.config_owns_external_labels) ext = base_external_labels_;
   for (const tsdb::Label& l : cfg->global.external_labels)
     ext[l.name] = l.value;
   absl::StatusOr<alerting::AlertingUpdate> update =

@@ -54,6 +54,12 @@ struct MonitorPartsOptions {
   // scheme://host:port/path_prefix), and their TLS settings by URL.
   std::vector<std::string> alertmanager_urls;
   std::map<std::string, net::TlsOptions> alertmanager_tls;
+  // When true (vigil serve), alerts carry exactly the applied config's
+  // global.external_labels, so a reload that removes a label removes it
+  // from alerts; MonitorOptions::external_labels then only seed alerts
+  // until the first ApplyConfig. When false (embedders), the config's
+  // labels override MonitorOptions::external_labels name by name.
+  bool config_owns_external_labels = false;
   // Remote-write queue and shard metrics go here (null: a private
   // registry). Must outlive the Monitor.
   server::metrics::Registry* registry = nullptr;
