@@ -44,20 +44,43 @@ class LoadgenTest(unittest.TestCase):
     def test_backfill_file_counts(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "b.om")
-            series, samples = loadgen.write_backfill(path, 2, 1, 1, 15,
-                                                     1795000000, 1)
+            ms = os.path.join(d, "b.ms.prom")
+            sl = os.path.join(d, "slices")
+            series, samples = loadgen.write_backfill(
+                path, 2, 1, 3, 15, 1795000000, 1, ms_path=ms, slice_dir=sl)
             self.assertEqual(series, 2 * 14 + 32)
-            self.assertEqual(samples, series * 241)
+            self.assertEqual(samples, series * 721)
             with open(path) as f:
                 lines = f.read().splitlines()
             self.assertEqual(lines[-1], "# EOF")
-            self.assertEqual(sum(1 for x in lines if not x.startswith("#")),
-                             samples)
-            ms = path + ".ms"
-            compare.ms_timestamps_copy(path, ms)
+            body = [x for x in lines if not x.startswith("#")]
+            self.assertEqual(len(body), samples)
+            # The ms copy: the same lines in the same order, ts x 1000.
             with open(ms) as f:
-                first = f.readline().split()
-            self.assertTrue(first[-1].endswith("000"))
+                ms_lines = f.read().splitlines()
+            self.assertEqual(len(ms_lines), samples)
+            for a, b in zip(body[:500], ms_lines[:500]):
+                self.assertEqual(a + "000", b)
+            # Slices: 2 h aligned, each a complete OpenMetrics file; together
+            # exactly the samples of the whole file.
+            files = sorted(os.listdir(sl))
+            self.assertEqual(len(files), 2)  # 3 h around a 2 h boundary
+            got = []
+            for name in files:
+                k = int(name[len("slice-"):-len(".om")])
+                self.assertEqual(k % 7200, 0)
+                with open(os.path.join(sl, name)) as f:
+                    sl_lines = f.read().splitlines()
+                self.assertEqual(sl_lines[0],
+                                 "# TYPE http_server_resp_time histogram")
+                self.assertIn("# TYPE node_cpu_seconds counter", sl_lines)
+                self.assertEqual(sl_lines[-1], "# EOF")
+                for x in sl_lines:
+                    if not x.startswith("#"):
+                        t = int(x.rsplit(" ", 1)[1])
+                        self.assertTrue(k <= t < k + 7200, x)
+                        got.append(x)
+            self.assertEqual(sorted(got), sorted(body))
 
 
 class MatchTest(unittest.TestCase):

@@ -12,6 +12,7 @@ test sees exactly the same load. Two shapes, as in real clusters:
 
 import http.server
 import math
+import os
 import random
 import socketserver
 import threading
@@ -196,9 +197,29 @@ class ExporterFarm:
             s.server_close()
 
 
+def _render_points(prefix, pts, slice_s):
+    """One series' samples as {slice start: (text, text with ms timestamps)}.
+
+    Slices are aligned to multiples of slice_s (Prometheus's 2 h blocks), so
+    a backfill tool that reads its whole input once per block can be given
+    one slice per run instead.
+    """
+    out = {}
+    for t, v in pts:
+        head = "%s%r %d" % (prefix, v, t)
+        k = t - t % slice_s
+        cur = out.get(k)
+        if cur is None:
+            cur = out[k] = ([], [])
+        cur[0].append(head)
+        cur[1].append(head)
+    return {k: ("\n".join(a) + "\n", "000\n".join(b) + "000\n")
+            for k, (a, b) in out.items()}
+
+
 def _render_histogram(args):
     """One histogram's series, each with all its samples in time order."""
-    h, steps = args
+    h, steps, slice_s = args
     rows = {}
     for t in steps:
         for suffix, labels, v in h.samples(t):
@@ -207,25 +228,30 @@ def _render_histogram(args):
     samples = 0
     for (suffix, labels), pts in rows.items():
         prefix = "http_server_resp_time%s{%s} " % (suffix, labels)
-        out.append("".join("%s%r %d\n" % (prefix, v, t) for t, v in pts))
+        out.append(_render_points(prefix, pts, slice_s))
         samples += len(pts)
-    return "".join(out), len(rows), samples
+    return out, len(rows), samples
 
 
 def _render_counter(args):
-    s, steps = args
+    s, steps, slice_s = args
     prefix = "node_cpu_seconds_total{%s} " % s.labels
-    text = "".join("%s%r %d\n" % (prefix, s.value(t), t) for t in steps)
-    return text, 1, len(steps)
+    pts = [(t, s.value(t)) for t in steps]
+    return [_render_points(prefix, pts, slice_s)], 1, len(steps)
 
 
-def write_backfill(path, jobs, instances, hours, step_s, end_s, node_instances):
+def write_backfill(path, jobs, instances, hours, step_s, end_s, node_instances,
+                   ms_path=None, slice_dir=None, slice_s=7200):
     """Writes an OpenMetrics file with timestamps (seconds) for backfill.
 
     Histograms: jobs x instances, one path each, 12 buckets + sum + count.
     Plus node_cpu_seconds_total for `node_instances` instances x 8 cpus x 4
     modes. Returns (series, samples). OpenMetrics requires all samples of a
     metric family to be contiguous, so we write family by family.
+
+    Optionally also writes the same samples as Prometheus text with ms
+    timestamps (`ms_path`), and as one OpenMetrics file per aligned
+    `slice_s` window into `slice_dir` (slice-<start>.om), in the same pass.
     """
     start_s = end_s - hours * 3600
     steps = list(range(start_s, end_s + 1, step_s))
@@ -248,18 +274,55 @@ def write_backfill(path, jobs, instances, hours, step_s, end_s, node_instances):
     import multiprocessing
     series = 0
     samples = 0
-    with multiprocessing.Pool() as pool, open(path, "w") as f:
-        f.write("# TYPE http_server_resp_time histogram\n")
-        for text, n_series, n_samples in pool.imap(
-                _render_histogram, [(h, steps) for h in hists], chunksize=4):
-            f.write(text)
-            series += n_series
-            samples += n_samples
-        f.write("# TYPE node_cpu_seconds counter\n")
-        for text, n_series, n_samples in pool.imap(
-                _render_counter, [(c, steps) for c in cpus], chunksize=8):
-            f.write(text)
-            series += n_series
-            samples += n_samples
-        f.write("# EOF\n")
+    slices = {}
+    ms = open(ms_path, "w") if ms_path else None
+
+    headers = []  # every slice file starts with the family headers so far
+
+    def header(line):
+        headers.append(line)
+        f.write(line)
+        for sf in slices.values():
+            sf.write(line)
+
+    def emit(rows):
+        for row in rows:
+            keys = sorted(row)
+            f.write("".join(row[k][0] for k in keys))
+            if ms:
+                ms.write("".join(row[k][1] for k in keys))
+            if slice_dir is None:
+                continue
+            for k in keys:
+                sf = slices.get(k)
+                if sf is None:
+                    sf = slices[k] = open(os.path.join(
+                        slice_dir, "slice-%d.om" % k), "w")
+                    sf.write("".join(headers))
+                sf.write(row[k][0])
+
+    if slice_dir is not None:
+        os.makedirs(slice_dir, exist_ok=True)
+    try:
+        with multiprocessing.Pool() as pool, open(path, "w") as f:
+            header("# TYPE http_server_resp_time histogram\n")
+            for rows, n_series, n_samples in pool.imap(
+                    _render_histogram, [(h, steps, slice_s) for h in hists],
+                    chunksize=4):
+                emit(rows)
+                series += n_series
+                samples += n_samples
+            header("# TYPE node_cpu_seconds counter\n")
+            for rows, n_series, n_samples in pool.imap(
+                    _render_counter, [(c, steps, slice_s) for c in cpus],
+                    chunksize=8):
+                emit(rows)
+                series += n_series
+                samples += n_samples
+            header("# EOF\n")
+    finally:
+        if ms:
+            ms.close()
+        for sf in slices.values():
+            sf.close()
     return series, samples
