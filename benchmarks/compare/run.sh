@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export VIGIL_COMPARE_STARTED="$(date +%s.%N)"
 bash tools/setup.sh
-bazel build --disk_cache="${HOME}/.cache/vigil/bazel-disk-cache" -c opt //server:vigil
+# VIGIL_DISK_CACHE="" (or a fresh directory) measures a cold build.
+bazel build --disk_cache="${VIGIL_DISK_CACHE-${HOME}/.cache/vigil/bazel-disk-cache}" -c opt //server:vigil
 # The bazel-out symlink follows whichever output base ran last; ask Bazel.
 VIGIL_BIN="${VIGIL_BIN:-$(bazel info -c opt bazel-bin 2>/dev/null)/server/vigil}"
 export VIGIL_BIN
