@@ -82,23 +82,29 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
 void AlertingService::Notify(const std::vector<Alert>& alerts) {
   std::shared_ptr<notifier::Forwarder> forwarder;
   std::map<std::string, std::string> external_labels;
+  std::function<bool(tsdb::LabelsBuilder*)> relabel;
   {
     absl::MutexLock l(&mu_);
     forwarder = forwarder_;
-    if (dispatcher_) external_labels = external_labels_;
+    external_labels = external_labels_;
+    relabel = relabel_;
   }
-  if (dispatcher_) {
+  if (dispatcher_ || forwarder) {
+    // As Prometheus's notifier: external labels, then alert_relabel_configs.
     std::vector<notifier::Alert> out;
     out.reserve(alerts.size());
     for (const Alert& a : alerts) {
-      out.push_back(ToNotifierAlert(a, external_labels));
+      notifier::Alert n = ToNotifierAlert(a, external_labels);
+      if (relabel) {
+        tsdb::LabelsBuilder b(n.labels);
+        if (!relabel(&b)) continue;
+        n.labels = b.Build();
+        if (n.labels.empty()) continue;
+      }
+      out.push_back(std::move(n));
     }
-    dispatcher_->Add(out);
-  }
-  if (forwarder) {
-    std::vector<notifier::Alert> out;
-    for (const Alert& a : alerts) out.push_back(ToNotifierAlert(a, {}));
-    forwarder->Send(out);
+    if (dispatcher_ && !out.empty()) dispatcher_->Add(out);
+    if (forwarder) forwarder->Send(out);
   }
   if (options_.observer) options_.observer(alerts);
 }
@@ -142,7 +148,7 @@ void AlertingService::Apply(AlertingUpdate update) {
     notifier::ForwarderOptions f;
     f.alertmanagers = update.alertmanager_urls;
     f.tls = std::move(update.alertmanager_tls);
-    f.external_labels = update.external_labels;
+    // Notify() has added the external labels already.
     forwarder =
         std::make_shared<notifier::Forwarder>(std::move(f), delivery_.get());
   }
@@ -151,6 +157,7 @@ void AlertingService::Apply(AlertingUpdate update) {
     forwarder_ = std::move(forwarder);
     alertmanager_urls_ = std::move(update.alertmanager_urls);
     external_labels_ = std::move(update.external_labels);
+    relabel_ = std::move(update.relabel);
   }
   if (dispatcher_ && update.routing) {
     dispatcher_->ApplyConfig(*std::move(update.routing));

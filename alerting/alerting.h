@@ -66,6 +66,10 @@ struct AlertingUpdate {
   std::map<std::string, std::string> external_labels;
   // Set when the service has built-in routing.
   std::optional<notifier::AlertmanagerConfig> routing;
+  // alert_relabel_configs: applied to every alert after the external
+  // labels, before the built-in routing and forwarding; false drops the
+  // alert. Null: none.
+  std::function<bool(tsdb::LabelsBuilder*)> relabel;
 };
 
 class AlertingService {
@@ -125,6 +129,7 @@ class AlertingService {
   std::shared_ptr<notifier::Forwarder> forwarder_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> alertmanager_urls_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> external_labels_ ABSL_GUARDED_BY(mu_);
+  std::function<bool(tsdb::LabelsBuilder*)> relabel_ ABSL_GUARDED_BY(mu_);
 };
 
 // A rule alert as notifiers see it (external labels added when missing).

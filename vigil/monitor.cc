@@ -23,6 +23,7 @@
 #include "promql/parser/parser.h"
 #include "server/config/client_options.h"
 #include "server/config/config.h"
+#include "server/config/relabel.h"
 #include "server/discovery/dns_sd.h"
 #include "server/discovery/file_sd.h"
 #include "server/discovery/manager.h"
@@ -569,6 +570,12 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg,
   absl::StatusOr<alerting::AlertingUpdate> update =
       alerting_->Prepare(std::move(am_urls), std::move(am_tls), ext);
   if (!update.ok()) return update.status();
+  if (!cfg->alerting.alert_relabel_configs.empty()) {
+    update->relabel =
+        [rc = cfg->alerting.alert_relabel_configs](tsdb::LabelsBuilder* b) {
+          return config::Relabel(rc, b);
+        };
+  }
   *failed = MonitorStep::kRules;
   std::lock_guard<std::mutex> lock(control_mu_);
   config::Config old = std::move(config_);

@@ -398,5 +398,53 @@ TEST(MonitorPartsTest, ReloadReReadsAlertmanagerYml) {
   ASSERT_TRUE(mon->Close().ok());
 }
 
+// An embedder's Monitor::ApplyConfig (YAML text) forwards to the config's
+// Alertmanagers, with alert_relabel_configs applied after the external
+// labels: a dropped alert is not sent, a rewritten label is.
+TEST(MonitorPartsTest, EmbedderApplyConfigForwardsWithAlertRelabeling) {
+  alerting::notifier::WebhookReceiver am;
+  std::atomic<int64_t> now{kT0};
+  MonitorOptions o;
+  o.now_ms = [&now] { return now.load(); };
+  o.evaluation_interval = absl::Seconds(10);
+  absl::StatusOr<std::unique_ptr<Monitor>> m = Monitor::Open(o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  Monitor* mon = m->get();
+  ASSERT_TRUE(mon->ApplyConfig(absl::StrCat(R"(global:
+  evaluation_interval: 10s
+  external_labels:
+    cluster: c1
+alerting:
+  alert_relabel_configs:
+    - source_labels: [alertname]
+      regex: Noisy
+      action: drop
+    - source_labels: [cluster]
+      target_label: team
+      replacement: team-$1
+  alertmanagers:
+    - static_configs:
+        - targets: [')",
+                                            Target(am), "']\n"))
+                  .ok());
+  ASSERT_TRUE(
+      mon->AddAlertRule("g", "Up", "signal > 0", absl::ZeroDuration()).ok());
+  ASSERT_TRUE(
+      mon->AddAlertRule("g", "Noisy", "signal > 0", absl::ZeroDuration()).ok());
+  for (int64_t t = kT0; t <= kT0 + 20'000; t += 10'000) {
+    now = t;
+    ASSERT_TRUE(mon->Append({{"__name__", "signal"}}, t, 1).ok());
+    ASSERT_TRUE(mon->EvaluateRulesNow(t).ok());
+  }
+  ASSERT_TRUE(MonitorParts::alerting(mon)->delivery().Drain(absl::Seconds(10)));
+  std::vector<alerting::notifier::WebhookReceiver::Request> got = am.Requests();
+  ASSERT_EQ(got.size(), 1u);
+  nlohmann::json body = nlohmann::json::parse(got[0].body);
+  ASSERT_EQ(body.size(), 1u) << body;
+  EXPECT_EQ(body[0]["labels"]["alertname"], "Up");
+  EXPECT_EQ(body[0]["labels"]["team"], "team-c1");
+  ASSERT_TRUE(mon->Close().ok());
+}
+
 }  // namespace
 }  // namespace vigil
