@@ -446,5 +446,44 @@ alerting:
   ASSERT_TRUE(mon->Close().ok());
 }
 
+// vigil serve's mode: alerts carry exactly the applied config's external
+// labels (none here), not MonitorOptions::external_labels, so a reload
+// that removes a label removes it from forwarded alerts.
+TEST(MonitorPartsTest, ConfigOwnedExternalLabelsReplaceTheOptions) {
+  alerting::notifier::WebhookReceiver am;
+  std::atomic<int64_t> now{kT0};
+  MonitorOptions o;
+  o.now_ms = [&now] { return now.load(); };
+  o.evaluation_interval = absl::Seconds(10);
+  o.external_labels = {{"cluster", "startup"}};
+  MonitorPartsOptions parts;
+  parts.config_owns_external_labels = true;
+  absl::StatusOr<std::unique_ptr<Monitor>> m = MonitorParts::Open(o, parts);
+  ASSERT_TRUE(m.ok()) << m.status();
+  Monitor* mon = m->get();
+  const std::string forward = absl::StrCat(
+      "alerting:\n  alertmanagers:\n    - static_configs:\n"
+      "        - targets: ['",
+      Target(am), "']\n");
+  ASSERT_TRUE(
+      MonitorParts::ApplyConfig(
+          mon, ParseOrDie("global:\n  evaluation_interval: 10s\n" + forward))
+          .ok());
+  ASSERT_TRUE(
+      mon->AddAlertRule("g", "Up", "signal > 0", absl::ZeroDuration()).ok());
+  for (int64_t t = kT0; t <= kT0 + 20'000; t += 10'000) {
+    now = t;
+    ASSERT_TRUE(mon->Append({{"__name__", "signal"}}, t, 1).ok());
+    ASSERT_TRUE(mon->EvaluateRulesNow(t).ok());
+  }
+  ASSERT_TRUE(MonitorParts::alerting(mon)->delivery().Drain(absl::Seconds(10)));
+  std::vector<alerting::notifier::WebhookReceiver::Request> got = am.Requests();
+  ASSERT_EQ(got.size(), 1u);
+  nlohmann::json body = nlohmann::json::parse(got[0].body);
+  EXPECT_EQ(body[0]["labels"]["alertname"], "Up");
+  EXPECT_FALSE(body[0]["labels"].contains("cluster")) << body;
+  ASSERT_TRUE(mon->Close().ok());
+}
+
 }  // namespace
 }  // namespace vigil
