@@ -14,35 +14,19 @@
 #include "rocksdb/db.h"
 #include "tsdb/db.h"
 #include "tsdb/store.h"
+#include "tsdb/testing/db_test_util.h"
 
 namespace vigil::tsdb {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::M;
+using testing::Opts;
+using testing::TempDir;
 
 Labels L(std::vector<Label> pairs) {
   return *Labels::FromPairs(std::move(pairs));
 }
-Matcher M(MatchType t, std::string n, std::string v) {
-  return *Matcher::Create(t, std::move(n), std::move(v));
-}
-
-std::string TempDir(const std::string& name) {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string dir =
-      absl::StrCat(base ? base : "/tmp", "/", name, "_", getpid());
-  fs::remove_all(dir);
-  return dir;
-}
-
-DBOptions Opts(const std::string& path) {
-  DBOptions o;
-  o.path = path;
-  o.retention = absl::ZeroDuration();
-  o.maintenance_interval = absl::ZeroDuration();
-  return o;
-}
-
 std::map<std::string, std::vector<Sample>> QueryAll(DB* db, int64_t mint = 0) {
   auto q = *db->NewQuerier(mint, std::numeric_limits<int64_t>::max());
   auto series =

@@ -17,36 +17,20 @@
 #include "absl/time/clock.h"
 #include "rocksdb/db.h"
 #include "tsdb/db.h"
+#include "tsdb/testing/db_test_util.h"
 
 namespace vigil::tsdb {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::M;
+using testing::Opts;
+using testing::TempDir;
 
 Labels SeriesLabels(int s) {
   return *Labels::FromPairs({{"__name__", "m"},
                              {"group", absl::StrCat("g", s % 7)},
                              {"s", absl::StrCat(s)}});
-}
-
-Matcher M(MatchType t, std::string n, std::string v) {
-  return *Matcher::Create(t, std::move(n), std::move(v));
-}
-
-std::string TempDir(const std::string& name) {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string dir =
-      absl::StrCat(base ? base : "/tmp", "/", name, "_", getpid());
-  fs::remove_all(dir);
-  return dir;
-}
-
-DBOptions Opts(const std::string& path) {
-  DBOptions o;
-  o.path = path;
-  o.retention = absl::ZeroDuration();
-  o.maintenance_interval = absl::ZeroDuration();
-  return o;
 }
 
 double Value(int s, int r) { return r * 10 + s; }
