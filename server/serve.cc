@@ -228,8 +228,9 @@ class Server {
   metrics::Registry registry_;
   StorageGate gate_;
   std::atomic<bool> ready_{false};
-  std::atomic<bool> last_reload_ok_{true};
   metrics::CounterFamily* reloads_ = nullptr;
+  // 1 or 0: the outcome of the last reload, for /metrics and the
+  // runtimeinfo API alike.
   metrics::Gauge* last_reload_gauge_ = nullptr;
 
   std::mutex config_mu_;
@@ -304,7 +305,6 @@ absl::Status Server::Reload() {
   metrics::Counter* counter =
       reloads_->WithLabels({c.ok() ? "success" : "failure"});
   counter->Inc();
-  last_reload_ok_.store(c.ok());
   last_reload_gauge_->Set(c.ok() ? 1 : 0);
   if (!c.ok()) {
     // Prometheus's line, plus which part of the new config was refused
@@ -414,7 +414,9 @@ int Server::Run() {
   hooks.ready = [this] { return ready_.load(); };
   hooks.reload = [this] { return Reload(); };
   hooks.quit = [] { kill(getpid(), SIGTERM); };
-  hooks.last_reload_successful = [this] { return last_reload_ok_.load(); };
+  hooks.last_reload_successful = [this] {
+    return last_reload_gauge_->Value() == 1;
+  };
   hooks.config_yaml = [this] {
     std::lock_guard<std::mutex> lock(config_mu_);
     return config_.source_text;
