@@ -206,15 +206,11 @@ def _render_points(prefix, pts, slice_s):
     """
     out = {}
     for t, v in pts:
-        head = "%s%r %d" % (prefix, v, t)
-        k = t - t % slice_s
-        cur = out.get(k)
-        if cur is None:
-            cur = out[k] = ([], [])
-        cur[0].append(head)
-        cur[1].append(head)
-    return {k: ("\n".join(a) + "\n", "000\n".join(b) + "000\n")
-            for k, (a, b) in out.items()}
+        out.setdefault(t - t % slice_s, []).append(
+            "%s%r %d" % (prefix, v, t))
+    # The ms copy appends "000" to each line's timestamp (the last field).
+    return {k: ("\n".join(lines) + "\n", "000\n".join(lines) + "000\n")
+            for k, lines in out.items()}
 
 
 def _render_histogram(args):
@@ -305,20 +301,20 @@ def write_backfill(path, jobs, instances, hours, step_s, end_s, node_instances,
         os.makedirs(slice_dir, exist_ok=True)
     try:
         with multiprocessing.Pool() as pool, open(path, "w") as f:
-            header("# TYPE http_server_resp_time histogram\n")
-            for rows, n_series, n_samples in pool.imap(
-                    _render_histogram, [(h, steps, slice_s) for h in hists],
-                    chunksize=4):
-                emit(rows)
-                series += n_series
-                samples += n_samples
-            header("# TYPE node_cpu_seconds counter\n")
-            for rows, n_series, n_samples in pool.imap(
-                    _render_counter, [(c, steps, slice_s) for c in cpus],
-                    chunksize=8):
-                emit(rows)
-                series += n_series
-                samples += n_samples
+            families = [
+                ("# TYPE http_server_resp_time histogram\n",
+                 _render_histogram, hists, 4),
+                ("# TYPE node_cpu_seconds counter\n", _render_counter, cpus,
+                 8),
+            ]
+            for type_line, render, specs, chunksize in families:
+                header(type_line)
+                for rows, n_series, n_samples in pool.imap(
+                        render, [(x, steps, slice_s) for x in specs],
+                        chunksize=chunksize):
+                    emit(rows)
+                    series += n_series
+                    samples += n_samples
             header("# EOF\n")
     finally:
         if ms:
