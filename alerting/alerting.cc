@@ -114,17 +114,6 @@ absl::Status AlertingService::LoadRuleFiles(
   return rules_->Update(files);
 }
 
-absl::Status AlertingService::ReloadAlertmanagerConfig() {
-  if (!dispatcher_) {
-    return absl::FailedPreconditionError("built-in routing is not enabled");
-  }
-  absl::StatusOr<notifier::AlertmanagerConfig> c =
-      notifier::LoadAlertmanagerConfig(options_.alertmanager_config_file);
-  if (!c.ok()) return c.status();
-  dispatcher_->ApplyConfig(*std::move(c));
-  return absl::OkStatus();
-}
-
 absl::StatusOr<AlertingUpdate> AlertingService::Prepare(
     std::vector<std::string> alertmanager_urls,
     std::map<std::string, net::TlsOptions> alertmanager_tls,

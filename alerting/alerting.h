@@ -79,8 +79,6 @@ class AlertingService {
   ~AlertingService();
 
   absl::Status LoadRuleFiles(const std::vector<std::string>& files);
-  // Re-reads alertmanager_config_file; on error the old config stays.
-  absl::Status ReloadAlertmanagerConfig();
 
   // Reload in two steps, so a caller can check every part of a new
   // configuration before changing any: Prepare re-reads alertmanager.yml
