@@ -45,6 +45,7 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
     d.clock = o.rules.clock;
     d.external_url = o.notifier_external_url;
     d.silences = s->silences_.get();
+    d.nflog_file = o.nflog_file;
     notifier::DeliveryQueue* q = s->delivery_.get();
     d.deliver = [q](const notifier::Notification& n) {
       notifier::HttpRequest req;
@@ -64,6 +65,8 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
     };
     s->dispatcher_ =
         std::make_unique<notifier::Dispatcher>(*std::move(c), std::move(d));
+    st = s->dispatcher_->LoadNotificationLog();
+    if (!st.ok()) return st;
   }
   {
     AlertingUpdate u;

@@ -41,6 +41,9 @@ struct AlertingOptions {
   std::string notifier_external_url = "http://localhost:9093";
   // Silences persistence for the built-in dispatcher (empty: memory only).
   std::string silences_file;
+  // Its notification log (what each receiver was told), so a restart does
+  // not notify again (empty: memory only).
+  std::string nflog_file;
   // External Alertmanagers to forward to (may be combined with built-in).
   std::vector<std::string> alertmanager_urls;
   // tls_config of those Alertmanagers, by URL as in alertmanager_urls

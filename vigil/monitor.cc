@@ -417,6 +417,7 @@ absl::Status Monitor::Impl::Init(MonitorStep* failed) {
   aopts.alertmanager_config_file = parts_.alertmanager_config_file;
   aopts.notifier_external_url = parts_.notifier_external_url;
   aopts.silences_file = parts_.silences_file;
+  aopts.nflog_file = parts_.nflog_file;
   aopts.alertmanager_urls = parts_.alertmanager_urls;
   aopts.alertmanager_tls = parts_.alertmanager_tls;
   aopts.observer = [this](const std::vector<alerting::Alert>& alerts) {

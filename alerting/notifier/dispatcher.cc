@@ -67,8 +67,8 @@ absl::StatusOr<std::string> SlackJSON(const SlackConfig& c,
     return t->Execute(data);
   };
   std::string default_title = DefaultSlackTitle(d);
-  std::string default_link =
-      absl::StrCat(d.external_url, "/#/alerts?receiver=", net::QueryEscape(d.receiver));
+  std::string default_link = absl::StrCat(
+      d.external_url, "/#/alerts?receiver=", net::QueryEscape(d.receiver));
   struct Field {
     const char* name;
     const std::shared_ptr<const Template>* t;
@@ -120,7 +120,14 @@ absl::StatusOr<std::string> SlackJSON(const SlackConfig& c,
 }
 
 Dispatcher::Dispatcher(AlertmanagerConfig config, DispatcherOptions options)
-    : options_(std::move(options)), config_(std::move(config)) {}
+    : options_(std::move(options)),
+      config_(std::move(config)),
+      nflog_(options_.nflog_file, options_.nflog_retention_ms) {}
+
+absl::Status Dispatcher::LoadNotificationLog() {
+  absl::MutexLock l(&mu_);
+  return nflog_.Load(options_.clock->NowMs());
+}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
@@ -283,8 +290,7 @@ void Dispatcher::FlushLocked(Group* g, int64_t now,
                          auto make) {
       std::string log_key =
           absl::StrCat(g->key, "\x01", recv->name, "\x01", kind, idx);
-      auto it = nflog_.find(log_key);
-      const LogEntry* e = it == nflog_.end() ? nullptr : &it->second;
+      const NotificationLog::Entry* e = nflog_.Find(log_key);
       bool needs;
       if (e == nullptr) {
         needs = !firing.empty();
@@ -326,10 +332,7 @@ void Dispatcher::FlushLocked(Group* g, int64_t now,
       }
       // Logged even when nothing was sent (only resolved alerts and
       // send_resolved false), so the next flush compares against it.
-      LogEntry& ne = nflog_[log_key];
-      ne.firing = firing;
-      ne.resolved = resolved;
-      ne.timestamp_ms = now;
+      nflog_.Put(log_key, {firing, resolved, now});
     };
     for (size_t i = 0; i < recv->webhooks.size(); ++i) {
       const WebhookConfig& w = recv->webhooks[i];
@@ -403,6 +406,13 @@ void Dispatcher::Tick() {
       } else {
         ++it;
       }
+    }
+    // Written before the notifications go out (as the log is updated when a
+    // notification is handed over): a crash in between loses a notification
+    // rather than repeating one.
+    if (absl::Status st = nflog_.SaveIfChanged(now); !st.ok()) {
+      ++stats_.nflog_save_failures;
+      std::fprintf(stderr, "notifier: %s\n", std::string(st.message()).c_str());
     }
     // Forget resolved alerts no group holds any more.
     for (auto it = alerts_.begin(); it != alerts_.end();) {

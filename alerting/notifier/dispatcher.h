@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "alerting/clock.h"
 #include "alerting/notifier/config.h"
+#include "alerting/notifier/nflog.h"
 #include "alerting/notifier/silences.h"
 #include "alerting/notifier/types.h"
 
@@ -59,6 +60,10 @@ struct DispatcherOptions {
   std::string external_url = "http://localhost:9093";
   DeliverFunc deliver;
   Silences* silences = nullptr;  // optional
+  // Where the notification log persists ("" = memory only), and how long
+  // its entries are kept (Alertmanager's --data.retention default).
+  std::string nflog_file;
+  int64_t nflog_retention_ms = int64_t{120} * 3600 * 1000;
 };
 
 struct DispatcherStats {
@@ -66,6 +71,7 @@ struct DispatcherStats {
   int64_t notifications = 0;  // handed to deliver
   int64_t alerts_inhibited = 0;
   int64_t alerts_silenced = 0;
+  int64_t nflog_save_failures = 0;
 };
 
 class Dispatcher {
@@ -74,6 +80,11 @@ class Dispatcher {
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Reads the notification log written by an earlier run (options'
+  // nflog_file), so alerts already notified are not notified again after a
+  // restart. Call before Add; a malformed file is DataLoss.
+  absl::Status LoadNotificationLog();
 
   // Replaces the configuration. Groups are rebuilt (as Alertmanager does on
   // reload); the notification log is kept so unchanged groups do not
@@ -107,11 +118,6 @@ class Dispatcher {
 
  private:
   struct Group;
-  struct LogEntry {
-    absl::flat_hash_set<uint64_t> firing;
-    absl::flat_hash_set<uint64_t> resolved;
-    int64_t timestamp_ms = 0;
-  };
 
   void RouteLocked(const Alert& a, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -128,7 +134,7 @@ class Dispatcher {
   absl::flat_hash_map<uint64_t, Alert> alerts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<Group>> groups_ ABSL_GUARDED_BY(mu_);
   // Notification log, keyed by group key + receiver + integration.
-  absl::flat_hash_map<std::string, LogEntry> nflog_ ABSL_GUARDED_BY(mu_);
+  NotificationLog nflog_ ABSL_GUARDED_BY(mu_);
   DispatcherStats stats_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex run_mu_;

@@ -1,5 +1,8 @@
 #include "alerting/notifier/dispatcher.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -20,7 +23,8 @@ class DispatcherTest : public ::testing::Test {
   std::vector<Notification> sent_;
 
   std::unique_ptr<Dispatcher> Make(const std::string& path_or_yaml,
-                                   Silences* silences = nullptr) {
+                                   Silences* silences = nullptr,
+                                   const std::string& nflog_file = "") {
     absl::StatusOr<AlertmanagerConfig> c =
         path_or_yaml.find('\n') == std::string::npos
             ? LoadAlertmanagerConfig(path_or_yaml)
@@ -31,7 +35,11 @@ class DispatcherTest : public ::testing::Test {
     o.external_url = "http://alertmanager:9093";
     o.deliver = [this](const Notification& n) { sent_.push_back(n); };
     o.silences = silences;
-    return std::make_unique<Dispatcher>(*std::move(c), o);
+    o.nflog_file = nflog_file;
+    auto d = std::make_unique<Dispatcher>(*std::move(c), o);
+    absl::Status st = d->LoadNotificationLog();
+    EXPECT_TRUE(st.ok()) << st;
+    return d;
   }
 
   // What Prometheus sends for a firing alert every evaluation.
@@ -54,6 +62,51 @@ class DispatcherTest : public ::testing::Test {
     d->Tick();
   }
 };
+
+// A restart (a new Dispatcher on the same notification log file) must not
+// tell the receiver again about an alert it was already told about; without
+// the file it does, which is what the log is for.
+TEST_F(DispatcherTest, RestartDoesNotRenotifyWhatWasSent) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string nflog =
+      std::string(tmp != nullptr ? tmp : "/tmp") + "/dispatcher_nflog.json";
+  std::remove(nflog.c_str());
+  for (bool persisted : {true, false}) {
+    sent_.clear();
+    clock_.SetMs(kT0);
+    std::string file = persisted ? nflog : "";
+    {
+      auto d = Make("testdata/alertmanager/seed_s0.yml", nullptr, file);
+      d->Add({Firing("192.168.121.174:9113")});
+      At(kT0 + 10 * kSec, d.get());
+      ASSERT_EQ(sent_.size(), 1u);
+    }
+    // Restarted a minute later; the rule manager re-sends the firing alert
+    // with its original start time.
+    auto d = Make("testdata/alertmanager/seed_s0.yml", nullptr, file);
+    clock_.SetMs(kT0 + 70 * kSec);
+    d->Add({Firing("192.168.121.174:9113")});
+    At(kT0 + 80 * kSec, d.get());
+    clock_.SetMs(kT0 + 80 * kSec + 5 * kMin);
+    d->Add({Firing("192.168.121.174:9113")});
+    d->Tick();
+    EXPECT_EQ(sent_.size(), persisted ? 1u : 2u) << "persisted=" << persisted;
+    if (!persisted) continue;
+    // A second alert in the group is news and is sent with both.
+    clock_.SetMs(kT0 + 80 * kSec + 10 * kMin);
+    d->Add({Firing("192.168.121.174:9113"), Firing("10.0.0.2:9113")});
+    d->Tick();
+    ASSERT_EQ(sent_.size(), 2u);
+    EXPECT_EQ(sent_[1].num_firing, 2);
+    // repeat_interval (3h) still applies across the restart.
+    for (int m = 15; m <= 195; m += 5) {
+      clock_.SetMs(kT0 + 80 * kSec + m * kMin);
+      d->Add({Firing("192.168.121.174:9113"), Firing("10.0.0.2:9113")});
+      d->Tick();
+    }
+    EXPECT_EQ(sent_.size(), 3u);
+  }
+}
 
 TEST_F(DispatcherTest, SeedTimingGroupWaitIntervalRepeatResolve) {
   auto d = Make("testdata/alertmanager/seed_s0.yml");

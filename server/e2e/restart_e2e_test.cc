@@ -1,5 +1,8 @@
 // `vigil serve` stopped and restarted (SIGTERM, SIGKILL) while an alert is
-// pending: the alert still fires, once, on time after the restart.
+// pending: the alert still fires, once, on time after the restart. Restarted
+// while it fires: the receiver is not told again (the built-in routing's
+// notification log persists under the storage directory, as Alertmanager's
+// nflog does).
 //
 // Prometheus 2.42 semantics: an alert whose `for` is shorter than
 // --rules.alert.for-grace-period (10m) is not restored from
@@ -75,6 +78,26 @@ class RestartE2ETest : public AlertingE2ETest {
     EXPECT_EQ(AlertState().first, "firing");
   }
 };
+
+TEST_F(RestartE2ETest, RestartWhileFiringDoesNotNotifyAgain) {
+  WritePrometheusConfig(kForMs / 1000);
+  SetValue(150);
+  StartExporter();
+  StartReceiver();
+  StartVigil();
+  ASSERT_TRUE(WaitPayload("firing", absl::Seconds(20)));
+  ASSERT_EQ(Payloads("firing").size(), 1u);
+  EXPECT_EQ(StopVigil(SIGTERM), 0);
+  StartVigil();
+  // Pending again for `for` (shorter than the grace period), then firing.
+  ASSERT_TRUE(WaitUntil([&] { return AlertState().first == "firing"; },
+                        absl::Seconds(20), absl::Milliseconds(50)));
+  // Several group_intervals (1 s) after it fires again: still one firing
+  // notification, since repeat_interval (1 h) has not passed.
+  absl::SleepFor(absl::Milliseconds(kGroupWaitMs + 3 * kEvalIntervalMs));
+  EXPECT_EQ(Payloads("firing").size(), 1u);
+  EXPECT_EQ(Payloads("resolved").size(), 0u);
+}
 
 TEST_F(RestartE2ETest, SigtermWhilePendingFiresOnceAfterRestart) {
   RestartWhilePending(SIGTERM);
