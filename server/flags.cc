@@ -53,6 +53,13 @@ constexpr FlagSpec kFlags[] = {
      "How far back to look for samples of an instant vector selector."},
     {"rules.alert.for-outage-tolerance", "1h", Kind::kDuration,
      "Max time to tolerate outage for restoring \"for\" state of alerts."},
+    {"rules.alert.for-grace-period", "10m", Kind::kDuration,
+     "Minimum duration between alert and restored \"for\" state. This is "
+     "maintained only for alerts with configured \"for\" time greater "
+     "than grace period."},
+    {"rules.alert.resend-delay", "1m", Kind::kDuration,
+     "Minimum amount of time to wait before resending an alert to "
+     "Alertmanager."},
     {"log.level", "info", Kind::kEnum,
      "Only log messages with the given severity or above.",
      "debug|info|warn|error"},
@@ -221,6 +228,8 @@ absl::StatusOr<ServeFlags> ParseServeFlags(
   }
   out.query_lookback_delta_ms = dur("query.lookback-delta");
   out.for_outage_tolerance_ms = dur("rules.alert.for-outage-tolerance");
+  out.for_grace_period_ms = dur("rules.alert.for-grace-period");
+  out.resend_delay_ms = dur("rules.alert.resend-delay");
   out.log_level = values["log.level"];
   out.log_format = values["log.format"];
   out.alerting_config_file = values["alerting.config.file"];

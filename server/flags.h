@@ -35,6 +35,8 @@ struct ServeFlags {
   int query_max_concurrency = 20;
   int64_t query_lookback_delta_ms = 5 * 60 * 1000;
   int64_t for_outage_tolerance_ms = 3600 * 1000;
+  int64_t for_grace_period_ms = 10 * 60 * 1000;
+  int64_t resend_delay_ms = 60 * 1000;
   std::string log_level = "info";     // debug|info|warn|error
   std::string log_format = "logfmt";  // logfmt|json
   std::string alerting_config_file;

@@ -17,6 +17,8 @@ TEST(FlagsTest, Defaults) {
   EXPECT_EQ(f->query_max_concurrency, 20);
   EXPECT_EQ(f->query_lookback_delta_ms, 300000);
   EXPECT_EQ(f->for_outage_tolerance_ms, 3600000);
+  EXPECT_EQ(f->for_grace_period_ms, 600000);
+  EXPECT_EQ(f->resend_delay_ms, 60000);
   EXPECT_FALSE(f->enable_lifecycle);
   EXPECT_EQ(f->values.at("query.timeout"), "2m");
   EXPECT_EQ(f->values.at("log.format"), "logfmt");

@@ -268,6 +268,8 @@ MonitorOptions Server::MakeMonitorOptions() const {
   o.max_samples = flags_.query_max_samples;
   o.evaluation_interval = config_.global.evaluation_interval;
   o.for_outage_tolerance = absl::Milliseconds(flags_.for_outage_tolerance_ms);
+  o.for_grace_period = absl::Milliseconds(flags_.for_grace_period_ms);
+  o.resend_delay = absl::Milliseconds(flags_.resend_delay_ms);
   o.external_url = flags_.external_url;
   for (const tsdb::Label& l : config_.global.external_labels) {
     o.external_labels.emplace_back(l.name, l.value);

@@ -408,6 +408,9 @@ absl::Status Monitor::Impl::Init(MonitorStep* failed) {
       absl::ToInt64Milliseconds(options_.evaluation_interval);
   ropts.outage_tolerance_ms =
       absl::ToInt64Milliseconds(options_.for_outage_tolerance);
+  ropts.for_grace_period_ms =
+      absl::ToInt64Milliseconds(options_.for_grace_period);
+  ropts.resend_delay_ms = absl::ToInt64Milliseconds(options_.resend_delay);
   for (const tsdb::Label& l : *ext) ropts.external_labels[l.name] = l.value;
   external_labels_ = ropts.external_labels;
   base_external_labels_ = ropts.external_labels;

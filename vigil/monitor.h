@@ -92,6 +92,11 @@ struct MonitorOptions {
   // its pending time after a restart within this long (Prometheus's
   // --rules.alert.for-outage-tolerance).
   absl::Duration for_outage_tolerance = absl::Hours(1);
+  // A restored `for` never fires sooner than this after a restart, and is
+  // restored only for `for` longer than this (--rules.alert.for-grace-period).
+  absl::Duration for_grace_period = absl::Minutes(10);
+  // Firing alerts are re-sent at most this often (--rules.alert.resend-delay).
+  absl::Duration resend_delay = absl::Minutes(1);
   // Base of alerts' generator URLs ("<external_url>/graph?g0.expr=...").
   std::string external_url;
   // Added to alerts (not to stored samples), like global.external_labels.

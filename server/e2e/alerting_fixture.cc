@@ -148,6 +148,7 @@ void AlertingE2ETest::StartVigil(bool builtin_routing) {
   if (builtin_routing) {
     args.push_back("--alerting.config.file=" + dir_ + "/alertmanager.yml");
   }
+  args.insert(args.end(), extra_vigil_flags_.begin(), extra_vigil_flags_.end());
   vigil_ = std::make_unique<Process>(args, dir_ + "/vigil.log");
   ASSERT_TRUE(WaitUntil(
       [&] {

@@ -58,6 +58,8 @@ class AlertingE2ETest : public ::testing::Test {
   bool WaitPayload(const std::string& status, absl::Duration timeout);
 
   std::string dir_;
+  // Appended to `vigil serve`'s command line by StartVigil.
+  std::vector<std::string> extra_vigil_flags_;
   int exporter_port_ = 0;
   int receiver_port_ = 0;
   int vigil_port_ = 0;

@@ -7,7 +7,7 @@
 // Prometheus 2.42 semantics: an alert whose `for` is shorter than
 // --rules.alert.for-grace-period (10m) is not restored from
 // ALERTS_FOR_STATE; it waits its whole `for` again after the restart.
-// Longer `for`s are restored by the rule manager (alerting/rules tests).
+// Longer `for`s are restored: the time pending before the restart counts.
 #include <signal.h>
 
 #include <string>
@@ -97,6 +97,42 @@ TEST_F(RestartE2ETest, RestartWhileFiringDoesNotNotifyAgain) {
   absl::SleepFor(absl::Milliseconds(kGroupWaitMs + 3 * kEvalIntervalMs));
   EXPECT_EQ(Payloads("firing").size(), 1u);
   EXPECT_EQ(Payloads("resolved").size(), 0u);
+}
+
+// With --rules.alert.for-grace-period=1s a `for: 6s` alert is restored from
+// ALERTS_FOR_STATE: stopped 3 s into `for`, it fires about 3 s after the
+// restart instead of 6 s.
+TEST_F(RestartE2ETest, ForStateIsRestoredBeyondTheGracePeriod) {
+  constexpr int64_t kLongForMs = 6000;
+  extra_vigil_flags_ = {"--rules.alert.for-grace-period=1s"};
+  WritePrometheusConfig(kLongForMs / 1000);
+  SetValue(5);
+  StartExporter();
+  StartReceiver();
+  StartVigil();
+  ASSERT_TRUE(WaitScraped(5));
+  SetValue(150);
+  std::pair<std::string, int64_t> before = WaitAlert();
+  ASSERT_EQ(before.first, "pending");
+  absl::SleepFor(absl::Milliseconds(
+      std::max<int64_t>(0, before.second + kLongForMs / 2 - NowMs())));
+  ASSERT_EQ(AlertState().first, "pending");
+  const int64_t pending_before_stop = NowMs() - before.second;
+  EXPECT_EQ(StopVigil(SIGTERM), 0);
+  StartVigil();
+  const int64_t up = NowMs();
+  // Restored, the alert is active since its old start shifted by the
+  // downtime, about 3 s before `up`; not restored it would start after `up`.
+  std::pair<std::string, int64_t> after = WaitAlert();
+  ASSERT_EQ(after.first, "pending");
+  EXPECT_LT(after.second, up - 1000)
+      << "pending " << pending_before_stop << " ms before the stop";
+  ASSERT_TRUE(WaitPayload("firing", absl::Seconds(20)));
+  std::vector<int64_t> at;
+  ASSERT_EQ(Payloads("firing", &at).size(), 1u);
+  // Not restored it would fire no sooner than up + for + group_wait.
+  EXPECT_LT(at[0], up + kLongForMs + kGroupWaitMs);
+  EXPECT_GE(at[0], up + 1000);  // never sooner than the grace period
 }
 
 TEST_F(RestartE2ETest, SigtermWhilePendingFiresOnceAfterRestart) {
