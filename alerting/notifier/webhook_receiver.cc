@@ -74,8 +74,10 @@ WebhookReceiver::~WebhookReceiver() {
     tcp::socket s(ioc);
     s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_), ec);
   }
-  impl_->acceptor.close(ec);
+  // Only after the thread is gone: it may still be inside accept(), and
+  // closing the acceptor under it is a data race (TSan reports it).
   thread_.join();
+  impl_->acceptor.close(ec);
 }
 
 std::string WebhookReceiver::url() const {
