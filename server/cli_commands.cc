@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "alerting/rules/check_rules.h"
+#include "alerting/rules/rule_tests.h"
 #include "promql/testing/script_runner.h"
 #include "server/build_info.h"
 #include "server/config/check_config.h"
@@ -69,16 +70,19 @@ int RunCheck(const std::vector<std::string>& args) {
   return 2;
 }
 
-// vigil test promql FILE...
+// vigil test promql FILE... | vigil test rules FILE...
 int RunTest(const std::vector<std::string>& args) {
   if (args.size() >= 2 && args[0] == "promql") {
     return promql::testing::RunPromqlTestCommand(
         {args.begin() + 1, args.end()});
   }
+  if (args.size() >= 2 && args[0] == "rules") {
+    return alerting::RunRuleTestsCommand({args.begin() + 1, args.end()});
+  }
   std::fprintf(stderr,
-               "usage: vigil test promql FILE...\n"
-               "(rule unit tests in promtool's format are not supported "
-               "yet)\n");
+               "usage: vigil test promql FILE...   (PromQL test scripts)\n"
+               "       vigil test rules FILE...    (rule unit tests in "
+               "promtool's format)\n");
   return 2;
 }
 
@@ -96,7 +100,10 @@ constexpr CliCommand kCommands[] = {
      &RunImport},
     {"check", "Check files: check config FILE... | check rules FILE...",
      &RunCheck},
-    {"test", "Run PromQL test scripts: test promql FILE...", &RunTest},
+    {"test",
+     "Run tests: test promql FILE... (PromQL scripts) | test rules FILE... "
+     "(rule unit tests, promtool format)",
+     &RunTest},
     {"tsdb", "Data directory tools: tsdb check|import|stats DIR ...", &RunTsdb},
 };
 
