@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "tsdb/chunkenc/block_chunk.h"
 #include "tsdb/chunkenc/chunk.h"
 #include "tsdb/chunkenc/testdata_gen.h"
 
@@ -110,6 +111,7 @@ const char* Label(int shape_or_mix) {
              : testdata::ShapeName(static_cast<Shape>(shape_or_mix));
 }
 
+template <class Enc>
 void BM_Encode(benchmark::State& state) {
   const auto chunks = MakeChunks(static_cast<int>(state.range(0)),
                                  static_cast<int>(state.range(1)));
@@ -118,7 +120,7 @@ void BM_Encode(benchmark::State& state) {
   for (auto _ : state) {
     samples = bytes = 0;
     for (const auto& c : chunks) {
-      ChunkEncoder enc;
+      Enc enc;
       for (const Sample& s : c) enc.Append(s.t, s.v);
       bytes += enc.size_bytes();
       samples += c.size();
@@ -133,13 +135,14 @@ void BM_Encode(benchmark::State& state) {
       static_cast<double>(prom_bytes) / static_cast<double>(samples);
 }
 
+template <class Enc, class Dec>
 void BM_Decode(benchmark::State& state) {
   const auto chunks = MakeChunks(static_cast<int>(state.range(0)),
                                  static_cast<int>(state.range(1)));
   std::vector<std::string> encoded;
   size_t samples = 0, bytes = 0;
   for (const auto& c : chunks) {
-    ChunkEncoder enc;
+    Enc enc;
     for (const Sample& s : c) enc.Append(s.t, s.v);
     encoded.emplace_back(enc.Bytes());
     bytes += enc.size_bytes();
@@ -149,7 +152,7 @@ void BM_Decode(benchmark::State& state) {
   for (auto _ : state) {
     for (const auto& e : encoded) {
       out.clear();
-      ChunkDecoder dec(e);
+      Dec dec(e);
       benchmark::DoNotOptimize(
           dec.DecodeRange(INT64_MIN, INT64_MAX, &out).ok());
       benchmark::DoNotOptimize(out.data());
@@ -161,12 +164,13 @@ void BM_Decode(benchmark::State& state) {
       static_cast<double>(bytes) / static_cast<double>(samples);
 }
 
+template <class Enc, class Dec>
 void BM_DecodeNext(benchmark::State& state) {
   const auto chunks = MakeChunks(static_cast<int>(state.range(0)), 120);
   std::vector<std::string> encoded;
   size_t samples = 0;
   for (const auto& c : chunks) {
-    ChunkEncoder enc;
+    Enc enc;
     for (const Sample& s : c) enc.Append(s.t, s.v);
     encoded.emplace_back(enc.Bytes());
     samples += c.size();
@@ -174,7 +178,7 @@ void BM_DecodeNext(benchmark::State& state) {
   for (auto _ : state) {
     double sum = 0;
     for (const auto& e : encoded) {
-      ChunkDecoder dec(e);
+      Dec dec(e);
       while (dec.Next()) sum += dec.At().v;
     }
     benchmark::DoNotOptimize(sum);
@@ -193,9 +197,16 @@ void ShapeArgs(benchmark::internal::Benchmark* b) {
   }
 }
 
-BENCHMARK(BM_Encode)->Apply(ShapeArgs);
-BENCHMARK(BM_Decode)->Apply(ShapeArgs);
-BENCHMARK(BM_DecodeNext)->DenseRange(-1, 4);
+// v1: the adaptive codec (chunk.h); Block: the block codec (block_chunk.h).
+BENCHMARK_TEMPLATE(BM_Encode, ChunkEncoder)->Apply(ShapeArgs);
+BENCHMARK_TEMPLATE(BM_Encode, BlockChunkEncoder)->Apply(ShapeArgs);
+BENCHMARK_TEMPLATE(BM_Decode, ChunkEncoder, ChunkDecoder)->Apply(ShapeArgs);
+BENCHMARK_TEMPLATE(BM_Decode, BlockChunkEncoder, BlockChunkDecoder)
+    ->Apply(ShapeArgs);
+BENCHMARK_TEMPLATE(BM_DecodeNext, ChunkEncoder, ChunkDecoder)
+    ->DenseRange(-1, 4);
+BENCHMARK_TEMPLATE(BM_DecodeNext, BlockChunkEncoder, BlockChunkDecoder)
+    ->DenseRange(-1, 4);
 
 }  // namespace
 }  // namespace vigil::tsdb::chunkenc

@@ -1,0 +1,588 @@
+#include "tsdb/chunkenc/block_chunk.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace vigil::tsdb::chunkenc {
+namespace {
+
+constexpr int kMaxScale = 22;  // 10^22 is the largest exact power of ten
+constexpr double kPow10[kMaxScale + 1] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+constexpr int kCountBits = 5;  // nonzero residuals in a block, 0..16
+constexpr int kPosBits = 4;    // a sparse residual's index in its block
+constexpr int kWidthBits = 6;  // residual width - 1
+constexpr int kDecimalParamBits = 1 + 1 + 5 + 6 + 1;
+constexpr int kFloatParamBits = 1 + 1 + 6;
+static_assert(kBlockSize == 16, "kCountBits/kPosBits assume 16");
+
+inline uint64_t DoubleBits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+inline double BitsDouble(uint64_t b) {
+  double v;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+inline uint64_t ZigZag(uint64_t x) {
+  return (x << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(x) >> 63);
+}
+inline uint64_t UnZigZag(uint64_t u) { return (u >> 1) ^ (0 - (u & 1)); }
+inline int BitWidth(uint64_t x) { return x == 0 ? 0 : 64 - __builtin_clzll(x); }
+inline uint64_t Mask(int n) {
+  return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+}
+
+inline double FromDecimal(uint64_t m, int scale) {
+  const double d = static_cast<double>(static_cast<int64_t>(m));
+  return scale == 0 ? d : d / kPow10[scale];
+}
+
+// True when v is bit-for-bit m / 10^scale for an int64 m.
+inline bool ToDecimalAt(double v, int scale, uint64_t* m) {
+  const double x = v * kPow10[scale];
+  if (!(std::fabs(x) < 9.2e18)) return false;
+  const int64_t r = static_cast<int64_t>(std::nearbyint(x));
+  if (DoubleBits(FromDecimal(static_cast<uint64_t>(r), scale)) !=
+      DoubleBits(v)) {
+    return false;
+  }
+  *m = static_cast<uint64_t>(r);
+  return true;
+}
+
+// Smallest scale at which v is an exact decimal, or -1.
+int MinScale(double v) {
+  if (!std::isfinite(v)) return -1;
+  uint64_t m;
+  for (int k = 0; k <= kMaxScale; ++k) {
+    if (ToDecimalAt(v, k, &m)) return k;
+    if (!(std::fabs(v * kPow10[k]) < 9.2e18)) return -1;
+  }
+  return -1;
+}
+
+// Appends bits least-significant first to a string whose first `base`
+// bytes are the header.
+class Writer {
+ public:
+  Writer(std::string* s, size_t base, size_t nbits)
+      : s_(s), base_(base), nbits_(nbits) {}
+  void Put(uint64_t v, int n) {
+    while (n > 0) {
+      const int off = static_cast<int>(nbits_ & 7);
+      if (off == 0) s_->push_back(0);
+      const int k = std::min(8 - off, n);
+      (*s_)[base_ + (nbits_ >> 3)] |= static_cast<char>((v & Mask(k)) << off);
+      v >>= k;
+      n -= k;
+      nbits_ += static_cast<size_t>(k);
+    }
+  }
+  void PutWide(uint64_t x) {
+    const int w = std::max(1, BitWidth(x));
+    Put(static_cast<uint64_t>(w - 1), kWidthBits);
+    Put(x, w);
+  }
+  size_t nbits() const { return nbits_; }
+
+ private:
+  std::string* s_;
+  size_t base_;
+  size_t nbits_;
+};
+
+struct ResidualShape {
+  int nnz = 0;
+  int width = 0;
+  bool sparse = false;
+  int cost = kCountBits;
+};
+
+// The shape rule both sides apply: sparse (index + value per nonzero
+// residual) when that is strictly shorter than n fixed-width residuals.
+inline bool IsSparse(int nnz, int width, int n) {
+  return nnz * (kPosBits + width) < n * width;
+}
+
+ResidualShape ShapeOf(const uint64_t* r, int n) {
+  ResidualShape s;
+  uint64_t all = 0;
+  for (int i = 0; i < n; ++i) {
+    all |= r[i];
+    s.nnz += r[i] != 0;
+  }
+  if (s.nnz == 0) return s;
+  s.width = BitWidth(all);
+  s.sparse = IsSparse(s.nnz, s.width, n);
+  s.cost +=
+      kWidthBits + (s.sparse ? s.nnz * (kPosBits + s.width) : n * s.width);
+  return s;
+}
+
+void PutResiduals(Writer* w, const uint64_t* r, int n, const ResidualShape& s) {
+  w->Put(static_cast<uint64_t>(s.nnz), kCountBits);
+  if (s.nnz == 0) return;
+  w->Put(static_cast<uint64_t>(s.width - 1), kWidthBits);
+  if (s.sparse) {
+    for (int i = 0; i < n; ++i) {
+      if (r[i] == 0) continue;
+      w->Put(static_cast<uint64_t>(i), kPosBits);
+      w->Put(r[i], s.width);
+    }
+  } else {
+    for (int i = 0; i < n; ++i) w->Put(r[i], s.width);
+  }
+}
+
+// Decimal residuals of a block for one choice of base delta.
+int DecimalResiduals(const uint64_t* d, int n, uint64_t base, uint64_t* r,
+                     uint8_t* shift, ResidualShape* shape) {
+  int tz = 63;
+  for (int i = 0; i < n; ++i) {
+    const uint64_t x = d[i] - base;
+    if (x != 0) tz = std::min(tz, __builtin_ctzll(x));
+  }
+  if (tz == 63) tz = 0;
+  for (int i = 0; i < n; ++i) {
+    r[i] =
+        ZigZag(static_cast<uint64_t>(static_cast<int64_t>(d[i] - base) >> tz));
+  }
+  *shift = static_cast<uint8_t>(tz);
+  *shape = ShapeOf(r, n);
+  return shape->cost;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// BlockChunkEncoder
+
+BlockChunkEncoder::BlockChunkEncoder() { out_.assign(2, '\0'); }
+
+void BlockChunkEncoder::SetCount() {
+  const uint32_t n = static_cast<uint32_t>(num_samples_);
+  if (n >= 32768 && header_len_ == 2) {
+    // Sealed bits are byte-relative to the stream start, so widening the
+    // header is a plain move.
+    out_.insert(0, 2, '\0');
+    header_len_ = 4;
+  }
+  if (header_len_ == 2) {
+    out_[0] = static_cast<char>(n >> 8);
+    out_[1] = static_cast<char>(n);
+  } else {
+    const uint32_t h = n | 0x80000000u;
+    out_[0] = static_cast<char>(h >> 24);
+    out_[1] = static_cast<char>(h >> 16);
+    out_[2] = static_cast<char>(h >> 8);
+    out_[3] = static_cast<char>(h);
+  }
+}
+
+void BlockChunkEncoder::Append(int64_t t, double v) {
+  const uint64_t ut = static_cast<uint64_t>(t);
+  const uint64_t bits = DoubleBits(v);
+  if (num_samples_ == 0) {
+    min_time_ = max_time_ = t;
+    Writer w(&out_, static_cast<size_t>(header_len_), 0);
+    w.PutWide(ZigZag(ut));
+    const int scale = MinScale(v);
+    uint64_t m = 0;
+    if (scale >= 0 && ToDecimalAt(v, scale, &m)) {
+      w.Put(0, 1);
+      w.Put(static_cast<uint64_t>(scale), 5);
+      w.PutWide(ZigZag(m));
+    } else {
+      w.Put(1, 1);
+      w.Put(bits, 64);
+    }
+    sealed_bits_ = w.nbits();
+    block_prev_bits_ = bits;
+    block_prev_min_scale_ = scale;
+    prev_t_ = ut;
+    num_samples_ = 1;
+    SetCount();
+    return;
+  }
+  if (num_samples_ == 1) {
+    Writer w(&out_, static_cast<size_t>(header_len_), sealed_bits_);
+    w.PutWide(ut - prev_t_);
+    sealed_bits_ = w.nbits();
+    grid_ = prev_t_;
+    interval_ = ut - prev_t_;
+  }
+  max_time_ = t;
+  // Timestamp: distance from the grid; the grid survives one small
+  // deviation (a late scrape) so the next on-time sample costs nothing.
+  const uint64_t pred = grid_ + interval_;
+  const uint64_t err = ut - pred;
+  if (err == 0) {
+    grid_ = ut;
+  } else if (prev_err_ == 0 && ZigZag(err) <= (interval_ >> 3)) {
+    grid_ = pred;
+  } else {
+    grid_ = ut;
+    interval_ = ut - prev_t_;
+  }
+  prev_err_ = err;
+  prev_t_ = ut;
+  t_res_[open_n_] = ZigZag(err);
+  v_bits_[open_n_] = bits;
+  v_min_scale_[open_n_] = static_cast<int8_t>(MinScale(v));
+  ++open_n_;
+  ++num_samples_;
+  SetCount();
+  EncodeOpenBlock();
+  if (open_n_ == kBlockSize) {
+    sealed_bits_ = open_end_bits_;
+    prev_params_ = open_params_;
+    prev_mean_ = open_mean_;
+    block_prev_bits_ = v_bits_[kBlockSize - 1];
+    block_prev_min_scale_ = v_min_scale_[kBlockSize - 1];
+    open_n_ = 0;
+  }
+}
+
+void BlockChunkEncoder::EncodeOpenBlock() {
+  const int n = open_n_;
+  // Drop the previous encoding of the open block.
+  const size_t keep = static_cast<size_t>(header_len_) + (sealed_bits_ + 7) / 8;
+  out_.resize(keep);
+  if ((sealed_bits_ & 7) != 0) {
+    out_.back() = static_cast<char>(static_cast<unsigned char>(out_.back()) &
+                                    Mask(static_cast<int>(sealed_bits_ & 7)));
+  }
+  Writer w(&out_, static_cast<size_t>(header_len_), sealed_bits_);
+  PutResiduals(&w, t_res_, n, ShapeOf(t_res_, n));
+
+  // Candidate value codings; the cheapest wins.
+  uint64_t best_r[kBlockSize], r[kBlockSize];
+  ResidualShape best_shape, shape;
+  BlockValueParams best;
+  int best_cost = 1 << 30;
+  int64_t mean = 0;
+  const bool have_prev = prev_params_.kind != 0xff;
+  auto param_cost = [&](const BlockValueParams& p, int bits) {
+    return (have_prev && p == prev_params_) ? 1 : bits;
+  };
+  int scale = block_prev_min_scale_;
+  for (int i = 0; i < n && scale >= 0; ++i) {
+    scale = v_min_scale_[i] < 0 ? -1 : std::max<int>(scale, v_min_scale_[i]);
+  }
+  uint64_t m_prev = 0;
+  if (scale >= 0 && ToDecimalAt(BitsDouble(block_prev_bits_), scale, &m_prev)) {
+    uint64_t d[kBlockSize];
+    bool ok = true;
+    uint64_t sum = 0;
+    for (int i = 0; i < n && ok; ++i) {
+      uint64_t m;
+      ok = ToDecimalAt(BitsDouble(v_bits_[i]), scale, &m);
+      d[i] = m - m_prev;
+      sum += d[i];
+      m_prev = m;
+    }
+    if (ok) {
+      mean = static_cast<int64_t>(sum) / n;
+      BlockValueParams p;
+      p.kind = 0;
+      p.scale = static_cast<uint8_t>(scale);
+      const bool mean_ok = have_prev && prev_params_.kind == 0 &&
+                           prev_params_.scale == scale && prev_mean_ != 0;
+      for (int use_mean = 0; use_mean <= (mean_ok ? 1 : 0); ++use_mean) {
+        p.use_mean = static_cast<uint8_t>(use_mean);
+        int c = DecimalResiduals(
+            d, n, use_mean ? static_cast<uint64_t>(prev_mean_) : 0, r, &p.shift,
+            &shape);
+        c += param_cost(p, kDecimalParamBits);
+        if (c < best_cost) {
+          best_cost = c;
+          best = p;
+          best_shape = shape;
+          std::memcpy(best_r, r, sizeof(uint64_t) * static_cast<size_t>(n));
+        }
+      }
+    }
+  }
+  {
+    uint64_t prev = block_prev_bits_;
+    int tz = 63;
+    for (int i = 0; i < n; ++i) {
+      r[i] = v_bits_[i] ^ prev;
+      prev = v_bits_[i];
+      if (r[i] != 0) tz = std::min(tz, __builtin_ctzll(r[i]));
+    }
+    if (tz == 63) tz = 0;
+    for (int i = 0; i < n; ++i) r[i] >>= tz;
+    BlockValueParams p;
+    p.kind = 1;
+    p.trailing = static_cast<uint8_t>(tz);
+    shape = ShapeOf(r, n);
+    const int c = shape.cost + param_cost(p, kFloatParamBits);
+    if (c < best_cost) {
+      best_cost = c;
+      best = p;
+      best_shape = shape;
+      std::memcpy(best_r, r, sizeof(uint64_t) * static_cast<size_t>(n));
+    }
+  }
+  if (have_prev && best == prev_params_) {
+    w.Put(1, 1);
+  } else {
+    w.Put(0, 1);
+    w.Put(best.kind, 1);
+    if (best.kind == 0) {
+      w.Put(best.scale, 5);
+      w.Put(best.shift, 6);
+      w.Put(best.use_mean, 1);
+    } else {
+      w.Put(best.trailing, 6);
+    }
+  }
+  PutResiduals(&w, best_r, n, best_shape);
+  open_params_ = best;
+  open_mean_ = best.kind == 0 ? mean : 0;
+  open_end_bits_ = w.nbits();
+}
+
+// ---------------------------------------------------------------------------
+// BlockChunkDecoder
+
+BlockChunkDecoder::BlockChunkDecoder(absl::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < 2) {
+    Fail("truncated header");
+    return;
+  }
+  size_t header = 2;
+  if (p[0] & 0x80) {
+    if (bytes.size() < 4) {
+      Fail("truncated header");
+      return;
+    }
+    header = 4;
+    num_samples_ = static_cast<int>(((uint32_t{p[0]} & 0x7f) << 24) |
+                                    (uint32_t{p[1]} << 16) |
+                                    (uint32_t{p[2]} << 8) | uint32_t{p[3]});
+  } else {
+    num_samples_ = static_cast<int>((uint32_t{p[0]} << 8) | uint32_t{p[1]});
+  }
+  data_ = p + header;
+  size_ = bytes.size() - header;
+}
+
+bool BlockChunkDecoder::Fail(const char* what) {
+  if (!failed_) {
+    failed_ = true;
+    status_ = absl::DataLossError(
+        absl::StrCat("block chunk: ", what, " at sample ", decoded_, " of ",
+                     num_samples_, " (bit ", pos_, " of ", size_ * 8, ")"));
+  }
+  n_ = 0;
+  idx_ = -1;
+  return false;
+}
+
+uint64_t BlockChunkDecoder::Read(int n) {
+  if (n > 56) {
+    const uint64_t lo = Read(32);
+    return lo | (Read(n - 32) << 32);
+  }
+  const size_t byte = pos_ >> 3;
+  uint64_t w = 0;
+  if (byte + 8 <= size_) {
+    std::memcpy(&w, data_ + byte, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+  } else {
+    // Past the end reads zeros; callers check pos_ against size_ once per
+    // block.
+    for (size_t i = 0; i < 8 && byte + i < size_; ++i) {
+      w |= uint64_t{data_[byte + i]} << (8 * i);
+    }
+  }
+  const int off = static_cast<int>(pos_ & 7);
+  pos_ += static_cast<size_t>(n);
+  return (w >> off) & Mask(n);
+}
+
+uint64_t BlockChunkDecoder::ReadWide() {
+  const int w = static_cast<int>(Read(kWidthBits)) + 1;
+  return Read(w);
+}
+
+bool BlockChunkDecoder::ReadResiduals(int n, uint64_t* r) {
+  const int nnz = static_cast<int>(Read(kCountBits));
+  if (nnz > n) return Fail("residual count exceeds block");
+  if (nnz == 0) {
+    std::fill(r, r + n, 0);
+    return true;
+  }
+  const int width = static_cast<int>(Read(kWidthBits)) + 1;
+  if (IsSparse(nnz, width, n)) {
+    std::fill(r, r + n, 0);
+    int last = -1;
+    for (int j = 0; j < nnz; ++j) {
+      const int p = static_cast<int>(Read(kPosBits));
+      if (p <= last || p >= n) return Fail("bad residual index");
+      last = p;
+      r[p] = Read(width);
+    }
+  } else {
+    for (int i = 0; i < n; ++i) r[i] = Read(width);
+  }
+  return true;
+}
+
+bool BlockChunkDecoder::DecodeBlock() {
+  if (failed_ || decoded_ >= num_samples_) return false;
+  if (decoded_ == 0) {
+    const uint64_t t0 = UnZigZag(ReadWide());
+    if (Read(1) == 0) {
+      const int scale = static_cast<int>(Read(5));
+      if (scale > kMaxScale) return Fail("bad decimal scale");
+      v_[0] = FromDecimal(UnZigZag(ReadWide()), scale);
+    } else {
+      v_[0] = BitsDouble(Read(64));
+    }
+    t_[0] = static_cast<int64_t>(t0);
+    prev_t_ = grid_ = t0;
+    prev_bits_ = DoubleBits(v_[0]);
+    if (num_samples_ >= 2) {
+      interval_ = ReadWide();
+    }
+    if (pos_ > size_ * 8) return Fail("truncated");
+    n_ = 1;
+    idx_ = -1;
+    decoded_ = 1;
+    return true;
+  }
+  const int n = std::min(kBlockSize, num_samples_ - decoded_);
+  uint64_t r[kBlockSize];
+  if (!ReadResiduals(n, r)) return false;
+  uint64_t g = grid_, iv = interval_, pe = prev_err_, pt = prev_t_;
+  bool bad = false;
+  for (int i = 0; i < n; ++i) {
+    const uint64_t pred = g + iv;
+    const uint64_t err = UnZigZag(r[i]);
+    const uint64_t t = pred + err;
+    if (err == 0) {
+      g = t;
+    } else if (pe == 0 && r[i] <= (iv >> 3)) {
+      g = pred;
+    } else {
+      g = t;
+      iv = t - pt;
+    }
+    bad |= static_cast<int64_t>(t) <= static_cast<int64_t>(pt);
+    pe = err;
+    pt = t;
+    t_[i] = static_cast<int64_t>(t);
+  }
+  grid_ = g;
+  interval_ = iv;
+  prev_err_ = pe;
+  prev_t_ = pt;
+  if (bad) return Fail("timestamps not increasing");
+
+  BlockValueParams p;
+  if (Read(1) == 1) {
+    if (prev_params_.kind == 0xff) return Fail("no parameters to repeat");
+    p = prev_params_;
+  } else {
+    p.kind = static_cast<uint8_t>(Read(1));
+    if (p.kind == 0) {
+      p.scale = static_cast<uint8_t>(Read(5));
+      p.shift = static_cast<uint8_t>(Read(6));
+      p.use_mean = static_cast<uint8_t>(Read(1));
+      if (p.scale > kMaxScale) return Fail("bad decimal scale");
+    } else {
+      p.trailing = static_cast<uint8_t>(Read(6));
+    }
+  }
+  if (!ReadResiduals(n, r)) return false;
+  if (p.kind == 0) {
+    uint64_t m;
+    if (!ToDecimalAt(BitsDouble(prev_bits_), p.scale, &m)) {
+      return Fail("previous value is not decimal at the block's scale");
+    }
+    uint64_t base = 0;
+    if (p.use_mean) {
+      if (prev_params_.kind != 0 || prev_params_.scale != p.scale) {
+        return Fail("mean delta without a decimal block before");
+      }
+      base = static_cast<uint64_t>(prev_mean_);
+    }
+    uint64_t sum = 0;
+    const int shift = p.shift;
+    const int scale = p.scale;
+    for (int i = 0; i < n; ++i) {
+      const uint64_t d = (UnZigZag(r[i]) << shift) + base;
+      sum += d;
+      m += d;
+      v_[i] = FromDecimal(m, scale);
+    }
+    prev_mean_ = static_cast<int64_t>(sum) / n;
+    prev_bits_ = DoubleBits(v_[n - 1]);
+  } else {
+    uint64_t bits = prev_bits_;
+    for (int i = 0; i < n; ++i) {
+      bits ^= r[i] << p.trailing;
+      v_[i] = BitsDouble(bits);
+    }
+    prev_bits_ = bits;
+    prev_mean_ = 0;
+  }
+  prev_params_ = p;
+  if (pos_ > size_ * 8) return Fail("truncated");
+  n_ = n;
+  idx_ = -1;
+  decoded_ += n;
+  return true;
+}
+
+bool BlockChunkDecoder::Next() {
+  if (idx_ + 1 < n_) {
+    ++idx_;
+    return true;
+  }
+  if (!DecodeBlock()) return false;
+  idx_ = 0;
+  return true;
+}
+
+bool BlockChunkDecoder::Seek(int64_t t) {
+  if (idx_ >= 0 && idx_ < n_ && t_[idx_] >= t) return true;
+  while (Next()) {
+    if (t_[idx_] >= t) return true;
+  }
+  return false;
+}
+
+absl::Status BlockChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
+                                            std::vector<Sample>* out) {
+  // The rest of the current block first.
+  for (int i = idx_ + 1; i < n_; ++i) {
+    if (t_[i] > maxt) return status_;
+    if (t_[i] >= mint) out->push_back({t_[i], v_[i]});
+  }
+  idx_ = n_ - 1;
+  while (DecodeBlock()) {
+    idx_ = n_ - 1;
+    if (t_[n_ - 1] < mint) continue;
+    for (int i = 0; i < n_; ++i) {
+      if (t_[i] > maxt) return status_;
+      if (t_[i] >= mint) out->push_back({t_[i], v_[i]});
+    }
+  }
+  return status_;
+}
+
+}  // namespace vigil::tsdb::chunkenc
