@@ -148,9 +148,12 @@ void AlertingService::Apply(AlertingUpdate update) {
     absl::MutexLock l(&mu_);
     forwarder_ = std::move(forwarder);
     alertmanager_urls_ = std::move(update.alertmanager_urls);
-    external_labels_ = std::move(update.external_labels);
+    external_labels_ = update.external_labels;
     relabel_ = std::move(update.relabel);
   }
+  // Rule templates' $externalLabels follow too (not set before Create has
+  // made the rule manager, which then starts from the same labels).
+  if (rules_) rules_->SetExternalLabels(std::move(update.external_labels));
   if (dispatcher_ && update.routing) {
     dispatcher_->ApplyConfig(*std::move(update.routing));
   }

@@ -156,5 +156,51 @@ TEST(AlertingTest, ObserverSeesSentAlerts) {
   EXPECT_EQ(last.ends_at_ms, last.resolved_at_ms);
 }
 
+// A reload that changes global.external_labels reaches the rules'
+// templates ($externalLabels), not only the labels added to notifications.
+TEST(AlertingTest, TemplatesSeeExternalLabelsOfTheLatestApply) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string rules =
+      std::string(tmp != nullptr ? tmp : "/tmp") + "/ext_labels_rules.yml";
+  std::ofstream(rules, std::ios::trunc)
+      << "groups:\n"
+         "  - name: g\n"
+         "    rules:\n"
+         "      - alert: Always\n"
+         "        expr: vector(1)\n"
+         "        annotations:\n"
+         "          where: 'cluster {{ $externalLabels.cluster }}'\n";
+  FakeClock clock(kT0);
+  AlertingOptions o;
+  o.rules.clock = &clock;
+  o.rules.external_labels = {{"cluster", "eu"}};
+  o.rules.query = [](absl::string_view,
+                     int64_t t) -> absl::StatusOr<promql::Vector> {
+    return promql::Vector{{tsdb::Labels(), t, 1}};
+  };
+  std::vector<Alert> last;
+  o.observer = [&](const std::vector<Alert>& a) { last = a; };
+  absl::StatusOr<std::unique_ptr<AlertingService>> svc =
+      AlertingService::Create(o);
+  ASSERT_TRUE(svc.ok()) << svc.status();
+  ASSERT_TRUE((*svc)->LoadRuleFiles({rules}).ok());
+  auto where = [&] {
+    for (const Alert& a : (*svc)->rules().Alerts()) {
+      return std::string(a.annotations.Get("where"));
+    }
+    return std::string("no alert");
+  };
+  clock.SetMs(kT0 + 60000);
+  (*svc)->Tick();
+  EXPECT_EQ(where(), "cluster eu");
+  absl::StatusOr<AlertingUpdate> u =
+      (*svc)->Prepare({}, {}, {{"cluster", "us"}});
+  ASSERT_TRUE(u.ok()) << u.status();
+  (*svc)->Apply(*std::move(u));
+  clock.SetMs(kT0 + 120000);
+  (*svc)->Tick();
+  EXPECT_EQ(where(), "cluster us");
+}
+
 }  // namespace
 }  // namespace vigil::alerting

@@ -268,6 +268,11 @@ absl::Status RuleManager::UpdateParsed(std::vector<RuleFile> files) {
   return absl::OkStatus();
 }
 
+void RuleManager::SetExternalLabels(std::map<std::string, std::string> labels) {
+  absl::MutexLock l(&mu_);
+  options_.external_labels = std::move(labels);
+}
+
 void RuleManager::EvaluateDue() {
   std::vector<std::pair<NotifyFunc, std::vector<Alert>>> notifications;
   std::vector<Alert> changed;

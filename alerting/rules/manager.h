@@ -115,6 +115,11 @@ class RuleManager {
 
   void OnAlertsChanged(AlertsChangedFunc f);
 
+  // Replaces the external labels templates see as $externalLabels (a
+  // config reload changed global.external_labels); from the next
+  // evaluation on.
+  void SetExternalLabels(std::map<std::string, std::string> labels);
+
   std::vector<GroupStatus> Groups() const;
   // Every pending, firing and recently resolved alert, for /api/v1/alerts.
   std::vector<Alert> Alerts() const;
