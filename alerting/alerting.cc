@@ -134,16 +134,29 @@ absl::StatusOr<AlertingUpdate> AlertingService::Prepare(
   return u;
 }
 
+std::shared_ptr<notifier::Forwarder> AlertingService::MakeForwarder(
+    const std::vector<std::string>& urls,
+    std::map<std::string, net::TlsOptions> tls) {
+  if (urls.empty()) return nullptr;
+  notifier::ForwarderOptions f;
+  f.alertmanagers = urls;
+  f.tls = std::move(tls);
+  // Notify() has added the external labels already.
+  return std::make_shared<notifier::Forwarder>(std::move(f), delivery_.get());
+}
+
+void AlertingService::SetAlertmanagers(
+    std::vector<std::string> urls, std::map<std::string, net::TlsOptions> tls) {
+  std::shared_ptr<notifier::Forwarder> forwarder =
+      MakeForwarder(urls, std::move(tls));
+  absl::MutexLock l(&mu_);
+  forwarder_ = std::move(forwarder);
+  alertmanager_urls_ = std::move(urls);
+}
+
 void AlertingService::Apply(AlertingUpdate update) {
-  std::shared_ptr<notifier::Forwarder> forwarder;
-  if (!update.alertmanager_urls.empty()) {
-    notifier::ForwarderOptions f;
-    f.alertmanagers = update.alertmanager_urls;
-    f.tls = std::move(update.alertmanager_tls);
-    // Notify() has added the external labels already.
-    forwarder =
-        std::make_shared<notifier::Forwarder>(std::move(f), delivery_.get());
-  }
+  std::shared_ptr<notifier::Forwarder> forwarder = MakeForwarder(
+      update.alertmanager_urls, std::move(update.alertmanager_tls));
   {
     absl::MutexLock l(&mu_);
     forwarder_ = std::move(forwarder);

@@ -96,6 +96,12 @@ class AlertingService {
       std::map<std::string, std::string> external_labels) const;
   void Apply(AlertingUpdate update);
 
+  // Replaces only the Alertmanagers alerts are forwarded to (service
+  // discovery found a different set between reloads); routing, external
+  // labels and relabeling stay.
+  void SetAlertmanagers(std::vector<std::string> urls,
+                        std::map<std::string, net::TlsOptions> tls);
+
   // The Alertmanager base URLs alerts are forwarded to now.
   std::vector<std::string> alertmanager_urls() const;
 
@@ -118,6 +124,10 @@ class AlertingService {
  private:
   explicit AlertingService(AlertingOptions options);
   void Notify(const std::vector<Alert>& alerts);
+  // Null when `urls` is empty.
+  std::shared_ptr<notifier::Forwarder> MakeForwarder(
+      const std::vector<std::string>& urls,
+      std::map<std::string, net::TlsOptions> tls);
 
   AlertingOptions options_;
   std::unique_ptr<notifier::DeliveryQueue> delivery_;

@@ -176,16 +176,21 @@ struct NotificationSub {
   }
 };
 
-// The Alertmanagers of `cfg.alerting` as base URLs
-// (scheme://address/path_prefix, as Prometheus builds them) with their
-// tls_config: static targets, plus what file_sd and dns_sd find at the time
-// of the call (a reload looks again; between reloads the list is fixed).
-void AlertmanagerTargets(const config::Config& cfg,
-                         std::vector<std::string>* urls,
-                         std::map<std::string, net::TlsOptions>* tls) {
+// Discovered target groups of each `alerting.alertmanagers` entry, keyed by
+// the discovery job name of the entry ("config-<index>", as Prometheus
+// names them).
+using AlertmanagerGroups =
+    std::map<std::string, std::vector<discovery::TargetGroup>>;
+
+// What each entry's static configs, file_sd and dns_sd give right now.
+AlertmanagerGroups ResolveAlertmanagerGroups(const config::Config& cfg) {
+  AlertmanagerGroups out;
   std::unique_ptr<discovery::DnsResolver> resolver;
-  for (const config::AlertmanagerConfig& am : cfg.alerting.alertmanagers) {
-    std::vector<discovery::TargetGroup> groups = am.static_configs;
+  for (size_t i = 0; i < cfg.alerting.alertmanagers.size(); ++i) {
+    const config::AlertmanagerConfig& am = cfg.alerting.alertmanagers[i];
+    std::vector<discovery::TargetGroup>& groups =
+        out[absl::StrCat("config-", i)];
+    groups = am.static_configs;
     for (const config::FileSDConfig& f : am.file_sd_configs) {
       for (discovery::TargetGroup& g : discovery::FileSDProvider(f).Refresh()) {
         groups.push_back(std::move(g));
@@ -198,8 +203,22 @@ void AlertmanagerTargets(const config::Config& cfg,
         groups.push_back(std::move(g));
       }
     }
+  }
+  return out;
+}
+
+// The Alertmanagers as base URLs (scheme://address/path_prefix, as
+// Prometheus builds them) with their tls_config, appended to `urls`/`tls`.
+void AlertmanagerURLs(const std::vector<config::AlertmanagerConfig>& ams,
+                      const AlertmanagerGroups& groups,
+                      std::vector<std::string>* urls,
+                      std::map<std::string, net::TlsOptions>* tls) {
+  for (size_t i = 0; i < ams.size(); ++i) {
+    const config::AlertmanagerConfig& am = ams[i];
+    auto it = groups.find(absl::StrCat("config-", i));
+    if (it == groups.end()) continue;
     const net::TlsOptions am_tls = config::TlsOptionsFromConfig(am.tls_config);
-    for (const discovery::TargetGroup& g : groups) {
+    for (const discovery::TargetGroup& g : it->second) {
       for (const tsdb::Labels& t : g.targets) {
         std::string url = absl::StrCat(
             am.scheme, "://", t.Get(discovery::kAddressLabel), am.path_prefix);
@@ -331,6 +350,15 @@ class Monitor::Impl {
   bool started_ = false;                           // guarded by control_mu_
   std::unique_ptr<scrape::ScrapeManager> scrape_;  // control_mu_
   std::unique_ptr<discovery::DiscoveryManager> discovery_;  // control_mu_
+  // Alertmanager discovery between reloads: file_sd/dns_sd of
+  // alerting.alertmanagers keep being refreshed while the monitor runs, and
+  // a changed set is applied at once (as Prometheus's notifier does).
+  std::unique_ptr<discovery::DiscoveryManager> am_discovery_;  // control_mu_
+  void OnAlertmanagerGroups(const std::string& job,
+                            std::vector<discovery::TargetGroup> groups);
+  std::mutex am_mu_;
+  std::vector<config::AlertmanagerConfig> am_configs_;  // guarded by am_mu_
+  AlertmanagerGroups am_groups_;                        // guarded by am_mu_
   // Stats() reads the scrape manager under this lock only, so it is safe
   // from alert callbacks (which may run while control_mu_ is held).
   mutable std::mutex live_mu_;
@@ -565,7 +593,8 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg,
   *failed = MonitorStep::kAlerting;
   std::vector<std::string> am_urls = parts_.alertmanager_urls;
   std::map<std::string, net::TlsOptions> am_tls = parts_.alertmanager_tls;
-  AlertmanagerTargets(*cfg, &am_urls, &am_tls);
+  AlertmanagerGroups am_groups = ResolveAlertmanagerGroups(*cfg);
+  AlertmanagerURLs(cfg->alerting.alertmanagers, am_groups, &am_urls, &am_tls);
   // The embedder's external labels, overridden by the config's.
   std::map<std::string, std::string> ext;
   if (!parts_.config_owns_external_labels) ext = base_external_labels_;
@@ -608,6 +637,16 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg,
     {
       std::lock_guard<std::mutex> subs_lock(subs_mu_);
       external_labels_ = std::move(ext);
+    }
+    {
+      // Seeded with what was just applied, so the discovery's first
+      // per-entry callbacks change nothing.
+      std::lock_guard<std::mutex> am_lock(am_mu_);
+      am_configs_ = config_.alerting.alertmanagers;
+      am_groups_ = std::move(am_groups);
+    }
+    if (am_discovery_ != nullptr) {
+      am_discovery_->ApplyJobs(discovery::AlertmanagerDiscoveryJobs(config_));
     }
     *failed = MonitorStep::kNone;
     return absl::OkStatus();
@@ -856,6 +895,20 @@ bool Monitor::Impl::UnsubscribeNotifications(int id) {
   return true;
 }
 
+void Monitor::Impl::OnAlertmanagerGroups(
+    const std::string& job, std::vector<discovery::TargetGroup> groups) {
+  std::vector<std::string> urls = parts_.alertmanager_urls;
+  std::map<std::string, net::TlsOptions> tls = parts_.alertmanager_tls;
+  {
+    std::lock_guard<std::mutex> lock(am_mu_);
+    std::vector<discovery::TargetGroup>& known = am_groups_[job];
+    if (known == groups) return;
+    known = std::move(groups);
+    AlertmanagerURLs(am_configs_, am_groups_, &urls, &tls);
+  }
+  alerting_->SetAlertmanagers(std::move(urls), std::move(tls));
+}
+
 absl::Status Monitor::Impl::Start() {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(control_mu_);
@@ -876,6 +929,12 @@ absl::Status Monitor::Impl::Start() {
   }
   remote_write_->Start();
   discovery_->Start();
+  am_discovery_ = std::make_unique<discovery::DiscoveryManager>(
+      [this](const std::string& job, std::vector<discovery::TargetGroup> g) {
+        OnAlertmanagerGroups(job, std::move(g));
+      });
+  am_discovery_->ApplyJobs(discovery::AlertmanagerDiscoveryJobs(config_));
+  am_discovery_->Start();
   {
     std::lock_guard<std::mutex> live(live_mu_);
     live_scrape_ = sm;
@@ -897,6 +956,8 @@ void Monitor::Impl::StopLocked() {
     live_scrape_ = nullptr;
   }
   discovery_->Stop();
+  am_discovery_->Stop();
+  am_discovery_.reset();
   scrape_->Stop();    // staleness markers
   alerting_->Stop();  // rules, then the built-in dispatcher
   std::vector<std::shared_ptr<NotificationSub>> subs;

@@ -299,6 +299,58 @@ TEST(MonitorPartsTest, ReloadSwitchesAlertmanagersAndExternalLabels) {
   ASSERT_TRUE(mon->Close().ok());
 }
 
+// Alertmanagers found through file_sd are followed while the monitor runs,
+// without a reload: rewriting the targets file moves forwarding from A to
+// B within the file's refresh_interval.
+TEST(MonitorPartsTest, FileSDAlertmanagersAreRefreshedBetweenReloads) {
+  std::string targets = TempPath("am_targets") + ".json";
+  auto write_targets = [&](const std::string& target) {
+    std::string tmp = targets + ".tmp";
+    std::ofstream(tmp, std::ios::trunc)
+        << "[{\"targets\": [\"" << target << "\"]}]";
+    std::rename(tmp.c_str(), targets.c_str());
+  };
+  write_targets("127.0.0.1:9001");
+  MonitorOptions o;
+  absl::StatusOr<std::unique_ptr<Monitor>> m =
+      MonitorParts::Open(o, MonitorPartsOptions());
+  ASSERT_TRUE(m.ok()) << m.status();
+  Monitor* mon = m->get();
+  ASSERT_TRUE(MonitorParts::ApplyConfig(
+                  mon, ParseOrDie(absl::StrCat(
+                           "alerting:\n  alertmanagers:\n"
+                           "    - file_sd_configs:\n"
+                           "        - files: ['",
+                           targets,
+                           "']\n"
+                           "          refresh_interval: 1s\n"
+                           "      static_configs:\n"
+                           "        - targets: ['127.0.0.1:9000']\n")))
+                  .ok());
+  alerting::AlertingService* svc = MonitorParts::alerting(mon);
+  EXPECT_EQ(svc->alertmanager_urls(),
+            (std::vector<std::string>{"http://127.0.0.1:9000",
+                                      "http://127.0.0.1:9001"}));
+  ASSERT_TRUE(mon->Start().ok());
+  write_targets("127.0.0.1:9002");
+  const std::vector<std::string> want = {"http://127.0.0.1:9000",
+                                         "http://127.0.0.1:9002"};
+  absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (svc->alertmanager_urls() != want && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(svc->alertmanager_urls(), want);
+  // An emptied file leaves the static one.
+  std::ofstream(targets, std::ios::trunc) << "[]";
+  deadline = absl::Now() + absl::Seconds(15);
+  while (svc->alertmanager_urls().size() != 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(svc->alertmanager_urls(),
+            std::vector<std::string>{"http://127.0.0.1:9000"});
+  ASSERT_TRUE(mon->Close().ok());
+}
+
 std::string HookConfig(const alerting::notifier::WebhookReceiver& r) {
   return R"(route:
   receiver: hook
