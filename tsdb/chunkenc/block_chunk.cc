@@ -13,7 +13,7 @@ constexpr int kMaxScale = 22;  // 10^22 is the largest exact power of ten
 constexpr double kPow10[kMaxScale + 1] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-constexpr int kCountBits = 5;  // nonzero residuals in a block, 0..16
+constexpr int kCountBits = 4;  // nonzero residuals in a block, 0..16
 constexpr int kPosBits = 4;    // a sparse residual's index in its block
 constexpr int kWidthBits = 6;  // residual width - 1
 constexpr int kDecimalParamBits = 1 + 1 + 5 + 6 + 1;
@@ -102,7 +102,7 @@ struct ResidualShape {
   int nnz = 0;
   int width = 0;
   bool sparse = false;
-  int cost = kCountBits;
+  int cost = 1;
 };
 
 // The shape rule both sides apply: sparse (index + value per nonzero
@@ -111,7 +111,9 @@ inline bool IsSparse(int nnz, int width, int n) {
   return nnz * (kPosBits + width) < n * width;
 }
 
-ResidualShape ShapeOf(const uint64_t* r, int n) {
+// `last_width`: the width of the stream's previous non-zero block, which
+// costs one bit to repeat.
+ResidualShape ShapeOf(const uint64_t* r, int n, int last_width) {
   ResidualShape s;
   uint64_t all = 0;
   for (int i = 0; i < n; ++i) {
@@ -121,15 +123,25 @@ ResidualShape ShapeOf(const uint64_t* r, int n) {
   if (s.nnz == 0) return s;
   s.width = BitWidth(all);
   s.sparse = IsSparse(s.nnz, s.width, n);
-  s.cost +=
-      kWidthBits + (s.sparse ? s.nnz * (kPosBits + s.width) : n * s.width);
+  s.cost += kCountBits + (s.width == last_width ? 1 : 1 + kWidthBits) +
+            (s.sparse ? s.nnz * (kPosBits + s.width) : n * s.width);
   return s;
 }
 
-void PutResiduals(Writer* w, const uint64_t* r, int n, const ResidualShape& s) {
-  w->Put(static_cast<uint64_t>(s.nnz), kCountBits);
-  if (s.nnz == 0) return;
-  w->Put(static_cast<uint64_t>(s.width - 1), kWidthBits);
+void PutResiduals(Writer* w, const uint64_t* r, int n, const ResidualShape& s,
+                  int last_width) {
+  if (s.nnz == 0) {
+    w->Put(0, 1);
+    return;
+  }
+  w->Put(1, 1);
+  w->Put(static_cast<uint64_t>(s.nnz - 1), kCountBits);
+  if (s.width == last_width) {
+    w->Put(1, 1);
+  } else {
+    w->Put(0, 1);
+    w->Put(static_cast<uint64_t>(s.width - 1), kWidthBits);
+  }
   if (s.sparse) {
     for (int i = 0; i < n; ++i) {
       if (r[i] == 0) continue;
@@ -143,7 +155,7 @@ void PutResiduals(Writer* w, const uint64_t* r, int n, const ResidualShape& s) {
 
 // Decimal residuals of a block for one choice of base delta.
 int DecimalResiduals(const uint64_t* d, int n, uint64_t base, uint64_t* r,
-                     uint8_t* shift, ResidualShape* shape) {
+                     uint8_t* shift, ResidualShape* shape, int last_width) {
   int tz = 63;
   for (int i = 0; i < n; ++i) {
     const uint64_t x = d[i] - base;
@@ -155,7 +167,7 @@ int DecimalResiduals(const uint64_t* d, int n, uint64_t base, uint64_t* r,
         ZigZag(static_cast<uint64_t>(static_cast<int64_t>(d[i] - base) >> tz));
   }
   *shift = static_cast<uint8_t>(tz);
-  *shape = ShapeOf(r, n);
+  *shape = ShapeOf(r, n, last_width);
   return shape->cost;
 }
 
@@ -206,6 +218,7 @@ void BlockChunkEncoder::Append(int64_t t, double v) {
     sealed_bits_ = w.nbits();
     block_prev_bits_ = bits;
     block_prev_min_scale_ = scale;
+    open_scale_ = -2;
     prev_t_ = ut;
     num_samples_ = 1;
     SetCount();
@@ -235,7 +248,7 @@ void BlockChunkEncoder::Append(int64_t t, double v) {
   prev_t_ = ut;
   t_res_[open_n_] = ZigZag(err);
   v_bits_[open_n_] = bits;
-  v_min_scale_[open_n_] = static_cast<int8_t>(MinScale(v));
+  TrackScale(v);
   ++open_n_;
   ++num_samples_;
   SetCount();
@@ -245,9 +258,44 @@ void BlockChunkEncoder::Append(int64_t t, double v) {
     prev_params_ = open_params_;
     prev_mean_ = open_mean_;
     block_prev_bits_ = v_bits_[kBlockSize - 1];
-    block_prev_min_scale_ = v_min_scale_[kBlockSize - 1];
+    block_prev_min_scale_ = MinScale(v);
+    open_scale_ = -2;
+    t_last_width_ = open_t_width_;
+    v_last_width_ = open_v_width_;
     open_n_ = 0;
   }
+}
+
+// Keeps open_scale_ at the smallest scale >= the previous value's at which
+// the previous value and every value of the open block are exact decimals
+// (-1: none), and open_m_ the mantissas at that scale. One multiply and
+// divide per sample unless the scale grows.
+void BlockChunkEncoder::TrackScale(double v) {
+  if (open_scale_ == -2) {  // the block's first sample
+    open_scale_ = block_prev_min_scale_;
+    if (open_scale_ >= 0 && !ToDecimalAt(BitsDouble(block_prev_bits_),
+                                         open_scale_, &open_m_prev_)) {
+      open_scale_ = -1;
+    }
+  }
+  if (open_scale_ < 0) return;
+  uint64_t m;
+  if (ToDecimalAt(v, open_scale_, &m)) {
+    open_m_[open_n_] = m;
+    return;
+  }
+  const int need = MinScale(v);
+  if (need < open_scale_) {
+    open_scale_ = -1;
+    return;
+  }
+  open_scale_ = need;
+  bool ok = ToDecimalAt(BitsDouble(block_prev_bits_), need, &open_m_prev_);
+  for (int i = 0; i < open_n_ && ok; ++i) {
+    ok = ToDecimalAt(BitsDouble(v_bits_[i]), need, &open_m_[i]);
+  }
+  ok = ok && ToDecimalAt(v, need, &open_m_[open_n_]);
+  if (!ok) open_scale_ = -1;
 }
 
 void BlockChunkEncoder::EncodeOpenBlock() {
@@ -260,7 +308,9 @@ void BlockChunkEncoder::EncodeOpenBlock() {
                                     Mask(static_cast<int>(sealed_bits_ & 7)));
   }
   Writer w(&out_, static_cast<size_t>(header_len_), sealed_bits_);
-  PutResiduals(&w, t_res_, n, ShapeOf(t_res_, n));
+  const ResidualShape t_shape = ShapeOf(t_res_, n, t_last_width_);
+  PutResiduals(&w, t_res_, n, t_shape, t_last_width_);
+  open_t_width_ = t_shape.nnz ? t_shape.width : t_last_width_;
 
   // Candidate value codings; the cheapest wins.
   uint64_t best_r[kBlockSize], r[kBlockSize];
@@ -272,23 +322,17 @@ void BlockChunkEncoder::EncodeOpenBlock() {
   auto param_cost = [&](const BlockValueParams& p, int bits) {
     return (have_prev && p == prev_params_) ? 1 : bits;
   };
-  int scale = block_prev_min_scale_;
-  for (int i = 0; i < n && scale >= 0; ++i) {
-    scale = v_min_scale_[i] < 0 ? -1 : std::max<int>(scale, v_min_scale_[i]);
-  }
-  uint64_t m_prev = 0;
-  if (scale >= 0 && ToDecimalAt(BitsDouble(block_prev_bits_), scale, &m_prev)) {
+  const int scale = open_scale_;
+  if (scale >= 0) {
     uint64_t d[kBlockSize];
-    bool ok = true;
     uint64_t sum = 0;
-    for (int i = 0; i < n && ok; ++i) {
-      uint64_t m;
-      ok = ToDecimalAt(BitsDouble(v_bits_[i]), scale, &m);
-      d[i] = m - m_prev;
+    uint64_t m_prev = open_m_prev_;
+    for (int i = 0; i < n; ++i) {
+      d[i] = open_m_[i] - m_prev;
       sum += d[i];
-      m_prev = m;
+      m_prev = open_m_[i];
     }
-    if (ok) {
+    {
       mean = static_cast<int64_t>(sum) / n;
       BlockValueParams p;
       p.kind = 0;
@@ -299,7 +343,7 @@ void BlockChunkEncoder::EncodeOpenBlock() {
         p.use_mean = static_cast<uint8_t>(use_mean);
         int c = DecimalResiduals(
             d, n, use_mean ? static_cast<uint64_t>(prev_mean_) : 0, r, &p.shift,
-            &shape);
+            &shape, v_last_width_);
         c += param_cost(p, kDecimalParamBits);
         if (c < best_cost) {
           best_cost = c;
@@ -323,7 +367,7 @@ void BlockChunkEncoder::EncodeOpenBlock() {
     BlockValueParams p;
     p.kind = 1;
     p.trailing = static_cast<uint8_t>(tz);
-    shape = ShapeOf(r, n);
+    shape = ShapeOf(r, n, v_last_width_);
     const int c = shape.cost + param_cost(p, kFloatParamBits);
     if (c < best_cost) {
       best_cost = c;
@@ -345,7 +389,8 @@ void BlockChunkEncoder::EncodeOpenBlock() {
       w.Put(best.trailing, 6);
     }
   }
-  PutResiduals(&w, best_r, n, best_shape);
+  PutResiduals(&w, best_r, n, best_shape, v_last_width_);
+  open_v_width_ = best_shape.nnz ? best_shape.width : v_last_width_;
   open_params_ = best;
   open_mean_ = best.kind == 0 ? mean : 0;
   open_end_bits_ = w.nbits();
@@ -418,14 +463,20 @@ uint64_t BlockChunkDecoder::ReadWide() {
   return Read(w);
 }
 
-bool BlockChunkDecoder::ReadResiduals(int n, uint64_t* r) {
-  const int nnz = static_cast<int>(Read(kCountBits));
-  if (nnz > n) return Fail("residual count exceeds block");
-  if (nnz == 0) {
+bool BlockChunkDecoder::ReadResiduals(int n, uint64_t* r, int* last_width) {
+  if (Read(1) == 0) {
     std::fill(r, r + n, 0);
     return true;
   }
-  const int width = static_cast<int>(Read(kWidthBits)) + 1;
+  const int nnz = static_cast<int>(Read(kCountBits)) + 1;
+  if (nnz > n) return Fail("residual count exceeds block");
+  int width = *last_width;
+  if (Read(1) == 0) {
+    width = static_cast<int>(Read(kWidthBits)) + 1;
+  } else if (width == 0) {
+    return Fail("no residual width to repeat");
+  }
+  *last_width = width;
   if (IsSparse(nnz, width, n)) {
     std::fill(r, r + n, 0);
     int last = -1;
@@ -466,7 +517,7 @@ bool BlockChunkDecoder::DecodeBlock() {
   }
   const int n = std::min(kBlockSize, num_samples_ - decoded_);
   uint64_t r[kBlockSize];
-  if (!ReadResiduals(n, r)) return false;
+  if (!ReadResiduals(n, r, &t_last_width_)) return false;
   uint64_t g = grid_, iv = interval_, pe = prev_err_, pt = prev_t_;
   bool bad = false;
   for (int i = 0; i < n; ++i) {
@@ -507,7 +558,7 @@ bool BlockChunkDecoder::DecodeBlock() {
       p.trailing = static_cast<uint8_t>(Read(6));
     }
   }
-  if (!ReadResiduals(n, r)) return false;
+  if (!ReadResiduals(n, r, &v_last_width_)) return false;
   if (p.kind == 0) {
     uint64_t m;
     if (!ToDecimalAt(BitsDouble(prev_bits_), p.scale, &m)) {

@@ -66,6 +66,7 @@ class BlockChunkEncoder {
  private:
   void SetCount();
   void EncodeOpenBlock();
+  void TrackScale(double v);
 
   std::string out_;         // header + sealed bits + the open block's bits
   size_t sealed_bits_ = 0;  // bits of the bit stream (after the header)
@@ -87,7 +88,13 @@ class BlockChunkEncoder {
   int open_n_ = 0;
   uint64_t t_res_[kBlockSize];
   uint64_t v_bits_[kBlockSize];
-  int8_t v_min_scale_[kBlockSize];
+  uint64_t open_m_[kBlockSize];  // decimal mantissas at open_scale_
+  uint64_t open_m_prev_ = 0;     // the previous value's mantissa
+  int open_scale_ = -2;          // -2: not chosen yet, -1: not decimal
+  int t_last_width_ = 0;         // widths of the streams' last blocks
+  int v_last_width_ = 0;
+  int open_t_width_ = 0;
+  int open_v_width_ = 0;
   BlockValueParams open_params_;
   int64_t open_mean_ = 0;
   size_t open_end_bits_ = 0;  // where the open block's bits end
@@ -111,7 +118,7 @@ class BlockChunkDecoder {
   bool Fail(const char* what);
   uint64_t Read(int n);
   uint64_t ReadWide();
-  bool ReadResiduals(int n, uint64_t* r);
+  bool ReadResiduals(int n, uint64_t* r, int* last_width);
 
   const unsigned char* data_ = nullptr;
   size_t size_ = 0;  // bytes of the bit stream
@@ -129,6 +136,8 @@ class BlockChunkDecoder {
   uint64_t prev_bits_ = 0;
   BlockValueParams prev_params_;
   int64_t prev_mean_ = 0;
+  int t_last_width_ = 0;
+  int v_last_width_ = 0;
   int64_t t_[kBlockSize];
   double v_[kBlockSize];
 };

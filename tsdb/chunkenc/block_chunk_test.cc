@@ -190,8 +190,11 @@ TEST(BlockChunkTest, RandomSequencesRoundTrip) {
     const int style = static_cast<int>(rng() % 5);
     double x = 0;
     for (int i = 0; i < n; ++i) {
-      uint64_t step = 1 + (rng() % (iter % 3 == 0 ? 3 : 1u << (rng() % 40)));
-      if (static_cast<uint64_t>(std::numeric_limits<int64_t>::max() - t) <
+      const uint64_t step =
+          1 + (rng() % (iter % 3 == 0 ? 3 : uint64_t{1} << (rng() % 40)));
+      // Wrapping arithmetic: t may be negative.
+      if (static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) -
+              static_cast<uint64_t>(t) <
           step) {
         break;
       }

@@ -129,6 +129,7 @@ void BM_Encode(benchmark::State& state) {
   }
   state.SetLabel(Label(static_cast<int>(state.range(0))));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
+  state.counters["samples_per_iter"] = static_cast<double>(samples);
   state.counters["bytes/sample"] =
       static_cast<double>(bytes) / static_cast<double>(samples);
   state.counters["prom_xor_bytes/sample"] =
@@ -160,6 +161,7 @@ void BM_Decode(benchmark::State& state) {
   }
   state.SetLabel(Label(static_cast<int>(state.range(0))));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
+  state.counters["samples_per_iter"] = static_cast<double>(samples);
   state.counters["bytes/sample"] =
       static_cast<double>(bytes) / static_cast<double>(samples);
 }
