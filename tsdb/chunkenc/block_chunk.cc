@@ -68,22 +68,39 @@ int MinScale(double v) {
   return -1;
 }
 
-// Appends bits least-significant first to a string whose first `base`
-// bytes are the header.
+// Appends bits least-significant first to a string that holds exactly
+// `nbits` bits of stream (after the header), the last byte zero-padded.
+// Whole bytes go out through a 64-bit accumulator; Flush() writes the
+// partial last byte and must be called before the string is used.
 class Writer {
  public:
-  Writer(std::string* s, size_t base, size_t nbits)
-      : s_(s), base_(base), nbits_(nbits) {}
-  void Put(uint64_t v, int n) {
-    while (n > 0) {
-      const int off = static_cast<int>(nbits_ & 7);
-      if (off == 0) s_->push_back(0);
-      const int k = std::min(8 - off, n);
-      (*s_)[base_ + (nbits_ >> 3)] |= static_cast<char>((v & Mask(k)) << off);
-      v >>= k;
-      n -= k;
-      nbits_ += static_cast<size_t>(k);
+  Writer(std::string* s, size_t nbits) : s_(s), nbits_(nbits) {
+    acc_bits_ = static_cast<int>(nbits & 7);
+    if (acc_bits_ != 0) {
+      acc_ = static_cast<unsigned char>(s->back()) & Mask(acc_bits_);
+      s->pop_back();
     }
+  }
+  void Put(uint64_t v, int n) {
+    nbits_ += static_cast<size_t>(n);
+    while (n > 0) {
+      const int k = std::min(n, 56);  // acc_bits_ < 8: no overflow
+      acc_ |= (v & Mask(k)) << acc_bits_;
+      acc_bits_ += k;
+      v = k == 56 ? v >> 56 : 0;
+      n -= k;
+      const int bytes = acc_bits_ >> 3;
+      for (int i = 0; i < bytes; ++i) {
+        s_->push_back(static_cast<char>(acc_ >> (8 * i)));
+      }
+      acc_ >>= 8 * bytes;
+      acc_bits_ &= 7;
+    }
+  }
+  void Flush() {
+    if (acc_bits_ != 0) s_->push_back(static_cast<char>(acc_));
+    acc_ = 0;
+    acc_bits_ = 0;
   }
   void PutWide(uint64_t x) {
     const int w = std::max(1, BitWidth(x));
@@ -94,8 +111,9 @@ class Writer {
 
  private:
   std::string* s_;
-  size_t base_;
   size_t nbits_;
+  uint64_t acc_ = 0;
+  int acc_bits_ = 0;
 };
 
 struct ResidualShape {
@@ -203,7 +221,7 @@ void BlockChunkEncoder::Append(int64_t t, double v) {
   const uint64_t bits = DoubleBits(v);
   if (num_samples_ == 0) {
     min_time_ = max_time_ = t;
-    Writer w(&out_, static_cast<size_t>(header_len_), 0);
+    Writer w(&out_, 0);
     w.PutWide(ZigZag(ut));
     const int scale = MinScale(v);
     uint64_t m = 0;
@@ -216,6 +234,7 @@ void BlockChunkEncoder::Append(int64_t t, double v) {
       w.Put(bits, 64);
     }
     sealed_bits_ = w.nbits();
+    w.Flush();
     block_prev_bits_ = bits;
     block_prev_min_scale_ = scale;
     open_scale_ = -2;
@@ -225,9 +244,10 @@ void BlockChunkEncoder::Append(int64_t t, double v) {
     return;
   }
   if (num_samples_ == 1) {
-    Writer w(&out_, static_cast<size_t>(header_len_), sealed_bits_);
+    Writer w(&out_, sealed_bits_);
     w.PutWide(ut - prev_t_);
     sealed_bits_ = w.nbits();
+    w.Flush();
     grid_ = prev_t_;
     interval_ = ut - prev_t_;
   }
@@ -307,7 +327,7 @@ void BlockChunkEncoder::EncodeOpenBlock() {
     out_.back() = static_cast<char>(static_cast<unsigned char>(out_.back()) &
                                     Mask(static_cast<int>(sealed_bits_ & 7)));
   }
-  Writer w(&out_, static_cast<size_t>(header_len_), sealed_bits_);
+  Writer w(&out_, sealed_bits_);
   const ResidualShape t_shape = ShapeOf(t_res_, n, t_last_width_);
   PutResiduals(&w, t_res_, n, t_shape, t_last_width_);
   open_t_width_ = t_shape.nnz ? t_shape.width : t_last_width_;
@@ -394,6 +414,7 @@ void BlockChunkEncoder::EncodeOpenBlock() {
   open_params_ = best;
   open_mean_ = best.kind == 0 ? mean : 0;
   open_end_bits_ = w.nbits();
+  w.Flush();
 }
 
 // ---------------------------------------------------------------------------
