@@ -39,6 +39,15 @@ inline uint64_t Mask(int n) {
   return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
 }
 
+inline uint64_t Load64(const unsigned char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  w = __builtin_bswap64(w);
+#endif
+  return w;
+}
+
 inline double FromDecimal(uint64_t m, int scale) {
   const double d = static_cast<double>(static_cast<int64_t>(m));
   return scale == 0 ? d : d / kPow10[scale];
@@ -455,19 +464,14 @@ bool BlockChunkDecoder::Fail(const char* what) {
   return false;
 }
 
-uint64_t BlockChunkDecoder::Read(int n) {
+uint64_t BlockChunkDecoder::ReadSlow(int n) {
   if (n > 56) {
     const uint64_t lo = Read(32);
     return lo | (Read(n - 32) << 32);
   }
   const size_t byte = pos_ >> 3;
   uint64_t w = 0;
-  if (byte + 8 <= size_) {
-    std::memcpy(&w, data_ + byte, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-  } else {
+  {
     // Past the end reads zeros; callers check pos_ against size_ once per
     // block.
     for (size_t i = 0; i < 8 && byte + i < size_; ++i) {
@@ -507,6 +511,16 @@ bool BlockChunkDecoder::ReadResiduals(int n, uint64_t* r, int* last_width) {
       last = p;
       r[p] = Read(width);
     }
+  } else if (width <= 56 &&
+             (pos_ + static_cast<size_t>(n * width)) / 8 + 8 <= size_) {
+    // Dense and well inside the chunk: unchecked 64-bit loads.
+    size_t pos = pos_;
+    const uint64_t mask = Mask(width);
+    for (int i = 0; i < n; ++i) {
+      r[i] = (Load64(data_ + (pos >> 3)) >> (pos & 7)) & mask;
+      pos += static_cast<size_t>(width);
+    }
+    pos_ = pos;
   } else {
     for (int i = 0; i < n; ++i) r[i] = Read(width);
   }
@@ -520,13 +534,13 @@ bool BlockChunkDecoder::DecodeBlock() {
     if (Read(1) == 0) {
       const int scale = static_cast<int>(Read(5));
       if (scale > kMaxScale) return Fail("bad decimal scale");
-      v_[0] = FromDecimal(UnZigZag(ReadWide()), scale);
+      s_[0].v = FromDecimal(UnZigZag(ReadWide()), scale);
     } else {
-      v_[0] = BitsDouble(Read(64));
+      s_[0].v = BitsDouble(Read(64));
     }
-    t_[0] = static_cast<int64_t>(t0);
+    s_[0].t = static_cast<int64_t>(t0);
     prev_t_ = grid_ = t0;
-    prev_bits_ = DoubleBits(v_[0]);
+    prev_bits_ = DoubleBits(s_[0].v);
     if (num_samples_ >= 2) {
       interval_ = ReadWide();
     }
@@ -556,7 +570,7 @@ bool BlockChunkDecoder::DecodeBlock() {
     bad |= static_cast<int64_t>(t) <= static_cast<int64_t>(pt);
     pe = err;
     pt = t;
-    t_[i] = static_cast<int64_t>(t);
+    s_[i].t = static_cast<int64_t>(t);
   }
   grid_ = g;
   interval_ = iv;
@@ -599,15 +613,15 @@ bool BlockChunkDecoder::DecodeBlock() {
       const uint64_t d = (UnZigZag(r[i]) << shift) + base;
       sum += d;
       m += d;
-      v_[i] = FromDecimal(m, scale);
+      s_[i].v = FromDecimal(m, scale);
     }
     prev_mean_ = static_cast<int64_t>(sum) / n;
-    prev_bits_ = DoubleBits(v_[n - 1]);
+    prev_bits_ = DoubleBits(s_[n - 1].v);
   } else {
     uint64_t bits = prev_bits_;
     for (int i = 0; i < n; ++i) {
       bits ^= r[i] << p.trailing;
-      v_[i] = BitsDouble(bits);
+      s_[i].v = BitsDouble(bits);
     }
     prev_bits_ = bits;
     prev_mean_ = 0;
@@ -631,9 +645,9 @@ bool BlockChunkDecoder::Next() {
 }
 
 bool BlockChunkDecoder::Seek(int64_t t) {
-  if (idx_ >= 0 && idx_ < n_ && t_[idx_] >= t) return true;
+  if (idx_ >= 0 && idx_ < n_ && s_[idx_].t >= t) return true;
   while (Next()) {
-    if (t_[idx_] >= t) return true;
+    if (s_[idx_].t >= t) return true;
   }
   return false;
 }
@@ -642,16 +656,20 @@ absl::Status BlockChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
                                             std::vector<Sample>* out) {
   // The rest of the current block first.
   for (int i = idx_ + 1; i < n_; ++i) {
-    if (t_[i] > maxt) return status_;
-    if (t_[i] >= mint) out->push_back({t_[i], v_[i]});
+    if (s_[i].t > maxt) return status_;
+    if (s_[i].t >= mint) out->push_back({s_[i].t, s_[i].v});
   }
   idx_ = n_ - 1;
   while (DecodeBlock()) {
     idx_ = n_ - 1;
-    if (t_[n_ - 1] < mint) continue;
+    if (s_[n_ - 1].t < mint) continue;
+    if (s_[0].t >= mint && s_[n_ - 1].t <= maxt) {
+      out->insert(out->end(), s_, s_ + n_);
+      continue;
+    }
     for (int i = 0; i < n_; ++i) {
-      if (t_[i] > maxt) return status_;
-      if (t_[i] >= mint) out->push_back({t_[i], v_[i]});
+      if (s_[i].t > maxt) return status_;
+      if (s_[i].t >= mint) out->push_back({s_[i].t, s_[i].v});
     }
   }
   return status_;

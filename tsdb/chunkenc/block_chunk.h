@@ -21,6 +21,7 @@
 #define VIGIL_TSDB_CHUNKENC_BLOCK_CHUNK_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -107,7 +108,7 @@ class BlockChunkDecoder {
 
   bool Next();
   bool Seek(int64_t t);
-  Sample At() const { return {t_[idx_], v_[idx_]}; }
+  Sample At() const { return s_[idx_]; }
   int num_samples() const { return num_samples_; }
   absl::Status status() const { return status_; }
   absl::Status DecodeRange(int64_t mint, int64_t maxt,
@@ -116,7 +117,22 @@ class BlockChunkDecoder {
  private:
   bool DecodeBlock();
   bool Fail(const char* what);
-  uint64_t Read(int n);
+  // Reads n <= 64 bits; past the end reads zeros.
+  uint64_t Read(int n) {
+    const size_t byte = pos_ >> 3;
+    if (n <= 56 && byte + 8 <= size_) {
+      uint64_t w;
+      std::memcpy(&w, data_ + byte, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      w = __builtin_bswap64(w);
+#endif
+      const int off = static_cast<int>(pos_ & 7);
+      pos_ += static_cast<size_t>(n);
+      return (w >> off) & ((uint64_t{1} << n) - 1);
+    }
+    return ReadSlow(n);
+  }
+  uint64_t ReadSlow(int n);
   uint64_t ReadWide();
   bool ReadResiduals(int n, uint64_t* r, int* last_width);
 
@@ -138,8 +154,7 @@ class BlockChunkDecoder {
   int64_t prev_mean_ = 0;
   int t_last_width_ = 0;
   int v_last_width_ = 0;
-  int64_t t_[kBlockSize];
-  double v_[kBlockSize];
+  Sample s_[kBlockSize];
 };
 
 }  // namespace vigil::tsdb::chunkenc
