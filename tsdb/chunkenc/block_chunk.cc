@@ -352,8 +352,8 @@ void BlockChunkEncoder::EncodeOpenBlock() {
     return (have_prev && p == prev_params_) ? 1 : bits;
   };
   const int scale = open_scale_;
+  uint64_t d[kBlockSize];
   if (scale >= 0) {
-    uint64_t d[kBlockSize];
     uint64_t sum = 0;
     uint64_t m_prev = open_m_prev_;
     for (int i = 0; i < n; ++i) {
@@ -361,8 +361,45 @@ void BlockChunkEncoder::EncodeOpenBlock() {
       sum += d[i];
       m_prev = open_m_[i];
     }
+    mean = static_cast<int64_t>(sum) / n;
+  }
+  // The encoder may keep any valid parameters: it re-chooses the cheapest
+  // at 1, 2, 4, 8 and 16 samples, and in between only when the new sample
+  // does not fit the current ones (O(n) work instead of O(3n) per Append).
+  bool choose = (n & (n - 1)) == 0 || open_params_.kind == 0xff;
+  if (!choose) {
+    const BlockValueParams& p = open_params_;
+    if (p.kind == 0) {
+      choose =
+          scale != p.scale ||
+          ((d[n - 1] - (p.use_mean ? static_cast<uint64_t>(prev_mean_) : 0)) &
+           Mask(p.shift)) != 0;
+    } else {
+      const uint64_t x =
+          v_bits_[n - 1] ^ (n >= 2 ? v_bits_[n - 2] : block_prev_bits_);
+      choose = x != 0 && __builtin_ctzll(x) < p.trailing;
+    }
+  }
+  if (!choose) {
+    best = open_params_;
+    if (best.kind == 0) {
+      const uint64_t base =
+          best.use_mean ? static_cast<uint64_t>(prev_mean_) : 0;
+      for (int i = 0; i < n; ++i) {
+        best_r[i] = ZigZag(static_cast<uint64_t>(
+            static_cast<int64_t>(d[i] - base) >> best.shift));
+      }
+    } else {
+      uint64_t prev = block_prev_bits_;
+      for (int i = 0; i < n; ++i) {
+        best_r[i] = (v_bits_[i] ^ prev) >> best.trailing;
+        prev = v_bits_[i];
+      }
+    }
+    best_shape = ShapeOf(best_r, n, v_last_width_);
+  }
+  if (choose && scale >= 0) {
     {
-      mean = static_cast<int64_t>(sum) / n;
       BlockValueParams p;
       p.kind = 0;
       p.scale = static_cast<uint8_t>(scale);
@@ -383,7 +420,7 @@ void BlockChunkEncoder::EncodeOpenBlock() {
       }
     }
   }
-  {
+  if (choose && scale < 0) {  // float only when decimal is impossible
     uint64_t prev = block_prev_bits_;
     int tz = 63;
     for (int i = 0; i < n; ++i) {
