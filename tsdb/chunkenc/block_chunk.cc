@@ -525,8 +525,10 @@ uint64_t BlockChunkDecoder::ReadWide() {
   return Read(w);
 }
 
-bool BlockChunkDecoder::ReadResiduals(int n, uint64_t* r, int* last_width) {
-  if (Read(1) == 0) {
+bool BlockChunkDecoder::ReadResiduals(int n, uint64_t* r, int* last_width,
+                                      bool* all_zero) {
+  *all_zero = Read(1) == 0;
+  if (*all_zero) {
     std::fill(r, r + n, 0);
     return true;
   }
@@ -589,10 +591,23 @@ bool BlockChunkDecoder::DecodeBlock() {
   }
   const int n = std::min(kBlockSize, num_samples_ - decoded_);
   uint64_t r[kBlockSize];
-  if (!ReadResiduals(n, r, &t_last_width_)) return false;
+  bool all_zero;
+  if (!ReadResiduals(n, r, &t_last_width_, &all_zero)) return false;
   uint64_t g = grid_, iv = interval_, pe = prev_err_, pt = prev_t_;
   bool bad = false;
-  for (int i = 0; i < n; ++i) {
+  if (all_zero) {
+    // Every sample on the grid (the common case): t advances by the
+    // interval.
+    for (int i = 0; i < n; ++i) {
+      const uint64_t t = g + iv;
+      bad |= static_cast<int64_t>(t) <= static_cast<int64_t>(pt);
+      pt = t;
+      g = t;
+      s_[i].t = static_cast<int64_t>(t);
+    }
+    pe = 0;
+  }
+  for (int i = 0; i < n && !all_zero; ++i) {
     const uint64_t pred = g + iv;
     const uint64_t err = UnZigZag(r[i]);
     const uint64_t t = pred + err;
@@ -630,7 +645,7 @@ bool BlockChunkDecoder::DecodeBlock() {
       p.trailing = static_cast<uint8_t>(Read(6));
     }
   }
-  if (!ReadResiduals(n, r, &v_last_width_)) return false;
+  if (!ReadResiduals(n, r, &v_last_width_, &all_zero)) return false;
   if (p.kind == 0) {
     uint64_t m;
     if (!ToDecimalAt(BitsDouble(prev_bits_), p.scale, &m)) {

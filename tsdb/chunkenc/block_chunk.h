@@ -134,7 +134,7 @@ class BlockChunkDecoder {
   }
   uint64_t ReadSlow(int n);
   uint64_t ReadWide();
-  bool ReadResiduals(int n, uint64_t* r, int* last_width);
+  bool ReadResiduals(int n, uint64_t* r, int* last_width, bool* all_zero);
 
   const unsigned char* data_ = nullptr;
   size_t size_ = 0;  // bytes of the bit stream
