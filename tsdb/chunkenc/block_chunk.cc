@@ -79,8 +79,8 @@ int MinScale(double v) {
 
 // Appends bits least-significant first to a string that holds exactly
 // `nbits` bits of stream (after the header), the last byte zero-padded.
-// Whole bytes go out through a 64-bit accumulator; Flush() writes the
-// partial last byte and must be called before the string is used.
+// Bits collect in a 64-bit accumulator and whole words in a local buffer;
+// Flush() appends them and must be called before the string is used.
 class Writer {
  public:
   Writer(std::string* s, size_t nbits) : s_(s), nbits_(nbits) {
@@ -90,24 +90,25 @@ class Writer {
       s->pop_back();
     }
   }
+  // v < 2^n, n <= 64.
   void Put(uint64_t v, int n) {
+    if (n == 0) return;
     nbits_ += static_cast<size_t>(n);
-    while (n > 0) {
-      const int k = std::min(n, 56);  // acc_bits_ < 8: no overflow
-      acc_ |= (v & Mask(k)) << acc_bits_;
-      acc_bits_ += k;
-      v = k == 56 ? v >> 56 : 0;
-      n -= k;
-      const int bytes = acc_bits_ >> 3;
-      for (int i = 0; i < bytes; ++i) {
-        s_->push_back(static_cast<char>(acc_ >> (8 * i)));
-      }
-      acc_ >>= 8 * bytes;
-      acc_bits_ &= 7;
+    acc_ |= v << acc_bits_;
+    if (acc_bits_ + n < 64) {
+      acc_bits_ += n;
+      return;
     }
+    StoreWord(acc_);
+    acc_ = acc_bits_ == 0 ? 0 : v >> (64 - acc_bits_);
+    acc_bits_ = acc_bits_ + n - 64;
   }
   void Flush() {
-    if (acc_bits_ != 0) s_->push_back(static_cast<char>(acc_));
+    s_->append(buf_, len_);
+    len_ = 0;
+    for (int i = 0; i < acc_bits_; i += 8) {
+      s_->push_back(static_cast<char>(acc_ >> i));
+    }
     acc_ = 0;
     acc_bits_ = 0;
   }
@@ -119,10 +120,22 @@ class Writer {
   size_t nbits() const { return nbits_; }
 
  private:
+  void StoreWord(uint64_t w) {
+    if (len_ + 8 > sizeof buf_) {
+      s_->append(buf_, len_);
+      len_ = 0;
+    }
+    for (int i = 0; i < 8; ++i)
+      buf_[len_ + i] = static_cast<char>(w >> (8 * i));
+    len_ += 8;
+  }
+
   std::string* s_;
   size_t nbits_;
   uint64_t acc_ = 0;
   int acc_bits_ = 0;
+  size_t len_ = 0;
+  char buf_[256];
 };
 
 struct ResidualShape {
