@@ -307,6 +307,14 @@ absl::string_view ChunkEncoder::Bytes() const {
 }
 
 void ChunkEncoder::WriteBits(uint64_t bits, int n) {
+  // Most codes are short and fit the partly filled last byte.
+  if (bit_pos_ != 0 && n <= 8 - bit_pos_) {
+    buf_.back() =
+        static_cast<char>(static_cast<unsigned char>(buf_.back()) |
+                          ((bits & LowMask(n)) << (8 - bit_pos_ - n)));
+    bit_pos_ = static_cast<uint8_t>((bit_pos_ + n) & 7);
+    return;
+  }
   while (n > 0) {
     if (bit_pos_ == 0) buf_.push_back('\0');
     const int free = 8 - bit_pos_;
@@ -383,6 +391,21 @@ size_t ChunkEncoder::BitSize() const {
 }
 
 void ChunkEncoder::RewriteBits(size_t pos, uint64_t bits, int n) {
+  // Run counts (n <= 8) span at most two bytes: patch them as one 16-bit
+  // big-endian window instead of bit by bit.
+  const size_t b = pos >> 3;
+  const int off = static_cast<int>(pos & 7);
+  if (n <= 8 && off + n <= 16 && b + (off + n > 8 ? 1 : 0) < buf_.size()) {
+    auto* p = reinterpret_cast<unsigned char*>(&buf_[b]);
+    const bool two = off + n > 8;
+    uint32_t w = two ? (uint32_t{p[0]} << 8) | p[1] : uint32_t{p[0]} << 8;
+    const int sh = 16 - off - n;
+    const uint32_t mask = static_cast<uint32_t>(LowMask(n)) << sh;
+    w = (w & ~mask) | ((static_cast<uint32_t>(bits) << sh) & mask);
+    p[0] = static_cast<unsigned char>(w >> 8);
+    if (two) p[1] = static_cast<unsigned char>(w);
+    return;
+  }
   for (int i = 0; i < n; ++i) {
     const size_t p = pos + i;
     const unsigned char mask = static_cast<unsigned char>(0x80u >> (p & 7));
