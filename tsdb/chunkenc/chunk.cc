@@ -315,16 +315,27 @@ void ChunkEncoder::WriteBits(uint64_t bits, int n) {
     bit_pos_ = static_cast<uint8_t>((bit_pos_ + n) & 7);
     return;
   }
-  while (n > 0) {
-    if (bit_pos_ == 0) buf_.push_back('\0');
-    const int free = 8 - bit_pos_;
-    const int take = std::min(free, n);
-    const uint64_t chunk = (bits >> (n - take)) & LowMask(take);
+  if (n <= 0) return;
+  bits &= LowMask(n);
+  if (bit_pos_ != 0) {  // fill the partial byte with the top bits
+    n -= 8 - bit_pos_;
     buf_.back() = static_cast<char>(static_cast<unsigned char>(buf_.back()) |
-                                    (chunk << (free - take)));
-    bit_pos_ = static_cast<uint8_t>((bit_pos_ + take) & 7);
-    n -= take;
+                                    (bits >> n));
+    bits &= LowMask(n);
+    bit_pos_ = 0;
   }
+  // Byte-aligned now; n <= 64, so at most 8 more bytes.
+  char tmp[8];
+  size_t k = 0;
+  while (n >= 8) {
+    n -= 8;
+    tmp[k++] = static_cast<char>(bits >> n);
+  }
+  if (n > 0) {
+    tmp[k++] = static_cast<char>(bits << (8 - n));
+    bit_pos_ = static_cast<uint8_t>(n);
+  }
+  buf_.append(tmp, k);
 }
 
 // 6-bit (width - 1), then the value in `width` bits; width >= 1.
