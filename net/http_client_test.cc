@@ -305,6 +305,128 @@ TEST(HttpClientTest, ConcurrentRequestsShareOneBoundedPool) {
   EXPECT_EQ(c->idle_connections(), 0);
 }
 
+// A one-connection server that answers each request with `pieces`, each
+// written after `gap`: a body that arrives in segments, as from a slow
+// exporter.
+class TricklingServer {
+ public:
+  TricklingServer(std::vector<std::string> pieces, absl::Duration gap,
+                  int requests)
+      : pieces_(std::move(pieces)), gap_(gap) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    listen(fd_, 4);
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this, requests] {
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      for (int r = 0; r < requests; ++r) {
+        // Each request is one small GET: wait for its end.
+        std::string got;
+        char buf[4096];
+        while (got.find("\r\n\r\n") == std::string::npos) {
+          ssize_t n = read(c, buf, sizeof(buf));
+          if (n <= 0) break;
+          got.append(buf, n);
+        }
+        for (const std::string& p : pieces_) {
+          absl::SleepFor(gap_);
+          if (write(c, p.data(), p.size()) < 0) break;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+      close(c);
+    });
+  }
+  ~TricklingServer() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  std::string url() const {
+    return absl::StrCat("http://127.0.0.1:", port_, "/metrics");
+  }
+
+ private:
+  std::vector<std::string> pieces_;
+  absl::Duration gap_;
+  int fd_;
+  int port_;
+  std::thread thread_;
+};
+
+TEST(HttpClientTest, BodyArrivingInPiecesIsReadWholeOnKeptAliveConnection) {
+  // 300 KB, more than one low-water step, with the header and the first
+  // body bytes in one segment and a body split mid-way.
+  std::string body;
+  for (int i = 0; body.size() < 300000; ++i) {
+    absl::StrAppend(&body, "metric_", i, "{a=\"b\"} ", i, "\n");
+  }
+  std::string head = absl::StrCat(
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+      "Content-Length: ",
+      body.size(), "\r\n\r\n");
+  std::vector<std::string> pieces = {
+      head + body.substr(0, 10), body.substr(10, 5),
+      body.substr(15, 200000 - 15), body.substr(200000, 99990),
+      body.substr(299990)};
+  TricklingServer srv(pieces, absl::Milliseconds(20), 2);
+  std::shared_ptr<HttpClient> c = NewClient();
+  for (int i = 0; i < 2; ++i) {
+    Response resp;
+    resp.body = "stale bytes from an earlier body";
+    absl::Status s = c->Do(Get(srv.url()), &resp);
+    ASSERT_TRUE(s.ok()) << i << ": " << s;
+    EXPECT_EQ(resp.status, 200);
+    EXPECT_EQ(resp.content_type, "text/plain; version=0.0.4");
+    EXPECT_TRUE(resp.body == body) << i << ": " << resp.body.size();
+  }
+  // The second request went over the first connection: the low-water
+  // mark was reset, or its header would have waited for the deadline.
+  EXPECT_EQ(c->connections_opened(), 1);
+}
+
+TEST(HttpClientTest, DeadlineInTheMiddleOfABody) {
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+  TricklingServer srv({head + std::string(1000, 'x'), std::string(1000, 'y')},
+                      absl::Milliseconds(600), 1);
+  std::shared_ptr<HttpClient> c = NewClient();
+  Response resp;
+  absl::Time start = absl::Now();
+  absl::Status s = c->Do(Get(srv.url(), absl::Milliseconds(900)), &resp);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_THAT(Msg(s), HasSubstr("reading response"));
+  EXPECT_TRUE(resp.body.empty());
+  EXPECT_EQ(c->idle_connections(), 0);
+}
+
+TEST(HttpClientTest, GzipBodyInPiecesAndChunkedAfterIt) {
+  std::string body(50000, 'a');
+  std::string gz = testing::Gzip(body);
+  std::string head = absl::StrCat(
+      "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: ",
+      gz.size(), "\r\n\r\n");
+  TricklingServer srv({head + gz.substr(0, 7), gz.substr(7)},
+                      absl::Milliseconds(10), 1);
+  std::shared_ptr<HttpClient> c = NewClient();
+  Response resp;
+  ASSERT_TRUE(c->Do(Get(srv.url()), &resp).ok());
+  EXPECT_TRUE(resp.body == body) << resp.body.size();
+
+  TricklingServer chunked(
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
+       "c\r\n2\r\nde\r\n0\r\n\r\n"},
+      absl::Milliseconds(10), 1);
+  ASSERT_TRUE(c->Do(Get(chunked.url()), &resp).ok());
+  EXPECT_EQ(resp.body, "abcde");
+}
+
 class HttpsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
