@@ -305,14 +305,14 @@ TEST(HttpClientTest, ConcurrentRequestsShareOneBoundedPool) {
   EXPECT_EQ(c->idle_connections(), 0);
 }
 
-// A one-connection server that answers each request with `pieces`, each
-// written after `gap`: a body that arrives in segments, as from a slow
-// exporter.
+// A one-connection server that answers request i with replies[i], each
+// piece written after `gap`: a body that arrives in segments, as from a
+// slow exporter.
 class TricklingServer {
  public:
-  TricklingServer(std::vector<std::string> pieces, absl::Duration gap,
-                  int requests)
-      : pieces_(std::move(pieces)), gap_(gap) {
+  TricklingServer(std::vector<std::vector<std::string>> replies,
+                  absl::Duration gap)
+      : replies_(std::move(replies)), gap_(gap) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -322,10 +322,11 @@ class TricklingServer {
     socklen_t len = sizeof(a);
     getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this, requests] {
+    thread_ = std::thread([this] {
       int c = accept(fd_, nullptr, nullptr);
       if (c < 0) return;
-      for (int r = 0; r < requests; ++r) {
+      conn_.store(c);
+      for (const std::vector<std::string>& pieces : replies_) {
         // Each request is one small GET: wait for its end.
         std::string got;
         char buf[4096];
@@ -334,16 +335,22 @@ class TricklingServer {
           if (n <= 0) break;
           got.append(buf, n);
         }
-        for (const std::string& p : pieces_) {
+        for (const std::string& p : pieces) {
           absl::SleepFor(gap_);
-          if (write(c, p.data(), p.size()) < 0) break;
+          if (send(c, p.data(), p.size(), MSG_NOSIGNAL) < 0) break;
         }
       }
-      absl::SleepFor(absl::Milliseconds(100));
+      // Held open until the client closes it (or the destructor): a
+      // close would wake a client waiting for more bytes than were sent.
+      char buf[256];
+      while (read(c, buf, sizeof(buf)) > 0) {
+      }
       close(c);
     });
   }
   ~TricklingServer() {
+    int c = conn_.load();
+    if (c >= 0) shutdown(c, SHUT_RDWR);
     shutdown(fd_, SHUT_RDWR);
     close(fd_);
     thread_.join();
@@ -353,7 +360,8 @@ class TricklingServer {
   }
 
  private:
-  std::vector<std::string> pieces_;
+  std::vector<std::vector<std::string>> replies_;
+  std::atomic<int> conn_{-1};
   absl::Duration gap_;
   int fd_;
   int port_;
@@ -375,7 +383,15 @@ TEST(HttpClientTest, BodyArrivingInPiecesIsReadWholeOnKeptAliveConnection) {
       head + body.substr(0, 10), body.substr(10, 5),
       body.substr(15, 200000 - 15), body.substr(200000, 99990),
       body.substr(299990)};
-  TricklingServer srv(pieces, absl::Milliseconds(20), 2);
+  // Then a 100 KB body in one piece after its header: its one read waits
+  // with the mark at 100 KB.
+  std::string third(100000, 'z');
+  TricklingServer srv(
+      {pieces,
+       pieces,
+       {"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", third},
+       {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}},
+      absl::Milliseconds(20));
   std::shared_ptr<HttpClient> c = NewClient();
   for (int i = 0; i < 2; ++i) {
     Response resp;
@@ -386,15 +402,21 @@ TEST(HttpClientTest, BodyArrivingInPiecesIsReadWholeOnKeptAliveConnection) {
     EXPECT_EQ(resp.content_type, "text/plain; version=0.0.4");
     EXPECT_TRUE(resp.body == body) << i << ": " << resp.body.size();
   }
-  // The second request went over the first connection: the low-water
-  // mark was reset, or its header would have waited for the deadline.
+  // A reply smaller than the last low-water mark, on the same connection:
+  // had the mark not been reset, its header would wait for the deadline.
+  Response resp;
+  ASSERT_TRUE(c->Do(Get(srv.url()), &resp).ok());
+  EXPECT_TRUE(resp.body == third) << resp.body.size();
+  absl::Status s = c->Do(Get(srv.url(), absl::Seconds(2)), &resp);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(resp.body, "ok");
   EXPECT_EQ(c->connections_opened(), 1);
 }
 
 TEST(HttpClientTest, DeadlineInTheMiddleOfABody) {
   std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
-  TricklingServer srv({head + std::string(1000, 'x'), std::string(1000, 'y')},
-                      absl::Milliseconds(600), 1);
+  TricklingServer srv({{head + std::string(1000, 'x'), std::string(1000, 'y')}},
+                      absl::Milliseconds(600));
   std::shared_ptr<HttpClient> c = NewClient();
   Response resp;
   absl::Time start = absl::Now();
@@ -412,17 +434,17 @@ TEST(HttpClientTest, GzipBodyInPiecesAndChunkedAfterIt) {
   std::string head = absl::StrCat(
       "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: ",
       gz.size(), "\r\n\r\n");
-  TricklingServer srv({head + gz.substr(0, 7), gz.substr(7)},
-                      absl::Milliseconds(10), 1);
+  TricklingServer srv({{head + gz.substr(0, 7), gz.substr(7)}},
+                      absl::Milliseconds(10));
   std::shared_ptr<HttpClient> c = NewClient();
   Response resp;
   ASSERT_TRUE(c->Do(Get(srv.url()), &resp).ok());
   EXPECT_TRUE(resp.body == body) << resp.body.size();
 
   TricklingServer chunked(
-      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
-       "c\r\n2\r\nde\r\n0\r\n\r\n"},
-      absl::Milliseconds(10), 1);
+      {{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
+        "c\r\n2\r\nde\r\n0\r\n\r\n"}},
+      absl::Milliseconds(10));
   ASSERT_TRUE(c->Do(Get(chunked.url()), &resp).ok());
   EXPECT_EQ(resp.body, "abcde");
 }
