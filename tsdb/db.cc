@@ -22,13 +22,6 @@ constexpr int64_t kMinT = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxT = std::numeric_limits<int64_t>::max();
 constexpr char kSamplesRecord = 1;
 
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
 uint64_t ZigZag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
 }
@@ -382,14 +375,13 @@ class DBQuerier : public Querier {
 
 // Size of the last batch committed on this thread. A thread's batches are
 // alike (one target's scrapes), so sizing the next batch's buffers from it
-// saves growing them (and rehashing last_) sample by sample.
+// saves growing them sample by sample.
 static thread_local size_t batch_size_hint = 0;
 
 class DBAppender : public Appender {
  public:
   explicit DBAppender(DB* db) : db_(db), min_valid_(db->RetentionCutoff()) {
     pending_.reserve(batch_size_hint);
-    last_.reserve(batch_size_hint);
   }
   ~DBAppender() override {
     if (!done_) Rollback();
@@ -422,12 +414,13 @@ class DBAppender : public Appender {
                                           "cutoff ",
                                           min_valid_));
     }
+    const SeriesRef sref = s->ref;
     int64_t max_t;
     uint64_t last_bits;
-    auto it = last_.find(s);
-    if (it != last_.end()) {
-      max_t = it->second.first;
-      last_bits = it->second.second;
+    const DB::PendingSample* prev = MaybeSeen(sref) ? LastInBatch(s) : nullptr;
+    if (prev != nullptr) {
+      max_t = prev->t;
+      last_bits = Bits(prev->v);
     } else {
       bool unknown;
       {
@@ -448,7 +441,7 @@ class DBAppender : public Appender {
     }
     const uint64_t bits = Bits(v);
     if (t <= max_t) {
-      if (t == max_t && bits == last_bits) return s->ref;  // ignored
+      if (t == max_t && bits == last_bits) return sref;  // ignored
       if (t == max_t) {
         db_->duplicate_.fetch_add(1, std::memory_order_relaxed);
         return MakeAppendError(AppendError::kDuplicate, absl::StrCat("t=", t));
@@ -458,9 +451,9 @@ class DBAppender : public Appender {
           AppendError::kOutOfOrder,
           absl::StrCat("t=", t, " is before the newest sample t=", max_t));
     }
-    last_[s] = {t, bits};
-    pending_.push_back({s, t, v});
-    return s->ref;
+    if (map_mode_) last_index_[s] = pending_.size();
+    pending_.push_back({s, sref, t, v});
+    return sref;
   }
 
   absl::Status Commit() override {
@@ -471,24 +464,67 @@ class DBAppender : public Appender {
     done_ = true;
     batch_size_hint = pending_.size();
     absl::Status s = db_->CommitSamples(pending_);
-    pending_.clear();
-    last_.clear();
+    Release();
     return s;
   }
 
   void Rollback() override {
     done_ = true;
-    pending_.clear();
-    last_.clear();
+    Release();
   }
 
  private:
+  void Release() {
+    pending_ = {};
+    seen_ = {};
+    last_index_ = {};
+  }
+
+  // Whether the series with ref `r` may already have a sample in this
+  // batch. Refs are dense, so a bitset indexed by ref answers exactly for
+  // the usual batch (one sample per series, e.g. a scrape) without hashing;
+  // only a possible repeat consults last_index_.
+  bool MaybeSeen(SeriesRef r) {
+    if (map_mode_) return true;
+    const size_t word = static_cast<size_t>(r >> 6);
+    if (word >= seen_.size()) {
+      // Bound the bitset by the batch's expected size: a small batch
+      // touching a high ref (one rule result in a big head) uses the map.
+      const size_t limit =
+          1024 + 2 * std::max(pending_.size(), batch_size_hint);
+      if (word >= limit) return true;
+      seen_.resize(std::min(limit, std::max(word + 1, 2 * seen_.size())), 0);
+    }
+    const uint64_t bit = uint64_t{1} << (r & 63);
+    const bool seen = (seen_[word] & bit) != 0;
+    seen_[word] |= bit;
+    return seen;
+  }
+
+  // The newest pending sample of `s`, or nullptr. Switches to tracking
+  // every series in last_index_ from here on (the bitset can no longer
+  // tell a repeat from a first sample once a series is outside it).
+  const DB::PendingSample* LastInBatch(MemSeries* s) {
+    if (!map_mode_) {
+      map_mode_ = true;
+      last_index_.reserve(pending_.size() + 1);
+      for (size_t i = 0; i < pending_.size(); ++i) {
+        last_index_[pending_[i].series] = i;
+      }
+    }
+    auto it = last_index_.find(s);
+    return it == last_index_.end() ? nullptr : &pending_[it->second];
+  }
+
   DB* db_;
   const int64_t min_valid_;
   bool done_ = false;
   std::vector<DB::PendingSample> pending_;
-  // Newest sample per series in this batch, for validation.
-  absl::flat_hash_map<MemSeries*, std::pair<int64_t, uint64_t>> last_;
+  // Bit r: series with ref r has a sample in pending_ (while !map_mode_).
+  std::vector<uint64_t> seen_;
+  bool map_mode_ = false;
+  // Series -> index of its newest sample in pending_ (once map_mode_).
+  absl::flat_hash_map<MemSeries*, size_t> last_index_;
 };
 
 // --- DB
@@ -630,19 +666,39 @@ absl::Status DB::LogSeries(absl::Span<MemSeries* const> series) {
 
 namespace {
 
-// Sorts `series` by ref and drops repeats; a batch from one scrape is
-// usually already in ref order, which the first pass detects.
-void SortUniqueByRef(std::vector<MemSeries*>* series) {
-  bool sorted = true;
-  for (size_t i = 1; i < series->size() && sorted; ++i) {
-    sorted = (*series)[i - 1]->ref < (*series)[i]->ref;
-  }
-  if (sorted) return;
-  std::sort(
-      series->begin(), series->end(),
-      [](const MemSeries* a, const MemSeries* b) { return a->ref < b->ref; });
-  series->erase(std::unique(series->begin(), series->end()), series->end());
+// Prefetch distance (in samples) for the commit loops: each sample touches
+// a series that is usually not in the CPU caches (the head is tens of MB),
+// so the loops keep several series loads in flight instead of stalling on
+// each in turn.
+constexpr size_t kPrefetch = 8;
+
+inline void PrefetchSeries(const MemSeries* s) {
+  const char* p = reinterpret_cast<const char*>(s);
+  __builtin_prefetch(p, 1);
+  __builtin_prefetch(p + 64, 1);
 }
+
+// Appends the WAL encoding of one sample (varint ref, zigzag varint t, 8
+// bytes of value bits little-endian) at `p`; returns the new end. Needs at
+// most 28 bytes.
+inline char* EncodeWalSample(char* p, SeriesRef ref, int64_t t, double v) {
+  uint64_t x = ref;
+  while (x >= 0x80) {
+    *p++ = static_cast<char>(x | 0x80);
+    x >>= 7;
+  }
+  *p++ = static_cast<char>(x);
+  x = ZigZag(t);
+  while (x >= 0x80) {
+    *p++ = static_cast<char>(x | 0x80);
+    x >>= 7;
+  }
+  *p++ = static_cast<char>(x);
+  const uint64_t bits = Bits(v);
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(bits >> (8 * i));
+  return p + 8;
+}
+constexpr size_t kMaxWalSampleBytes = 10 + 10 + 8;
 
 }  // namespace
 
@@ -650,78 +706,112 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
   commits_.fetch_add(1, std::memory_order_relaxed);
   if (pending.empty()) return absl::OkStatus();
   absl::ReaderMutexLock commit_lock(&commit_mu_);
-  // With a WAL, every series of the batch stays locked from validation
-  // through the WAL write to the in-memory append. Two commits touching the
-  // same series are then ordered the same way in the WAL and in memory, so
-  // replay rebuilds exactly what readers saw; the WAL holds only samples
-  // that were applied. Locks are taken in ref order (deadlock-free).
-  std::vector<MemSeries*> locked;
-  if (wal_ != nullptr) {
-    locked.reserve(pending.size());
-    for (const PendingSample& p : pending) locked.push_back(p.series);
-    SortUniqueByRef(&locked);
-    std::vector<MemSeries*> unlogged;
-    for (MemSeries* s : locked) {
-      if (!s->logged.load(std::memory_order_relaxed)) unlogged.push_back(s);
-    }
-    if (!unlogged.empty()) {
-      absl::Status s = LogSeries(unlogged);
-      if (!s.ok()) return s;
-    }
-    for (MemSeries* s : locked) s->mu.Lock();
-  }
-  auto unlock_all = [&locked]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    for (MemSeries* s : locked) s->mu.Unlock();
-  };
-  // A sample is applied only if it is newer than the series' newest sample
-  // at this point; samples of one series in a batch are increasing, so the
-  // check gives the same answer before and while applying.
-  auto stale = [](const PendingSample& p) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return p.t <= p.series->max_time;
-  };
-  if (wal_ != nullptr) {
-    std::string rec;
-    rec.reserve(1 + pending.size() * 16);
-    rec.push_back(kSamplesRecord);
-    for (const PendingSample& p : pending) {
-      if (stale(p)) continue;
-      PutVarint(&rec, p.series->ref);
-      PutVarint(&rec, ZigZag(p.t));
-      const uint64_t bits = Bits(p.v);
-      for (int i = 0; i < 8; ++i)
-        rec.push_back(static_cast<char>(bits >> (8 * i)));
-    }
-    absl::Status s = rec.size() > 1 ? wal_->Append(rec) : absl::OkStatus();
-    if (!s.ok()) {
-      unlock_all();
-      return s;
-    }
-  }
+  const size_t n = pending.size();
   std::vector<std::pair<MemSeries*, ChunkPtr>> sealed;
   int64_t applied = 0;
   int64_t mint = kMaxT, maxt = kMinT;
+  // A sample is applied only if it is newer than the series' newest sample
+  // at this point (another appender may have got there since Append
+  // validated); samples of one series in a batch are increasing, so the
+  // check gives the same answer before and while applying.
   auto apply = [&](const PendingSample& p) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    if (stale(p)) {
-      // Another appender got there first since Append validated.
-      if (!(p.t == p.series->max_time && Bits(p.v) == p.series->last_bits)) {
+    MemSeries* s = p.series;
+    if (p.t <= s->max_time) {
+      if (!(p.t == s->max_time && Bits(p.v) == s->last_bits)) {
         out_of_order_.fetch_add(1, std::memory_order_relaxed);
       }
       return;
     }
     ChunkPtr c;
-    head_.AppendLocked(p.series, p.t, p.v, &c);
+    head_.AppendLocked(s, p.t, p.v, &c);
     ++applied;
     mint = std::min(mint, p.t);
     maxt = std::max(maxt, p.t);
-    if (c != nullptr && store_ != nullptr) sealed.emplace_back(p.series, c);
+    if (c != nullptr && store_ != nullptr) sealed.emplace_back(s, c);
   };
-  if (wal_ != nullptr) {
-    for (const PendingSample& p : pending) apply(p);
-    unlock_all();
+
+  if (wal_ == nullptr) {
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kPrefetch < n) PrefetchSeries(pending[i + kPrefetch].series);
+      SeriesLockGuard l(&pending[i].series->mu);
+      apply(pending[i]);
+    }
   } else {
-    for (const PendingSample& p : pending) {
-      SeriesLockGuard l(&p.series->mu);
+    // With a WAL, every series of the batch stays locked from validation
+    // through the WAL write to the in-memory append. Two commits touching
+    // the same series are then ordered the same way in the WAL and in
+    // memory, so replay rebuilds exactly what readers saw; the WAL holds
+    // only samples that were applied. Locks are taken in ref order
+    // (deadlock-free); a scrape's batch is normally in ref order already,
+    // otherwise the samples are visited through a stable sort by ref
+    // (which keeps each series' samples in their increasing order).
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; ++i) {
+      sorted = pending[i - 1].ref <= pending[i].ref;
+    }
+    std::vector<uint32_t> order;
+    if (!sorted) {
+      order.resize(n);
+      for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
+      std::stable_sort(order.begin(), order.end(),
+                       [&pending](uint32_t a, uint32_t b) {
+                         return pending[a].ref < pending[b].ref;
+                       });
+    }
+    auto at = [&](size_t i) -> const PendingSample& {
+      return sorted ? pending[i] : pending[order[i]];
+    };
+    auto unlock_all = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      for (size_t i = 0; i < n; ++i) {
+        if (i + 1 == n || at(i + 1).ref != at(i).ref) at(i).series->mu.Unlock();
+      }
+    };
+    // One pass: lock each series once and encode the samples that will
+    // apply into the WAL record. Series definitions must reach the store
+    // before any WAL sample names them; a batch with series not logged yet
+    // (their first commit) unlocks, logs them without holding series locks
+    // and runs the pass again.
+    static thread_local std::string rec;
+    std::vector<MemSeries*> unlogged;
+    for (;;) {
+      rec.resize(1 + n * kMaxWalSampleBytes);
+      rec[0] = kSamplesRecord;
+      char* out = &rec[1];
+      SeriesRef prev = 0;
+      for (size_t i = 0; i < n; ++i) {
+        if (i + kPrefetch < n) PrefetchSeries(at(i + kPrefetch).series);
+        const PendingSample& p = at(i);
+        MemSeries* s = p.series;
+        if (i == 0 || p.ref != prev) {
+          s->mu.Lock();
+          prev = p.ref;
+          if (!s->logged.load(std::memory_order_relaxed)) {
+            unlogged.push_back(s);
+          }
+        }
+        if (p.t <= s->max_time) continue;  // stale: not logged, not applied
+        out = EncodeWalSample(out, p.ref, p.t, p.v);
+      }
+      rec.resize(static_cast<size_t>(out - rec.data()));
+      if (unlogged.empty()) break;
+      unlock_all();
+      absl::Status st = LogSeries(unlogged);
+      if (!st.ok()) return st;
+      unlogged.clear();
+    }
+    absl::Status st = rec.size() > 1 ? wal_->Append(rec) : absl::OkStatus();
+    if (rec.capacity() > (size_t{4} << 20)) std::string().swap(rec);
+    if (!st.ok()) {
+      unlock_all();
+      return st;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kPrefetch < n) PrefetchSeries(at(i + kPrefetch).series);
+      const PendingSample& p = at(i);
       apply(p);
+      if (i + 1 == n || at(i + 1).ref != p.ref) {
+        p.series->mu.Unlock();  // the series' last sample in the batch
+      }
     }
   }
   samples_appended_.fetch_add(applied, std::memory_order_relaxed);

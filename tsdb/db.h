@@ -203,6 +203,9 @@ class DB : public Queryable, public Appendable {
 
   struct PendingSample {
     MemSeries* series;
+    // series->ref, kept here so that ordering a batch by ref does not
+    // touch (cache-miss on) every series.
+    SeriesRef ref;
     int64_t t;
     double v;
   };

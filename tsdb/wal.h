@@ -64,7 +64,6 @@ class Wal {
   uint64_t segment_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t segment_size_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t older_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // in closed segments
-  std::string scratch_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::tsdb
