@@ -88,13 +88,46 @@ uint64_t Bits(double v) {
 // read from the store on first use, so a query's worker threads read the
 // store and decode in parallel (iterators of different series are
 // independent, see querier.h).
+// Store readers shared by the iterators of one Select: each worker thread
+// takes one for a series and gives it back, so a query creates about as
+// many RocksDB iterators as it has threads instead of one per series.
+// Readers are created on first use, after Select snapshotted the head.
+class ChunkReaderPool {
+ public:
+  explicit ChunkReaderPool(const ChunkStore* store) : store_(store) {}
+
+  absl::Status Read(SeriesRef ref, int64_t mint, int64_t maxt,
+                    std::vector<ChunkPtr>* out) {
+    std::unique_ptr<ChunkStore::ChunkReader> r;
+    {
+      absl::MutexLock l(&mu_);
+      if (!free_.empty()) {
+        r = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (r == nullptr) r = store_->NewChunkReader();
+    absl::Status st = r->Read(ref, mint, maxt, out);
+    absl::MutexLock l(&mu_);
+    free_.push_back(std::move(r));
+    return st;
+  }
+
+ private:
+  const ChunkStore* const store_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<ChunkStore::ChunkReader>> free_
+      ABSL_GUARDED_BY(mu_);
+};
+
 class ChunkSeriesIterator : public SeriesIterator {
  public:
-  ChunkSeriesIterator(std::vector<ChunkPtr> chunks, const ChunkStore* store,
-                      SeriesRef ref, int64_t chunk_mint, int64_t chunk_maxt,
-                      int64_t mint, int64_t maxt)
+  ChunkSeriesIterator(std::vector<ChunkPtr> chunks,
+                      std::shared_ptr<ChunkReaderPool> store, SeriesRef ref,
+                      int64_t chunk_mint, int64_t chunk_maxt, int64_t mint,
+                      int64_t maxt)
       : chunks_(std::move(chunks)),
-        store_(store),
+        store_(std::move(store)),
         ref_(ref),
         chunk_mint_(chunk_mint),
         chunk_maxt_(chunk_maxt),
@@ -170,10 +203,10 @@ class ChunkSeriesIterator : public SeriesIterator {
   // Adds the persisted chunks (once). False on a store error.
   bool ReadStore() {
     if (store_ == nullptr) return true;
-    const ChunkStore* store = store_;
+    std::shared_ptr<ChunkReaderPool> store = std::move(store_);
     store_ = nullptr;
     const size_t mem = chunks_.size();
-    status_ = store->ReadChunks(ref_, chunk_mint_, chunk_maxt_, &chunks_);
+    status_ = store->Read(ref_, chunk_mint_, chunk_maxt_, &chunks_);
     if (!status_.ok()) return false;
     if (mem > 0 && chunks_.size() > mem) {
       std::stable_sort(chunks_.begin(), chunks_.end(),
@@ -207,7 +240,7 @@ class ChunkSeriesIterator : public SeriesIterator {
 
   std::vector<ChunkPtr> chunks_;
   // Non-null until the persisted chunks have been read.
-  const ChunkStore* store_;
+  std::shared_ptr<ChunkReaderPool> store_;
   const SeriesRef ref_;
   // Chunks overlapping [chunk_mint_, chunk_maxt_] are read from the store.
   const int64_t chunk_mint_;
@@ -247,6 +280,7 @@ class DBQuerier : public Querier {
     const bool only_labels = hints.func == "series";
     const PostingsList refs = db_->head_.Select(matchers);
     out.reserve(refs.size());
+    std::shared_ptr<ChunkReaderPool> pool;
     for (SeriesRef ref : refs) {
       MemSeries* s = db_->head_.Get(ref);
       if (s == nullptr) continue;
@@ -264,11 +298,13 @@ class DBQuerier : public Querier {
                          });
       }
       if (chunks.empty() && !read_store) continue;
-      out.push_back(Series{
-          db_->head_.LabelsOf(*s),
-          std::make_unique<ChunkSeriesIterator>(
-              std::move(chunks), read_store ? db_->store_.get() : nullptr, ref,
-              clo, chi, lo, hi)});
+      if (read_store && pool == nullptr) {
+        pool = std::make_shared<ChunkReaderPool>(db_->store_.get());
+      }
+      out.push_back(Series{db_->head_.LabelsOf(*s),
+                           std::make_unique<ChunkSeriesIterator>(
+                               std::move(chunks), read_store ? pool : nullptr,
+                               ref, clo, chi, lo, hi)});
     }
     // Same order as Labels' operator<, with one compare() per string
     // instead of != then <: sorting is a good part of a small query.

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cstring>
 #include <filesystem>
 #include <limits>
 
@@ -345,26 +346,54 @@ absl::Status ChunkStore::PutHeadChunks(
 absl::Status ChunkStore::ReadChunks(SeriesRef ref, int64_t mint, int64_t maxt,
                                     std::vector<ChunkPtr>* out) const {
   if (mint > maxt) return absl::OkStatus();
+  return NewChunkReader()->Read(ref, mint, maxt, out);
+}
+
+ChunkStore::ChunkReader::ChunkReader(const ChunkStore* store,
+                                     rocksdb::Iterator* it)
+    : store_(store), it_(it) {}
+
+ChunkStore::ChunkReader::~ChunkReader() = default;
+
+std::unique_ptr<ChunkStore::ChunkReader> ChunkStore::NewChunkReader() const {
+  // No upper bound: one iterator serves every series, so Read stops at the
+  // series' last key itself.
+  return std::unique_ptr<ChunkReader>(new ChunkReader(
+      this, db_->NewIterator(rocksdb::ReadOptions(), chunks_cf_)));
+}
+
+absl::Status ChunkStore::ChunkReader::Read(SeriesRef ref, int64_t mint,
+                                           int64_t maxt,
+                                           std::vector<ChunkPtr>* out) {
+  if (mint > maxt) return absl::OkStatus();
   // Chunks never span a chunk range boundary, so no chunk starting before
   // the range that contains mint can overlap [mint, maxt].
   const std::string start =
       mint < std::numeric_limits<int64_t>::min() + kChunkRangeMs
           ? ChunkKey(ref, std::numeric_limits<int64_t>::min())
           : ChunkKey(ref, ChunkRangeStart(mint));
-  const std::string upper = RefKey(ref + 1);
-  rocksdb::ReadOptions ro;
-  rocksdb::Slice upper_slice(upper);
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, chunks_cf_));
-  const int64_t cutoff = cutoff_->load(std::memory_order_relaxed);
+  char ref_key[8];
+  {
+    const std::string r = RefKey(ref);
+    std::memcpy(ref_key, r.data(), sizeof ref_key);
+  }
+  rocksdb::Iterator* it = it_.get();
+  const int64_t cutoff = store_->cutoff_->load(std::memory_order_relaxed);
   for (it->Seek(start); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key();
+    if (k.size() < 8 || std::memcmp(k.data(), ref_key, 8) != 0) break;
     if (k.size() != 16) {
       return absl::DataLossError(
           absl::StrCat("chunks key ", KeyHex(k), ": bad key length"));
     }
     if (ChunkKeyTime(k.data() + 8) > maxt) break;
     rocksdb::Slice v = it->value();
+    // The chunk's max_time is in its header: most chunks before an instant
+    // query's window are passed over without copying them.
+    if (v.size() >= 25) {
+      const int64_t max_time = static_cast<int64_t>(GetFixed64(v.data() + 9));
+      if (max_time < mint || max_time < cutoff) continue;
+    }
     auto c = DecodeChunkValue(absl::string_view(v.data(), v.size()));
     if (!c.ok()) {
       return absl::DataLossError(

@@ -32,6 +32,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Iterator;
 class CompactionFilter;
 }  // namespace rocksdb
 
@@ -82,6 +83,32 @@ class ChunkStore {
   // Appends chunks of `ref` overlapping [mint, maxt] in time order.
   absl::Status ReadChunks(SeriesRef ref, int64_t mint, int64_t maxt,
                           std::vector<ChunkPtr>* out) const;
+
+  // ReadChunks for many series from one thread at a time. Creating a
+  // RocksDB iterator per series was a third of an instant query's CPU (a
+  // merging iterator over every SST file and memtable); a reader keeps one
+  // and re-seeks it, which stays within the current data block when series
+  // are read in key order. A reader sees the store as of its creation, so
+  // create it after snapshotting the head's chunks (see DB's querier), and
+  // destroy it before the store.
+  class ChunkReader {
+   public:
+    ~ChunkReader();
+    ChunkReader(const ChunkReader&) = delete;
+    ChunkReader& operator=(const ChunkReader&) = delete;
+
+    // Same contract as ChunkStore::ReadChunks. Chunks ending before `mint`
+    // are skipped from their header, without copying or checksumming them.
+    absl::Status Read(SeriesRef ref, int64_t mint, int64_t maxt,
+                      std::vector<ChunkPtr>* out);
+
+   private:
+    friend class ChunkStore;
+    ChunkReader(const ChunkStore* store, rocksdb::Iterator* it);
+    const ChunkStore* store_;
+    std::unique_ptr<rocksdb::Iterator> it_;
+  };
+  std::unique_ptr<ChunkReader> NewChunkReader() const;
 
   // Visits every series (with its meta), then every head chunk. A checksum
   // or decode failure is DataLoss naming the column family and key.
