@@ -5,14 +5,11 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "tsdb/chunkenc/decimal.h"
 
 namespace vigil::tsdb::chunkenc {
 namespace {
 
-constexpr int kMaxScale = 22;  // 10^22 is the largest exact power of ten
-constexpr double kPow10[kMaxScale + 1] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 constexpr int kCountBits = 4;  // nonzero residuals in a block, 0..16
 constexpr int kPosBits = 4;    // a sparse residual's index in its block
 constexpr int kWidthBits = 6;  // residual width - 1
@@ -20,16 +17,6 @@ constexpr int kDecimalParamBits = 1 + 1 + 5 + 6 + 1;
 constexpr int kFloatParamBits = 1 + 1 + 6;
 static_assert(kBlockSize == 16, "kCountBits/kPosBits assume 16");
 
-inline uint64_t DoubleBits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
-inline double BitsDouble(uint64_t b) {
-  double v;
-  std::memcpy(&v, &b, sizeof v);
-  return v;
-}
 inline uint64_t ZigZag(uint64_t x) {
   return (x << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(x) >> 63);
 }
@@ -46,24 +33,6 @@ inline uint64_t Load64(const unsigned char* p) {
   w = __builtin_bswap64(w);
 #endif
   return w;
-}
-
-inline double FromDecimal(uint64_t m, int scale) {
-  const double d = static_cast<double>(static_cast<int64_t>(m));
-  return scale == 0 ? d : d / kPow10[scale];
-}
-
-// True when v is bit-for-bit m / 10^scale for an int64 m.
-inline bool ToDecimalAt(double v, int scale, uint64_t* m) {
-  const double x = v * kPow10[scale];
-  if (!(std::fabs(x) < 9.2e18)) return false;
-  const int64_t r = static_cast<int64_t>(std::nearbyint(x));
-  if (DoubleBits(FromDecimal(static_cast<uint64_t>(r), scale)) !=
-      DoubleBits(v)) {
-    return false;
-  }
-  *m = static_cast<uint64_t>(r);
-  return true;
 }
 
 // Smallest scale at which v is an exact decimal, or -1.
