@@ -24,8 +24,6 @@
 #include "server/config/client_options.h"
 #include "server/config/config.h"
 #include "server/config/relabel.h"
-#include "server/discovery/dns_sd.h"
-#include "server/discovery/file_sd.h"
 #include "server/discovery/manager.h"
 #include "server/discovery/target_group.h"
 #include "server/remote/sender/remote_write_manager.h"
@@ -182,29 +180,14 @@ struct NotificationSub {
 using AlertmanagerGroups =
     std::map<std::string, std::vector<discovery::TargetGroup>>;
 
-// What each entry's static configs, file_sd and dns_sd give right now.
+// What each entry's static configs, file_sd and dns_sd give right now:
+// one synchronous refresh of the same discovery jobs am_discovery_ runs.
 AlertmanagerGroups ResolveAlertmanagerGroups(const config::Config& cfg) {
-  AlertmanagerGroups out;
-  std::unique_ptr<discovery::DnsResolver> resolver;
-  for (size_t i = 0; i < cfg.alerting.alertmanagers.size(); ++i) {
-    const config::AlertmanagerConfig& am = cfg.alerting.alertmanagers[i];
-    std::vector<discovery::TargetGroup>& groups =
-        out[absl::StrCat("config-", i)];
-    groups = am.static_configs;
-    for (const config::FileSDConfig& f : am.file_sd_configs) {
-      for (discovery::TargetGroup& g : discovery::FileSDProvider(f).Refresh()) {
-        groups.push_back(std::move(g));
-      }
-    }
-    for (const config::DNSSDConfig& d : am.dns_sd_configs) {
-      if (resolver == nullptr) resolver = discovery::NewSystemDnsResolver();
-      for (discovery::TargetGroup& g :
-           discovery::DnsSDProvider(d, resolver.get()).Refresh()) {
-        groups.push_back(std::move(g));
-      }
-    }
-  }
-  return out;
+  discovery::DiscoveryManager once(
+      [](const std::string&, std::vector<discovery::TargetGroup>) {});
+  once.ApplyJobs(discovery::AlertmanagerDiscoveryJobs(cfg));
+  once.RefreshNow();
+  return once.Targets();
 }
 
 // The Alertmanagers as base URLs (scheme://address/path_prefix, as
