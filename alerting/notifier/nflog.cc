@@ -1,12 +1,10 @@
 #include "alerting/notifier/nflog.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "alerting/notifier/state_file.h"
 #include "nlohmann/json.hpp"
 
 namespace vigil::alerting::notifier {
@@ -38,11 +36,9 @@ NotificationLog::NotificationLog(std::string path, int64_t retention_ms)
 
 absl::Status NotificationLog::Load(int64_t now_ms) {
   if (path_.empty()) return absl::OkStatus();
-  std::ifstream in(path_);
-  if (!in) return absl::OkStatus();
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+  std::string text;
+  if (!ReadStateFile(path_, &text)) return absl::OkStatus();
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("entries") ||
       !j["entries"].is_array()) {
     return absl::DataLossError(absl::StrCat(
@@ -107,22 +103,12 @@ absl::Status NotificationLog::SaveIfChanged(int64_t now_ms) {
                    {"resolved", FingerprintArray(e.resolved)}});
   }
   nlohmann::json doc = {{"version", 1}, {"entries", std::move(arr)}};
-  std::string tmp = path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    // Invalid UTF-8 in a label (which validation should have stopped) must
-    // not make the save throw; at worst that group notifies again.
-    out << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    out.flush();
-    if (!out) {
-      return absl::InternalError(
-          absl::StrCat(tmp, ": cannot write the notification log"));
-    }
-  }
-  if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    return absl::InternalError(
-        absl::StrCat(path_, ": cannot rename the notification log into place"));
-  }
+  // Invalid UTF-8 in a label (which validation should have stopped) must
+  // not make the save throw; at worst that group notifies again.
+  absl::Status st = ReplaceStateFile(
+      path_, doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      "the notification log");
+  if (!st.ok()) return st;
   changed_ = false;
   return absl::OkStatus();
 }

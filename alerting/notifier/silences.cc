@@ -1,11 +1,10 @@
 #include "alerting/notifier/silences.h"
 
 #include <cstdio>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "alerting/notifier/state_file.h"
 #include "alerting/notifier/types.h"
 #include "nlohmann/json.hpp"
 
@@ -177,11 +176,9 @@ Silences::Silences(Clock* clock, std::string path)
 
 absl::Status Silences::Load() {
   if (path_.empty()) return absl::OkStatus();
-  std::ifstream in(path_);
-  if (!in) return absl::OkStatus();
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+  std::string text;
+  if (!ReadStateFile(path_, &text)) return absl::OkStatus();
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_array()) {
     return absl::DataLossError(
         absl::StrCat(path_, ": silences file is not a JSON array"));
@@ -341,20 +338,7 @@ absl::Status Silences::SaveLocked() const {
   if (path_.empty()) return absl::OkStatus();
   nlohmann::json arr = nlohmann::json::array();
   for (const Silence& s : silences_) arr.push_back(ToJSON(s));
-  std::string tmp = path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << arr.dump();
-    out.flush();
-    if (!out) {
-      return absl::InternalError(absl::StrCat(tmp, ": cannot write silences"));
-    }
-  }
-  if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    return absl::InternalError(
-        absl::StrCat(path_, ": cannot rename silences file"));
-  }
-  return absl::OkStatus();
+  return ReplaceStateFile(path_, arr.dump(), "silences");
 }
 
 }  // namespace vigil::alerting::notifier
