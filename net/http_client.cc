@@ -1,13 +1,17 @@
 #include "net/http_client.h"
 
+#include <fcntl.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -24,10 +28,8 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/address.hpp"
 #include "boost/asio/ip/tcp.hpp"
-#include "boost/asio/ssl.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
-#include "boost/beast/ssl.hpp"
 #include "net/gzip.h"
 #include "net/url.h"
 
@@ -36,43 +38,48 @@ namespace vigil::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
-namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 namespace internal {
 
 struct TlsContext {
-  ssl::context ctx{ssl::context::tls_client};
+  SSL_CTX* ctx = nullptr;
   // The system trust store is loaded before the first https connection
   // that needs it, not at Create (see ConfigureClientTls).
   bool needs_system_roots = false;
   absl::once_flag system_roots_once;
   absl::Status system_roots_status;
+
+  ~TlsContext() { SSL_CTX_free(ctx); }
 };
 
-// One connection with its own io_context, so that whichever thread holds
-// it can drive it to completion without a shared event loop. Declaration
-// order matters: the streams must be destroyed before the io_context.
+// One connection. Asio is used only to resolve and connect (each
+// connection has its own io_context, so whichever thread holds it can
+// drive it without a shared event loop); requests and responses, TLS
+// included, are then read and written synchronously by the calling thread
+// (see SyncStream). Declaration order matters: the socket must be
+// destroyed before the io_context.
 struct Conn {
   asio::io_context ioc;
-  std::optional<beast::tcp_stream> tcp;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  std::optional<tcp::socket> socket;
+  SSL* ssl = nullptr;  // owned; https only
   beast::flat_buffer buffer;
   Clock::time_point idle_since;
 
-  tcp::socket& socket() {
-    return tls ? beast::get_lowest_layer(*tls).socket() : tcp->socket();
-  }
-  bool open() { return (tcp || tls) && socket().is_open(); }
+  int fd() { return socket->native_handle(); }
+  bool open() { return socket && socket->is_open(); }
   void Close() {
-    if (tcp || tls) {
-      beast::error_code ignored;
-      socket().shutdown(tcp::socket::shutdown_both, ignored);
-      socket().close(ignored);
+    if (socket) {
+      boost::system::error_code ignored;
+      socket->shutdown(tcp::socket::shutdown_both, ignored);
+      socket->close(ignored);
     }
   }
-  ~Conn() { Close(); }
+  ~Conn() {
+    if (ssl != nullptr) SSL_free(ssl);
+    Close();
+  }
 
   // Runs the io_context until `*done` or `deadline`. On timeout cancels
   // the pending operation (by closing the socket), drains its handler and
@@ -112,7 +119,7 @@ std::string GoMethod(absl::string_view method) {
 }
 
 bool IsIpAddress(const std::string& host) {
-  beast::error_code ec;
+  boost::system::error_code ec;
   asio::ip::make_address(host, ec);
   return !ec;
 }
@@ -153,34 +160,105 @@ absl::StatusOr<std::string> AuthHeader(const ClientAuth& auth) {
   return absl::StrCat(auth.type.empty() ? "Bearer" : auth.type, " ", cred);
 }
 
+// The oldest entry of this thread's OpenSSL error queue, which is then
+// cleared, or "" when it is empty.
+std::string TakeOpenSslError() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  return buf;
+}
+
 // Why a TLS handshake failed, in words: certificate verification results
 // first (they explain most failures), then OpenSSL's own reason.
-std::string HandshakeError(SSL* ssl, const beast::error_code& ec) {
+std::string HandshakeError(SSL* ssl, const beast::error_code& ec,
+                           const std::string& openssl_error) {
   long verify = SSL_get_verify_result(ssl);
   if (verify != X509_V_OK) {
     return absl::StrCat("tls: failed to verify certificate: ",
                         X509_verify_cert_error_string(verify));
   }
+  if (!openssl_error.empty()) {
+    return absl::StrCat("tls: handshake failed: ", openssl_error);
+  }
   return absl::StrCat("tls: handshake failed: ", ec.message());
+}
+
+// A socket BIO that writes with MSG_NOSIGNAL: OpenSSL's own socket BIO
+// uses write(), and a server that closed a kept-alive connection would
+// then kill the process with SIGPIPE instead of failing the write.
+int SockBioWrite(BIO* b, const char* data, int len) {
+  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(b)));
+  BIO_clear_retry_flags(b);
+  ssize_t w;
+  do {
+    w = send(fd, data, static_cast<size_t>(len), MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (w < 0 && errno == EINTR);
+  if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    BIO_set_retry_write(b);
+  }
+  return static_cast<int>(w);
+}
+
+int SockBioRead(BIO* b, char* data, int len) {
+  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(b)));
+  BIO_clear_retry_flags(b);
+  ssize_t r;
+  do {
+    r = recv(fd, data, static_cast<size_t>(len), MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    BIO_set_retry_read(b);
+  }
+  return static_cast<int>(r);
+}
+
+long SockBioCtrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int SockBioCreate(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+const BIO_METHOD* SockBioMethod() {
+  static const BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                 "vigil socket");
+    BIO_meth_set_write(m, SockBioWrite);
+    BIO_meth_set_read(m, SockBioRead);
+    BIO_meth_set_ctrl(m, SockBioCtrl);
+    BIO_meth_set_create(m, SockBioCreate);
+    return m;
+  }();
+  return method;
 }
 
 using BeastRequest = http::request<http::string_body>;
 
-// A blocking view of a connected plain-TCP socket for Beast's synchronous
-// algorithms: each read or write that would block waits in poll() for the
-// request's deadline, in the calling thread. Plain http uses it instead of
-// the connection's io_context because a scrape body arrives as many
-// segments, and through the reactor each one cost a registration, an
-// epoll_wait and a handler dispatch on top of the recv (a third of
-// `vigil serve`'s CPU when scraping 10 x 5,000 series every second).
-// Works whatever the descriptor's O_NONBLOCK flag (MSG_DONTWAIT).
-class PollStream {
+// A blocking view of a connected socket, plain or TLS, for Beast's
+// synchronous algorithms: each read or write that would block waits in
+// poll() for the request's deadline, in the calling thread. The
+// connection's io_context is not used past connect because a scrape body
+// arrives as many segments, and through the reactor each one cost a
+// registration, an epoll_wait and a handler dispatch on top of the recv (a
+// third of `vigil serve`'s CPU when scraping 10 x 5,000 series every
+// second). TLS runs OpenSSL's non-blocking SSL_read/SSL_write on the
+// non-blocking socket, waiting for whichever direction OpenSSL asks for.
+class SyncStream {
  public:
-  PollStream(int fd, Clock::time_point deadline)
-      : fd_(fd), deadline_(deadline) {}
+  // `ssl` is null for plain TCP. The socket must be non-blocking when
+  // `ssl` is set (plain TCP uses MSG_DONTWAIT and works either way).
+  SyncStream(int fd, SSL* ssl, Clock::time_point deadline)
+      : fd_(fd), ssl_(ssl), deadline_(deadline) {}
 
   // Set when a wait reached the deadline (the error is then timed_out).
   bool timed_out() const { return timed_out_; }
+  // OpenSSL's reason for the last TLS failure, "" if none.
+  const std::string& tls_error() const { return tls_error_; }
 
   template <class MutableBufferSequence>
   size_t read_some(const MutableBufferSequence& buffers,
@@ -203,6 +281,25 @@ class PollStream {
 
   template <class ConstBufferSequence>
   size_t write_some(const ConstBufferSequence& buffers, beast::error_code& ec) {
+    ec = {};
+    if (ssl_ != nullptr) {
+      // SSL_write takes one buffer: the (small) header pieces Beast hands
+      // over are gathered into one TLS record; large bodies go as they are.
+      auto it = asio::buffer_sequence_begin(buffers);
+      auto end = asio::buffer_sequence_end(buffers);
+      while (it != end && asio::const_buffer(*it).size() == 0) ++it;
+      if (it == end) return 0;
+      asio::const_buffer first = *it;
+      if (first.size() >= kGather)
+        return TlsWrite(first.data(), first.size(), ec);
+      gather_.clear();
+      for (; it != end && gather_.size() < kGather; ++it) {
+        asio::const_buffer b = *it;
+        size_t take = std::min(b.size(), kGather - gather_.size());
+        gather_.append(static_cast<const char*>(b.data()), take);
+      }
+      return TlsWrite(gather_.data(), gather_.size(), ec);
+    }
     iovec iov[16];
     size_t n = 0;
     for (auto it = asio::buffer_sequence_begin(buffers);
@@ -213,7 +310,6 @@ class PollStream {
       iov[n].iov_len = b.size();
       ++n;
     }
-    ec = {};
     if (n == 0) return 0;
     msghdr msg{};
     msg.msg_iov = iov;
@@ -238,10 +334,11 @@ class PollStream {
     return n;
   }
 
-  // One recv of at most `len` bytes, waiting for data; 0 with eof when
+  // One read of at most `len` bytes, waiting for data; 0 with eof when
   // the peer closed.
   size_t Recv(void* p, size_t len, beast::error_code& ec) {
     ec = {};
+    if (ssl_ != nullptr) return TlsRead(p, len, ec);
     for (;;) {
       ssize_t r = recv(fd_, p, len, MSG_DONTWAIT);
       if (r > 0) return static_cast<size_t>(r);
@@ -259,11 +356,26 @@ class PollStream {
     }
   }
 
+  // The TLS client handshake, waiting as OpenSSL asks.
+  void Handshake(beast::error_code& ec) {
+    ec = {};
+    for (;;) {
+      ERR_clear_error();
+      errno = 0;  // SSL_ERROR_SYSCALL reads it
+      int r = SSL_connect(ssl_);
+      if (r == 1) return;
+      if (!WaitForTls(r, ec)) return;
+    }
+  }
+
   // Makes the socket report readable only once `n` bytes are queued (or
   // the peer closed), so a body that trickles in costs fewer wake-ups.
   // `n` must not exceed the bytes still expected, or the wait runs into
-  // the deadline. Returns false if the kernel refused.
+  // the deadline. Returns false if the kernel refused. TLS streams keep
+  // the default: OpenSSL may hold part of a record already, so the bytes
+  // still on the wire are not known exactly.
   bool SetLowWater(int n) {
+    if (ssl_ != nullptr) return true;
     if (n == low_water_) return true;
     if (setsockopt(fd_, SOL_SOCKET, SO_RCVLOWAT, &n, sizeof(n)) != 0) {
       return false;
@@ -271,9 +383,65 @@ class PollStream {
     low_water_ = n;
     return true;
   }
-  int low_water() const { return low_water_; }
 
  private:
+  static constexpr size_t kGather = 16 << 10;
+
+  size_t TlsRead(void* p, size_t len, beast::error_code& ec) {
+    const int n = static_cast<int>(
+        std::min<size_t>(len, std::numeric_limits<int>::max()));
+    for (;;) {
+      ERR_clear_error();
+      errno = 0;  // SSL_ERROR_SYSCALL reads it
+      int r = SSL_read(ssl_, p, n);
+      if (r > 0) return static_cast<size_t>(r);
+      if (!WaitForTls(r, ec)) return 0;
+    }
+  }
+
+  size_t TlsWrite(const void* p, size_t len, beast::error_code& ec) {
+    const int n = static_cast<int>(
+        std::min<size_t>(len, std::numeric_limits<int>::max()));
+    for (;;) {
+      ERR_clear_error();
+      errno = 0;  // SSL_ERROR_SYSCALL reads it
+      int r = SSL_write(ssl_, p, n);
+      if (r > 0) return static_cast<size_t>(r);
+      if (!WaitForTls(r, ec)) return 0;
+    }
+  }
+
+  // After an SSL_* call returned `r` <= 0: waits if OpenSSL wants to read
+  // or write and returns true to retry; otherwise sets `ec` and returns
+  // false. A peer that closed (with or without close_notify) reads as eof,
+  // as a plain socket would, so idle-closed connections are recognised.
+  bool WaitForTls(int r, beast::error_code& ec) {
+    const int saved_errno = errno;
+    switch (SSL_get_error(ssl_, r)) {
+      case SSL_ERROR_WANT_READ:
+        return Wait(POLLIN, ec);
+      case SSL_ERROR_WANT_WRITE:
+        return Wait(POLLOUT, ec);
+      case SSL_ERROR_ZERO_RETURN:
+        ec = asio::error::eof;
+        return false;
+      case SSL_ERROR_SYSCALL:
+        tls_error_ = TakeOpenSslError();
+        if (saved_errno == EINTR) return true;
+        if (saved_errno != 0 && saved_errno != EAGAIN) {
+          ec.assign(saved_errno, boost::system::system_category());
+        } else {
+          ec = asio::error::eof;  // the peer closed without close_notify
+        }
+        return false;
+      default:
+        tls_error_ = TakeOpenSslError();
+        if (tls_error_.empty()) tls_error_ = "TLS protocol error";
+        ec = asio::error::no_protocol_option;
+        return false;
+    }
+  }
+
   bool Wait(short events, beast::error_code& ec) {
     for (;;) {
       int ms = -1;
@@ -290,7 +458,7 @@ class PollStream {
       }
       pollfd pfd{fd_, events, 0};
       int rc = poll(&pfd, 1, ms);
-      if (rc > 0) return true;  // errors and hang-ups show in the recv
+      if (rc > 0) return true;  // errors and hang-ups show in the read
       if (rc < 0 && errno != EINTR) {
         ec.assign(errno, boost::system::system_category());
         return false;
@@ -299,9 +467,12 @@ class PollStream {
   }
 
   const int fd_;
+  SSL* const ssl_;
   const Clock::time_point deadline_;
   bool timed_out_ = false;
   int low_water_ = 1;  // the kernel's default
+  std::string tls_error_;
+  std::string gather_;
 };
 
 // The low-water mark for the next wait of a body with `left` bytes to
@@ -313,10 +484,10 @@ int BodyLowWater(size_t left) {
 }
 
 // Reads a Content-Length body of `n` bytes into `out`: first what followed
-// the header in `buffer`, then straight from the socket into `out` (one
+// the header in `buffer`, then straight from the stream into `out` (one
 // copy, no parser in between). The socket's low-water mark is back at 1
 // when this returns without error.
-void ReadBodyInto(PollStream& ps, beast::flat_buffer& buffer, size_t n,
+void ReadBodyInto(SyncStream& ss, beast::flat_buffer& buffer, size_t n,
                   std::string* out, beast::error_code& ec) {
   ec = {};
   out->resize(n);
@@ -326,12 +497,12 @@ void ReadBodyInto(PollStream& ps, beast::flat_buffer& buffer, size_t n,
     buffer.consume(got);
   }
   while (got < n) {
-    if (!ps.SetLowWater(BodyLowWater(n - got))) ps.SetLowWater(1);
-    size_t r = ps.Recv(out->data() + got, n - got, ec);
+    if (!ss.SetLowWater(BodyLowWater(n - got))) ss.SetLowWater(1);
+    size_t r = ss.Recv(out->data() + got, n - got, ec);
     if (ec) return;
     got += r;
   }
-  if (!ps.SetLowWater(1)) ec = asio::error::fault;
+  if (!ss.SetLowWater(1)) ec = asio::error::fault;
 }
 
 bool IsGzip(const http::response<http::string_body>& res) {
@@ -340,6 +511,49 @@ bool IsGzip(const http::response<http::string_body>& res) {
          absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(absl::string_view(
                                     ce->value().data(), ce->value().size())),
                                 "gzip");
+}
+
+bool IsRedirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 ||
+         status == 308;
+}
+
+// The URL a Location header points to, resolved against `base` (RFC 3986
+// reference resolution for the forms servers send: absolute, scheme
+// relative, absolute path, relative path, query only).
+std::string ResolveLocation(const Url& base, absl::string_view location) {
+  location = absl::StripAsciiWhitespace(location);
+  if (absl::StrContains(location.substr(0, location.find_first_of("/?#")),
+                        ":")) {
+    return std::string(location);  // has a scheme
+  }
+  if (absl::StartsWith(location, "//")) {
+    return absl::StrCat(base.scheme, ":", location);
+  }
+  const std::string origin = absl::StrCat(base.scheme, "://", base.HostPort());
+  if (absl::StartsWith(location, "/")) return absl::StrCat(origin, location);
+  absl::string_view path = base.target;
+  path = path.substr(0, path.find('?'));
+  if (location.empty() || location[0] == '?' || location[0] == '#') {
+    return absl::StrCat(origin, path, location);
+  }
+  path = path.substr(0, path.rfind('/') + 1);
+  return absl::StrCat(origin, path, location);
+}
+
+// The proxy's "Basic ..." credentials from its URL's userinfo, or "".
+std::string ProxyAuthorization(absl::string_view proxy_url) {
+  absl::string_view rest = proxy_url.substr(proxy_url.find("://") + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  size_t at = rest.rfind('@');
+  if (at == absl::string_view::npos) return "";
+  absl::string_view userinfo = rest.substr(0, at);
+  size_t colon = userinfo.find(':');
+  absl::string_view user = userinfo.substr(0, colon);
+  absl::string_view pass = colon == absl::string_view::npos
+                               ? absl::string_view()
+                               : userinfo.substr(colon + 1);
+  return BasicAuthHeader(user, pass);
 }
 
 }  // namespace
@@ -364,10 +578,39 @@ HttpClient::~HttpClient() = default;
 absl::StatusOr<std::shared_ptr<HttpClient>> HttpClient::Create(
     ClientOptions options) {
   std::shared_ptr<HttpClient> c(new HttpClient(std::move(options)));
+  if (!c->options_.proxy_url.empty()) {
+    absl::StatusOr<Url> p = ParseUrl(c->options_.proxy_url);
+    if (!p.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("proxy_url: ", p.status().message()));
+    }
+    if (p->scheme != "http") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "proxy_url \"", c->options_.proxy_url,
+          "\": only http:// proxies are supported (the proxy tunnels "
+          "https targets with CONNECT)"));
+    }
+    c->proxy_ = std::make_unique<Url>(*std::move(p));
+    c->proxy_authorization_ = ProxyAuthorization(c->options_.proxy_url);
+  }
   c->tls_ = std::make_unique<internal::TlsContext>();
-  absl::Status s =
-      ConfigureClientTls(c->options_.tls, c->tls_->ctx.native_handle(),
-                         /*load_system_roots=*/false);
+  c->tls_->ctx = SSL_CTX_new(TLS_client_method());
+  if (c->tls_->ctx == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("creating a TLS context: ", TakeOpenSslError()));
+  }
+  // Partial and moved writes: SyncStream retries a write from wherever
+  // the caller's buffer now is.
+  SSL_CTX_set_mode(c->tls_->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                     SSL_MODE_AUTO_RETRY);
+  // A peer closing without close_notify reads as end of stream, as in Go;
+  // HTTP's own framing (Content-Length, chunks) catches truncated bodies,
+  // and a kept-alive connection the server dropped must look closed so
+  // the request is retried.
+  SSL_CTX_set_options(c->tls_->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  absl::Status s = ConfigureClientTls(c->options_.tls, c->tls_->ctx,
+                                      /*load_system_roots=*/false);
   if (!s.ok()) return s;
   c->tls_->needs_system_roots =
       c->options_.tls.ca_file.empty() && !c->options_.tls.insecure_skip_verify;
@@ -425,20 +668,80 @@ void HttpClient::PutIdle(const std::string& key, std::unique_ptr<Conn> conn) {
 absl::Status HttpClient::Do(const Request& request, Response* response) {
   absl::StatusOr<Url> url = ParseUrl(request.url);
   if (!url.ok()) return url.status();
-  // A kept-alive connection may have been closed by the server while idle;
-  // a failure on it before any response byte is retried once on a fresh
-  // connection (DoOnce only takes idle connections on the first attempt).
-  bool retry = false;
-  absl::Status s = DoOnce(request, *url, /*reuse=*/true, response, &retry);
-  if (!s.ok() && retry) {
-    s = DoOnce(request, *url, /*reuse=*/false, response, &retry);
+  // Redirects are followed as Go's client does for Prometheus (at most
+  // 10; 301/302/303 turn a POST into a body-less GET; 307/308 repeat the
+  // request). Credentials go only to the host the request was made for:
+  // both the client's auth and an Authorization header given in the
+  // request are dropped once a redirect leaves it.
+  const Request* current = &request;
+  std::optional<Request> redirected;
+  const std::string first_host = url->HostPort();
+  const absl::Time start = absl::Now();
+  for (int redirects = 0;; ++redirects) {
+    const bool same_host = url->HostPort() == first_host;
+    // A kept-alive connection may have been closed by the server while
+    // idle; a failure on it before any response byte is retried once on a
+    // fresh connection (DoOnce takes idle connections on the first try).
+    bool retry = false;
+    absl::Status s =
+        DoOnce(*current, *url, /*reuse=*/true, same_host, response, &retry);
+    if (!s.ok() && retry) {
+      s = DoOnce(*current, *url, /*reuse=*/false, same_host, response, &retry);
+    }
+    if (!s.ok() || !options_.follow_redirects ||
+        !IsRedirect(response->status) || response->location.empty()) {
+      return s;
+    }
+    const std::string what =
+        absl::StrCat(GoMethod(current->method), " \"", current->url, "\"");
+    if (redirects == 10) {
+      return absl::UnavailableError(
+          absl::StrCat(what, ": stopped after 10 redirects"));
+    }
+    std::string next = ResolveLocation(*url, response->location);
+    absl::StatusOr<Url> next_url = ParseUrl(next);
+    if (!next_url.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          what, ": failed to follow redirect: ", next_url.status().message()));
+    }
+    Request r = *current;
+    r.url = std::move(next);
+    // The remaining time: the request's timeout covers all hops.
+    r.timeout = request.timeout - (absl::Now() - start);
+    if (r.timeout <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          what, ": context deadline exceeded (following redirects after ",
+          absl::FormatDuration(request.timeout), ")"));
+    }
+    const std::string method = absl::AsciiStrToUpper(r.method);
+    if ((response->status == 301 || response->status == 302) &&
+        method == "POST") {
+      r.method = "GET";
+      r.body.clear();
+    } else if (response->status == 303 && method != "GET" && method != "HEAD") {
+      r.method = "GET";
+      r.body.clear();
+    }
+    if (next_url->HostPort() != first_host) {
+      r.headers.erase(
+          std::remove_if(r.headers.begin(), r.headers.end(),
+                         [](const std::pair<std::string, std::string>& h) {
+                           return absl::EqualsIgnoreCase(h.first,
+                                                         "authorization");
+                         }),
+          r.headers.end());
+    }
+    redirected = std::move(r);
+    current = &*redirected;
+    url = *std::move(next_url);
   }
-  return s;
 }
 
 absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
-                                bool reuse, Response* response, bool* retry) {
+                                bool reuse, bool send_auth, Response* response,
+                                bool* retry) {
   *retry = false;
+  response->location.clear();
   const std::string what =
       absl::StrCat(GoMethod(request.method), " \"", request.url, "\"");
   auto error = [&](absl::StatusCode code, absl::string_view msg) {
@@ -448,10 +751,11 @@ absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
   if (url.scheme == "https" && tls_->needs_system_roots) {
     internal::TlsContext* t = tls_.get();
     absl::call_once(t->system_roots_once, [t] {
-      if (SSL_CTX_set_default_verify_paths(t->ctx.native_handle()) != 1) {
+      if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
         t->system_roots_status =
             absl::InternalError("cannot load the system trust store");
       }
+      ERR_clear_error();
     });
     if (!t->system_roots_status.ok()) {
       return error(absl::StatusCode::kInternal,
@@ -475,14 +779,27 @@ absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
     return error(absl::StatusCode::kInvalidArgument,
                  absl::StrCat("unknown method \"", request.method, "\""));
   }
-  BeastRequest req{verb, url.target, 11};
+  const bool https = url.scheme == "https";
+  // Plain http through a proxy sends the absolute URL to the proxy; https
+  // is tunnelled with CONNECT and then looks like a direct connection.
+  const bool via_proxy = proxy_ != nullptr;
+  const std::string target =
+      via_proxy && !https
+          ? absl::StrCat(url.scheme, "://", url.HostHeader(), url.target)
+          : url.target;
+  BeastRequest req{verb, target, 11};
   req.set(http::field::host, url.HostHeader());
   req.set(http::field::user_agent, options_.user_agent);
   if (request.accept_gzip) req.set(http::field::accept_encoding, "gzip");
   for (const auto& [k, v] : request.headers) req.set(k, v);
-  absl::StatusOr<std::string> auth = AuthHeader(options_.auth);
-  if (!auth.ok()) return error(auth.status().code(), auth.status().message());
-  if (!auth->empty()) req.set(http::field::authorization, *auth);
+  if (send_auth) {
+    absl::StatusOr<std::string> auth = AuthHeader(options_.auth);
+    if (!auth.ok()) return error(auth.status().code(), auth.status().message());
+    if (!auth->empty()) req.set(http::field::authorization, *auth);
+  }
+  if (via_proxy && !https && !proxy_authorization_.empty()) {
+    req.set(http::field::proxy_authorization, proxy_authorization_);
+  }
   if (!request.body.empty() || verb == http::verb::post ||
       verb == http::verb::put) {
     req.body() = request.body;
@@ -490,8 +807,10 @@ absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
   }
   req.keep_alive(true);
 
-  const bool https = url.scheme == "https";
-  const std::string key = absl::StrCat(url.scheme, "://", url.HostPort());
+  const std::string key = via_proxy
+                              ? absl::StrCat(url.scheme, "://", url.HostPort(),
+                                             " via ", proxy_->HostPort())
+                              : absl::StrCat(url.scheme, "://", url.HostPort());
   std::unique_ptr<Conn> conn;
   if (reuse) conn = TakeIdle(key);
   const bool reused = conn != nullptr;
@@ -499,11 +818,17 @@ absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
   beast::error_code ec;
 
   if (!reused) {
+    const std::string& dial_host = via_proxy ? proxy_->host : url.host;
+    const std::string& dial_port = via_proxy ? proxy_->port : url.port;
+    const std::string dial_hostport =
+        via_proxy ? proxy_->HostPort() : url.HostPort();
+    // Go's words for failures reaching the proxy.
+    const std::string dial_prefix = via_proxy ? "proxyconnect tcp: " : "";
     conn = std::make_unique<Conn>();
     tcp::resolver resolver(conn->ioc);
     tcp::resolver::results_type endpoints;
     resolver.async_resolve(
-        url.host, url.port,
+        dial_host, dial_port,
         [&](beast::error_code e, tcp::resolver::results_type r) {
           ec = e;
           endpoints = std::move(r);
@@ -516,36 +841,73 @@ absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
       return timeout("resolving host", connect_limit);
     }
     if (ec) {
-      return error(
-          absl::StatusCode::kUnavailable,
-          absl::StrCat("dial tcp: lookup ", url.host, ": ", ec.message()));
+      return error(absl::StatusCode::kUnavailable,
+                   absl::StrCat(dial_prefix, "dial tcp: lookup ", dial_host,
+                                ": ", ec.message()));
     }
-    if (https) {
-      conn->tls.emplace(conn->ioc, tls_->ctx);
-    } else {
-      conn->tcp.emplace(conn->ioc);
-    }
-    beast::tcp_stream& lowest =
-        https ? beast::get_lowest_layer(*conn->tls) : *conn->tcp;
+    conn->socket.emplace(conn->ioc);
     done = false;
-    lowest.async_connect(endpoints,
-                         [&](beast::error_code e, const tcp::endpoint&) {
-                           ec = e;
-                           done = true;
-                         });
+    asio::async_connect(*conn->socket, endpoints,
+                        [&](beast::error_code e, const tcp::endpoint&) {
+                          ec = e;
+                          done = true;
+                        });
     if (!conn->RunUntil(connect_deadline, &done)) {
       return timeout("connecting", connect_limit);
     }
     if (ec) {
       return error(absl::StatusCode::kUnavailable,
-                   absl::StrCat("dial tcp ", url.HostPort(),
+                   absl::StrCat(dial_prefix, "dial tcp ", dial_hostport,
                                 ": connect: ", ec.message()));
     }
     beast::error_code ignored;
-    conn->socket().set_option(tcp::no_delay(true), ignored);
+    conn->socket->set_option(tcp::no_delay(true), ignored);
+    conn->socket->non_blocking(true, ignored);
     ++connections_opened_;
+    if (via_proxy && https) {
+      SyncStream ps(conn->fd(), nullptr, connect_deadline);
+      BeastRequest connect{http::verb::connect, url.HostPort(), 11};
+      connect.set(http::field::host, url.HostPort());
+      connect.set(http::field::user_agent, options_.user_agent);
+      if (!proxy_authorization_.empty()) {
+        connect.set(http::field::proxy_authorization, proxy_authorization_);
+      }
+      http::write(ps, connect, ec);
+      http::response_parser<http::empty_body> cp;
+      cp.skip(true);  // a CONNECT reply has no body: the tunnel follows
+      if (!ec) http::read_header(ps, conn->buffer, cp, ec);
+      if (ps.timed_out()) {
+        return timeout("connecting through proxy", connect_limit);
+      }
+      if (ec) {
+        return error(absl::StatusCode::kUnavailable,
+                     absl::StrCat("proxyconnect tcp: ", proxy_->HostPort(),
+                                  ": ", ec.message()));
+      }
+      if (cp.get().result_int() != 200) {
+        return error(
+            absl::StatusCode::kUnavailable,
+            absl::StrCat("proxy ", proxy_->HostPort(), " refused CONNECT ",
+                         url.HostPort(), ": ", cp.get().result_int(), " ",
+                         std::string(cp.get().reason())));
+      }
+      if (conn->buffer.size() != 0) {
+        return error(absl::StatusCode::kUnavailable,
+                     absl::StrCat("proxy ", proxy_->HostPort(),
+                                  " sent data before the TLS handshake"));
+      }
+    }
     if (https) {
-      SSL* ssl = conn->tls->native_handle();
+      conn->ssl = SSL_new(tls_->ctx);
+      BIO* bio = conn->ssl == nullptr ? nullptr : BIO_new(SockBioMethod());
+      if (bio == nullptr) {
+        return error(absl::StatusCode::kInternal,
+                     absl::StrCat("tls: ", TakeOpenSslError()));
+      }
+      BIO_set_data(bio,
+                   reinterpret_cast<void*>(static_cast<intptr_t>(conn->fd())));
+      SSL_set_bio(conn->ssl, bio, bio);  // the SSL owns the BIO
+      SSL* ssl = conn->ssl;
       const std::string& name = options_.tls.server_name.empty()
                                     ? url.host
                                     : options_.tls.server_name;
@@ -557,23 +919,20 @@ absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
                                                     name.c_str())
                     : SSL_set1_host(ssl, name.c_str());
         if (ok != 1) {
+          ERR_clear_error();
           return error(absl::StatusCode::kInvalidArgument,
                        absl::StrCat("tls: bad server name \"", name, "\""));
         }
       }
-      done = false;
-      conn->tls->async_handshake(ssl::stream_base::client,
-                                 [&](beast::error_code e) {
-                                   ec = e;
-                                   done = true;
-                                 });
-      if (!conn->RunUntil(connect_deadline, &done)) {
+      SyncStream hs(conn->fd(), ssl, connect_deadline);
+      hs.Handshake(ec);
+      if (hs.timed_out()) {
         return timeout("TLS handshake", connect_limit);
       }
       if (ec) {
         return error(absl::StatusCode::kUnavailable,
                      absl::StrCat("TLS handshake with ", url.HostPort(), ": ",
-                                  HandshakeError(ssl, ec)));
+                                  HandshakeError(ssl, ec, hs.tls_error())));
       }
     }
   }
@@ -584,34 +943,17 @@ absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
     return reused && !got_some &&
            (e == http::error::end_of_stream || e == asio::error::eof ||
             e == asio::error::connection_reset ||
-            e == asio::error::broken_pipe || e == ssl::error::stream_truncated);
+            e == asio::error::broken_pipe);
   };
 
-  // Plain http is driven synchronously with poll() (see PollStream); TLS
-  // goes through the connection's io_context.
-  std::optional<PollStream> ps;
-  if (!https) ps.emplace(conn->socket().native_handle(), deadline);
-  done = false;
-  auto on_write = [&](beast::error_code e, size_t) {
-    ec = e;
-    done = true;
-  };
-  if (https) {
-    http::async_write(*conn->tls, req, on_write);
-    if (!conn->RunUntil(deadline, &done)) {
-      return timeout("sending request", request.timeout);
-    }
-  } else {
-    http::write(*ps, req, ec);
-    if (ps->timed_out()) {
-      conn->Close();
-      return timeout("sending request", request.timeout);
-    }
+  SyncStream ss(conn->fd(), conn->ssl, deadline);
+  http::write(ss, req, ec);
+  if (ss.timed_out()) {
+    conn->Close();
+    return timeout("sending request", request.timeout);
   }
   if (ec) {
-    if (reused) {
-      *retry = true;
-    }
+    if (reused) *retry = true;
     return error(absl::StatusCode::kUnavailable,
                  absl::StrCat("write: ", ec.message()));
   }
@@ -627,48 +969,34 @@ absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
   parser.body_limit(limit > 0 ? static_cast<uint64_t>(limit)
                               : std::numeric_limits<uint64_t>::max());
   if (verb == http::verb::head) parser.skip(true);
-  auto on_read = [&](beast::error_code e, size_t) {
-    ec = e;
-    done = true;
-  };
-  done = false;
   // Header first: Boost 1.74's parser loses its body_limit error for
   // Content-Length bodies, so that case is checked here.
-  if (https) {
-    http::async_read_header(*conn->tls, conn->buffer, parser, on_read);
-    if (!conn->RunUntil(deadline, &done)) {
-      return timeout("reading response", request.timeout);
-    }
-  } else {
-    http::read_header(*ps, conn->buffer, parser, ec);
-  }
+  http::read_header(ss, conn->buffer, parser, ec);
   if (!ec && limit > 0 && parser.content_length() &&
       *parser.content_length() > static_cast<uint64_t>(limit)) {
     ec = http::error::body_limit;
   }
-  // A Content-Length body over plain http is read past the parser, into
-  // the buffer it ends up in (the caller's body when not compressed).
-  const bool gzip = request.accept_gzip && IsGzip(parser.get());
+  // A redirect's body is not wanted; its Location is.
+  const bool redirect = !ec && parser.is_header_done() &&
+                        options_.follow_redirects &&
+                        IsRedirect(parser.get().result_int());
+  // A Content-Length body is read past the parser, into the buffer it
+  // ends up in (the caller's body when not compressed).
+  const bool gzip = !ec && request.accept_gzip && IsGzip(parser.get());
   std::string raw_body;
   bool body_read = false;
   if (!ec && !parser.is_done()) {
-    if (https) {
-      done = false;
-      http::async_read(*conn->tls, conn->buffer, parser, on_read);
-      if (!conn->RunUntil(deadline, &done)) {
-        return timeout("reading response", request.timeout);
-      }
-    } else if (parser.content_length() && !parser.chunked()) {
-      ReadBodyInto(*ps, conn->buffer,
+    if (parser.content_length() && !parser.chunked()) {
+      ReadBodyInto(ss, conn->buffer,
                    static_cast<size_t>(*parser.content_length()),
-                   gzip ? &raw_body : &response->body, ec);
+                   gzip || redirect ? &raw_body : &response->body, ec);
       if (ec == asio::error::eof) ec = http::error::partial_message;
       body_read = true;
     } else {
-      http::read(*ps, conn->buffer, parser, ec);
+      http::read(ss, conn->buffer, parser, ec);
     }
   }
-  if (ps && ps->timed_out()) {
+  if (ss.timed_out()) {
     conn->Close();
     if (body_read && !gzip) response->body.clear();
     return timeout("reading response", request.timeout);
@@ -686,15 +1014,18 @@ absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
       return error(absl::StatusCode::kUnavailable,
                    "connection closed by server");
     }
+    std::string why = ec.message();
+    if (!ss.tls_error().empty()) why = ss.tls_error();
     return error(parser.got_some() ? absl::StatusCode::kDataLoss
                                    : absl::StatusCode::kUnavailable,
-                 absl::StrCat("read: ", ec.message()));
+                 absl::StrCat("read: ", why));
   }
   http::response<http::string_body> res = parser.release();
   // Bytes past the body mean a confused server: do not reuse.
   const bool keep = res.keep_alive() && conn->buffer.size() == 0;
 
   response->status = static_cast<int>(res.result_int());
+  response->location.clear();
   response->reason.assign(res.reason().data(), res.reason().size());
   auto ct = res.find(http::field::content_type);
   if (ct == res.end()) {
@@ -702,13 +1033,23 @@ absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
   } else {
     response->content_type.assign(ct->value().data(), ct->value().size());
   }
-  if (gzip) {
+  if (IsRedirect(response->status)) {
+    auto loc = res.find(http::field::location);
+    if (loc != res.end()) {
+      response->location.assign(loc->value().data(), loc->value().size());
+    }
+  }
+  if (redirect && !response->location.empty()) {
+    response->body.clear();
+  } else if (gzip) {
     absl::Status s = GunzipLimited(body_read ? raw_body : res.body(), limit,
                                    &response->body);
     if (!s.ok()) {
       response->body.clear();
       return error(s.code(), s.message());
     }
+  } else if (body_read && redirect) {
+    response->body = std::move(raw_body);
   } else if (!body_read) {
     response->body = std::move(res.body());
   }

@@ -1,6 +1,6 @@
 // Vigil's one HTTP/1.1 client: scrapes, notifications, remote write.
 //
-// Boost.Beast over Asio, http:// and https:// (OpenSSL), with
+// http:// and https:// (OpenSSL), with
 //  - a bounded pool of kept-alive connections per (scheme, host, port),
 //  - a total deadline per request (resolve, connect, TLS handshake, write,
 //    read) and an optional shorter connect deadline,
@@ -9,7 +9,10 @@
 //    stops at the limit,
 //  - the client's authentication (basic auth, bearer token, any
 //    `Authorization` type; secret files re-read per request, as Prometheus
-//    does) and TLS options (net/tls.h).
+//    does) and TLS options (net/tls.h),
+//  - an optional HTTP proxy (absolute-URI requests for http targets,
+//    CONNECT tunnels for https ones) and redirects followed as Go's client
+//    follows them for Prometheus.
 //
 //   ClientOptions o;
 //   o.tls.ca_file = "/etc/prometheus/ca.pem";
@@ -23,8 +26,10 @@
 //
 // Thread-safe: one client serves any number of threads (e.g. all scrape
 // loops of a job); concurrent requests to one host use separate
-// connections. Each request runs on its own connection's io_context in the
-// calling thread: the client has no threads of its own.
+// connections. Each request runs in the calling thread: resolve and
+// connect on the connection's own Asio io_context, then the exchange (TLS
+// included) with poll() and non-blocking reads and writes. The client has
+// no threads of its own.
 #ifndef VIGIL_NET_HTTP_CLIENT_H_
 #define VIGIL_NET_HTTP_CLIENT_H_
 
@@ -86,6 +91,19 @@ struct ClientOptions {
   int max_idle_total = 256;
   // Idle connections older than this are closed instead of reused.
   absl::Duration idle_timeout = absl::Seconds(90);
+  // "http://[user:pass@]host:port": every request goes through this HTTP
+  // proxy. Plain http requests are sent to it with the absolute URL as
+  // request target; https targets are reached through a CONNECT tunnel
+  // (TLS is end to end). Userinfo becomes Proxy-Authorization (Basic).
+  // Create rejects other schemes. Empty: direct connections.
+  std::string proxy_url;
+  // Follow 301/302/303/307/308 responses with a Location, at most 10 in a
+  // row (then the request fails with "stopped after 10 redirects"). The
+  // request's timeout covers all hops. Authorization (the client's and
+  // any given in the request) is sent only while the redirects stay on
+  // the first request's host and port. When false, a 3xx is returned as
+  // the response (with `location` set).
+  bool follow_redirects = true;
 };
 
 struct Request {
@@ -111,6 +129,8 @@ struct Response {
   std::string reason;
   std::string content_type;
   std::string body;  // decompressed
+  // The Location header of a 3xx response, else empty.
+  std::string location;
 };
 
 class HttpClient {
@@ -149,15 +169,18 @@ class HttpClient {
   using Conn = internal::Conn;
   explicit HttpClient(ClientOptions options);
 
-  // One attempt; `reuse` allows taking an idle connection. *retry is set
-  // when a reused connection turned out to be closed by the server.
+  // One attempt; `reuse` allows taking an idle connection; `send_auth`
+  // adds the client's Authorization. *retry is set when a reused
+  // connection turned out to be closed by the server.
   absl::Status DoOnce(const Request& request, const Url& url, bool reuse,
-                      Response* response, bool* retry);
+                      bool send_auth, Response* response, bool* retry);
   std::unique_ptr<Conn> TakeIdle(const std::string& key);
   void PutIdle(const std::string& key, std::unique_ptr<Conn> conn);
 
   const ClientOptions options_;
   std::unique_ptr<internal::TlsContext> tls_;
+  std::unique_ptr<Url> proxy_;       // null without proxy_url
+  std::string proxy_authorization_;  // "Basic ..." or ""
   std::atomic<int64_t> connections_opened_{0};
 
   mutable absl::Mutex mu_;

@@ -166,6 +166,8 @@ void TestServer::AcceptLoop() {
     beast::error_code ec;
     impl_->acceptor->accept(s, ec);
     if (ec || stopping_) return;
+    // As Go's servers: no Nagle delay on replies written in pieces.
+    s.set_option(tcp::no_delay(true), ec);
     ++accepted_;
     absl::MutexLock l(&impl_->mu);
     impl_->sockets.push_back(std::move(s));
