@@ -191,6 +191,19 @@ class DB : public Queryable, public Appendable {
   absl::Status ImportSeries(
       const std::vector<std::pair<Labels, std::vector<ChunkPtr>>>& series);
 
+  // The importer's bulk path. Same checks and result as ImportSeries, but
+  // the chunks are trusted to be encoder output: their headers are checked
+  // (non-empty, one chunk range, sorted, no overlap), their bytes are not
+  // decoded. With a store, everything (new series definitions, chunks,
+  // series meta) is written by one atomic ChunkStore::IngestBulk: after a
+  // crash either all of it is visible or none of it.
+  absl::Status ImportSeriesBulk(
+      const std::vector<std::pair<Labels, std::vector<ChunkPtr>>>& series);
+  // Sorted runs a read of the chunk store merges (see
+  // ChunkStore::ChunkSortedRuns); 0 for an in-memory DB. A bulk load into
+  // an empty store leaves 1, so it needs no compaction.
+  absl::StatusOr<int> ChunkSortedRuns() const;
+
   // Samples older than this (ms) are dropped by retention and rejected by
   // appenders as out of bounds.
   int64_t RetentionCutoff() const;

@@ -834,6 +834,114 @@ absl::Status DB::ImportChunk(const Labels& labels, ChunkPtr chunk) {
   return absl::OkStatus();
 }
 
+absl::Status DB::ImportSeriesBulk(
+    const std::vector<std::pair<Labels, std::vector<ChunkPtr>>>& series) {
+  if (store_ == nullptr) return ImportSeries(series);
+  for (const auto& [labels, chunks] : series) {
+    absl::Status valid = ValidateSeriesLabels(labels);
+    if (!valid.ok()) return valid;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      const ChunkData& c = *chunks[i];
+      if (c.num_samples <= 0 || c.min_time > c.max_time ||
+          ChunkRangeStart(c.min_time) != ChunkRangeStart(c.max_time)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            labels.ToString(), ": imported chunk [", c.min_time, ", ",
+            c.max_time, "] n=", c.num_samples,
+            " is empty or spans a chunk range boundary"));
+      }
+      if (i > 0 && c.min_time <= chunks[i - 1]->max_time) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            labels.ToString(), ": imported chunks overlap or are unsorted"));
+      }
+    }
+  }
+  auto overlap = [](const Labels& labels, const std::vector<ChunkPtr>& chunks,
+                    const MemSeries& s) {
+    if (s.max_time != kMinT && chunks.back()->max_time >= s.min_time &&
+        chunks.front()->min_time <= s.max_time) {
+      return MakeAppendError(
+          AppendError::kOutOfOrder,
+          absl::StrCat("imported samples [", chunks.front()->min_time, ", ",
+                       chunks.back()->max_time, "] overlap existing data [",
+                       s.min_time, ", ", s.max_time, "] of ",
+                       labels.ToString()));
+    }
+    return absl::OkStatus();
+  };
+  absl::ReaderMutexLock commit_lock(&commit_mu_);
+  // Every check before anything is created or written.
+  for (const auto& [labels, chunks] : series) {
+    if (chunks.empty()) continue;
+    if (MemSeries* s = head_.Find(labels)) {
+      SeriesLockGuard l(&s->mu);
+      absl::Status st = overlap(labels, chunks, *s);
+      if (!st.ok()) return st;
+    }
+  }
+  std::vector<MemSeries*> targets(series.size(), nullptr);
+  std::vector<std::pair<SeriesRef, const Labels*>> defs;
+  std::vector<std::pair<MemSeries*, ChunkPtr>> sealed;
+  std::vector<ChunkWrite> writes;
+  for (size_t i = 0; i < series.size(); ++i) {
+    const auto& [labels, chunks] = series[i];
+    if (chunks.empty()) continue;
+    MemSeries* s = head_.GetOrCreate(labels).first;
+    targets[i] = s;
+    if (!s->logged.load()) defs.emplace_back(s->ref, &labels);
+    int64_t pmin, pmax;
+    {
+      SeriesLockGuard l(&s->mu);
+      // An appender may have written since the checks above.
+      absl::Status st = overlap(labels, chunks, *s);
+      if (!st.ok()) return st;
+      if (s->max_time != kMinT && chunks.front()->min_time > s->max_time) {
+        // Newer than the head: seal the open chunk first so WAL replay
+        // (which skips samples older than the newest persisted one) loses
+        // nothing.
+        if (ChunkPtr c = head_.SealLocked(s)) sealed.emplace_back(s, c);
+      }
+      pmin = std::min(s->persisted_min_time, chunks.front()->min_time);
+      pmax = std::max(s->persisted_max_time, chunks.back()->max_time);
+    }
+    for (const ChunkPtr& c : chunks) {
+      writes.push_back(ChunkWrite{s->ref, c, pmin, pmax});
+    }
+  }
+  absl::Status st = PersistSealed(sealed);
+  if (!st.ok()) return st;
+  st = store_->IngestBulk(defs, std::move(writes));
+  if (!st.ok()) return st;
+  for (size_t i = 0; i < series.size(); ++i) {
+    MemSeries* s = targets[i];
+    if (s == nullptr) continue;
+    const std::vector<ChunkPtr>& chunks = series[i].second;
+    s->logged.store(true);
+    int64_t samples = 0;
+    for (const ChunkPtr& c : chunks) samples += c->num_samples;
+    {
+      SeriesLockGuard l(&s->mu);
+      s->persisted_min_time =
+          std::min(s->persisted_min_time, chunks.front()->min_time);
+      s->persisted_max_time =
+          std::max(s->persisted_max_time, chunks.back()->max_time);
+      s->min_time = std::min(s->min_time, chunks.front()->min_time);
+      if (chunks.back()->max_time > s->max_time) {
+        s->max_time = chunks.back()->max_time;
+        s->last_bits = 0;
+      }
+    }
+    chunks_persisted_.fetch_add(static_cast<int64_t>(chunks.size()));
+    samples_appended_.fetch_add(samples);
+    NoteTimeRange(chunks.front()->min_time, chunks.back()->max_time);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> DB::ChunkSortedRuns() const {
+  if (store_ == nullptr) return 0;
+  return store_->ChunkSortedRuns();
+}
+
 // --- Offline check
 // ----------------------------------------------------------------
 

@@ -2,9 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -25,6 +31,292 @@ std::vector<Sample> Read(DB* db, const std::string& name) {
   std::vector<Sample> out;
   for (auto& s : ss) EXPECT_TRUE(s.iterator->ReadAll(&out).ok());
   return out;
+}
+
+// Every series matching __name__=~".+" as labels text -> samples.
+std::map<std::string, std::vector<Sample>> ReadAll(DB* db) {
+  auto q = *db->NewQuerier(std::numeric_limits<int64_t>::min(),
+                           std::numeric_limits<int64_t>::max());
+  auto ss = *q->Select(
+      {}, {*Matcher::Create(MatchType::kRegexMatch, "__name__", ".+")});
+  std::map<std::string, std::vector<Sample>> out;
+  for (auto& s : ss) {
+    EXPECT_TRUE(s.iterator->ReadAll(&out[s.labels.ToString()]).ok());
+  }
+  return out;
+}
+
+uint64_t Bits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+// Values that stress the encoder: integers, decimals, NaN, infinities,
+// negative zero, huge and tiny magnitudes. %.17g round-trips exactly.
+double Value(int series, int i) {
+  switch ((series + i) % 9) {
+    case 0:
+      return i * 1.0;
+    case 1:
+      return 0.1 * i + series;
+    case 2:
+      return std::nan("");
+    case 3:
+      return -0.0;
+    case 4:
+      return 1e300 * (i % 3);
+    case 5:
+      return -std::numeric_limits<double>::infinity();
+    case 6:
+      return 5e-324;
+    case 7:
+      return 123456789.125 - i;
+    default:
+      return std::sqrt(static_cast<double>(i + series));
+  }
+}
+
+std::string Line(int series, int64_t t_ms, double v) {
+  char value[64];
+  std::snprintf(value, sizeof value, "%.17g", v);
+  std::string vs = value;
+  if (std::isnan(v)) vs = "NaN";
+  if (std::isinf(v)) vs = v > 0 ? "+Inf" : "-Inf";
+  // OpenMetrics timestamps are seconds; ms precision as a decimal.
+  return absl::StrCat("m{s=\"", series, "\",job=\"j\"} ", vs, " ", t_ms / 1000,
+                      ".", absl::StrFormat("%03d", t_ms % 1000), "\n");
+}
+
+void ExpectSeries(const std::vector<Sample>& got, int series,
+                  const std::vector<int64_t>& times) {
+  ASSERT_EQ(got.size(), times.size()) << "series " << series;
+  for (size_t i = 0; i < times.size(); ++i) {
+    ASSERT_EQ(got[i].t, times[i]) << "series " << series << " #" << i;
+    ASSERT_EQ(Bits(got[i].v), Bits(Value(series, static_cast<int>(i))))
+        << "series " << series << " #" << i;
+  }
+}
+
+std::string TempDir(const std::string& name) {
+  const std::string dir =
+      absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp", "/",
+                   name, "_", getpid());
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+// Time-major order (every series at t, then every series at t + 15 s), as
+// a dump of many scrapes looks: each series streams through the encoder.
+TEST(ImportTest, InterleavedSeriesExact) {
+  const std::string dir = TempDir("import_interleaved");
+  constexpr int kSeries = 40, kSamples = 2000;
+  std::string text = "# TYPE m gauge\n";
+  std::vector<int64_t> times;
+  for (int i = 0; i < kSamples; ++i) {
+    const int64_t t = 1'600'000'000'000 + i * 15'000 + (i % 7);
+    times.push_back(t);
+    for (int s = 0; s < kSeries; ++s) text += Line(s, t, Value(s, i));
+  }
+  text += "# EOF\n";
+  {
+    auto db = Open(dir);
+    auto st = ImportOpenMetrics(db.get(), text);
+    ASSERT_TRUE(st.ok()) << st.status();
+    EXPECT_EQ(st->series, kSeries);
+    EXPECT_EQ(st->samples, kSeries * kSamples);
+    EXPECT_EQ(st->duplicates, 0);
+  }
+  auto db = Open(dir);
+  auto all = ReadAll(db.get());
+  ASSERT_EQ(all.size(), static_cast<size_t>(kSeries));
+  for (int s = 0; s < kSeries; ++s) {
+    ExpectSeries(all[absl::StrCat("m{job=\"j\", s=\"", s, "\"}")], s, times);
+  }
+  auto report = CheckDataDir(dir);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok());
+}
+
+// One series' lines spread thinly over a large input whose other lines
+// belong to other series (so also across any split of the input between
+// threads), some of them out of time order.
+TEST(ImportTest, OneSeriesSpreadOverWholeFile) {
+  auto db = Open();
+  std::string text;
+  std::vector<int64_t> times;
+  constexpr int kSpread = 600;
+  for (int i = 0; i < kSpread; ++i) {
+    const int64_t t = 1'000'000 + i * 60'000;
+    times.push_back(t);
+    for (int k = 0; k < 500; ++k) {
+      absl::StrAppend(&text, "filler_", k % 50, " ", i * 500 + k, " ",
+                      (i * 500 + k) * 10, "\n");
+    }
+    text += Line(7, t, Value(7, i));
+  }
+  text += "# EOF\n";
+  auto st = ImportOpenMetrics(db.get(), text);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->series, 51);
+  auto all = ReadAll(db.get());
+  ExpectSeries(all["m{job=\"j\", s=\"7\"}"], 7, times);
+  std::vector<Sample> f = Read(db.get(), "filler_3");
+  ASSERT_EQ(f.size(), static_cast<size_t>(kSpread * 10));
+  for (size_t i = 1; i < f.size(); ++i) ASSERT_LT(f[i - 1].t, f[i].t);
+}
+
+// Samples of a series that go back in time are sorted; exact repeats
+// anywhere in the input are dropped and counted; a second value at a
+// timestamp fails the import.
+TEST(ImportTest, UnsortedAndDuplicates) {
+  auto db = Open();
+  std::string text;
+  std::vector<int> order(3000);
+  for (int i = 0; i < 3000; ++i) order[i] = i;
+  std::mt19937 rng(42);
+  std::shuffle(order.begin(), order.end(), rng);
+  for (int i : order) {
+    text += Line(1, 1'000'000 + i * 1000, Value(1, i));
+    if (i % 100 == 0) text += Line(1, 1'000'000 + i * 1000, Value(1, i));
+  }
+  for (int i = 0; i < 300; ++i) text += Line(2, 5000 + i * 1000, Value(2, i));
+  text += Line(2, 5000, Value(2, 0));  // repeat, out of order
+  text += "# EOF\n";
+  auto st = ImportOpenMetrics(db.get(), text);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->samples, 3300);
+  EXPECT_EQ(st->duplicates, 31);
+  std::vector<int64_t> times;
+  for (int i = 0; i < 3000; ++i) times.push_back(1'000'000 + i * 1000);
+  auto all = ReadAll(db.get());
+  ExpectSeries(all["m{job=\"j\", s=\"1\"}"], 1, times);
+
+  // A conflicting value: adjacent, and far apart after the series went
+  // back in time.
+  for (const std::string& bad :
+       {Line(3, 1000, 1) + Line(3, 1000, 2) + "# EOF\n",
+        Line(3, 1000, 1) + Line(3, 2000, 1) + Line(3, 500, 1) +
+            Line(3, 1000, 3) + "# EOF\n"}) {
+    auto b = ImportOpenMetrics(db.get(), bad);
+    EXPECT_EQ(ClassifyAppendError(b.status()), AppendError::kDuplicate)
+        << b.status();
+    EXPECT_NE(b.status().message().find("at 1000"), std::string::npos)
+        << b.status();
+  }
+  EXPECT_EQ(ReadAll(db.get()).count("m{job=\"j\", s=\"3\"}"), 0u);
+}
+
+// A malformed line at the end of a large input (parsed after most of the
+// data was already encoded) names its line and leaves the stored data as
+// it was, also after reopening.
+TEST(ImportTest, MalformedLineNearEndOfBigInputLeavesDbUntouched) {
+  const std::string dir = TempDir("import_malformed");
+  {
+    auto db = Open(dir);
+    ASSERT_TRUE(
+        ImportOpenMetrics(db.get(), Line(0, 1000, Value(0, 0)) + "# EOF\n")
+            .ok());
+  }
+  std::string text;
+  int lines = 0;
+  for (int i = 0; i < 100'000; ++i) {
+    text += Line(i % 100, 10'000'000 + (i / 100) * 15'000, 1.5);
+    ++lines;
+  }
+  std::string good = text;
+  text += "m{s=\"1\"} 1 5\n";
+  text += "m{s=\"1\",} 2 x6\n";  // bad timestamp: line lines + 2
+  text += "m{s=\"1\"} 3 7\n# EOF\n";
+  {
+    auto db = Open(dir);
+    auto st = ImportOpenMetrics(db.get(), text);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(st.status().message().find(absl::StrCat("line ", lines + 2, ":")),
+              std::string::npos)
+        << st.status();
+    // Missing "# EOF" is also a whole-input error, reported at its end.
+    st = ImportOpenMetrics(db.get(), good);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.status().message().find(absl::StrCat("line ", lines + 1, ":")),
+              std::string::npos)
+        << st.status();
+    EXPECT_EQ(ReadAll(db.get()).size(), 1u);
+  }
+  auto db = Open(dir);
+  auto all = ReadAll(db.get());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all.begin()->second.size(), 1u);
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/rocksdb")) {
+    EXPECT_EQ(e.path().filename().string().find("vigil-bulk-"),
+              std::string::npos)
+        << e.path();
+  }
+}
+
+// Backfill older than stored data of the same series, after a reopen;
+// overlapping the stored range is refused as a whole.
+TEST(ImportTest, OlderThanStoredDataPersisted) {
+  const std::string dir = TempDir("import_older");
+  {
+    auto db = Open(dir);
+    auto app = db->NewAppender();
+    for (int i = 0; i < 500; ++i) {
+      ASSERT_TRUE(
+          app->Append(0,
+                      *Labels::FromPairs(
+                          {{"__name__", "m"}, {"job", "j"}, {"s", "0"}}),
+                      1'700'000'000'000 + i * 15'000, i)
+              .ok());
+    }
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  {
+    auto db = Open(dir);
+    std::string text;
+    std::vector<int64_t> times;
+    for (int i = 0; i < 5000; ++i)
+      text += Line(0, 1'000'000'000 + i * 15'000, i);
+    text += "# EOF\n";
+    auto st = ImportOpenMetrics(db.get(), text);
+    ASSERT_TRUE(st.ok()) << st.status();
+    auto bad = ImportOpenMetrics(
+        db.get(), Line(9, 1000, 1) + Line(0, 1'700'000'000'000, 3) + "# EOF\n");
+    EXPECT_EQ(ClassifyAppendError(bad.status()), AppendError::kOutOfOrder);
+  }
+  auto db = Open(dir);
+  auto all = ReadAll(db.get());
+  ASSERT_EQ(all.size(), 1u);
+  const std::vector<Sample>& got = all.begin()->second;
+  ASSERT_EQ(got.size(), 5500u);
+  EXPECT_EQ(got.front().t, 1'000'000'000);
+  EXPECT_EQ(got[4999].v, 4999);
+  EXPECT_EQ(got[5000].t, 1'700'000'000'000);
+  auto report = CheckDataDir(dir);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok());
+}
+
+TEST(ImportTest, FromFile) {
+  const std::string dir = TempDir("import_file");
+  const std::string file = dir + ".om";
+  {
+    std::ofstream out(file);
+    for (int i = 0; i < 1000; ++i) out << Line(i % 4, 5000 + i * 1000, 2.5);
+    out << "# EOF\n";
+  }
+  auto db = Open(dir);
+  auto st = ImportOpenMetricsFile(db.get(), file);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->samples, 1000);
+  EXPECT_EQ(st->series, 4);
+  EXPECT_EQ(ImportOpenMetricsFile(db.get(), dir + ".missing").status().code(),
+            absl::StatusCode::kNotFound);
+  auto runs = db->ChunkSortedRuns();
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(*runs, 1);  // a bulk load into an empty store needs no compaction
+  std::filesystem::remove(file);
 }
 
 TEST(ImportTest, OpenMetricsBackfillOlderThanHead) {

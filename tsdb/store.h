@@ -129,6 +129,22 @@ class ChunkStore {
   absl::StatusOr<uint64_t> GetWalCheckpoint() const;
   absl::Status SetWalCheckpoint(uint64_t segment);
 
+  // Bulk load for backfill: writes the definitions of `new_series` (refs
+  // not stored yet), `chunks` and the series meta they imply (the last
+  // ChunkWrite of each ref gives its bounds) as sorted SST files and
+  // ingests them in one RocksDB IngestExternalFiles call, which is atomic
+  // across the column families, also under kill -9: afterwards either all
+  // of it is visible or none. Bypasses memtables, RocksDB's WAL and
+  // compaction: into an empty key range the files land in the bottommost
+  // level as they are. `chunks` need not be sorted; two chunks with the same
+  // (ref, min_time) are an error.
+  absl::Status IngestBulk(
+      const std::vector<std::pair<SeriesRef, const Labels*>>& new_series,
+      std::vector<ChunkWrite> chunks);
+  // Sorted runs a chunk read may have to merge: L0 files plus non-empty
+  // levels below. 1 after a bulk load into an empty store.
+  absl::StatusOr<int> ChunkSortedRuns() const;
+
   // Removes a series and all its data.
   absl::Status DeleteSeries(absl::Span<const SeriesRef> refs);
   // Deletes the chunks of `ref` whose min_time is in [from, to].
