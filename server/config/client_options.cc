@@ -29,6 +29,8 @@ net::ClientOptions ClientOptionsFromConfig(const HttpClientConfig& c) {
     o.auth.credentials = c.bearer_token;
     o.auth.credentials_file = c.bearer_token_file;
   }
+  o.proxy_url = c.proxy_url;
+  o.follow_redirects = c.follow_redirects;
   return o;
 }
 

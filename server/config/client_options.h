@@ -14,9 +14,11 @@ namespace vigil::config {
 
 net::TlsOptions TlsOptionsFromConfig(const TlsConfig& tls);
 
-// TLS and authentication (basic_auth, authorization, bearer_token,
+// TLS, authentication (basic_auth, authorization, bearer_token,
 // bearer_token_file; secret files are read by the client at every
-// request). proxy_url, follow_redirects and enable_http2 are not used.
+// request), proxy_url and follow_redirects. enable_http2 has no effect:
+// the client speaks HTTP/1.1, which every server Prometheus scrapes
+// accepts.
 net::ClientOptions ClientOptionsFromConfig(const HttpClientConfig& c);
 
 }  // namespace vigil::config

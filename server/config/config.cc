@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "net/tls.h"
+#include "net/url.h"
 #include "re2/re2.h"
 #include "yaml-cpp/yaml.h"
 
@@ -374,6 +375,20 @@ absl::Status ParseTlsConfig(const Parser& p, const YAML::Node& node,
         }}});
 }
 
+// Fields Prometheus 2.43 added to the HTTP client config (prometheus/common
+// 0.40+). Prometheus 2.42 rejects them as unknown fields; Vigil does too,
+// saying why, so a config that works here also loads in 2.42.
+Parser::Handler NewerThan242(const Parser& p) {
+  return [&p](const YAML::Node& v, const std::string& q) {
+    std::string field = q.substr(q.rfind('.') + 1);
+    return p.Error(v, q,
+                   absl::StrCat("field ", field,
+                                " is not supported: it was added in "
+                                "Prometheus 2.43 and Vigil follows 2.42's "
+                                "configuration (use proxy_url)"));
+  };
+}
+
 // The HTTP client fields shared by scrape, alertmanager and remote-write
 // configs, to be spliced into their field tables.
 std::vector<Parser::Field> HttpClientFields(const Parser& p,
@@ -402,7 +417,30 @@ std::vector<Parser::Field> HttpClientFields(const Parser& p,
          return ParseTlsConfig(p, v, q, &out->tls_config);
        }},
       {"proxy_url",
-       [&p, out](auto& v, auto& q) { return p.String(v, q, &out->proxy_url); }},
+       [&p, out](auto& v, auto& q) {
+         if (absl::Status s = p.String(v, q, &out->proxy_url); !s.ok()) {
+           return s;
+         }
+         if (out->proxy_url.empty()) return absl::OkStatus();
+         if (!absl::StrContains(out->proxy_url, "://")) {
+           return p.Error(v, q,
+                          absl::StrCat("invalid proxy_url \"", out->proxy_url,
+                                       "\": missing scheme"));
+         }
+         // Go would also take https:// and socks5:// proxies; Vigil's
+         // client goes through plain HTTP proxies only (https targets are
+         // tunnelled with CONNECT), so say so at load time rather than at
+         // the first scrape.
+         absl::StatusOr<net::Url> u = net::ParseUrl(out->proxy_url);
+         if (!u.ok() || u->scheme != "http") {
+           return p.Error(
+               v, q,
+               absl::StrCat("unsupported proxy_url \"", out->proxy_url,
+                            "\": Vigil supports "
+                            "http://[user:password@]host:port proxies"));
+         }
+         return absl::OkStatus();
+       }},
       {"follow_redirects",
        [&p, out](auto& v, auto& q) {
          return p.Bool(v, q, &out->follow_redirects);
@@ -415,6 +453,9 @@ std::vector<Parser::Field> HttpClientFields(const Parser& p,
        [&p](auto& v, auto& q) {
          return p.Error(v, q, "oauth2 is not supported by Vigil");
        }},
+      {"no_proxy", NewerThan242(p)},
+      {"proxy_from_environment", NewerThan242(p)},
+      {"proxy_connect_header", NewerThan242(p)},
   };
 }
 
@@ -463,10 +504,6 @@ absl::Status ValidateHttpClient(const Parser& p, const YAML::Node& node,
                      "at most one of basic_auth, oauth2 & authorization must "
                      "be configured");
     }
-  }
-  if (!c->proxy_url.empty() && !absl::StrContains(c->proxy_url, "://")) {
-    return p.Error(node, path,
-                   absl::StrCat("invalid proxy_url \"", c->proxy_url, "\""));
   }
   return absl::OkStatus();
 }
@@ -884,7 +921,10 @@ absl::Status ParseScrapeConfig(const Parser& p, const YAML::Node& node,
        {"proxy_url", http[5].handler},
        {"follow_redirects", http[6].handler},
        {"enable_http2", http[7].handler},
-       {"oauth2", http[8].handler}});
+       {"oauth2", http[8].handler},
+       {"no_proxy", http[9].handler},
+       {"proxy_from_environment", http[10].handler},
+       {"proxy_connect_header", http[11].handler}});
   if (!st.ok()) return st;
 
   if (out->job_name.empty()) return p.Error(node, path, "job_name is empty");
@@ -983,7 +1023,10 @@ absl::Status ParseAlertmanagerConfig(const Parser& p, const YAML::Node& node,
        {"proxy_url", http[5].handler},
        {"follow_redirects", http[6].handler},
        {"enable_http2", http[7].handler},
-       {"oauth2", http[8].handler}});
+       {"oauth2", http[8].handler},
+       {"no_proxy", http[9].handler},
+       {"proxy_from_environment", http[10].handler},
+       {"proxy_connect_header", http[11].handler}});
   if (!st.ok()) return st;
   if (absl::Status s = ValidateHttpClient(p, node, path, out); !s.ok()) {
     return s;
@@ -1207,7 +1250,10 @@ absl::Status ParseRemoteWrite(const Parser& p, const YAML::Node& node,
        {"proxy_url", http[5].handler},
        {"follow_redirects", http[6].handler},
        {"enable_http2", http[7].handler},
-       {"oauth2", http[8].handler}});
+       {"oauth2", http[8].handler},
+       {"no_proxy", http[9].handler},
+       {"proxy_from_environment", http[10].handler},
+       {"proxy_connect_header", http[11].handler}});
   if (!st.ok()) return st;
   if (out->url.empty()) {
     return p.Error(node, path, "url for remote_write is empty");

@@ -7,11 +7,14 @@
 //
 // Where Prometheus accepts a value that can only fail later, Vigil rejects it
 // at load time: a scheme other than http/https, a remote_write url without
-// http(s)://host, a proxy_url without a scheme, non-positive queue_config
+// http(s)://host, a proxy_url that is not http://[user:pass@]host[:port]
+// (Vigil tunnels through plain HTTP proxies only), non-positive queue_config
 // sizes or min_shards > max_shards, an alertmanager api_version other than
 // v1/v2. Sections Vigil has no use for (remote_read, storage, tracing) are
 // accepted unvalidated; unsupported discovery mechanisms (*_sd_configs other
-// than static/file/dns), oauth2, sigv4 and azuread are errors saying so.
+// than static/file/dns), oauth2, sigv4 and azuread are errors saying so, as
+// are no_proxy, proxy_from_environment and proxy_connect_header (added in
+// Prometheus 2.43; 2.42 rejects them as unknown fields).
 // A field given as null keeps its default (Go's yaml.v2 would zero it).
 //
 // Defaults are Prometheus's and are filled in by the parser, so consumers

@@ -22,6 +22,21 @@
 namespace vigil::config {
 namespace {
 
+// Go's url.URL.Redacted, as prometheus/common shows a proxy_url: the
+// password of "scheme://user:password@host" becomes "xxxxx".
+std::string RedactedUrl(const std::string& url) {
+  size_t start = url.find("://");
+  if (start == std::string::npos) return url;
+  start += 3;
+  size_t end = url.find_first_of("/?#", start);
+  if (end == std::string::npos) end = url.size();
+  size_t at = url.rfind('@', end);
+  if (at == std::string::npos || at < start) return url;
+  size_t colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at) return url;
+  return absl::StrCat(url.substr(0, colon + 1), "xxxxx", url.substr(at));
+}
+
 constexpr char kSecret[] = "<secret>";
 
 bool IsPrintable(unsigned char c) {
@@ -289,7 +304,7 @@ void WriteHttpClient(Writer& w, const HttpClientConfig& h, int in) {
     w.Bool(in + 2, "insecure_skip_verify", t.insecure_skip_verify);
     w.StringIfSet(in + 2, "min_version", t.min_version);
   }
-  w.StringIfSet(in, "proxy_url", h.proxy_url);
+  w.StringIfSet(in, "proxy_url", RedactedUrl(h.proxy_url));
   w.Bool(in, "follow_redirects", h.follow_redirects);
   w.Bool(in, "enable_http2", h.enable_http2);
 }
