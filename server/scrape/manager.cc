@@ -86,12 +86,26 @@ std::string Fingerprint(const config::ScrapeConfig& c) {
   const config::TlsConfig& t = c.tls_config;
   absl::StrAppend(&f, "\ntls:", t.ca_file, ":", t.cert_file, ":", t.key_file,
                   ":", t.server_name, ":", t.insecure_skip_verify, ":",
-                  t.min_version, "\nrl:");
+                  t.min_version, "\nproxy:", c.proxy_url,
+                  "\nredirects:", c.follow_redirects, "\nrl:");
   AppendRelabel(&f, c.relabel_configs);
   absl::StrAppend(&f, "\nmrl:");
   AppendRelabel(&f, c.metric_relabel_configs);
   return f;
 }
+
+// Stands in for a target's scraper while its pool has more targets than
+// target_limit: every scrape fails with the limit's error without a
+// request, so the target reports up 0 and its series go stale, as in
+// Prometheus.
+class ForcedErrorScraper : public Scraper {
+ public:
+  explicit ForcedErrorScraper(absl::Status error) : error_(std::move(error)) {}
+  absl::Status Scrape(absl::Duration, ScrapeBody*) override { return error_; }
+
+ private:
+  const absl::Status error_;
+};
 
 }  // namespace
 
@@ -276,9 +290,17 @@ std::unique_ptr<ScrapeLoop> ScrapeManager::NewLoop(const Pool& pool,
   ScrapeOptions o = OptionsFromConfig(pool.cfg);
   o.interval = t.interval;
   o.timeout = t.timeout;
-  auto scraper = std::make_unique<HttpScraper>(
-      t.url, AcceptHeader(pool.cfg.scrape_protocols), pool.cfg.body_size_limit,
-      pool.headers, pool.client);
+  std::unique_ptr<Scraper> scraper;
+  if (pool.target_limit_hit) {
+    scraper = std::make_unique<ForcedErrorScraper>(absl::ResourceExhaustedError(
+        absl::StrCat("target_limit exceeded (number of targets: ",
+                     pool.target_count, ", limit: ", pool.cfg.target_limit,
+                     ")")));
+  } else {
+    scraper = std::make_unique<HttpScraper>(
+        t.url, AcceptHeader(pool.cfg.scrape_protocols),
+        pool.cfg.body_size_limit, pool.headers, pool.client);
+  }
   auto loop = std::make_unique<ScrapeLoop>(db_, std::move(scraper), t.labels,
                                            std::move(o));
   loop->Start();
@@ -324,12 +346,26 @@ void ScrapeManager::SyncPool(const std::string& job, Pool* pool,
       }
     }
   }
+  // target_limit: over the limit every target of the job fails its
+  // scrapes with the limit's error (and its series go stale) until the
+  // count is back within the limit; crossing the limit either way
+  // restarts the loops.
+  const bool limit_hit =
+      pool->cfg.target_limit > 0 && next.size() > pool->cfg.target_limit;
+  bool stale_on_restart = false;
+  if (limit_hit != pool->target_limit_hit ||
+      (limit_hit && next.size() != pool->target_count)) {
+    stale_on_restart = limit_hit && !pool->target_limit_hit;
+    config_changed = true;
+  }
+  pool->target_limit_hit = limit_hit;
+  pool->target_count = next.size();
   for (auto& [key, old] : pool->targets) {
     auto it = next.find(key);
     if (it == next.end()) {
       Retire(std::move(old.loop), /*stale=*/true);
     } else if (config_changed) {
-      Retire(std::move(old.loop), /*stale=*/false);
+      Retire(std::move(old.loop), /*stale=*/stale_on_restart);
     } else {
       it->second.loop = std::move(old.loop);
     }
@@ -356,8 +392,9 @@ absl::Status ScrapeManager::ApplyConfig(const config::Config& cfg) {
   // One client per job: its TLS files are loaded (and checked) here.
   std::map<std::string, std::shared_ptr<net::HttpClient>> clients;
   for (const config::ScrapeConfig& sc : cfg.scrape_configs) {
-    net::ClientOptions o;
-    o.tls = config::TlsOptionsFromConfig(sc.tls_config);
+    // TLS, auth (applied by the client, so that redirects to another
+    // host do not carry it), proxy_url and follow_redirects.
+    net::ClientOptions o = config::ClientOptionsFromConfig(sc);
     absl::StatusOr<std::shared_ptr<net::HttpClient>> c =
         net::HttpClient::Create(std::move(o));
     if (!c.ok()) {

@@ -155,6 +155,10 @@ class ScrapeManager {
     std::map<std::string, Target> targets;
     std::vector<DroppedTargetInfo> dropped;
     std::vector<std::string> errors;
+    // More targets than cfg.target_limit (then every loop fails with the
+    // limit's error), and the target count it was decided on.
+    bool target_limit_hit = false;
+    size_t target_count = 0;
   };
 
   // Rebuilds `pool`'s targets from its groups: keeps loops of unchanged
