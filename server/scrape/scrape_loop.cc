@@ -24,6 +24,12 @@ constexpr uint64_t kEvictAfterIterations = 10;
 
 constexpr absl::string_view kExportedPrefix = "exported_";
 
+// Passed with a known ref, whose labels the appender does not look at.
+const tsdb::Labels& NoLabels() {
+  static const tsdb::Labels* const kEmpty = new tsdb::Labels();
+  return *kEmpty;
+}
+
 }  // namespace
 
 absl::string_view TargetHealthName(TargetHealth h) {
@@ -279,28 +285,43 @@ absl::Status ScrapeLoop::AppendScrape(const ScrapeBody& body, absl::Time now,
   ++counters_.scrapes;
   const int64_t t = absl::ToUnixMillis(now);
   ++iter_;
-  for (CacheNode* node : added_this_iter_) node->second.in_added = false;
+  for (ScrapeCache::Id id : added_this_iter_) {
+    cache_.entry(id).in_added = false;
+  }
   added_this_iter_.clear();
   ScrapeReport rep;
   absl::Time start = absl::Now();
+  const uint64_t misses_before = counters_.cache_misses.load();
   std::unique_ptr<tsdb::Appender> app = db_->NewAppender();
   absl::Status s = AppendBody(body, t, app.get(), &rep);
   if (s.ok()) {
     FinishIteration(true, t, app.get(), &rep);
     s = app->Commit();
-    if (s.ok()) ReleaseCommittedLabels();
   } else {
     app->Rollback();
   }
-  if (!s.ok()) {
+  if (s.ok()) {
+    for (ScrapeCache::Id id : added_this_iter_) {
+      cache_.entry(id).in_added = false;
+    }
+    added_this_iter_.clear();
+    if (counters_.cache_misses.load() != misses_before) {
+      cache_shrunk_ = false;
+    } else if (!cache_shrunk_) {
+      ShrinkCache();
+      cache_shrunk_ = true;
+    }
+  } else {
     ++counters_.failed_scrapes;
-    // Refs handed out by a rolled-back batch are not trusted.
-    for (CacheNode* node : added_this_iter_) {
-      node->second.in_added = false;
-      if (node->second.ok_iter == 0) {
-        cache_.erase(cache_.find(node->first));
+    // Refs handed out by a rolled-back batch are not trusted. Lines never
+    // part of a successful scrape are in no order list and can go.
+    for (ScrapeCache::Id id : added_this_iter_) {
+      CacheEntry& e = cache_.entry(id);
+      e.in_added = false;
+      if (!e.ok_once) {
+        cache_.Erase(id);
       } else {
-        node->second.ref = 0;
+        e.ref = 0;
       }
     }
     added_this_iter_.clear();
@@ -339,53 +360,53 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
   size_t cursor = 0;
   next_order_.clear();
   absl::Status err;
+  const uint32_t cur = static_cast<uint32_t>(iter_);
   for (;;) {
-    // With many targets the cache nodes and their keys are cold: fetch the
-    // node 8 lines ahead and its key's bytes 4 lines ahead, so the predicted
-    // comparison below does not wait for memory twice per line.
-    if (cursor + 8 < order_.size()) __builtin_prefetch(order_[cursor + 8]);
+    // With many targets the cache entries and their keys are cold: fetch
+    // the entry 8 lines ahead and its key's bytes 4 lines ahead, so the
+    // predicted comparison below does not wait for memory twice per line.
+    if (cursor + 8 < order_.size()) {
+      __builtin_prefetch(cache_.EntryAddress(order_[cursor + 8]));
+    }
     if (cursor + 4 < order_.size()) {
-      __builtin_prefetch(order_[cursor + 4]->first.data());
+      __builtin_prefetch(cache_.KeyAddress(order_[cursor + 4]));
     }
     // Exporters print their series in the same order every time, so the
     // line after the last match in the previous scrape's order is almost
     // always the one we need: the parser compares its bytes (one memcmp)
     // and then parses only the value — no label parsing, no hashing.
     Entry e = cursor < order_.size() && !over_limit
-                  ? p.NextPredicted(order_[cursor]->first)
+                  ? p.NextPredicted(cache_.key(order_[cursor]))
                   : p.Next();
     if (e == Entry::kSeries) {
       ++report->samples_scraped;
       if (over_limit) continue;  // only counting now
       const absl::string_view series = p.Series();
-      CacheNode* node = nullptr;
+      ScrapeCache::Id id = ScrapeCache::kNotFound;
+      // The final labels of this line, built only while its ref is unknown.
+      tsdb::Labels labels;
+      bool have_labels = false;
       if (p.predicted()) {
-        node = order_[cursor];
+        id = order_[cursor];
         ++cursor;
         ++predicted;
         ++hits;
-      } else if (cursor < order_.size()) {
+      } else if (cursor < order_.size() &&
+                 cache_.key(order_[cursor]) == series) {
         // The fast path declines lines it cannot vouch for (exemplars,
         // CRLF); they may still be the predicted series.
-        const std::string& k = order_[cursor]->first;
-        if (k.size() == series.size() &&
-            std::memcmp(k.data(), series.data(), series.size()) == 0) {
-          node = order_[cursor];
-          ++cursor;
-          ++predicted;
-          ++hits;
-        }
+        id = order_[cursor];
+        ++cursor;
+        ++predicted;
+        ++hits;
       }
-      if (node == nullptr) {
-        auto it = cache_.find(series);
-        if (it != cache_.end()) {
-          node = &*it;
+      if (id == ScrapeCache::kNotFound) {
+        id = cache_.Find(series);
+        if (id != ScrapeCache::kNotFound) {
           ++hits;
           // Resynchronise the prediction after an insertion or removal.
-          if (node->second.order_pos < order_.size() &&
-              order_[node->second.order_pos] == node) {
-            cursor = node->second.order_pos + 1;
-          }
+          const uint32_t pos = cache_.entry(id).order_pos;
+          if (pos < order_.size() && order_[pos] == id) cursor = pos + 1;
         } else {
           ++misses;
           absl::StatusOr<tsdb::Labels> parsed = p.BuildLabels();
@@ -393,19 +414,27 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
             err = parsed.status();
             break;
           }
-          CacheEntry fresh;
-          err = BuildEntry(*parsed, &fresh);
+          bool dropped = false;
+          err = BuildLabels(*parsed, &labels, &dropped);
           if (!err.ok()) break;
-          auto ins = cache_.emplace(std::string(series), std::move(fresh));
-          node = &*ins.first;
-          node->second.in_added = true;
-          added_this_iter_.push_back(node);
+          id = cache_.Insert(series);
+          if (id == ScrapeCache::kNotFound) {
+            err = absl::ResourceExhaustedError(
+                absl::StrCat("scrape cache full (", cache_.size(),
+                             " lines) at series ", series));
+            break;
+          }
+          have_labels = true;
+          CacheEntry& fresh = cache_.entry(id);
+          fresh.dropped = dropped;
+          fresh.in_added = true;
+          added_this_iter_.push_back(id);
         }
       }
-      const std::string* key = &node->first;
-      CacheEntry* ce = &node->second;
-      next_order_.push_back(node);
-      ce->attempt_iter = iter_;
+      next_order_.push_back(id);
+      // No insertion happens below, so the reference stays valid.
+      CacheEntry* ce = &cache_.entry(id);
+      ce->attempt_iter = cur;
       if (ce->dropped) continue;
       if (sample_limit != 0 && report->samples_post_relabel >= sample_limit) {
         over_limit = true;
@@ -419,23 +448,24 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
         if (pt) ts = *pt;
         ce->explicit_timestamp = pt.has_value();
       }
-      if (ce->ref == 0 && ce->labels.empty()) {
-        err = RestoreLabels(*key, ce);
+      if (ce->ref == 0 && !have_labels) {
+        err = RestoreLabels(cache_.key(id), &labels, &ce->dropped);
         if (!err.ok()) break;
+        if (ce->dropped) continue;
+        have_labels = true;
       }
       bool was_new = ce->ref == 0;
       absl::StatusOr<tsdb::SeriesRef> ref =
-          app->Append(ce->ref, ce->labels, ts, p.Value());
+          app->Append(ce->ref, was_new ? labels : NoLabels(), ts, p.Value());
       if (!was_new && absl::IsNotFound(ref.status())) {
         // The store no longer knows the ref (the series was deleted or
         // dropped by retention): resolve the series by its labels again.
         ce->ref = 0;
-        if (ce->labels.empty()) {
-          err = RestoreLabels(*key, ce);
-          if (!err.ok()) break;
-        }
+        err = RestoreLabels(cache_.key(id), &labels, &ce->dropped);
+        if (!err.ok()) break;
+        if (ce->dropped) continue;
         was_new = true;
-        ref = app->Append(0, ce->labels, ts, p.Value());
+        ref = app->Append(0, labels, ts, p.Value());
       }
       if (ref.ok()) {
         if (was_new) {
@@ -443,7 +473,7 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
           ++report->series_added;
           if (!ce->in_added) {
             ce->in_added = true;
-            added_this_iter_.push_back(node);
+            added_this_iter_.push_back(id);
           }
         }
         continue;
@@ -487,8 +517,8 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
   return absl::OkStatus();
 }
 
-absl::Status ScrapeLoop::BuildEntry(const tsdb::Labels& parsed,
-                                    CacheEntry* entry) {
+absl::Status ScrapeLoop::BuildLabels(const tsdb::Labels& parsed,
+                                     tsdb::Labels* out, bool* dropped) {
   tsdb::LabelsBuilder lb(parsed);
   for (const tsdb::Label& tl : target_labels_) {
     absl::string_view exposed = parsed.Get(tl.name);
@@ -507,13 +537,14 @@ absl::Status ScrapeLoop::BuildEntry(const tsdb::Labels& parsed,
     }
     lb.Set(tl.name, tl.value);
   }
+  *dropped = false;
   if (options_.metric_relabel && !options_.metric_relabel(&lb)) {
-    entry->dropped = true;
+    *dropped = true;
     return absl::OkStatus();
   }
   tsdb::Labels final_labels = lb.Build();
   if (final_labels.empty()) {
-    entry->dropped = true;
+    *dropped = true;
     return absl::OkStatus();
   }
   if (!final_labels.Has(tsdb::kMetricName)) {
@@ -523,12 +554,12 @@ absl::Status ScrapeLoop::BuildEntry(const tsdb::Labels& parsed,
   }
   absl::Status s = CheckLabelLimits(final_labels);
   if (!s.ok()) return s;
-  entry->labels = std::move(final_labels);
+  *out = std::move(final_labels);
   return absl::OkStatus();
 }
 
-absl::Status ScrapeLoop::RestoreLabels(absl::string_view key,
-                                       CacheEntry* entry) {
+absl::Status ScrapeLoop::RestoreLabels(absl::string_view key, tsdb::Labels* out,
+                                       bool* dropped) {
   // A key is the series part of an exposition line, whose syntax the text
   // and OpenMetrics formats share.
   const std::string line = absl::StrCat(key, " 0\n");
@@ -539,20 +570,16 @@ absl::Status ScrapeLoop::RestoreLabels(absl::string_view key,
   }
   absl::StatusOr<tsdb::Labels> parsed = p.BuildLabels();
   if (!parsed.ok()) return parsed.status();
-  CacheEntry fresh;
-  absl::Status s = BuildEntry(*parsed, &fresh);
-  if (!s.ok()) return s;
-  entry->dropped = fresh.dropped;
-  entry->labels = std::move(fresh.labels);
-  return absl::OkStatus();
+  return BuildLabels(*parsed, out, dropped);
 }
 
-void ScrapeLoop::ReleaseCommittedLabels() {
-  for (CacheNode* node : added_this_iter_) {
-    node->second.in_added = false;
-    if (node->second.ref != 0) node->second.labels = tsdb::Labels();
-  }
-  added_this_iter_.clear();
+void ScrapeLoop::ShrinkCache() {
+  cache_.Shrink();
+  order_.shrink_to_fit();
+  // next_order_ becomes order_ at the next successful scrape.
+  std::vector<ScrapeCache::Id>().swap(next_order_);
+  next_order_.reserve(order_.size());
+  std::vector<ScrapeCache::Id>().swap(added_this_iter_);
 }
 
 absl::Status ScrapeLoop::CheckLabelLimits(const tsdb::Labels& l) const {
@@ -583,16 +610,17 @@ absl::Status ScrapeLoop::CheckLabelLimits(const tsdb::Labels& l) const {
 
 void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
                                  ScrapeReport* report) {
-  const uint64_t cur = iter_;
+  const uint32_t cur = static_cast<uint32_t>(iter_);
   // Lines of this scrape: mark them part of the last good scrape. Counting
   // distinct entries tells whether the cache holds anything else, so the
-  // steady state never walks the hash map.
+  // steady state never walks the whole cache.
   size_t distinct = 0;
   if (success) {
-    for (CacheNode* node : next_order_) {
-      CacheEntry* e = &node->second;
-      if (e->ok_iter != cur) {
-        e->ok_iter = cur;
+    for (ScrapeCache::Id id : next_order_) {
+      CacheEntry& e = cache_.entry(id);
+      if (!e.ok_once || e.ok_iter != cur) {
+        e.ok_iter = cur;
+        e.ok_once = true;
         ++distinct;
       }
     }
@@ -600,13 +628,13 @@ void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
   // Lines of the previous good scrape (order_, when order_live_) that this
   // one did not see end their series. After a failure or on Stop, none was
   // seen.
-  std::vector<const CacheEntry*> gone;
+  std::vector<tsdb::SeriesRef> gone;
   if (order_live_) {
-    for (CacheNode* node : order_) {
-      const CacheEntry* e = &node->second;
-      if (success && e->ok_iter == cur) continue;
-      if (e->dropped || e->explicit_timestamp || e->ref == 0) continue;
-      gone.push_back(e);
+    for (ScrapeCache::Id id : order_) {
+      const CacheEntry& e = cache_.entry(id);
+      if (success && e.ok_iter == cur) continue;
+      if (e.dropped || e.explicit_timestamp || e.ref == 0) continue;
+      gone.push_back(e.ref);
     }
   }
   if (!gone.empty()) {
@@ -615,14 +643,15 @@ void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
     // not end a series that is still being written, or end one twice.
     absl::flat_hash_set<tsdb::SeriesRef> done;
     if (success) {
-      for (const CacheNode* node : next_order_) {
-        if (node->second.ref != 0) done.insert(node->second.ref);
+      for (ScrapeCache::Id id : next_order_) {
+        const tsdb::SeriesRef ref = cache_.entry(id).ref;
+        if (ref != 0) done.insert(ref);
       }
     }
-    for (const CacheEntry* e : gone) {
-      if (!done.insert(e->ref).second) continue;
+    for (tsdb::SeriesRef ref : gone) {
+      if (!done.insert(ref).second) continue;
       absl::StatusOr<tsdb::SeriesRef> r =
-          app->Append(e->ref, e->labels, t, tsdb::StaleNaN());
+          app->Append(ref, NoLabels(), t, tsdb::StaleNaN());
       if (r.ok()) ++report->stale_markers;
     }
   }
@@ -630,18 +659,16 @@ void ScrapeLoop::FinishIteration(bool success, int64_t t, tsdb::Appender* app,
     scraped_ok_before_ = true;
     if (cache_.size() > distinct) {
       // Some cached lines were not in this scrape: drop the long-gone ones.
-      // order_ still points at some of them but is replaced just below.
-      for (auto it = cache_.begin(); it != cache_.end();) {
-        if (it->second.attempt_iter + kEvictAfterIterations < cur) {
-          cache_.erase(it++);
-        } else {
-          ++it;
-        }
-      }
+      // order_ may still name some of them but is replaced just below.
+      const size_t evicted = cache_.EraseIf([cur](const CacheEntry& e) {
+        return static_cast<uint32_t>(cur - e.attempt_iter) >
+               kEvictAfterIterations;
+      });
+      if (evicted > 0) cache_shrunk_ = false;
     }
     order_.swap(next_order_);
     for (size_t i = 0; i < order_.size(); ++i) {
-      order_[i]->second.order_pos = static_cast<uint32_t>(i);
+      cache_.entry(order_[i]).order_pos = static_cast<uint32_t>(i);
     }
   }
   // After a failure order_ still predicts the next scrape's lines, but none

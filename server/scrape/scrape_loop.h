@@ -6,8 +6,10 @@
 //
 // The scrape cache is what makes the steady state cheap: it maps the raw
 // bytes of each exposition line's `name{labels}` to the storage SeriesRef
-// and final labels, so a series seen before costs one hash lookup and one
-// Append(ref, ...) — no label parsing, no relabeling, no label hashing.
+// (server/scrape/scrape_cache.h), so a series seen before costs one hash
+// lookup, or one comparison with the line predicted from the previous
+// scrape's order, and one Append(ref, ...) — no label parsing, no
+// relabeling, no label hashing.
 //
 //   ScrapeLoop loop(db, std::make_unique<HttpScraper>(...), target_labels,
 //                   options);
@@ -30,12 +32,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "net/http_client.h"
+#include "server/scrape/scrape_cache.h"
 #include "tsdb/appender.h"
 #include "tsdb/labels.h"
 #include "tsdb/textparse/parser.h"
@@ -196,36 +198,22 @@ class ScrapeLoop {
       ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct CacheEntry {
-    tsdb::SeriesRef ref = 0;
-    // Final labels, held only until a commit makes `ref` usable: a cached
-    // series then costs its key and this small struct, not a second copy of
-    // its labels (the head interns them). Rebuilt from the key when the ref
-    // must be resolved again (RestoreLabels). Empty if dropped.
-    tsdb::Labels labels;
-    bool dropped = false;
-    bool explicit_timestamp = false;  // no staleness for these
-    uint64_t attempt_iter = 0;        // last scrape attempt that saw the line
-    uint64_t ok_iter = 0;             // last successful scrape that saw it
-    uint32_t order_pos = 0;           // index in order_ (checked before use)
-    bool in_added = false;            // listed in added_this_iter_
-  };
-  // A cache node: the line's key and its entry, at a stable address.
-  using CacheNode = std::pair<const std::string, CacheEntry>;
-
   void Run();
   // Parses and appends the body into `app`. On error the caller rolls back.
   absl::Status AppendBody(const ScrapeBody& body, int64_t t,
                           tsdb::Appender* app, ScrapeReport* report);
-  // Builds the final labels for an exposition line on a cache miss.
-  // Returns false (and *entry->dropped) when relabeling dropped it.
-  absl::Status BuildEntry(const tsdb::Labels& parsed, CacheEntry* entry);
-  // Re-derives entry->labels from the cached line `key` (labels are dropped
-  // from the cache once the series' ref is committed).
-  absl::Status RestoreLabels(absl::string_view key, CacheEntry* entry);
-  // After a successful commit: the refs of this scrape's new lines are
-  // known, so their labels can go.
-  void ReleaseCommittedLabels();
+  // Builds the final labels for an exposition line into *out, or sets
+  // *dropped when relabeling dropped it.
+  absl::Status BuildLabels(const tsdb::Labels& parsed, tsdb::Labels* out,
+                           bool* dropped);
+  // Re-derives the final labels of the cached line `key` into *out (the
+  // cache keeps no labels: a line's labels are only needed until its ref
+  // is known).
+  absl::Status RestoreLabels(absl::string_view key, tsdb::Labels* out,
+                             bool* dropped);
+  // After a successful scrape, once the set of lines has settled: gives
+  // back the spare capacity the cache and the order lists grew.
+  void ShrinkCache();
   absl::Status CheckLabelLimits(const tsdb::Labels& l) const;
   // After a successful scrape: stale markers for lines seen in the previous
   // successful scrape but not this one; evicts long-gone lines.
@@ -245,19 +233,20 @@ class ScrapeLoop {
   const ScrapeOptions options_;
 
   // Scrape cache; touched only by the scraping thread.
-  // Node-based so entries and keys have stable addresses for order_.
-  absl::node_hash_map<std::string, CacheEntry> cache_;
+  ScrapeCache cache_;
   // The lines of the last successful scrape in exposition order (order_),
   // and of the scrape in progress (next_order_).
-  std::vector<CacheNode*> order_;
-  std::vector<CacheNode*> next_order_;
+  std::vector<ScrapeCache::Id> order_;
+  std::vector<ScrapeCache::Id> next_order_;
   // Whether order_ holds the lines of the last scrape and that scrape
   // succeeded (so its series are live and need staleness markers when
   // they disappear).
   bool order_live_ = false;
   // Lines whose ref was resolved in the scrape in progress (each once):
-  // dropped or reset if it fails, their labels released if it commits.
-  std::vector<CacheNode*> added_this_iter_;
+  // dropped or reset if it fails.
+  std::vector<ScrapeCache::Id> added_this_iter_;
+  // Whether the cache was shrunk after it last grew.
+  bool cache_shrunk_ = false;
   uint64_t iter_ = 0;
   int64_t last_scrape_ms_ = 0;
   bool scraped_ok_before_ = false;
