@@ -593,6 +593,12 @@ absl::StatusOr<std::shared_ptr<HttpClient>> HttpClient::Create(
     c->proxy_ = std::make_unique<Url>(*std::move(p));
     c->proxy_authorization_ = ProxyAuthorization(c->options_.proxy_url);
   }
+  if (c->options_.oauth2) {
+    absl::StatusOr<std::unique_ptr<OAuth2TokenSource>> ts =
+        OAuth2TokenSource::Create(*c->options_.oauth2);
+    if (!ts.ok()) return ts.status();
+    c->oauth2_ = *std::move(ts);
+  }
   c->tls_ = std::make_unique<internal::TlsContext>();
   c->tls_->ctx = SSL_CTX_new(TLS_client_method());
   if (c->tls_->ctx == nullptr) {
@@ -793,7 +799,9 @@ absl::Status HttpClient::DoOnce(const Request& request, const Url& url,
   if (request.accept_gzip) req.set(http::field::accept_encoding, "gzip");
   for (const auto& [k, v] : request.headers) req.set(k, v);
   if (send_auth) {
-    absl::StatusOr<std::string> auth = AuthHeader(options_.auth);
+    absl::StatusOr<std::string> auth =
+        oauth2_ != nullptr ? oauth2_->AuthorizationHeader(request.timeout)
+                           : AuthHeader(options_.auth);
     if (!auth.ok()) return error(auth.status().code(), auth.status().message());
     if (!auth->empty()) req.set(http::field::authorization, *auth);
   }

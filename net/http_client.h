@@ -36,6 +36,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,6 +48,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "net/oauth2.h"
 #include "net/tls.h"
 
 namespace vigil::net {
@@ -104,6 +106,9 @@ struct ClientOptions {
   // the first request's host and port. When false, a 3xx is returned as
   // the response (with `location` set).
   bool follow_redirects = true;
+  // OAuth 2.0 client credentials (net/oauth2.h): every request carries
+  // the token instead of `auth` (which must then be empty).
+  std::optional<OAuth2Options> oauth2;
 };
 
 struct Request {
@@ -179,8 +184,9 @@ class HttpClient {
 
   const ClientOptions options_;
   std::unique_ptr<internal::TlsContext> tls_;
-  std::unique_ptr<Url> proxy_;       // null without proxy_url
-  std::string proxy_authorization_;  // "Basic ..." or ""
+  std::unique_ptr<OAuth2TokenSource> oauth2_;  // null without oauth2
+  std::unique_ptr<Url> proxy_;                 // null without proxy_url
+  std::string proxy_authorization_;            // "Basic ..." or ""
   std::atomic<int64_t> connections_opened_{0};
 
   mutable absl::Mutex mu_;

@@ -1,5 +1,7 @@
 #include "server/config/client_options.h"
 
+#include <utility>
+
 namespace vigil::config {
 
 net::TlsOptions TlsOptionsFromConfig(const TlsConfig& tls) {
@@ -28,6 +30,18 @@ net::ClientOptions ClientOptionsFromConfig(const HttpClientConfig& c) {
   } else {
     o.auth.credentials = c.bearer_token;
     o.auth.credentials_file = c.bearer_token_file;
+  }
+  if (c.oauth2) {
+    net::OAuth2Options a;
+    a.client_id = c.oauth2->client_id;
+    a.client_secret = c.oauth2->client_secret;
+    a.client_secret_file = c.oauth2->client_secret_file;
+    a.scopes = c.oauth2->scopes;
+    a.token_url = c.oauth2->token_url;
+    a.endpoint_params = c.oauth2->endpoint_params;
+    a.tls = TlsOptionsFromConfig(c.oauth2->tls_config);
+    a.proxy_url = c.oauth2->proxy_url;
+    o.oauth2 = std::move(a);
   }
   o.proxy_url = c.proxy_url;
   o.follow_redirects = c.follow_redirects;

@@ -14,7 +14,7 @@ namespace vigil::config {
 
 net::TlsOptions TlsOptionsFromConfig(const TlsConfig& tls);
 
-// TLS, authentication (basic_auth, authorization, bearer_token,
+// TLS, authentication (basic_auth, authorization, oauth2, bearer_token,
 // bearer_token_file; secret files are read by the client at every
 // request), proxy_url and follow_redirects. enable_http2 has no effect:
 // the client speaks HTTP/1.1, which every server Prometheus scrapes

@@ -375,6 +375,74 @@ absl::Status ParseTlsConfig(const Parser& p, const YAML::Node& node,
         }}});
 }
 
+absl::Status ParseProxyUrl(const Parser& p, const YAML::Node& v,
+                           const std::string& q, std::string* out) {
+  if (absl::Status s = p.String(v, q, out); !s.ok()) return s;
+  if (out->empty()) return absl::OkStatus();
+  if (!absl::StrContains(*out, "://")) {
+    return p.Error(
+        v, q, absl::StrCat("invalid proxy_url \"", *out, "\": missing scheme"));
+  }
+  // Go would also take https:// and socks5:// proxies; Vigil's client goes
+  // through plain HTTP proxies only (https targets are tunnelled with
+  // CONNECT), so say so at load time rather than at the first scrape.
+  absl::StatusOr<net::Url> u = net::ParseUrl(*out);
+  if (!u.ok() || u->scheme != "http") {
+    return p.Error(v, q,
+                   absl::StrCat("unsupported proxy_url \"", *out,
+                                "\": Vigil supports "
+                                "http://[user:password@]host:port proxies"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseOAuth2(const Parser& p, const YAML::Node& node,
+                         const std::string& path, OAuth2* out) {
+  return p.Mapping(
+      node, path,
+      {{"client_id",
+        [&](auto& v, auto& q) { return p.String(v, q, &out->client_id); }},
+       {"client_secret",
+        [&](auto& v, auto& q) { return p.String(v, q, &out->client_secret); }},
+       {"client_secret_file",
+        [&](auto& v, auto& q) {
+          return p.FilePath(v, q, &out->client_secret_file);
+        }},
+       {"scopes",
+        [&](auto& v, auto& q) { return p.StringList(v, q, &out->scopes); }},
+       {"token_url",
+        [&](auto& v, auto& q) { return p.String(v, q, &out->token_url); }},
+       {"endpoint_params",
+        [&](auto& v, auto& q) {
+          if (!v.IsMap()) {
+            return p.Error(
+                v, q,
+                absl::StrCat("expected a mapping, got ", Parser::KindName(v)));
+          }
+          for (auto it = v.begin(); it != v.end(); ++it) {
+            std::string key, value;
+            if (absl::Status s = p.String(it->first, q, &key); !s.ok()) {
+              return s;
+            }
+            if (!it->second.IsNull()) {
+              if (absl::Status s = p.String(it->second, q + "." + key, &value);
+                  !s.ok()) {
+                return s;
+              }
+            }
+            out->endpoint_params[key] = std::move(value);
+          }
+          return absl::OkStatus();
+        }},
+       {"tls_config",
+        [&](auto& v, auto& q) {
+          return ParseTlsConfig(p, v, q, &out->tls_config);
+        }},
+       {"proxy_url", [&](auto& v, auto& q) {
+          return ParseProxyUrl(p, v, q, &out->proxy_url);
+        }}});
+}
+
 // Fields Prometheus 2.43 added to the HTTP client config (prometheus/common
 // 0.40+). Prometheus 2.42 rejects them as unknown fields; Vigil does too,
 // saying why, so a config that works here also loads in 2.42.
@@ -418,28 +486,7 @@ std::vector<Parser::Field> HttpClientFields(const Parser& p,
        }},
       {"proxy_url",
        [&p, out](auto& v, auto& q) {
-         if (absl::Status s = p.String(v, q, &out->proxy_url); !s.ok()) {
-           return s;
-         }
-         if (out->proxy_url.empty()) return absl::OkStatus();
-         if (!absl::StrContains(out->proxy_url, "://")) {
-           return p.Error(v, q,
-                          absl::StrCat("invalid proxy_url \"", out->proxy_url,
-                                       "\": missing scheme"));
-         }
-         // Go would also take https:// and socks5:// proxies; Vigil's
-         // client goes through plain HTTP proxies only (https targets are
-         // tunnelled with CONNECT), so say so at load time rather than at
-         // the first scrape.
-         absl::StatusOr<net::Url> u = net::ParseUrl(out->proxy_url);
-         if (!u.ok() || u->scheme != "http") {
-           return p.Error(
-               v, q,
-               absl::StrCat("unsupported proxy_url \"", out->proxy_url,
-                            "\": Vigil supports "
-                            "http://[user:password@]host:port proxies"));
-         }
-         return absl::OkStatus();
+         return ParseProxyUrl(p, v, q, &out->proxy_url);
        }},
       {"follow_redirects",
        [&p, out](auto& v, auto& q) {
@@ -450,8 +497,9 @@ std::vector<Parser::Field> HttpClientFields(const Parser& p,
          return p.Bool(v, q, &out->enable_http2);
        }},
       {"oauth2",
-       [&p](auto& v, auto& q) {
-         return p.Error(v, q, "oauth2 is not supported by Vigil");
+       [&p, out](auto& v, auto& q) {
+         out->oauth2.emplace();
+         return ParseOAuth2(p, v, q, &*out->oauth2);
        }},
       {"no_proxy", NewerThan242(p)},
       {"proxy_from_environment", NewerThan242(p)},
@@ -467,7 +515,7 @@ absl::Status ValidateHttpClient(const Parser& p, const YAML::Node& node,
                    "at most one of bearer_token & bearer_token_file must be "
                    "configured");
   }
-  if (c->basic_auth &&
+  if ((c->basic_auth || c->oauth2) &&
       (!c->bearer_token.empty() || !c->bearer_token_file.empty())) {
     return p.Error(node, path,
                    "at most one of basic_auth, oauth2, bearer_token & "
@@ -499,10 +547,34 @@ absl::Status ValidateHttpClient(const Parser& p, const YAML::Node& node,
                      "\"basic_auth\" instead");
     }
     c->authorization->type = type;
+    if (c->basic_auth || c->oauth2) {
+      return p.Error(node, path,
+                     "at most one of basic_auth, oauth2 & authorization must "
+                     "be configured");
+    }
+  }
+  if (c->oauth2) {
+    const OAuth2& o = *c->oauth2;
     if (c->basic_auth) {
       return p.Error(node, path,
                      "at most one of basic_auth, oauth2 & authorization must "
                      "be configured");
+    }
+    if (o.client_id.empty()) {
+      return p.Error(node, path, "oauth2 client_id must be configured");
+    }
+    if (o.client_secret.empty() && o.client_secret_file.empty()) {
+      return p.Error(node, path,
+                     "either oauth2 client_secret or client_secret_file must "
+                     "be configured");
+    }
+    if (o.token_url.empty()) {
+      return p.Error(node, path, "oauth2 token_url must be configured");
+    }
+    if (!o.client_secret.empty() && !o.client_secret_file.empty()) {
+      return p.Error(node, path,
+                     "at most one of oauth2 client_secret & client_secret_file "
+                     "must be configured");
     }
   }
   return absl::OkStatus();

@@ -12,7 +12,7 @@
 // sizes or min_shards > max_shards, an alertmanager api_version other than
 // v1/v2. Sections Vigil has no use for (remote_read, storage, tracing) are
 // accepted unvalidated; unsupported discovery mechanisms (*_sd_configs other
-// than static/file/dns), oauth2, sigv4 and azuread are errors saying so, as
+// than static/file/dns), sigv4 and azuread are errors saying so, as
 // are no_proxy, proxy_from_environment and proxy_connect_header (added in
 // Prometheus 2.43; 2.42 rejects them as unknown fields).
 // A field given as null keeps its default (Go's yaml.v2 would zero it).
@@ -74,12 +74,26 @@ struct TlsConfig {
   std::string min_version;
 };
 
+// `oauth2`: OAuth 2.0 client credentials (prometheus/common's OAuth2).
+struct OAuth2 {
+  std::string client_id;
+  std::string client_secret;
+  std::string client_secret_file;
+  std::vector<std::string> scopes;
+  std::string token_url;
+  std::map<std::string, std::string> endpoint_params;
+  TlsConfig tls_config;  // for the token endpoint
+  std::string proxy_url;
+};
+
 // HTTP client settings shared by scrape, alertmanager and remote-write
 // configs (Prometheus's common/config.HTTPClientConfig). At most one of
-// basic_auth, authorization, bearer_token, bearer_token_file is set.
+// basic_auth, authorization, oauth2, bearer_token, bearer_token_file is
+// set.
 struct HttpClientConfig {
   std::optional<BasicAuth> basic_auth;
   std::optional<Authorization> authorization;
+  std::optional<OAuth2> oauth2;
   std::string bearer_token;
   std::string bearer_token_file;
   TlsConfig tls_config;

@@ -268,6 +268,20 @@ void WriteRelabels(Writer& w, absl::string_view key,
             [&](const RelabelConfig& r, int i) { WriteRelabel(w, r, i); });
 }
 
+void WriteTls(Writer& w, const TlsConfig& t, int in) {
+  if (!t.ca_file.empty() || !t.cert_file.empty() || !t.key_file.empty() ||
+      !t.server_name.empty() || t.insecure_skip_verify ||
+      !t.min_version.empty()) {
+    w.Key(in, "tls_config");
+    w.StringIfSet(in + 2, "ca_file", t.ca_file);
+    w.StringIfSet(in + 2, "cert_file", t.cert_file);
+    w.StringIfSet(in + 2, "key_file", t.key_file);
+    w.StringIfSet(in + 2, "server_name", t.server_name);
+    w.Bool(in + 2, "insecure_skip_verify", t.insecure_skip_verify);
+    w.StringIfSet(in + 2, "min_version", t.min_version);
+  }
+}
+
 void WriteHttpClient(Writer& w, const HttpClientConfig& h, int in) {
   if (h.basic_auth) {
     w.Key(in, "basic_auth");
@@ -292,18 +306,24 @@ void WriteHttpClient(Writer& w, const HttpClientConfig& h, int in) {
     if (!auth->credentials.empty()) w.Raw(in + 2, "credentials", kSecret);
     w.StringIfSet(in + 2, "credentials_file", auth->credentials_file);
   }
-  const TlsConfig& t = h.tls_config;
-  if (!t.ca_file.empty() || !t.cert_file.empty() || !t.key_file.empty() ||
-      !t.server_name.empty() || t.insecure_skip_verify ||
-      !t.min_version.empty()) {
-    w.Key(in, "tls_config");
-    w.StringIfSet(in + 2, "ca_file", t.ca_file);
-    w.StringIfSet(in + 2, "cert_file", t.cert_file);
-    w.StringIfSet(in + 2, "key_file", t.key_file);
-    w.StringIfSet(in + 2, "server_name", t.server_name);
-    w.Bool(in + 2, "insecure_skip_verify", t.insecure_skip_verify);
-    w.StringIfSet(in + 2, "min_version", t.min_version);
+  if (h.oauth2) {
+    // As Prometheus 2.42 shows it: an empty secret is null, the file is
+    // always there, scopes and endpoint_params only when set.
+    const OAuth2& o = *h.oauth2;
+    w.Key(in, "oauth2");
+    w.String(in + 2, "client_id", o.client_id);
+    w.Raw(in + 2, "client_secret", o.client_secret.empty() ? "null" : kSecret);
+    w.String(in + 2, "client_secret_file", o.client_secret_file);
+    if (!o.scopes.empty()) w.StringList(in + 2, "scopes", o.scopes);
+    w.String(in + 2, "token_url", o.token_url);
+    if (!o.endpoint_params.empty()) {
+      w.Key(in + 2, "endpoint_params");
+      for (const auto& [k, v] : o.endpoint_params) w.String(in + 4, k, v);
+    }
+    w.StringIfSet(in + 2, "proxy_url", RedactedUrl(o.proxy_url));
+    WriteTls(w, o.tls_config, in + 2);
   }
+  WriteTls(w, h.tls_config, in);
   w.StringIfSet(in, "proxy_url", RedactedUrl(h.proxy_url));
   w.Bool(in, "follow_redirects", h.follow_redirects);
   w.Bool(in, "enable_http2", h.enable_http2);

@@ -203,11 +203,48 @@ TEST(ScrapeConfigTest, AuthConflictsAndUnsupportedAuth) {
   EXPECT_THAT(ParseError("scrape_configs:\n- job_name: a\n  authorization: "
                          "{credentials: x}\n  basic_auth: {username: u}\n"),
               HasSubstr("at most one of basic_auth, oauth2 & authorization"));
+  // Prometheus 2.42's (common 0.39's) words for oauth2 mistakes.
+  const struct {
+    const char* oauth2;
+    const char* error;
+  } oauth2_cases[] = {
+      {"client_id: x\n    token_url: http://t",
+       "either oauth2 client_secret or client_secret_file must be "
+       "configured"},
+      {"client_secret: y\n    token_url: http://t",
+       "oauth2 client_id must be configured"},
+      {"client_id: x\n    client_secret: y",
+       "oauth2 token_url must be configured"},
+      {"client_id: x\n    client_secret: y\n    client_secret_file: f\n    "
+       "token_url: http://t",
+       "at most one of oauth2 client_secret & client_secret_file must be "
+       "configured"},
+      {"client_id: x\n    client_secret: y\n    token_url: http://t\n    "
+       "scope: [a]",
+       "prometheus.yml:7: unknown field \"scope\" in "
+       "scrape_configs[0].oauth2"},
+      {"client_id: x\n    client_secret: y\n    token_url: http://t\n    "
+       "proxy_url: socks5://p:1",
+       "prometheus.yml:7: scrape_configs[0].oauth2.proxy_url: unsupported"},
+  };
+  for (const auto& c : oauth2_cases) {
+    EXPECT_THAT(ParseError(absl::StrCat("scrape_configs:\n- job_name: a\n  "
+                                        "oauth2:\n    ",
+                                        c.oauth2, "\n")),
+                HasSubstr(c.error))
+        << c.oauth2;
+  }
   EXPECT_THAT(
-      ParseError("scrape_configs:\n- job_name: a\n  oauth2:\n    client_id: "
-                 "x\n    client_secret: y\n    token_url: http://t/\n"),
-      HasSubstr("prometheus.yml:4: scrape_configs[0].oauth2: oauth2 is not "
-                "supported by Vigil"));
+      ParseError("scrape_configs:\n- job_name: a\n  basic_auth: {username: "
+                 "u}\n  oauth2: {client_id: x, client_secret: y, token_url: "
+                 "'http://t'}\n"),
+      HasSubstr("at most one of basic_auth, oauth2 & authorization must be "
+                "configured"));
+  EXPECT_THAT(ParseError("scrape_configs:\n- job_name: a\n  bearer_token: b\n  "
+                         "oauth2: {client_id: x, client_secret: y, token_url: "
+                         "'http://t'}\n"),
+              HasSubstr("at most one of basic_auth, oauth2, bearer_token & "
+                        "bearer_token_file must be configured"));
   EXPECT_THAT(ParseError("scrape_configs:\n- job_name: a\n  enable_http2: "
                          "sometimes\n"),
               HasSubstr("prometheus.yml:3: scrape_configs[0].enable_http2: "
@@ -216,6 +253,65 @@ TEST(ScrapeConfigTest, AuthConflictsAndUnsupportedAuth) {
                          "follow_redirects: [yes]\n"),
               HasSubstr("scrape_configs[0].follow_redirects: expected a "
                         "string, got a list"));
+}
+
+TEST(ScrapeConfigTest, OAuth2ParsesAndShowsAsPrometheus242) {
+  Config c = MustParse(R"(scrape_configs:
+- job_name: a
+  oauth2:
+    client_id: myid
+    client_secret: mysecret
+    scopes: [read, write]
+    token_url: http://127.0.0.1:1/token
+    endpoint_params:
+      audience: x
+- job_name: b
+  oauth2:
+    client_id: myid
+    client_secret_file: /etc/secret
+    token_url: http://127.0.0.1:1/token
+    tls_config:
+      insecure_skip_verify: true
+    proxy_url: http://u:p@proxy:3128
+)");
+  net::ClientOptions o = ClientOptionsFromConfig(c.scrape_configs[0]);
+  ASSERT_TRUE(o.oauth2.has_value());
+  EXPECT_EQ(o.oauth2->client_id, "myid");
+  EXPECT_EQ(o.oauth2->client_secret, "mysecret");
+  EXPECT_THAT(o.oauth2->scopes, ElementsAre("read", "write"));
+  EXPECT_EQ(o.oauth2->token_url, "http://127.0.0.1:1/token");
+  EXPECT_EQ(o.oauth2->endpoint_params.at("audience"), "x");
+  EXPECT_TRUE(o.auth.credentials.empty());
+  o = ClientOptionsFromConfig(c.scrape_configs[1]);
+  EXPECT_EQ(o.oauth2->client_secret_file, "/etc/secret");
+  EXPECT_TRUE(o.oauth2->tls.insecure_skip_verify);
+  EXPECT_EQ(o.oauth2->proxy_url, "http://u:p@proxy:3128");
+  // Prometheus 2.42's /api/v1/status/config for the same file.
+  const std::string yaml = ConfigToYaml(c);
+  EXPECT_THAT(yaml, HasSubstr(R"(  scheme: http
+  oauth2:
+    client_id: myid
+    client_secret: <secret>
+    client_secret_file: ""
+    scopes:
+    - read
+    - write
+    token_url: http://127.0.0.1:1/token
+    endpoint_params:
+      audience: x
+  follow_redirects: true
+)"));
+  EXPECT_THAT(yaml, HasSubstr(R"(  scheme: http
+  oauth2:
+    client_id: myid
+    client_secret: null
+    client_secret_file: /etc/secret
+    token_url: http://127.0.0.1:1/token
+    proxy_url: http://u:xxxxx@proxy:3128
+    tls_config:
+      insecure_skip_verify: true
+  follow_redirects: true
+)"));
 }
 
 TEST(ScrapeConfigTest, BadParamsAndLimits) {
