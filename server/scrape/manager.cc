@@ -83,6 +83,19 @@ std::string Fingerprint(const config::ScrapeConfig& c) {
                     c.authorization->credentials_file);
   }
   absl::StrAppend(&f, "\nbt:", c.bearer_token, ":", c.bearer_token_file);
+  if (c.oauth2) {
+    const config::OAuth2& o = *c.oauth2;
+    absl::StrAppend(&f, "\noauth2:", o.client_id, ":", o.client_secret, ":",
+                    o.client_secret_file, ":", absl::StrJoin(o.scopes, ","),
+                    ":", o.token_url, ":", o.proxy_url, ":",
+                    o.tls_config.ca_file, ":", o.tls_config.cert_file, ":",
+                    o.tls_config.key_file, ":", o.tls_config.server_name, ":",
+                    o.tls_config.insecure_skip_verify, ":",
+                    o.tls_config.min_version);
+    for (const auto& [k, v] : o.endpoint_params) {
+      absl::StrAppend(&f, ":", k, "=", v);
+    }
+  }
   const config::TlsConfig& t = c.tls_config;
   absl::StrAppend(&f, "\ntls:", t.ca_file, ":", t.cert_file, ":", t.key_file,
                   ":", t.server_name, ":", t.insecure_skip_verify, ":",
@@ -292,10 +305,10 @@ std::unique_ptr<ScrapeLoop> ScrapeManager::NewLoop(const Pool& pool,
   o.timeout = t.timeout;
   std::unique_ptr<Scraper> scraper;
   if (pool.target_limit_hit) {
-    scraper = std::make_unique<ForcedErrorScraper>(absl::ResourceExhaustedError(
-        absl::StrCat("target_limit exceeded (number of targets: ",
-                     pool.target_count, ", limit: ", pool.cfg.target_limit,
-                     ")")));
+    scraper = std::make_unique<ForcedErrorScraper>(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "target_limit exceeded (number of targets: ", pool.target_count,
+            ", limit: ", pool.cfg.target_limit, ")")));
   } else {
     scraper = std::make_unique<HttpScraper>(
         t.url, AcceptHeader(pool.cfg.scrape_protocols),

@@ -108,6 +108,39 @@ TEST(ScrapeFeaturesTest, ProxyUrlCarriesScrapesAndAuth) {
   EXPECT_EQ(seen_target, "/metrics?module=x");
 }
 
+TEST(ScrapeFeaturesTest, OAuth2TokenIsFetchedAndSent) {
+  std::mutex mu;
+  std::vector<std::string> seen_auth;
+  int token_requests = 0;
+  TestExporter exporter([&](const TestExporter::Request& r) {
+    std::lock_guard<std::mutex> l(mu);
+    if (r.target == "/token") {
+      ++token_requests;
+      return TestExporter::Ok(
+          R"({"access_token":"abc","token_type":"bearer","expires_in":3600})",
+          "application/json");
+    }
+    seen_auth.push_back(r.Header("authorization"));
+    return TestExporter::Ok("m 1\n");
+  });
+  FakeAppendable db;
+  ScrapeManager sm(&db);
+  ASSERT_TRUE(sm.ApplyConfig(Parse(Job(absl::StrCat(
+                                 "  oauth2:\n    client_id: id\n    "
+                                 "client_secret: secret\n    token_url: ",
+                                 exporter.url("/token"), "\n"))))
+                  .ok());
+  sm.Sync("app", Targets({exporter.port()}));
+  std::vector<TargetInfo> ts = WaitScraped(sm, 1);
+  ASSERT_EQ(ts.size(), 1u);
+  EXPECT_EQ(ts[0].status.health, TargetHealth::kUp) << ts[0].status.last_error;
+  sm.Stop();
+  std::lock_guard<std::mutex> l(mu);
+  ASSERT_FALSE(seen_auth.empty());
+  EXPECT_EQ(seen_auth[0], "Bearer abc");
+  EXPECT_EQ(token_requests, 1);
+}
+
 TEST(ScrapeFeaturesTest, RedirectsFollowedUnlessDisabled) {
   TestExporter exporter([&](const TestExporter::Request& r) {
     if (r.target == "/metrics") {
