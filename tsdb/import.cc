@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -19,8 +18,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -65,6 +64,8 @@ class SeriesBuilder {
         pending_.push_back(Sample{t, v});
         return;
       }
+    } else {
+      first_t_ = t;
     }
     if (enc_.num_samples() > 0 &&
         (enc_.num_samples() >= kSamplesPerChunk ||
@@ -77,10 +78,34 @@ class SeriesBuilder {
     last_bits_ = Bits(v);
   }
 
+  // Appends the samples `later` collected from a later part of the input.
+  // When they all come after this series' newest sample, its chunks are
+  // taken over as they are (the chunk at the seam may be short); otherwise
+  // both sides go back to samples, sorted in Finish.
+  void Absorb(SeriesBuilder* later) {
+    if (!later->unsorted_ && !later->has_last_) return;  // nothing there
+    if (!unsorted_ && !later->unsorted_ &&
+        (!has_last_ || later->first_t_ > last_t_)) {
+      Seal();
+      for (ChunkPtr& c : later->chunks_) chunks_.push_back(std::move(c));
+      enc_ = std::move(later->enc_);
+      if (!has_last_) first_t_ = later->first_t_;
+      has_last_ = true;
+      last_t_ = later->last_t_;
+      last_bits_ = later->last_bits_;
+      return;
+    }
+    ToUnsorted();
+    later->ToUnsorted();
+    pending_.insert(pending_.end(), later->pending_.begin(),
+                    later->pending_.end());
+  }
+
   // Seals the open chunk (sorting and de-duplicating first if the series
   // went back in time) and returns all chunks in time order.
   absl::StatusOr<std::vector<ChunkPtr>> Finish(int64_t* duplicates) {
     if (unsorted_) {
+      // Stable: of repeats at one timestamp the first in the input stays.
       std::stable_sort(
           pending_.begin(), pending_.end(),
           [](const Sample& a, const Sample& b) { return a.t < b.t; });
@@ -119,15 +144,19 @@ class SeriesBuilder {
   // Decodes what was encoded so far back into samples (in input order, as
   // they were in time order) and collects from here on.
   void ToUnsorted() {
+    if (unsorted_) return;
     Seal();
+    std::vector<Sample> decoded;
     int64_t last = std::numeric_limits<int64_t>::min();
     for (const ChunkPtr& c : chunks_) {
       // Our own encoder's output: decoding cannot fail.
       DecodeChunk(*c, std::numeric_limits<int64_t>::min(),
-                  std::numeric_limits<int64_t>::max(), &last, &pending_)
+                  std::numeric_limits<int64_t>::max(), &last, &decoded)
           .IgnoreError();
     }
     chunks_.clear();
+    decoded.insert(decoded.end(), pending_.begin(), pending_.end());
+    pending_ = std::move(decoded);
     unsorted_ = true;
   }
 
@@ -136,184 +165,198 @@ class SeriesBuilder {
   std::vector<ChunkPtr> chunks_;
   bool has_last_ = false;
   bool unsorted_ = false;
+  int64_t first_t_ = 0;
   int64_t last_t_ = 0;
   uint64_t last_bits_ = 0;
   std::vector<Sample> pending_;
 };
 
-// Moves samples from the parsing thread to one encoding thread in blocks:
-// parsing (~55 % of an import's CPU) and encoding (~40 %) then run on two
-// cores. The queue is bounded, so memory stays a few MB however large the
-// input. Each SeriesBuilder is touched only by the encoding thread until
-// Finish() returns.
-class EncodeQueue {
- public:
-  EncodeQueue() {
-    worker_ = std::thread([this] { Run(); });
-  }
-  ~EncodeQueue() { Finish(); }
-  EncodeQueue(const EncodeQueue&) = delete;
-  EncodeQueue& operator=(const EncodeQueue&) = delete;
+// Drops [begin, end) of the input from memory once parsed (see
+// ImportOpenMetricsFile); may be called from several threads with
+// disjoint ranges.
+using ReleaseFn = std::function<void(size_t begin, size_t end)>;
 
-  void Add(SeriesBuilder* s, int64_t t, double v) {
-    current_.push_back(Rec{s, t, v});
-    if (current_.size() == kBlockSamples) Hand();
-  }
-  // Encodes everything added and stops the encoding thread.
-  void Finish() {
-    if (!worker_.joinable()) return;
-    Hand();
-    {
-      absl::MutexLock l(&mu_);
-      done_ = true;
-    }
-    worker_.join();
-  }
-  // Valid after Finish().
-  int64_t duplicates() const { return duplicates_; }
-  const absl::Status& conflict() const { return conflict_; }
+// A line-aligned part of the input, parsed and encoded by one thread.
+// Exposition formats carry no state from line to line (OpenMetrics'
+// "# EOF" aside, which only the last piece has), so a piece parses exactly
+// as it would inside the whole input.
+struct Piece {
+  absl::string_view text;
+  size_t offset = 0;  // of text in the whole input
+  bool last = false;
 
- private:
-  struct Rec {
-    SeriesBuilder* series;
-    int64_t t;
-    double v;
-  };
-  // 16k samples (384 KiB) per block, at most 8 blocks queued.
-  static constexpr size_t kBlockSamples = 16 << 10;
-  static constexpr size_t kMaxQueued = 8;
-
-  void Hand() {
-    if (current_.empty()) return;
-    absl::MutexLock l(&mu_);
-    mu_.Await(absl::Condition(this, &EncodeQueue::HasRoom));
-    full_.push_back(std::move(current_));
-    current_.clear();
-    if (!free_.empty()) {
-      current_ = std::move(free_.back());
-      free_.pop_back();
-    }
-    current_.reserve(kBlockSamples);
-  }
-  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return full_.size() < kMaxQueued;
-  }
-  bool Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return done_ || !full_.empty();
-  }
-  void Run() {
-    std::vector<Rec> block;
-    for (;;) {
-      {
-        absl::MutexLock l(&mu_);
-        if (!block.empty() || block.capacity() > 0) {
-          block.clear();
-          free_.push_back(std::move(block));
-          block = std::vector<Rec>();
-        }
-        mu_.Await(absl::Condition(this, &EncodeQueue::Ready));
-        if (full_.empty()) return;
-        block = std::move(full_.front());
-        full_.pop_front();
-      }
-      for (const Rec& r : block) {
-        r.series->Add(r.t, r.v, &duplicates_, &conflict_);
-      }
-    }
-  }
-
-  std::vector<Rec> current_;  // parsing thread only
-  absl::Mutex mu_;
-  std::deque<std::vector<Rec>> full_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::vector<Rec>> free_ ABSL_GUARDED_BY(mu_);
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  // Encoding thread only until Finish().
-  int64_t duplicates_ = 0;
-  absl::Status conflict_;
-  std::thread worker_;
+  // Series in order of first appearance in this piece.
+  std::vector<std::unique_ptr<SeriesBuilder>> series;
+  int64_t out_of_bounds = 0;
+  int64_t duplicates = 0;
+  absl::Status conflict;  // the first second value at one timestamp
+  // A parse error: code, line within the piece, reason.
+  absl::Status error;
+  int64_t error_line = 0;
 };
 
-// Called with the input offset below which the parser will not look again.
-using ReleaseFn = std::function<void(size_t)>;
-
-absl::StatusOr<ImportStats> Import(DB* db, absl::string_view text,
-                                   textparse::Format format,
-                                   const ReleaseFn& release) {
-  ImportStats stats;
-  // Series in order of first appearance.
-  std::vector<std::unique_ptr<SeriesBuilder>> series;
+void ParsePiece(Piece* piece, textparse::Format format, int64_t cutoff,
+                const ReleaseFn& release) {
   // Two indexes: the exact `name{labels}` bytes of a line (most lines of a
   // series are spelled alike, and a hit skips label parsing and sorting),
   // and the label set, which merges different spellings of one series.
   absl::flat_hash_map<std::string, uint32_t> by_text;
   absl::flat_hash_map<Labels, uint32_t> by_labels;
-  textparse::Parser p(text, format);
-  const int64_t cutoff = db->RetentionCutoff();
-  EncodeQueue encode;
+  textparse::Parser p(piece->text, format);
+  auto fail = [&](int64_t line, absl::string_view reason) {
+    piece->error = absl::InvalidArgumentError(reason);
+    piece->error_line = line;
+  };
   // The series of the previous line: a line of the same series (same
   // bytes) is recognized by one compare inside the parser, which then
   // parses only value and timestamp.
   absl::string_view prev_text;
   SeriesBuilder* prev = nullptr;
-  size_t next_release = size_t{64} << 20;
+  constexpr size_t kReleaseStep = size_t{8} << 20;
+  size_t released = 0;  // within the piece
   for (;;) {
+    if (!piece->last && p.AtEnd()) break;
     const textparse::Entry e =
         prev == nullptr ? p.Next() : p.NextPredicted(prev_text);
-    if (e == textparse::Entry::kEOF) break;
-    if (e == textparse::Entry::kInvalid) return p.status();
+    if (e == textparse::Entry::kEOF) {
+      // "# EOF" must be the input's last line; later pieces are not empty.
+      if (!piece->last && format == textparse::Format::kOpenMetrics) {
+        fail(p.line() + 1, "unexpected content after \"# EOF\"");
+      }
+      break;
+    }
+    if (e == textparse::Entry::kInvalid) {
+      // The parser's message is "line N: reason"; N is redone for the
+      // whole input.
+      absl::string_view msg = p.status().message();
+      const std::string prefix = absl::StrCat("line ", p.line(), ": ");
+      if (absl::StartsWith(msg, prefix)) msg.remove_prefix(prefix.size());
+      fail(p.line(), msg);
+      break;
+    }
     if (e != textparse::Entry::kSeries) continue;
     const std::optional<int64_t> ts = p.Timestamp();
     if (!ts) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("line ", p.line(), ": sample of ", p.Series(),
-                       " has no timestamp; backfill needs one"));
+      fail(p.line(), absl::StrCat("sample of ", p.Series(),
+                                  " has no timestamp; backfill needs one"));
+      break;
     }
     SeriesBuilder* sb = prev;
     if (!p.predicted()) {
       const absl::string_view key = p.Series();
       auto it = by_text.find(key);
       if (it != by_text.end()) {
-        sb = series[it->second].get();
+        sb = piece->series[it->second].get();
       } else {
         absl::StatusOr<Labels> labels = p.BuildLabels();
         if (!labels.ok()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("line ", p.line(), ": ", labels.status().message()));
+          fail(p.line(), labels.status().message());
+          break;
         }
         absl::Status valid = ValidateSeriesLabels(*labels);
         if (!valid.ok()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("line ", p.line(), ": ", valid.message()));
+          fail(p.line(), valid.message());
+          break;
         }
         auto [li, inserted] = by_labels.try_emplace(
-            *labels, static_cast<uint32_t>(series.size()));
+            *labels, static_cast<uint32_t>(piece->series.size()));
         if (inserted) {
-          series.push_back(std::make_unique<SeriesBuilder>(*std::move(labels)));
+          piece->series.push_back(
+              std::make_unique<SeriesBuilder>(*std::move(labels)));
         }
         by_text.emplace(std::string(key), li->second);
-        sb = series[li->second].get();
+        sb = piece->series[li->second].get();
       }
       prev = sb;
       prev_text = key;
       if (release) {
-        const size_t at = static_cast<size_t>(key.data() - text.data());
-        if (at >= next_release) {
-          release(at - (size_t{1} << 20));
-          next_release = at + (size_t{64} << 20);
+        const size_t at = static_cast<size_t>(key.data() - piece->text.data());
+        if (at >= released + 2 * kReleaseStep) {
+          // A margin behind the current line, which prev_text points into.
+          const size_t upto = at - kReleaseStep;
+          release(piece->offset + released, piece->offset + upto);
+          released = upto;
         }
       }
     }
     if (*ts < cutoff) {
-      ++stats.out_of_bounds;
+      ++piece->out_of_bounds;
       continue;
     }
-    encode.Add(sb, *ts, p.Value());
+    sb->Add(*ts, p.Value(), &piece->duplicates, &piece->conflict);
   }
-  encode.Finish();
-  stats.duplicates += encode.duplicates();
-  // A parse error anywhere wins over a conflicting duplicate: the file is
-  // wrong before its data is.
-  if (!encode.conflict().ok()) return encode.conflict();
+}
+
+// Below this an input is parsed by one thread.
+constexpr size_t kMinPieceBytes = size_t{1} << 20;
+
+absl::StatusOr<ImportStats> Import(DB* db, absl::string_view text,
+                                   textparse::Format format,
+                                   const ReleaseFn& release) {
+  // One piece per core, cut after a newline.
+  size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min<size_t>(threads, 8);
+  threads =
+      std::max<size_t>(1, std::min(threads, text.size() / kMinPieceBytes));
+  std::vector<Piece> pieces;
+  size_t begin = 0;
+  for (size_t i = 1; i <= threads && begin < text.size(); ++i) {
+    size_t end = text.size();
+    if (i < threads) {
+      const size_t target = std::max(begin, text.size() / threads * i);
+      const size_t nl = text.find('\n', target);
+      end = nl == absl::string_view::npos ? text.size() : nl + 1;
+    }
+    Piece piece;
+    piece.text = text.substr(begin, end - begin);
+    piece.offset = begin;
+    pieces.push_back(std::move(piece));
+    begin = end;
+  }
+  if (pieces.empty()) pieces.emplace_back();  // empty input: one empty piece
+  pieces.back().last = true;
+
+  const int64_t cutoff = db->RetentionCutoff();
+  std::vector<std::thread> workers;
+  for (size_t i = 1; i < pieces.size(); ++i) {
+    workers.emplace_back(ParsePiece, &pieces[i], format, cutoff,
+                         std::cref(release));
+  }
+  ParsePiece(&pieces[0], format, cutoff, release);
+  for (std::thread& w : workers) w.join();
+
+  ImportStats stats;
+  // The first parse error in input order wins over everything else: the
+  // file is wrong before its data is.
+  for (const Piece& piece : pieces) {
+    if (piece.error.ok()) continue;
+    const int64_t lines_before =
+        std::count(text.begin(), text.begin() + piece.offset, '\n');
+    return absl::Status(piece.error.code(),
+                        absl::StrCat("line ", lines_before + piece.error_line,
+                                     ": ", piece.error.message()));
+  }
+  for (const Piece& piece : pieces) {
+    if (!piece.conflict.ok()) return piece.conflict;
+  }
+
+  // Series in order of first appearance in the whole input; a series seen
+  // by several pieces gets the later pieces' samples appended.
+  std::vector<std::unique_ptr<SeriesBuilder>> series;
+  absl::flat_hash_map<Labels, size_t> index;
+  for (Piece& piece : pieces) {
+    stats.out_of_bounds += piece.out_of_bounds;
+    stats.duplicates += piece.duplicates;
+    for (std::unique_ptr<SeriesBuilder>& sb : piece.series) {
+      auto [it, inserted] = index.try_emplace(sb->labels(), series.size());
+      if (inserted) {
+        series.push_back(std::move(sb));
+      } else {
+        series[it->second]->Absorb(sb.get());
+        sb.reset();
+      }
+    }
+  }
 
   std::vector<std::pair<Labels, std::vector<ChunkPtr>>> batch;
   batch.reserve(series.size());
@@ -379,13 +422,12 @@ absl::StatusOr<ImportStats> ImportOpenMetricsFile(DB* db,
   const char* base = static_cast<const char*>(map);
   // Pages the parser has passed are dropped from the mapping (they stay
   // in the page cache), so the resident size does not grow with the file.
-  size_t released = 0;
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  auto release = [&](size_t upto) {
-    upto -= upto % page;
-    if (upto <= released) return;
-    madvise(const_cast<char*>(base) + released, upto - released, MADV_DONTNEED);
-    released = upto;
+  auto release = [&](size_t from, size_t to) {
+    from = (from + page - 1) / page * page;
+    to -= to % page;
+    if (to <= from) return;
+    madvise(const_cast<char*>(base) + from, to - from, MADV_DONTNEED);
   };
   absl::StatusOr<ImportStats> result =
       Import(db, absl::string_view(base, size), textparse::Format::kOpenMetrics,

@@ -207,6 +207,58 @@ TEST(ImportTest, UnsortedAndDuplicates) {
   EXPECT_EQ(ReadAll(db.get()).count("m{job=\"j\", s=\"3\"}"), 0u);
 }
 
+// Inputs over a few MB are parsed as pieces on several threads; a series
+// whose samples are in several pieces is joined: in order, going back in
+// time, repeated or conflicting across the seam.
+TEST(ImportTest, SeriesAcrossPieces) {
+  std::string filler;
+  for (int i = 0; filler.size() < (size_t{6} << 20); ++i) {
+    absl::StrAppend(&filler, "filler{k=\"", i % 10, "\"} ", i, " ", 1000 + i,
+                    "\n");
+  }
+  std::vector<int64_t> times;
+  std::string head, tail;
+  for (int i = 0; i < 400; ++i) times.push_back(5'000'000 + i * 1000);
+  // Samples 200..399 first, then 0..199 at the end, then a repeat.
+  for (int i = 200; i < 400; ++i) head += Line(1, times[i], Value(1, i));
+  for (int i = 0; i < 200; ++i) tail += Line(1, times[i], Value(1, i));
+  tail += Line(1, times[250], Value(1, 250));
+  // Series 2 is in order across the seam.
+  for (int i = 0; i < 300; ++i) head += Line(2, times[i], Value(2, i));
+  for (int i = 300; i < 400; ++i) tail += Line(2, times[i], Value(2, i));
+  {
+    auto db = Open();
+    auto st = ImportOpenMetrics(db.get(), head + filler + tail + "# EOF\n");
+    ASSERT_TRUE(st.ok()) << st.status();
+    EXPECT_EQ(st->duplicates, 1);
+    EXPECT_EQ(st->series, 12);
+    auto all = ReadAll(db.get());
+    ExpectSeries(all["m{job=\"j\", s=\"1\"}"], 1, times);
+    ExpectSeries(all["m{job=\"j\", s=\"2\"}"], 2, times);
+    std::vector<Sample> f = Read(db.get(), "filler");
+    int64_t n = 0;
+    for (const auto& [labels, samples] : all) {
+      if (labels.find("filler") != std::string::npos) n += samples.size();
+    }
+    EXPECT_EQ(static_cast<size_t>(n), f.size());
+    EXPECT_EQ(st->samples, n + 800);
+  }
+  {
+    auto db = Open();
+    auto st = ImportOpenMetrics(
+        db.get(), head + filler + Line(2, times[10], 42) + "# EOF\n");
+    EXPECT_EQ(ClassifyAppendError(st.status()), AppendError::kDuplicate)
+        << st.status();
+    // "# EOF" before the end, far from it.
+    st = ImportOpenMetrics(db.get(), head + "# EOF\n" + filler + "# EOF\n");
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.status().message().find("line 502: unexpected content"),
+              std::string::npos)
+        << st.status();
+    EXPECT_TRUE(ReadAll(db.get()).empty());
+  }
+}
+
 // A malformed line at the end of a large input (parsed after most of the
 // data was already encoded) names its line and leaves the stored data as
 // it was, also after reopening.

@@ -117,6 +117,11 @@ class Parser {
   Entry NextPredicted(absl::string_view expected_series);
   // True when the last entry came from NextPredicted()'s fast path.
   bool predicted() const { return predicted_; }
+  // True when every line of the input has been read. The importer parses a
+  // large input as line-aligned pieces on several threads; a piece that is
+  // not the input's end stops here instead of asking Next() for the
+  // OpenMetrics "# EOF" that only the last piece has.
+  bool AtEnd() const { return pos_ >= end_; }
 
   // OK unless Next() returned kInvalid; the message starts with
   // "line N: ".
