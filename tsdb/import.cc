@@ -195,11 +195,20 @@ struct Piece {
   int64_t error_line = 0;
 };
 
+constexpr uint32_t kNone = ~uint32_t{0};
+
 void ParsePiece(Piece* piece, textparse::Format format, int64_t cutoff,
                 const ReleaseFn& release) {
   // Two indexes: the exact `name{labels}` bytes of a line (most lines of a
   // series are spelled alike, and a hit skips label parsing and sorting),
   // and the label set, which merges different spellings of one series.
+  struct Spelling {
+    std::string text;
+    uint32_t series;
+    // The spelling of the line that followed this one last time.
+    uint32_t next = kNone;
+  };
+  std::vector<Spelling> spellings;
   absl::flat_hash_map<std::string, uint32_t> by_text;
   absl::flat_hash_map<Labels, uint32_t> by_labels;
   textparse::Parser p(piece->text, format);
@@ -207,17 +216,24 @@ void ParsePiece(Piece* piece, textparse::Format format, int64_t cutoff,
     piece->error = absl::InvalidArgumentError(reason);
     piece->error_line = line;
   };
-  // The series of the previous line: a line of the same series (same
-  // bytes) is recognized by one compare inside the parser, which then
-  // parses only value and timestamp.
-  absl::string_view prev_text;
-  SeriesBuilder* prev = nullptr;
+  // Each line's series is predicted, and a right guess is confirmed by one
+  // compare inside the parser, which then parses only value and timestamp.
+  // The guess: the previous line's series while lines repeat a series
+  // (each series' lines together), else the series that followed the
+  // previous one last time (series interleaved in a repeating order, as in
+  // a dump of scrapes). Only a wrong guess costs a lookup.
+  uint32_t prev = kNone;
+  bool repeating = false;
   constexpr size_t kReleaseStep = size_t{8} << 20;
   size_t released = 0;  // within the piece
   for (;;) {
     if (!piece->last && p.AtEnd()) break;
+    uint32_t guess = prev;
+    if (prev != kNone && !repeating && spellings[prev].next != kNone) {
+      guess = spellings[prev].next;
+    }
     const textparse::Entry e =
-        prev == nullptr ? p.Next() : p.NextPredicted(prev_text);
+        guess == kNone ? p.Next() : p.NextPredicted(spellings[guess].text);
     if (e == textparse::Entry::kEOF) {
       // "# EOF" must be the input's last line; later pieces are not empty.
       if (!piece->last && format == textparse::Format::kOpenMetrics) {
@@ -241,12 +257,12 @@ void ParsePiece(Piece* piece, textparse::Format format, int64_t cutoff,
                                   " has no timestamp; backfill needs one"));
       break;
     }
-    SeriesBuilder* sb = prev;
+    const absl::string_view key = p.Series();
+    uint32_t cur = guess;
     if (!p.predicted()) {
-      const absl::string_view key = p.Series();
       auto it = by_text.find(key);
       if (it != by_text.end()) {
-        sb = piece->series[it->second].get();
+        cur = it->second;
       } else {
         absl::StatusOr<Labels> labels = p.BuildLabels();
         if (!labels.ok()) {
@@ -264,19 +280,21 @@ void ParsePiece(Piece* piece, textparse::Format format, int64_t cutoff,
           piece->series.push_back(
               std::make_unique<SeriesBuilder>(*std::move(labels)));
         }
-        by_text.emplace(std::string(key), li->second);
-        sb = piece->series[li->second].get();
+        cur = static_cast<uint32_t>(spellings.size());
+        spellings.push_back(Spelling{std::string(key), li->second});
+        by_text.emplace(std::string(key), cur);
       }
-      prev = sb;
-      prev_text = key;
-      if (release) {
-        const size_t at = static_cast<size_t>(key.data() - piece->text.data());
-        if (at >= released + 2 * kReleaseStep) {
-          // A margin behind the current line, which prev_text points into.
-          const size_t upto = at - kReleaseStep;
-          release(piece->offset + released, piece->offset + upto);
-          released = upto;
-        }
+    }
+    if (prev != kNone && cur != prev) spellings[prev].next = cur;
+    repeating = cur == prev;
+    prev = cur;
+    SeriesBuilder* sb = piece->series[spellings[cur].series].get();
+    if (release) {
+      const size_t at = static_cast<size_t>(key.data() - piece->text.data());
+      if (at >= released + 2 * kReleaseStep) {
+        const size_t upto = at - kReleaseStep;
+        release(piece->offset + released, piece->offset + upto);
+        released = upto;
       }
     }
     if (*ts < cutoff) {

@@ -138,6 +138,39 @@ TEST(ImportTest, InterleavedSeriesExact) {
   EXPECT_TRUE(report->ok());
 }
 
+// One series spelled several ways (label order, an empty label, which
+// means absent) in a repeating order, next to another series.
+TEST(ImportTest, SpellingsOfOneSeries) {
+  auto db = Open();
+  std::string text;
+  for (int i = 0; i < 3000; ++i) {
+    const int64_t t = 1'000 + i * 15;
+    switch (i % 3) {
+      case 0:
+        absl::StrAppend(&text, "x{a=\"1\",b=\"2\"} ", i, " ", t, "\n");
+        break;
+      case 1:
+        absl::StrAppend(&text, "x{b=\"2\",a=\"1\"} ", i, " ", t, "\n");
+        break;
+      default:
+        absl::StrAppend(&text, "x{b=\"2\",c=\"\",a=\"1\"} ", i, " ", t, "\n");
+    }
+    absl::StrAppend(&text, "y ", i, " ", t, "\n");
+  }
+  text += "# EOF\n";
+  auto st = ImportOpenMetrics(db.get(), text);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->series, 2);
+  for (const char* name : {"x", "y"}) {
+    std::vector<Sample> got = Read(db.get(), name);
+    ASSERT_EQ(got.size(), 3000u) << name;
+    for (int i = 0; i < 3000; ++i) {
+      ASSERT_EQ(got[i].t, (1'000 + i * 15) * 1000) << name;
+      ASSERT_EQ(got[i].v, i) << name;
+    }
+  }
+}
+
 // One series' lines spread thinly over a large input whose other lines
 // belong to other series (so also across any split of the input between
 // threads), some of them out of time order.
