@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 
 namespace vigil::tsdb {
@@ -172,14 +174,27 @@ bool Head::SameLabels(const MemSeries& s, const Labels& labels) const {
   return true;
 }
 
+MemSeries* MemSeries::New(SeriesRef r, uint64_t h,
+                          absl::Span<const uint32_t> syms) {
+  static_assert(sizeof(MemSeries) % alignof(uint32_t) == 0,
+                "the ids follow the object");
+  void* p = ::operator new(sizeof(MemSeries) + syms.size() * sizeof(uint32_t));
+  uint32_t* ids =
+      reinterpret_cast<uint32_t*>(static_cast<char*>(p) + sizeof(MemSeries));
+  if (!syms.empty()) {
+    std::memcpy(ids, syms.data(), syms.size() * sizeof(uint32_t));
+  }
+  return new (p) MemSeries(r, h, ids, syms.size());
+}
+
 MemSeries* Head::Insert(SeriesRef ref, uint64_t hash, const Labels& labels) {
-  std::vector<uint32_t> syms;
+  absl::InlinedVector<uint32_t, 32> syms;
   syms.reserve(2 * labels.size());
   for (const Label& l : labels) {
     syms.push_back(symbols_.Intern(l.name));
     syms.push_back(symbols_.Intern(l.value));
   }
-  MemSeries* s = new MemSeries(ref, hash, std::move(syms));
+  MemSeries* s = MemSeries::New(ref, hash, syms);
   std::atomic<MemSeries*>* slot = RefSlot(ref, /*create=*/true);
   if (slot == nullptr) {
     // More than 2^32 refs; cannot happen in practice.
@@ -268,10 +283,9 @@ void Head::CreateBatch(absl::Span<const SeriesInit> batch, MemSeries** out) {
     }
     is_new[i] = true;
     const uint64_t hash = HashLabelViews(init.labels, init.num_labels);
-    MemSeries* s =
-        new MemSeries(init.ref, hash,
-                      std::vector<uint32_t>(ids.begin() + first[i],
-                                            ids.begin() + first[i + 1]));
+    MemSeries* s = MemSeries::New(
+        init.ref, hash,
+        absl::MakeConstSpan(ids.data() + first[i], first[i + 1] - first[i]));
     std::atomic<MemSeries*>* slot = RefSlot(init.ref, /*create=*/true);
     if (slot == nullptr) std::abort();  // more than 2^32 refs
     slot->store(s, std::memory_order_release);

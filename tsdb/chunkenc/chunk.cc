@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 
 #include "absl/strings/str_cat.h"
 #include "tsdb/chunkenc/decimal.h"
@@ -261,7 +262,59 @@ inline uint64_t LoadBigEndian64(const unsigned char* p) {
 // ---------------------------------------------------------------------------
 // ChunkEncoder
 
-ChunkEncoder::ChunkEncoder() : buf_(2, '\0') {}
+ChunkEncoder::Buffer::Buffer(Buffer&& o) noexcept
+    : size_(o.size_), cap_(o.cap_) {
+  std::memcpy(inline_, o.inline_, kInline);  // the pointer or the bytes
+  o.size_ = 0;
+  o.cap_ = kInline;
+  std::memset(o.inline_, 0, kInline);
+}
+
+ChunkEncoder::Buffer& ChunkEncoder::Buffer::operator=(Buffer&& o) noexcept {
+  if (this != &o) {
+    if (cap_ > kInline) std::free(heap_);
+    size_ = o.size_;
+    cap_ = o.cap_;
+    std::memcpy(inline_, o.inline_, kInline);
+    o.size_ = 0;
+    o.cap_ = kInline;
+    std::memset(o.inline_, 0, kInline);
+  }
+  return *this;
+}
+
+void ChunkEncoder::Buffer::Grow(size_t need) {
+  // About 1.5x, rounded up to what glibc's malloc hands out anyway
+  // (16-byte classes minus its 8-byte header), at least 24.
+  size_t cap = std::max<size_t>(need, cap_ + cap_ / 2);
+  cap = std::max<size_t>(((cap + 8 + 15) & ~size_t{15}) - 8, 24);
+  char* p;
+  if (cap_ > kInline) {
+    p = static_cast<char*>(std::realloc(heap_, cap));
+  } else {
+    p = static_cast<char*>(std::malloc(cap));
+    if (p != nullptr) std::memcpy(p, inline_, size_);
+  }
+  if (p == nullptr) throw std::bad_alloc();
+  heap_ = p;
+  cap_ = static_cast<uint32_t>(cap);
+}
+
+void ChunkEncoder::Buffer::AppendZeros(size_t n) {
+  if (size_ + n > cap_) Grow(size_ + n);
+  std::memset(data() + size_, 0, n);
+  size_ += static_cast<uint32_t>(n);
+}
+
+void ChunkEncoder::Buffer::InsertZerosAtFront(size_t n) {
+  if (size_ + n > cap_) Grow(size_ + n);
+  char* d = data();
+  std::memmove(d + n, d, size_);
+  std::memset(d, 0, n);
+  size_ += static_cast<uint32_t>(n);
+}
+
+ChunkEncoder::ChunkEncoder() { buf_.AppendZeros(2); }
 
 size_t ChunkEncoder::size_bytes() const { return buf_.size(); }
 
@@ -348,7 +401,7 @@ void ChunkEncoder::WriteHeader() {
   }
   if (header_len_ == 2) {
     // Widening moves the stream once, at 32768 samples.
-    buf_.insert(0, 2, '\0');
+    buf_.InsertZerosAtFront(2);
     header_len_ = 4;
     if (t_run_len_ > 0) t_run_pos_ += 16;
     if (v_run_len_ > 0) v_run_pos_ += 16;
@@ -402,7 +455,7 @@ void ChunkEncoder::RewriteBits(size_t pos, uint64_t bits, int n) {
 // run (and nothing else must be written for it).
 void ChunkEncoder::StartOrExtendRun(bool zero, bool* flag_next,
                                     uint16_t* run_len, uint8_t* run_bits,
-                                    size_t* run_pos, bool resume,
+                                    uint32_t* run_pos, bool resume,
                                     bool* in_run) {
   *in_run = false;
   if (*run_len > 0 && *run_len < RunMax(*run_bits) && zero) {
@@ -422,7 +475,7 @@ void ChunkEncoder::StartOrExtendRun(bool zero, bool* flag_next,
   if (flag) {
     WriteBits(zero ? 1 : 0, 1);
     if (zero) {
-      *run_pos = BitSize();
+      *run_pos = static_cast<uint32_t>(BitSize());
       *run_len = 1;
       WriteBits(1, *run_bits);
       *in_run = true;
@@ -475,7 +528,6 @@ void ChunkEncoder::Append(int64_t t, double v) {
       AppendValue(v);
     }
   }
-  max_time_ = t;
   ++num_samples_;
   WriteHeader();
 }

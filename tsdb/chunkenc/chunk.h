@@ -18,6 +18,8 @@
 #define VIGIL_TSDB_CHUNKENC_CHUNK_H_
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -40,7 +42,8 @@ class ChunkEncoder {
 
   int num_samples() const { return num_samples_; }
   int64_t min_time() const { return min_time_; }
-  int64_t max_time() const { return max_time_; }
+  // The last appended t (prev_t_ holds it; 0 before the first sample).
+  int64_t max_time() const { return static_cast<int64_t>(prev_t_); }
   // Current encoded size in bytes (what Bytes() would return).
   size_t size_bytes() const;
 
@@ -59,7 +62,7 @@ class ChunkEncoder {
   size_t BitSize() const;
   void RewriteBits(size_t pos, uint64_t bits, int n);
   void StartOrExtendRun(bool zero, bool* flag_next, uint16_t* run_len,
-                        uint8_t* run_bits, size_t* run_pos, bool resume,
+                        uint8_t* run_bits, uint32_t* run_pos, bool resume,
                         bool* in_run);
   void AppendTimestamp(int64_t t);
   bool DecimalAtScale(double v, uint64_t* m);
@@ -70,11 +73,50 @@ class ChunkEncoder {
   void EnterDecimal(int scale, uint64_t m);
   void EnterFloat(uint64_t bits);
 
-  std::string buf_;
-  int num_samples_ = 0;
+  // The encoded bytes: up to 8 inline, then one heap block grown by about
+  // 1.5x in malloc's size classes. Every series has an open chunk, so this
+  // is 16 bytes instead of std::string's 32, with less slack than its
+  // doubling.
+  class Buffer {
+   public:
+    Buffer() { std::memset(inline_, 0, kInline); }
+    Buffer(Buffer&& o) noexcept;
+    Buffer& operator=(Buffer&& o) noexcept;
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer() {
+      if (cap_ > kInline) std::free(heap_);
+    }
+    char* data() { return cap_ > kInline ? heap_ : inline_; }
+    const char* data() const { return cap_ > kInline ? heap_ : inline_; }
+    size_t size() const { return size_; }
+    char& operator[](size_t i) { return data()[i]; }
+    char& back() { return data()[size_ - 1]; }
+    void append(const char* p, size_t n) {
+      if (size_ + n > cap_) Grow(size_ + n);
+      std::memcpy(data() + size_, p, n);
+      size_ += static_cast<uint32_t>(n);
+    }
+    // Appends n zero bytes.
+    void AppendZeros(size_t n);
+    // Inserts n zero bytes at the front.
+    void InsertZerosAtFront(size_t n);
+
+   private:
+    static constexpr uint32_t kInline = 8;
+    void Grow(size_t need);
+    uint32_t size_ = 0;
+    uint32_t cap_ = kInline;
+    union {
+      char inline_[kInline];
+      char* heap_;
+    };
+  };
+
+  // Fields by size, largest first, so the state packs without padding.
+  Buffer buf_;
   int64_t min_time_ = 0;
-  int64_t max_time_ = 0;
-  // Timestamps: grid predictor.
+  // Timestamps: grid predictor. prev_t_ is also max_time().
   uint64_t prev_t_ = 0;
   uint64_t grid_t_ = 0;    // where the last sample should have been
   uint64_t interval_ = 0;  // expected distance between samples
@@ -85,9 +127,19 @@ class ChunkEncoder {
   uint64_t prev_int_ = 0;   // decimal mode: previous mantissa >> shift_
   uint64_t avg_delta_ = 0;  // decimal mode: smoothed delta, 4 fraction bits
   uint64_t v_stats_[4] = {0, 0, 0, 0};
-  int32_t predictor_score_ = 0;   // < 0: previous + average delta wins
+  // One-entry cache of DecimalAtScale (each value is probed twice).
+  uint64_t probe_bits_ = 0;
+  uint64_t probe_m_ = 0;
+  int num_samples_ = 0;
+  int32_t predictor_score_ = 0;  // < 0: previous + average delta wins
+  // Runs of zero timestamp / value residuals (see StartOrExtendRun): bit
+  // position of the open run's count field.
+  uint32_t t_run_pos_ = 0;
+  uint32_t v_run_pos_ = 0;
   uint16_t decimal_backoff_ = 0;  // float mode: samples until next probe
   uint16_t decimal_backoff_len_ = 1;
+  uint16_t t_run_len_ = 0;  // length of the open run, 0 if none
+  uint16_t v_run_len_ = 0;
   uint8_t bit_pos_ = 0;  // bits used in buf_.back(); 0 = full
   uint8_t header_len_ = 2;
   uint8_t leading_ = 0xff;
@@ -98,18 +150,10 @@ class ChunkEncoder {
   uint8_t tz_run_min_ = 64;  // encoder-only: shift_ probing
   uint8_t tz_run_count_ = 0;
   bool last_was_exception_ = false;
-  // Runs of zero timestamp / value residuals (see StartOrExtendRun).
   bool t_flag_next_ = false;  // the next timestamp code has a run flag
   bool v_flag_next_ = false;
-  uint16_t t_run_len_ = 0;  // length of the open run, 0 if none
-  uint16_t v_run_len_ = 0;
-  size_t t_run_pos_ = 0;  // bit position of the open run's count field
-  size_t v_run_pos_ = 0;
   uint8_t t_run_bits_ = 8;  // width of the open (or next) run's count
   uint8_t v_run_bits_ = 8;
-  // One-entry cache of DecimalAtScale (each value is probed twice).
-  uint64_t probe_bits_ = 0;
-  uint64_t probe_m_ = 0;
   int8_t probe_scale_ = -1;
   bool probe_ok_ = false;
 };
