@@ -713,8 +713,10 @@ absl::Status HttpClient::Do(const Request& request, Response* response) {
     Request r = *current;
     r.url = std::move(next);
     // The remaining time: the request's timeout covers all hops.
-    r.timeout = request.timeout - (absl::Now() - start);
-    if (r.timeout <= absl::ZeroDuration()) {
+    const bool bounded = request.timeout > absl::ZeroDuration() &&
+                         request.timeout != absl::InfiniteDuration();
+    if (bounded) r.timeout = request.timeout - (absl::Now() - start);
+    if (bounded && r.timeout <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError(absl::StrCat(
           what, ": context deadline exceeded (following redirects after ",
           absl::FormatDuration(request.timeout), ")"));

@@ -139,8 +139,11 @@ absl::Status OAuth2TokenSource::Fetch(const std::string& secret,
     style_ = 1;
     return s;
   }
-  absl::Duration left = timeout - (absl::Now() - start);
-  if (left <= absl::ZeroDuration()) return s;
+  absl::Duration left = timeout;
+  if (timeout > absl::ZeroDuration() && timeout != absl::InfiniteDuration()) {
+    left = timeout - (absl::Now() - start);
+    if (left <= absl::ZeroDuration()) return s;
+  }
   absl::Status p = FetchWithStyle(secret, /*in_params=*/true, left);
   if (p.ok()) style_ = 2;
   return p;

@@ -273,6 +273,20 @@ TEST(RedirectTest, CredentialsAreNotSentToAnotherHost) {
   EXPECT_EQ(r[1].Header("authorization"), "");
 }
 
+TEST(RedirectTest, RequestWithoutTimeoutFollowsRedirects) {
+  TestServer srv({}, [&](const TestServer::Request& r) {
+    if (r.target == "/old") return Redirect(302, "/new");
+    return Ok("new");
+  });
+  std::shared_ptr<HttpClient> c = NewClient();
+  Request req = Get(srv.url("/old"));
+  req.timeout = absl::ZeroDuration();  // no deadline
+  Response resp;
+  absl::Status s = c->Do(req, &resp);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(resp.body, "new");
+}
+
 TEST(RedirectTest, StopsAfterTenRedirects) {
   std::atomic<int> hits{0};
   TestServer srv({}, [&](const TestServer::Request&) {
