@@ -1482,19 +1482,28 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
     return absl::Status(s.code(),
                         absl::StrCat(path, ": ", where, ": ", s.message()));
   };
+  // The client's own tls_config and its oauth2 token endpoint's.
+  auto check_client = [&](const HttpClientConfig& h, const std::string& where) {
+    absl::Status s = check(h.tls_config, where);
+    if (s.ok() && h.oauth2) {
+      s = check(h.oauth2->tls_config, absl::StrCat(where, " oauth2"));
+    }
+    return s;
+  };
   for (const ScrapeConfig& sc : cfg->scrape_configs) {
-    absl::Status s = check(sc.tls_config, absl::StrCat("scrape_configs job \"",
-                                                       sc.job_name, "\""));
+    absl::Status s = check_client(
+        sc, absl::StrCat("scrape_configs job \"", sc.job_name, "\""));
     if (!s.ok()) return s;
   }
   for (size_t i = 0; i < cfg->alerting.alertmanagers.size(); ++i) {
-    absl::Status s = check(cfg->alerting.alertmanagers[i].tls_config,
-                           absl::StrCat("alerting.alertmanagers[", i, "]"));
+    absl::Status s =
+        check_client(cfg->alerting.alertmanagers[i],
+                     absl::StrCat("alerting.alertmanagers[", i, "]"));
     if (!s.ok()) return s;
   }
   for (const RemoteWriteConfig& rw : cfg->remote_write) {
     absl::Status s =
-        check(rw.tls_config, absl::StrCat("remote_write \"", rw.url, "\""));
+        check_client(rw, absl::StrCat("remote_write \"", rw.url, "\""));
     if (!s.ok()) return s;
   }
   return cfg;

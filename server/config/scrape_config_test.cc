@@ -1,6 +1,8 @@
 // The scrape_config fields users bring from Prometheus 2.42's
 // prometheus.yml: what each parses to, its default, and how errors name
 // file, line and place.
+#include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -312,6 +314,22 @@ TEST(ScrapeConfigTest, OAuth2ParsesAndShowsAsPrometheus242) {
       insecure_skip_verify: true
   follow_redirects: true
 )"));
+}
+
+TEST(ScrapeConfigTest, LoadChecksTheOAuth2TokenEndpointsTlsFiles) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = tmp != nullptr ? tmp : "/tmp";
+  const std::string path = dir + "/oauth2_tls.yml";
+  std::ofstream(path) << "scrape_configs:\n- job_name: a\n  oauth2:\n"
+                         "    client_id: x\n    client_secret: y\n"
+                         "    token_url: https://auth/token\n"
+                         "    tls_config:\n      ca_file: missing-ca.pem\n";
+  absl::StatusOr<Config> c = LoadConfigFile(path);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("scrape_configs job \"a\" oauth2: tls_config ca_file "
+                        "\"" +
+                        dir + "/missing-ca.pem\""));
 }
 
 TEST(ScrapeConfigTest, BadParamsAndLimits) {

@@ -350,6 +350,23 @@ TEST_F(LoopTest, BodySizeLimit) {
   EXPECT_EQ(Last("up"), 0);
 }
 
+TEST_F(LoopTest, HonorLabels) {
+  Reply(TestExporter::Ok("m{job=\"other\"} 1\n"));
+  for (bool honor : {false, true}) {
+    ScrapeOptions o;
+    o.honor_labels = honor;
+    std::unique_ptr<ScrapeLoop> loop = Loop(o);
+    ASSERT_TRUE(loop->ScrapeOnce(t0_ + absl::Seconds(honor ? 15 : 0)).ok());
+  }
+  // Without honor_labels the target's labels win and the exposed ones
+  // become exported_*; with it the exposed job wins and the target adds
+  // what the exposition lacks.
+  EXPECT_EQ(db_.Samples("m{exported_job=\"other\", instance=\"t\", job=\"j\"}")
+                .size(),
+            1u);
+  EXPECT_EQ(db_.Samples("m{instance=\"t\", job=\"other\"}").size(), 1u);
+}
+
 TEST_F(LoopTest, HonorTimestamps) {
   Reply(TestExporter::Ok("m 1 1600000000000\n"));
   for (bool honor : {true, false}) {
