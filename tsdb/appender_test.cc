@@ -114,5 +114,90 @@ TEST(AppenderTest, SmallBatchOnHighRefsDetectsRepeats) {
   EXPECT_EQ(Read(db.get(), 199999).size(), 2u);
 }
 
+// A large commit (beyond the size whose series the commit keeps in cache),
+// with some series repeated several times in it, in an order that is not
+// by ref: every sample is applied once, in order, and replays the same.
+TEST(AppenderTest, LargeUnsortedBatchWithRepeatsReplaysExactly) {
+  const std::string dir = TempDir("appender_blocks");
+  const std::string copy = TempDir("appender_blocks_copy");
+  constexpr int kSeries = 9000;  // > 8,192
+  auto expect = [&](DB* db) {
+    for (int i : {0, 1, 2047, 2048, 2049, 4095, 4096, 8999}) {
+      std::vector<Sample> got = Read(db, i);
+      const size_t want = i % 3 == 0 ? 4 : 2;
+      ASSERT_EQ(got.size(), want) << i;
+      for (size_t k = 0; k < got.size(); ++k) {
+        EXPECT_EQ(got[k].t, static_cast<int64_t>(k) * 1000) << i;
+        EXPECT_EQ(got[k].v, i + static_cast<double>(k)) << i;
+      }
+    }
+  };
+  {
+    auto db = *DB::Open(Opts(dir));
+    std::vector<SeriesRef> refs(kSeries, 0);
+    auto app = db->NewAppender();
+    for (int i = 0; i < kSeries; ++i) refs[i] = *app->Append(0, L(i), 0, i);
+    ASSERT_TRUE(app->Commit().ok());
+    app = db->NewAppender();
+    // Every series once in reverse ref order, then every third series
+    // twice more: the sorted batch has runs of 3 samples per such series.
+    for (int i = kSeries - 1; i >= 0; --i) {
+      ASSERT_TRUE(app->Append(refs[i], L(i), 1000, i + 1).ok());
+    }
+    for (int k = 2; k <= 3; ++k) {
+      for (int i = 0; i < kSeries; i += 3) {
+        ASSERT_TRUE(app->Append(refs[i], L(i), k * 1000, i + k).ok());
+      }
+    }
+    ASSERT_TRUE(app->Commit().ok());
+    EXPECT_EQ(db->Stats().samples_appended, kSeries * 2 + 2 * (kSeries / 3));
+    expect(db.get());
+    std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
+  }
+  auto db = *DB::Open(Opts(copy));
+  expect(db.get());
+}
+
+// Appenders on one thread reuse their buffers: a batch that switched to
+// map mode and was rolled back must not leave repeats or rejections behind
+// for the next batch, on the same DB or another one.
+TEST(AppenderTest, BuffersReusedAfterRollbackAndAcrossDBs) {
+  auto db1 = *DB::Open(Opts(""));
+  auto db2 = *DB::Open(Opts(""));
+  std::vector<SeriesRef> refs(100, 0);
+  {
+    auto app = db1->NewAppender();
+    for (int i = 0; i < 100; ++i) refs[i] = *app->Append(0, L(i), 0, 0);
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  {
+    auto app = db1->NewAppender();
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_TRUE(app->Append(refs[i], L(i), 1000, 1).ok());
+      ASSERT_TRUE(app->Append(refs[i], L(i), 2000, 2).ok());  // repeat
+    }
+    app->Rollback();
+  }
+  for (int round = 1; round <= 3; ++round) {
+    auto app = db1->NewAppender();
+    auto other = db2->NewAppender();  // a second live appender on the thread
+    for (int i = 0; i < 100; ++i) {
+      auto r = app->Append(refs[i], L(i), round * 1000, round);
+      ASSERT_TRUE(r.ok()) << round << " " << i << " " << r.status();
+      ASSERT_TRUE(other->Append(0, L(i), round * 1000, round).ok());
+    }
+    ASSERT_TRUE(other->Commit().ok());
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  for (DB* db : {db1.get(), db2.get()}) {
+    for (int i : {0, 63, 64, 99}) {
+      std::vector<Sample> got = Read(db, i);
+      ASSERT_EQ(got.size(), db == db1.get() ? 4u : 3u) << i;
+      EXPECT_EQ(got.back().t, 3000);
+      EXPECT_EQ(got.back().v, 3);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vigil::tsdb
