@@ -216,6 +216,11 @@ absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(
   db_opts.max_background_jobs = 2;
   db_opts.keep_log_file_num = 2;
   db_opts.max_total_wal_size = 64 << 20;
+  // Each open file writer (RocksDB's WAL, MANIFEST, SSTs being written)
+  // grows its buffer up to this; the 1 MiB default kept ~1 MiB resident
+  // for the WAL alone, while our writes to RocksDB are small (series
+  // definitions, meta, sealed chunks).
+  db_opts.writable_file_max_buffer_size = 256 << 10;
   // Open replays RocksDB's WAL into memtables; writing them out as L0
   // files during Open only delays readiness (they are flushed later).
   db_opts.avoid_flush_during_recovery = true;
@@ -636,14 +641,16 @@ namespace {
 // ingest can move (hard-link) them instead of copying. RocksDB only manages
 // files named like its own (NNNNNN.sst), so it leaves these alone; a crash
 // between writing and ingesting leaves them behind, and the next bulk load
-// removes them.
+// by another process removes them (files of this process may belong to a
+// concurrent bulk load; they are named vigil-bulk-<pid>-...).
 constexpr char kBulkFilePrefix[] = "vigil-bulk-";
 
 void RemoveBulkLeftovers(const std::string& dir) {
+  const std::string mine = absl::StrCat(kBulkFilePrefix, getpid(), "-");
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind(kBulkFilePrefix, 0) == 0) {
+    if (name.rfind(kBulkFilePrefix, 0) == 0 && name.rfind(mine, 0) != 0) {
       std::filesystem::remove(e.path(), ec);
     }
   }
