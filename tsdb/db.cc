@@ -428,6 +428,8 @@ class DBAppender : public Appender {
     // Append prefetches the series a few calls ahead. Its pointers may be
     // stale (series freed since); they are only prefetched, never read.
     std::vector<PendingSample> previous;
+    // Smaller batches committed since `previous` was taken.
+    int previous_kept = 0;
   };
   // How many Append calls ahead the previous batch's series is prefetched.
   static constexpr size_t kAppendPrefetch = 8;
@@ -556,7 +558,14 @@ class DBAppender : public Appender {
     // Bounded by the batch size (see MaybeSeen), so clearing it all costs
     // little next to the batch; rejected samples set bits too.
     std::fill(seen_.begin(), seen_.end(), 0);
-    if (!pending_.empty()) bufs_->previous.swap(pending_);
+    // A scrape loop's thread commits its target's samples and then a few
+    // report series (up, scrape_duration_seconds, ...): a much smaller
+    // batch does not replace the prediction, unless it keeps happening.
+    if (pending_.size() * 2 >= bufs_->previous.size() ||
+        ++bufs_->previous_kept > 4) {
+      bufs_->previous.swap(pending_);
+      bufs_->previous_kept = 0;
+    }
     pending_.clear();
     last_index_ = {};
     const size_t bytes = (pending_.capacity() + bufs_->previous.capacity()) *
