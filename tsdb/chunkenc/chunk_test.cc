@@ -634,9 +634,9 @@ TEST(ChunkTest, CorruptedSampleCountNeverOverAllocates) {
 // length (broken by jitter, gaps and interval changes), counters, gauges
 // and constant stretches, plus the rare codes (stale markers, more
 // decimals, huge jumps, NaN, a switch to float mode and back). DecodeRange
-// decodes such chunks in a loop of its own for the common samples and
-// hands every other sample to the general loop; it must give exactly the
-// samples Next() gives, for every window, also on corrupted copies.
+// decodes them in its own loop with the state in locals (the one any
+// faster decode path must replace); it must give exactly the samples
+// Next() gives, for every window, also on corrupted copies.
 TEST(ChunkTest, DecodeRangeMatchesNextOnScrapedDecimalSeries) {
   for (uint64_t seed = 0; seed < 400; ++seed) {
     std::mt19937_64 rng(seed + 91000);
