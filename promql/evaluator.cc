@@ -1670,12 +1670,18 @@ absl::StatusOr<Val> Evaluator::EvalAggregate(const AggregateExpr& a,
   }
 
   // Streaming aggregations: per (group, step) state, series-major loop.
-  std::vector<double> value(ng * n, 0), mean(ng * n, 0), count(ng * n, 0);
+  // Only avg/stddev/stdvar keep a running mean: for a wide range query
+  // these arrays are megabytes, zeroed on the (serial) main thread.
+  const bool has_mean = a.op == AggregateOp::kAvg ||
+                        a.op == AggregateOp::kStddev ||
+                        a.op == AggregateOp::kStdvar;
+  std::vector<double> value(ng * n, 0), count(ng * n, 0);
+  std::vector<double> mean(has_mean ? ng * n : 0, 0);
   for (size_t k = 0; k < in.series.size(); ++k) {
     const double* v = in.series[k].v.data();
     const size_t base = static_cast<size_t>(gid[k]) * n;
     double* val = value.data() + base;
-    double* mn = mean.data() + base;
+    double* mn = has_mean ? mean.data() + base : nullptr;
     double* cnt = count.data() + base;
     switch (a.op) {
       case AggregateOp::kSum:
