@@ -51,7 +51,7 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
       notifier::HttpRequest req;
       req.url = n.url;
       req.body = n.body;
-      req.tls = n.http.tls;
+      req.client.tls = n.http.tls;
       if (!n.http.basic_auth_username.empty()) {
         req.headers.push_back(
             {"Authorization",
@@ -70,8 +70,14 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
   }
   {
     AlertingUpdate u;
-    u.alertmanager_urls = o.alertmanager_urls;
-    u.alertmanager_tls = o.alertmanager_tls;
+    for (const std::string& base : o.alertmanager_urls) {
+      std::string url = notifier::AlertsURL(base);
+      if (auto e = o.alertmanager_clients.find(base);
+          e != o.alertmanager_clients.end()) {
+        u.alertmanager_endpoints[url] = e->second;
+      }
+      u.alertmanager_urls.push_back(std::move(url));
+    }
     u.external_labels = o.rules.external_labels;
     s->Apply(std::move(u));
   }
@@ -119,11 +125,11 @@ absl::Status AlertingService::LoadRuleFiles(
 
 absl::StatusOr<AlertingUpdate> AlertingService::Prepare(
     std::vector<std::string> alertmanager_urls,
-    std::map<std::string, net::TlsOptions> alertmanager_tls,
+    AlertmanagerEndpoints alertmanager_endpoints,
     std::map<std::string, std::string> external_labels) const {
   AlertingUpdate u;
   u.alertmanager_urls = std::move(alertmanager_urls);
-  u.alertmanager_tls = std::move(alertmanager_tls);
+  u.alertmanager_endpoints = std::move(alertmanager_endpoints);
   u.external_labels = std::move(external_labels);
   if (dispatcher_) {
     absl::StatusOr<notifier::AlertmanagerConfig> c =
@@ -135,20 +141,19 @@ absl::StatusOr<AlertingUpdate> AlertingService::Prepare(
 }
 
 std::shared_ptr<notifier::Forwarder> AlertingService::MakeForwarder(
-    const std::vector<std::string>& urls,
-    std::map<std::string, net::TlsOptions> tls) {
+    const std::vector<std::string>& urls, AlertmanagerEndpoints endpoints) {
   if (urls.empty()) return nullptr;
   notifier::ForwarderOptions f;
   f.alertmanagers = urls;
-  f.tls = std::move(tls);
+  f.endpoints = std::move(endpoints);
   // Notify() has added the external labels already.
   return std::make_shared<notifier::Forwarder>(std::move(f), delivery_.get());
 }
 
-void AlertingService::SetAlertmanagers(
-    std::vector<std::string> urls, std::map<std::string, net::TlsOptions> tls) {
+void AlertingService::SetAlertmanagers(std::vector<std::string> urls,
+                                       AlertmanagerEndpoints endpoints) {
   std::shared_ptr<notifier::Forwarder> forwarder =
-      MakeForwarder(urls, std::move(tls));
+      MakeForwarder(urls, std::move(endpoints));
   absl::MutexLock l(&mu_);
   forwarder_ = std::move(forwarder);
   alertmanager_urls_ = std::move(urls);
@@ -156,7 +161,7 @@ void AlertingService::SetAlertmanagers(
 
 void AlertingService::Apply(AlertingUpdate update) {
   std::shared_ptr<notifier::Forwarder> forwarder = MakeForwarder(
-      update.alertmanager_urls, std::move(update.alertmanager_tls));
+      update.alertmanager_urls, std::move(update.alertmanager_endpoints));
   {
     absl::MutexLock l(&mu_);
     forwarder_ = std::move(forwarder);

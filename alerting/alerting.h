@@ -32,6 +32,10 @@
 
 namespace vigil::alerting {
 
+// Per Alertmanager: how it is reached, keyed by its alerts URL.
+using AlertmanagerEndpoints =
+    std::map<std::string, notifier::AlertmanagerEndpoint>;
+
 struct AlertingOptions {
   // Rule engine settings; `notify` is set by the service.
   RuleManagerOptions rules;
@@ -44,11 +48,12 @@ struct AlertingOptions {
   // Its notification log (what each receiver was told), so a restart does
   // not notify again (empty: memory only).
   std::string nflog_file;
-  // External Alertmanagers to forward to (may be combined with built-in).
+  // External Alertmanagers to forward to (may be combined with built-in),
+  // as base URLs: alerts go to <url>/api/v2/alerts.
   std::vector<std::string> alertmanager_urls;
-  // tls_config of those Alertmanagers, by URL as in alertmanager_urls
-  // (absent: default TLS settings).
-  std::map<std::string, net::TlsOptions> alertmanager_tls;
+  // Client settings of those Alertmanagers, keyed by base URL as in
+  // alertmanager_urls (absent: defaults).
+  std::map<std::string, notifier::AlertmanagerEndpoint> alertmanager_clients;
   notifier::DeliveryQueue::Options delivery;
   // Optional: also sees every batch the rule manager sends (Prometheus's
   // sendAlerts), after the built-in dispatcher and the forwarder. The rule
@@ -64,8 +69,10 @@ struct AlertingOptions {
 // alertmanager_config_file. Built by Prepare(), which reads and checks
 // everything, so that Apply() cannot fail.
 struct AlertingUpdate {
+  // Alerts URLs (notifier::AlertsURL), as Prometheus lists them on
+  // /api/v1/alertmanagers.
   std::vector<std::string> alertmanager_urls;
-  std::map<std::string, net::TlsOptions> alertmanager_tls;
+  AlertmanagerEndpoints alertmanager_endpoints;
   std::map<std::string, std::string> external_labels;
   // Set when the service has built-in routing.
   std::optional<notifier::AlertmanagerConfig> routing;
@@ -92,7 +99,7 @@ class AlertingService {
   // rule manager's alert state is untouched.
   absl::StatusOr<AlertingUpdate> Prepare(
       std::vector<std::string> alertmanager_urls,
-      std::map<std::string, net::TlsOptions> alertmanager_tls,
+      AlertmanagerEndpoints alertmanager_endpoints,
       std::map<std::string, std::string> external_labels) const;
   void Apply(AlertingUpdate update);
 
@@ -100,9 +107,9 @@ class AlertingService {
   // discovery found a different set between reloads); routing, external
   // labels and relabeling stay.
   void SetAlertmanagers(std::vector<std::string> urls,
-                        std::map<std::string, net::TlsOptions> tls);
+                        AlertmanagerEndpoints endpoints);
 
-  // The Alertmanager base URLs alerts are forwarded to now.
+  // The URLs alerts are forwarded to now (<base>/api/v2/alerts).
   std::vector<std::string> alertmanager_urls() const;
 
   // Background evaluation and dispatch.
@@ -126,8 +133,7 @@ class AlertingService {
   void Notify(const std::vector<Alert>& alerts);
   // Null when `urls` is empty.
   std::shared_ptr<notifier::Forwarder> MakeForwarder(
-      const std::vector<std::string>& urls,
-      std::map<std::string, net::TlsOptions> tls);
+      const std::vector<std::string>& urls, AlertmanagerEndpoints endpoints);
 
   AlertingOptions options_;
   std::unique_ptr<notifier::DeliveryQueue> delivery_;

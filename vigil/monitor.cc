@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "alerting/alerting.h"
 #include "alerting/clock.h"
 #include "alerting/notifier/config.h"
@@ -190,25 +191,80 @@ AlertmanagerGroups ResolveAlertmanagerGroups(const config::Config& cfg) {
   return once.Targets();
 }
 
-// The Alertmanagers as base URLs (scheme://address/path_prefix, as
-// Prometheus builds them) with their tls_config, appended to `urls`/`tls`.
+// Labels an Alertmanager target carries into its relabel_configs.
+constexpr char kSchemeLabel[] = "__scheme__";
+constexpr char kAlertsPathLabel[] = "__alerts_path__";
+
+// "/<prefix>/api/v2/alerts" (v1: /api/v1/alerts), cleaned as Go's
+// path.Join cleans it: Prometheus's initial __alerts_path__.
+std::string AlertsPath(const config::AlertmanagerConfig& am) {
+  std::string out;
+  for (absl::string_view part :
+       {absl::string_view(am.path_prefix), absl::string_view("api"),
+        absl::string_view(am.api_version), absl::string_view("alerts")}) {
+    for (absl::string_view seg : absl::StrSplit(part, '/', absl::SkipEmpty())) {
+      if (seg == ".") continue;
+      if (seg == "..") {
+        out.resize(out.rfind('/') == std::string::npos ? 0 : out.rfind('/'));
+        continue;
+      }
+      absl::StrAppend(&out, "/", seg);
+    }
+  }
+  return out;
+}
+
+// The Alertmanagers' alerts URLs with their client settings, appended to
+// `urls`/`endpoints`, as Prometheus's notifier builds them: each
+// discovered target gets __scheme__ and __alerts_path__, goes through the
+// entry's relabel_configs (a dropped target is not notified), and becomes
+// __scheme__://__address____alerts_path__.
 void AlertmanagerURLs(const std::vector<config::AlertmanagerConfig>& ams,
                       const AlertmanagerGroups& groups,
                       std::vector<std::string>* urls,
-                      std::map<std::string, net::TlsOptions>* tls) {
+                      alerting::AlertmanagerEndpoints* endpoints) {
   for (size_t i = 0; i < ams.size(); ++i) {
     const config::AlertmanagerConfig& am = ams[i];
     auto it = groups.find(absl::StrCat("config-", i));
     if (it == groups.end()) continue;
-    const net::TlsOptions am_tls = config::TlsOptionsFromConfig(am.tls_config);
+    alerting::notifier::AlertmanagerEndpoint endpoint;
+    endpoint.client = config::ClientOptionsFromConfig(am);
+    endpoint.timeout = am.timeout;
+    const std::string alerts_path = AlertsPath(am);
     for (const discovery::TargetGroup& g : it->second) {
       for (const tsdb::Labels& t : g.targets) {
-        std::string url = absl::StrCat(
-            am.scheme, "://", t.Get(discovery::kAddressLabel), am.path_prefix);
-        if (tls->count(url) == 0) urls->push_back(url);
-        (*tls)[url] = am_tls;
+        tsdb::LabelsBuilder b(t);
+        b.Set(kSchemeLabel, am.scheme);
+        b.Set(kAlertsPathLabel, alerts_path);
+        for (const tsdb::Label& l : g.labels) {
+          if (!t.Has(l.name)) b.Set(l.name, l.value);
+        }
+        if (!config::Relabel(am.relabel_configs, &b)) continue;
+        const absl::string_view address = b.Get(discovery::kAddressLabel);
+        if (address.empty()) continue;
+        std::string url = absl::StrCat(b.Get(kSchemeLabel), "://", address,
+                                       b.Get(kAlertsPathLabel));
+        if (endpoints->count(url) == 0) urls->push_back(url);
+        (*endpoints)[url] = endpoint;
       }
     }
+  }
+}
+
+// The embedder's Alertmanagers (MonitorPartsOptions: base URLs with TLS
+// settings) as alerts URLs.
+void PartsAlertmanagers(const MonitorPartsOptions& parts,
+                        std::vector<std::string>* urls,
+                        alerting::AlertmanagerEndpoints* endpoints) {
+  for (const std::string& base : parts.alertmanager_urls) {
+    std::string url = alerting::notifier::AlertsURL(base);
+    alerting::notifier::AlertmanagerEndpoint e;
+    if (auto t = parts.alertmanager_tls.find(base);
+        t != parts.alertmanager_tls.end()) {
+      e.client.tls = t->second;
+    }
+    if (endpoints->count(url) == 0) urls->push_back(url);
+    (*endpoints)[url] = std::move(e);
   }
 }
 
@@ -433,7 +489,9 @@ absl::Status Monitor::Impl::Init(MonitorStep* failed) {
   aopts.silences_file = parts_.silences_file;
   aopts.nflog_file = parts_.nflog_file;
   aopts.alertmanager_urls = parts_.alertmanager_urls;
-  aopts.alertmanager_tls = parts_.alertmanager_tls;
+  for (const auto& [base, tls] : parts_.alertmanager_tls) {
+    aopts.alertmanager_clients[base].client.tls = tls;
+  }
   aopts.observer = [this](const std::vector<alerting::Alert>& alerts) {
     Notify(alerts);
   };
@@ -574,17 +632,19 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg,
   // last, once nothing else can fail: a bad alertmanager.yml leaves the
   // old routing, Alertmanagers and external labels in place.
   *failed = MonitorStep::kAlerting;
-  std::vector<std::string> am_urls = parts_.alertmanager_urls;
-  std::map<std::string, net::TlsOptions> am_tls = parts_.alertmanager_tls;
+  std::vector<std::string> am_urls;
+  alerting::AlertmanagerEndpoints am_endpoints;
+  PartsAlertmanagers(parts_, &am_urls, &am_endpoints);
   AlertmanagerGroups am_groups = ResolveAlertmanagerGroups(*cfg);
-  AlertmanagerURLs(cfg->alerting.alertmanagers, am_groups, &am_urls, &am_tls);
+  AlertmanagerURLs(cfg->alerting.alertmanagers, am_groups, &am_urls,
+                   &am_endpoints);
   // The embedder's external labels, overridden by the config's.
   std::map<std::string, std::string> ext;
   if (!parts_.config_owns_external_labels) ext = base_external_labels_;
   for (const tsdb::Label& l : cfg->global.external_labels)
     ext[l.name] = l.value;
   absl::StatusOr<alerting::AlertingUpdate> update =
-      alerting_->Prepare(std::move(am_urls), std::move(am_tls), ext);
+      alerting_->Prepare(std::move(am_urls), std::move(am_endpoints), ext);
   if (!update.ok()) return update.status();
   if (!cfg->alerting.alert_relabel_configs.empty()) {
     update->relabel =
@@ -880,16 +940,17 @@ bool Monitor::Impl::UnsubscribeNotifications(int id) {
 
 void Monitor::Impl::OnAlertmanagerGroups(
     const std::string& job, std::vector<discovery::TargetGroup> groups) {
-  std::vector<std::string> urls = parts_.alertmanager_urls;
-  std::map<std::string, net::TlsOptions> tls = parts_.alertmanager_tls;
+  std::vector<std::string> urls;
+  alerting::AlertmanagerEndpoints endpoints;
+  PartsAlertmanagers(parts_, &urls, &endpoints);
   {
     std::lock_guard<std::mutex> lock(am_mu_);
     std::vector<discovery::TargetGroup>& known = am_groups_[job];
     if (known == groups) return;
     known = std::move(groups);
-    AlertmanagerURLs(am_configs_, am_groups_, &urls, &tls);
+    AlertmanagerURLs(am_configs_, am_groups_, &urls, &endpoints);
   }
-  alerting_->SetAlertmanagers(std::move(urls), std::move(tls));
+  alerting_->SetAlertmanagers(std::move(urls), std::move(endpoints));
 }
 
 absl::Status Monitor::Impl::Start() {

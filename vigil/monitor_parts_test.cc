@@ -242,6 +242,72 @@ std::string ForwardingConfig(const std::string& cluster,
                       "        - targets: ['", target, "']\n");
 }
 
+// An `alerting.alertmanagers` entry's http client settings, api_version and
+// relabel_configs apply as in Prometheus: basic_auth reaches the
+// Alertmanager, v1 posts to /api/v1/alerts, a target relabeling drops is
+// not notified, and __alerts_path__ can be rewritten.
+TEST(MonitorPartsTest, AlertmanagerClientSettingsAndRelabeling) {
+  alerting::notifier::WebhookReceiver kept, dropped, rewritten;
+  std::atomic<int64_t> now{kT0};
+  MonitorOptions o;
+  o.now_ms = [&now] { return now.load(); };
+  o.evaluation_interval = absl::Seconds(10);
+  absl::StatusOr<std::unique_ptr<Monitor>> m =
+      MonitorParts::Open(o, MonitorPartsOptions());
+  ASSERT_TRUE(m.ok()) << m.status();
+  Monitor* mon = m->get();
+  const std::string cfg = absl::StrCat(
+      "global:\n  evaluation_interval: 10s\n"
+      "alerting:\n  alertmanagers:\n"
+      "    - api_version: v1\n"
+      "      timeout: 3s\n"
+      "      basic_auth: {username: vigil, password: s3cret}\n"
+      "      static_configs:\n"
+      "        - targets: ['",
+      Target(kept), "', '", Target(dropped),
+      "']\n"
+      "      relabel_configs:\n"
+      "        - source_labels: [__address__]\n"
+      "          regex: '",
+      Target(dropped),
+      "'\n"
+      "          action: drop\n"
+      "    - path_prefix: /ignored\n"
+      "      static_configs:\n"
+      "        - targets: ['",
+      Target(rewritten),
+      "']\n"
+      "      relabel_configs:\n"
+      "        - target_label: __alerts_path__\n"
+      "          replacement: /custom/alerts\n");
+  ASSERT_TRUE(MonitorParts::ApplyConfig(mon, ParseOrDie(cfg)).ok());
+  EXPECT_EQ(MonitorParts::alerting(mon)->alertmanager_urls(),
+            (std::vector<std::string>{
+                "http://" + Target(kept) + "/api/v1/alerts",
+                "http://" + Target(rewritten) + "/custom/alerts"}));
+  ASSERT_TRUE(
+      mon->AddAlertRule("g", "Up", "signal > 0", absl::ZeroDuration()).ok());
+  for (int64_t t = kT0; t <= kT0 + 10'000; t += 10'000) {
+    now = t;
+    ASSERT_TRUE(mon->Append({{"__name__", "signal"}}, t, 1).ok());
+    ASSERT_TRUE(mon->EvaluateRulesNow(t).ok());
+  }
+  ASSERT_TRUE(MonitorParts::alerting(mon)->delivery().Drain(absl::Seconds(10)));
+  std::vector<alerting::notifier::WebhookReceiver::Request> got =
+      kept.Requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].target, "/api/v1/alerts");
+  EXPECT_EQ(got[0].authorization,
+            alerting::notifier::BasicAuthHeader("vigil", "s3cret"));
+  EXPECT_EQ(nlohmann::json::parse(got[0].body)[0]["labels"]["alertname"], "Up");
+  EXPECT_TRUE(dropped.Requests().empty());
+  got = rewritten.Requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].target, "/custom/alerts");
+  EXPECT_EQ(got[0].authorization, "");
+  ASSERT_TRUE(mon->Close().ok());
+}
+
 // A reload moves forwarding from Alertmanager A to B and changes the
 // external labels on the forwarded alerts; the rule manager's firing alert
 // survives it (same startsAt) and is what B receives.
@@ -280,8 +346,9 @@ TEST(MonitorPartsTest, ReloadSwitchesAlertmanagersAndExternalLabels) {
   ASSERT_TRUE(MonitorParts::ApplyConfig(
                   mon, ParseOrDie(ForwardingConfig("b", Target(b))))
                   .ok());
-  EXPECT_EQ(MonitorParts::alerting(mon)->alertmanager_urls(),
-            std::vector<std::string>{"http://" + Target(b) + "/am"});
+  EXPECT_EQ(
+      MonitorParts::alerting(mon)->alertmanager_urls(),
+      std::vector<std::string>{"http://" + Target(b) + "/am/api/v2/alerts"});
   // Past the resend delay the still-firing alert is sent again, to B only.
   for (int64_t t = kT0 + 20'000; t <= kT0 + 2 * kMinute; t += 10'000) {
     now = t;
@@ -329,12 +396,12 @@ TEST(MonitorPartsTest, FileSDAlertmanagersAreRefreshedBetweenReloads) {
                   .ok());
   alerting::AlertingService* svc = MonitorParts::alerting(mon);
   EXPECT_EQ(svc->alertmanager_urls(),
-            (std::vector<std::string>{"http://127.0.0.1:9000",
-                                      "http://127.0.0.1:9001"}));
+            (std::vector<std::string>{"http://127.0.0.1:9000/api/v2/alerts",
+                                      "http://127.0.0.1:9001/api/v2/alerts"}));
   ASSERT_TRUE(mon->Start().ok());
   write_targets("127.0.0.1:9002");
-  const std::vector<std::string> want = {"http://127.0.0.1:9000",
-                                         "http://127.0.0.1:9002"};
+  const std::vector<std::string> want = {"http://127.0.0.1:9000/api/v2/alerts",
+                                         "http://127.0.0.1:9002/api/v2/alerts"};
   absl::Time deadline = absl::Now() + absl::Seconds(15);
   while (svc->alertmanager_urls() != want && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(50));
@@ -347,7 +414,7 @@ TEST(MonitorPartsTest, FileSDAlertmanagersAreRefreshedBetweenReloads) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   EXPECT_EQ(svc->alertmanager_urls(),
-            std::vector<std::string>{"http://127.0.0.1:9000"});
+            std::vector<std::string>{"http://127.0.0.1:9000/api/v2/alerts"});
   ASSERT_TRUE(mon->Close().ok());
 }
 

@@ -95,7 +95,7 @@ TEST(AlertmanagerCompatTest, ForwardedAlertProducesIdenticalWebhook) {
   qo.max_backoff = absl::Milliseconds(500);
   DeliveryQueue q(qo);
   ForwarderOptions fo;
-  fo.alertmanagers = {"http://127.0.0.1:" + std::to_string(port)};
+  fo.alertmanagers = {AlertsURL("http://127.0.0.1:" + std::to_string(port))};
   Forwarder f(fo, &q);
   f.Send({a});
   EXPECT_TRUE(q.Drain(absl::Seconds(20)));

@@ -59,16 +59,20 @@ std::string DeliveryQueue::last_error() const {
 }
 
 absl::StatusOr<std::shared_ptr<net::HttpClient>> DeliveryQueue::ClientFor(
-    const net::TlsOptions& tls) {
+    const net::ClientOptions& options) {
+  // Every field that changes what is sent or how the connection is made.
+  auto same = [](const net::ClientOptions& a, const net::ClientOptions& b) {
+    return a.tls == b.tls && a.auth == b.auth && a.proxy_url == b.proxy_url &&
+           a.follow_redirects == b.follow_redirects && a.oauth2 == b.oauth2 &&
+           a.user_agent == b.user_agent;
+  };
   absl::MutexLock l(&clients_mu_);
-  for (const auto& [t, c] : clients_) {
-    if (t == tls) return c;
+  for (const auto& [o, c] : clients_) {
+    if (same(o, options)) return c;
   }
-  net::ClientOptions o;
-  o.tls = tls;
   absl::StatusOr<std::shared_ptr<net::HttpClient>> c =
-      net::HttpClient::Create(std::move(o));
-  if (c.ok()) clients_.emplace_back(tls, *c);
+      net::HttpClient::Create(options);
+  if (c.ok()) clients_.emplace_back(options, *c);
   return c;
 }
 
@@ -132,7 +136,7 @@ bool DeliveryQueue::Attempt(Pending* p) {
   if (p->attempts == 0) p->first_attempt = now;
   ++p->attempts;
   absl::StatusOr<std::shared_ptr<net::HttpClient>> client =
-      ClientFor(p->req.tls);
+      ClientFor(p->req.client);
   std::string error;
   bool retry = false;
   if (!client.ok()) {
@@ -142,7 +146,8 @@ bool DeliveryQueue::Attempt(Pending* p) {
     hr.method = "POST";
     hr.url = p->req.url;
     hr.body = p->req.body;
-    hr.timeout = options_.timeout;
+    hr.timeout = p->req.timeout > absl::ZeroDuration() ? p->req.timeout
+                                                       : options_.timeout;
     hr.headers = p->req.headers;
     hr.headers.emplace_back("Content-Type", p->req.content_type);
     net::Response resp;

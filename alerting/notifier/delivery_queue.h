@@ -11,12 +11,12 @@
 //   HttpRequest req;
 //   req.url = "https://hooks.example/alert";
 //   req.body = json;
-//   req.tls.ca_file = "/etc/alertmanager/ca.pem";  // http_config.tls_config
+//   req.client.tls.ca_file = "/etc/alertmanager/ca.pem";  // tls_config
 //   q.Enqueue(std::move(req));
 //   q.Drain(absl::Seconds(5));   // tests: wait until the queue is empty
 //
 // Requests to the same URL are delivered one at a time, in order. One
-// client (connection pool) is kept per distinct TLS setting.
+// client (connection pool) is kept per distinct client setting.
 #ifndef VIGIL_ALERTING_NOTIFIER_DELIVERY_QUEUE_H_
 #define VIGIL_ALERTING_NOTIFIER_DELIVERY_QUEUE_H_
 
@@ -45,8 +45,11 @@ struct HttpRequest {
   std::string content_type = "application/json";
   // Extra headers, e.g. {"Authorization", "Bearer x"}.
   std::vector<std::pair<std::string, std::string>> headers;
-  // The receiver's http_config.tls_config.
-  net::TlsOptions tls;
+  // How to reach the receiver: its http_config (tls_config, auth, oauth2,
+  // proxy_url, follow_redirects).
+  net::ClientOptions client;
+  // Zero: the queue's Options::timeout.
+  absl::Duration timeout = absl::ZeroDuration();
 };
 
 // "Basic base64(user:pass)".
@@ -98,10 +101,10 @@ class DeliveryQueue {
   // Makes one attempt; true when the request is finished (sent or given
   // up), false when it should be retried at p->not_before.
   bool Attempt(Pending* p);
-  // The client for `tls`, created on first use. Errors (unreadable TLS
+  // The client for `options`, created on first use. Errors (unreadable TLS
   // files) fail the delivery without retries.
   absl::StatusOr<std::shared_ptr<net::HttpClient>> ClientFor(
-      const net::TlsOptions& tls);
+      const net::ClientOptions& options);
 
   Options options_;
   mutable absl::Mutex mu_;
@@ -116,7 +119,7 @@ class DeliveryQueue {
   std::string last_error_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex clients_mu_;
-  std::vector<std::pair<net::TlsOptions, std::shared_ptr<net::HttpClient>>>
+  std::vector<std::pair<net::ClientOptions, std::shared_ptr<net::HttpClient>>>
       clients_ ABSL_GUARDED_BY(clients_mu_);
 
   std::vector<std::thread> threads_;

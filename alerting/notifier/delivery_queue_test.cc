@@ -180,9 +180,9 @@ TEST_F(HttpsDeliveryTest, WebhookOverHttpsWithTlsConfig) {
   EXPECT_THAT(q.last_error(), HasSubstr("certificate"));
 
   HttpRequest req = Post(srv.url("/hook"), "{\"n\":1}");
-  req.tls.ca_file = certs_.ca_cert;
-  req.tls.cert_file = certs_.client_cert;
-  req.tls.key_file = certs_.client_key;
+  req.client.tls.ca_file = certs_.ca_cert;
+  req.client.tls.cert_file = certs_.client_cert;
+  req.client.tls.key_file = certs_.client_key;
   q.Enqueue(req);
   ASSERT_TRUE(q.Drain(absl::Seconds(20)));
   EXPECT_EQ(q.stats().sent, 1);
@@ -196,7 +196,7 @@ TEST_F(HttpsDeliveryTest, UnreadableTlsFilesFailWithoutRetry) {
   o.initial_backoff = absl::Milliseconds(1);
   DeliveryQueue q(o);
   HttpRequest req = Post("https://127.0.0.1:1/");
-  req.tls.ca_file = "/nonexistent/ca.pem";
+  req.client.tls.ca_file = "/nonexistent/ca.pem";
   q.Enqueue(req);
   ASSERT_TRUE(q.Drain(absl::Seconds(10)));
   EXPECT_EQ(q.stats().failed, 1);

@@ -36,6 +36,11 @@ void AppendLabels(const tsdb::Labels& l, std::string* out) {
 
 }  // namespace
 
+std::string AlertsURL(absl::string_view base) {
+  while (absl::EndsWith(base, "/")) base.remove_suffix(1);
+  return absl::StrCat(base, "/api/v2/alerts");
+}
+
 Forwarder::Forwarder(ForwarderOptions options, DeliveryQueue* queue)
     : options_(std::move(options)), queue_(queue) {}
 
@@ -77,13 +82,13 @@ int Forwarder::Send(const std::vector<Alert>& alerts) {
     size_t end = std::min(labelled.size(), start + options_.max_batch);
     std::string body = AlertsJSON(
         std::vector<Alert>(labelled.begin() + start, labelled.begin() + end));
-    for (const std::string& base : options_.alertmanagers) {
-      std::string url = base;
-      while (absl::EndsWith(url, "/")) url.pop_back();
+    for (const std::string& url : options_.alertmanagers) {
       HttpRequest req;
-      req.url = url + options_.api_path;
-      if (auto t = options_.tls.find(base); t != options_.tls.end()) {
-        req.tls = t->second;
+      req.url = url;
+      if (auto e = options_.endpoints.find(url);
+          e != options_.endpoints.end()) {
+        req.client = e->second.client;
+        req.timeout = e->second.timeout;
       }
       req.body = body;
       if (queue_->Enqueue(std::move(req))) ++n;

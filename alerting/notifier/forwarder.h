@@ -1,8 +1,9 @@
 // Forwarding to external Alertmanagers, as Prometheus's notifier does:
 // alerts (already carrying endsAt = now + 4 x max(resend delay, eval
 // interval), re-sent every resend delay by the rule manager) are POSTed as
-// JSON to <alertmanager>/api/v2/alerts in batches of at most 256, through
-// the retrying DeliveryQueue.
+// JSON to each Alertmanager's alerts URL (<base>/api/v2/alerts, or
+// /api/v1/alerts for api_version v1: both take the same body) in batches of
+// at most 256, through the retrying DeliveryQueue.
 #ifndef VIGIL_ALERTING_NOTIFIER_FORWARDER_H_
 #define VIGIL_ALERTING_NOTIFIER_FORWARDER_H_
 
@@ -10,21 +11,35 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "alerting/notifier/delivery_queue.h"
 #include "alerting/notifier/types.h"
-#include "net/tls.h"
+#include "net/http_client.h"
 
 namespace vigil::alerting::notifier {
 
+// How one Alertmanager is reached: the http client settings of its
+// `alerting.alertmanagers` entry (tls_config, basic_auth, authorization,
+// oauth2, proxy_url, follow_redirects) and its `timeout`.
+struct AlertmanagerEndpoint {
+  net::ClientOptions client;
+  // Zero: the delivery queue's timeout.
+  absl::Duration timeout = absl::ZeroDuration();
+};
+
+// "<base>/api/v2/alerts" for a base URL such as "http://host:9093/prefix/".
+std::string AlertsURL(absl::string_view base);
+
 struct ForwarderOptions {
-  // Base URLs, e.g. "http://192.168.121.174:9093" (a path prefix is kept).
+  // The URLs alerts are POSTed to, e.g.
+  // "http://192.168.121.174:9093/api/v2/alerts" (see AlertsURL).
   std::vector<std::string> alertmanagers;
-  std::string api_path = "/api/v2/alerts";
   size_t max_batch = 256;
   // Added to every alert unless the alert has the label already.
   std::map<std::string, std::string> external_labels;
-  // tls_config per Alertmanager, keyed like `alertmanagers`.
-  std::map<std::string, net::TlsOptions> tls;
+  // Per Alertmanager, keyed like `alertmanagers` (absent: defaults).
+  std::map<std::string, AlertmanagerEndpoint> endpoints;
 };
 
 class Forwarder {

@@ -31,8 +31,9 @@ TEST(ForwarderTest, BatchesOf256ToEveryAlertmanager) {
   WebhookReceiver am1, am2;
   DeliveryQueue q(DeliveryQueue::Options{});
   ForwarderOptions o;
-  o.alertmanagers = {am1.url(),
-                     "http://127.0.0.1:" + std::to_string(am2.port())};
+  o.alertmanagers = {
+      AlertsURL(am1.url()),
+      AlertsURL("http://127.0.0.1:" + std::to_string(am2.port()) + "/")};
   o.external_labels = {{"cluster", "eu1"}, {"i", "ignored"}};
   Forwarder f(o, &q);
   std::vector<Alert> alerts;

@@ -116,7 +116,7 @@ TEST_F(HttpsWebhookTest, NotificationReachesHttpsReceiver) {
     HttpRequest req;  // as AlertingService's deliver does
     req.url = n.url;
     req.body = n.body;
-    req.tls = n.http.tls;
+    req.client.tls = n.http.tls;
     q.Enqueue(std::move(req));
   };
   Dispatcher d(*std::move(c), o);
@@ -154,8 +154,8 @@ TEST_F(HttpsWebhookTest, ForwarderUsesAlertmanagerTls) {
   qo.max_attempts = 1;
   DeliveryQueue q(qo);
   ForwarderOptions fo;
-  std::string base = absl::StrCat("https://127.0.0.1:", srv.port());
-  fo.alertmanagers = {base};
+  std::string url = AlertsURL(absl::StrCat("https://127.0.0.1:", srv.port()));
+  fo.alertmanagers = {url};
   Alert a;
   a.labels = *tsdb::Labels::FromPairs({{"alertname", "Forwarded"}});
   a.starts_at_ms = 1714152065311;
@@ -165,7 +165,7 @@ TEST_F(HttpsWebhookTest, ForwarderUsesAlertmanagerTls) {
     ASSERT_TRUE(q.Drain(absl::Seconds(20)));
     EXPECT_EQ(q.stats().failed, 1);
   }
-  fo.tls[base].ca_file = certs_.ca_cert;
+  fo.endpoints[url].client.tls.ca_file = certs_.ca_cert;
   Forwarder f(fo, &q);
   EXPECT_EQ(f.Send({a}), 1);
   ASSERT_TRUE(q.Drain(absl::Seconds(20)));

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "alerting/alerting.h"
 #include "promql/parser/parser.h"
 #include "server/api/params.h"
 #include "server/api/silences_api.h"
@@ -263,7 +264,7 @@ void Api::Register(http::Router* router) {
     RegisterAlertmanagerApi(router, hooks_.alerting, std::move(am));
   }
   // Endpoints for features Vigil does not have (exemplars, target metadata,
-  // Alertmanager discovery, WAL replay progress) answer with Prometheus's
+  // WAL replay progress) answer with Prometheus's
   // empty shapes so dashboards and clients keep working.
   for (const char* m : {"GET", "POST"}) {
     router->Handle(m, "/api/v1/query_exemplars",
@@ -271,9 +272,24 @@ void Api::Register(http::Router* router) {
   }
   router->Handle("GET", "/api/v1/targets/metadata",
                  [](const Request&) { return SuccessResponse("[]"); });
-  router->Handle("GET", "/api/v1/alertmanagers", [](const Request&) {
-    return SuccessResponse(
-        "{\"activeAlertmanagers\":[],\"droppedAlertmanagers\":[]}");
+  router->Handle("GET", "/api/v1/alertmanagers", [this](const Request&) {
+    // The alerts URLs forwarded to now (relabel_configs applied). Targets
+    // that relabeling dropped are not tracked: droppedAlertmanagers stays
+    // empty.
+    std::string data = "{\"activeAlertmanagers\":[";
+    alerting::AlertingService* svc =
+        hooks_.alerting ? hooks_.alerting() : nullptr;
+    if (svc != nullptr) {
+      bool first = true;
+      for (const std::string& url : svc->alertmanager_urls()) {
+        data += first ? "{\"url\":" : ",{\"url\":";
+        first = false;
+        AppendJsonString(&data, url);
+        data += '}';
+      }
+    }
+    data += "],\"droppedAlertmanagers\":[]}";
+    return SuccessResponse(data);
   });
   router->Handle("GET", "/api/v1/status/walreplay", [](const Request&) {
     return SuccessResponse("{\"min\":0,\"max\":0,\"current\":0}");

@@ -117,6 +117,43 @@ class SilencesApiTest : public ::testing::Test {
   std::string dir_;
 };
 
+// /api/v1/alertmanagers lists the alerts URLs forwarded to, as Prometheus
+// does; without an alerting service the lists are empty.
+TEST_F(SilencesApiTest, AlertmanagersListsForwardingURLs) {
+  alerting::AlertingOptions o;
+  o.rules.query = [](absl::string_view, int64_t) {
+    return absl::StatusOr<promql::Vector>(promql::Vector{});
+  };
+  o.rules.clock = &clock_;
+  o.alertmanager_urls = {"http://am1:9093/", "https://am2:9093/prefix"};
+  auto svc = alerting::AlertingService::Create(std::move(o));
+  ASSERT_TRUE(svc.ok()) << svc.status();
+  for (bool with_service : {true, false}) {
+    http::Router router;
+    ApiHooks hooks;
+    alerting::AlertingService* s = with_service ? svc->get() : nullptr;
+    hooks.alerting = [s] { return s; };
+    Api api(ApiOptions{}, nullptr, nullptr, hooks);
+    api.Register(&router);
+    http::Request req;
+    req.method = "GET";
+    req.path = "/api/v1/alertmanagers";
+    http::Response r = router.Dispatch(&req);
+    EXPECT_EQ(r.status, 200);
+    nlohmann::json j = nlohmann::json::parse(r.body);
+    EXPECT_EQ(j["status"], "success");
+    EXPECT_EQ(j["data"]["droppedAlertmanagers"], nlohmann::json::array());
+    if (with_service) {
+      EXPECT_EQ(j["data"]["activeAlertmanagers"],
+                nlohmann::json::parse(
+                    R"([{"url":"http://am1:9093/api/v2/alerts"},)"
+                    R"({"url":"https://am2:9093/prefix/api/v2/alerts"}])"));
+    } else {
+      EXPECT_EQ(j["data"]["activeAlertmanagers"], nlohmann::json::array());
+    }
+  }
+}
+
 TEST_F(SilencesApiTest, NotServedWithoutBuiltInAlertmanager) {
   http::Router router;
   ApiHooks hooks;
