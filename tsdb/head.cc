@@ -215,22 +215,17 @@ MemSeries* Head::Insert(SeriesRef ref, uint64_t hash, const Labels& labels) {
 std::pair<MemSeries*, bool> Head::GetOrCreate(const Labels& labels) {
   const uint64_t hash = labels.Hash();
   Stripe& hs = hash_stripes_[hash % kStripes];
+  const LabelsKey key{hash, &labels, this};
   {
     absl::ReaderMutexLock l(&hs.mu);
-    auto it = hs.by_hash.find(hash);
-    if (it != hs.by_hash.end()) {
-      for (MemSeries* s : it->second) {
-        if (SameLabels(*s, labels)) return {s, false};
-      }
-    }
+    auto it = hs.by_hash.find(key);
+    if (it != hs.by_hash.end()) return {*it, false};
   }
   absl::MutexLock l(&hs.mu);
-  auto& bucket = hs.by_hash[hash];
-  for (MemSeries* s : bucket) {
-    if (SameLabels(*s, labels)) return {s, false};
-  }
+  auto it = hs.by_hash.find(key);
+  if (it != hs.by_hash.end()) return {*it, false};
   MemSeries* s = Insert(next_ref_.fetch_add(1), hash, labels);
-  bucket.push_back(s);
+  hs.by_hash.insert(s);
   return {s, true};
 }
 
@@ -238,12 +233,8 @@ MemSeries* Head::Find(const Labels& labels) const {
   const uint64_t hash = labels.Hash();
   Stripe& hs = hash_stripes_[hash % kStripes];
   absl::ReaderMutexLock l(&hs.mu);
-  auto it = hs.by_hash.find(hash);
-  if (it == hs.by_hash.end()) return nullptr;
-  for (MemSeries* s : it->second) {
-    if (SameLabels(*s, labels)) return s;
-  }
-  return nullptr;
+  auto it = hs.by_hash.find(LabelsKey{hash, &labels, this});
+  return it == hs.by_hash.end() ? nullptr : *it;
 }
 
 MemSeries* Head::CreateWithRef(SeriesRef ref, const Labels& labels) {
@@ -255,7 +246,7 @@ MemSeries* Head::CreateWithRef(SeriesRef ref, const Labels& labels) {
   Stripe& hs = hash_stripes_[hash % kStripes];
   absl::MutexLock l(&hs.mu);
   MemSeries* s = Insert(ref, hash, labels);
-  hs.by_hash[hash].push_back(s);
+  hs.by_hash.insert(s);
   return s;
 }
 
@@ -292,7 +283,7 @@ void Head::CreateBatch(absl::Span<const SeriesInit> batch, MemSeries** out) {
     {
       Stripe& hs = hash_stripes_[hash % kStripes];
       absl::MutexLock l(&hs.mu);
-      hs.by_hash[hash].push_back(s);
+      hs.by_hash.insert(s);
     }
     out[i] = s;
     max_ref = std::max(max_ref, init.ref);
@@ -473,12 +464,7 @@ std::vector<std::unique_ptr<MemSeries>> Head::Remove(
     {
       Stripe& hs = hash_stripes_[owned->hash % kStripes];
       absl::MutexLock l(&hs.mu);
-      auto it = hs.by_hash.find(owned->hash);
-      if (it != hs.by_hash.end()) {
-        auto& v = it->second;
-        v.erase(std::remove(v.begin(), v.end(), owned.get()), v.end());
-        if (v.empty()) hs.by_hash.erase(it);
-      }
+      hs.by_hash.erase(owned.get());
     }
     {
       absl::MutexLock l(&index_mu_);

@@ -28,6 +28,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -284,10 +285,38 @@ class Head {
 
  private:
   static constexpr size_t kStripes = 1024;
+  // A lookup of the series with `labels` (whose hash is `hash`).
+  struct LabelsKey {
+    uint64_t hash;
+    const Labels* labels;
+    const Head* head;
+  };
+  // A stripe's series are a set of pointers hashed by their label hash:
+  // one 8-byte slot per series (a map from hash to a vector of series cost
+  // ~49 B per series). Series whose hashes collide are separate elements;
+  // a lookup compares labels. All hashes of a stripe share their low bits
+  // (the stripe index), so the set hashes the bits above them.
+  struct SeriesHash {
+    using is_transparent = void;
+    size_t operator()(const MemSeries* s) const { return Mix(s->hash); }
+    size_t operator()(const LabelsKey& k) const { return Mix(k.hash); }
+    static size_t Mix(uint64_t h) { return (h >> 10) | (h << 54); }
+  };
+  struct SeriesEq {
+    using is_transparent = void;
+    bool operator()(const MemSeries* a, const MemSeries* b) const {
+      return a == b;
+    }
+    bool operator()(const LabelsKey& k, const MemSeries* s) const {
+      return s->hash == k.hash && k.head->SameLabels(*s, *k.labels);
+    }
+    bool operator()(const MemSeries* s, const LabelsKey& k) const {
+      return (*this)(k, s);
+    }
+  };
   struct alignas(64) Stripe {
     mutable absl::Mutex mu;
-    // Collisions are rare; one inline slot per hash covers the common case.
-    absl::flat_hash_map<uint64_t, absl::InlinedVector<MemSeries*, 1>> by_hash
+    absl::flat_hash_set<MemSeries*, SeriesHash, SeriesEq> by_hash
         ABSL_GUARDED_BY(mu);
   };
   // Refs are dense, so ref -> series is a two-level array read without

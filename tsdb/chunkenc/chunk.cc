@@ -284,9 +284,11 @@ ChunkEncoder::Buffer& ChunkEncoder::Buffer::operator=(Buffer&& o) noexcept {
 }
 
 void ChunkEncoder::Buffer::Grow(size_t need) {
-  // About 1.5x, rounded up to what glibc's malloc hands out anyway
-  // (16-byte classes minus its 8-byte header), at least 24.
-  size_t cap = std::max<size_t>(need, cap_ + cap_ / 2);
+  // About 1.25x, rounded up to what glibc's malloc hands out anyway
+  // (16-byte classes minus its 8-byte header), at least 24: an open chunk
+  // lives for minutes to hours, so slack costs more than a few more
+  // reallocations of a few hundred bytes.
+  size_t cap = std::max<size_t>(need, cap_ + cap_ / 4);
   cap = std::max<size_t>(((cap + 8 + 15) & ~size_t{15}) - 8, 24);
   char* p;
   if (cap_ > kInline) {

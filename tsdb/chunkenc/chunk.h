@@ -74,7 +74,7 @@ class ChunkEncoder {
   void EnterFloat(uint64_t bits);
 
   // The encoded bytes: up to 8 inline, then one heap block grown by about
-  // 1.5x in malloc's size classes. Every series has an open chunk, so this
+  // 1.25x in malloc's size classes. Every series has an open chunk, so this
   // is 16 bytes instead of std::string's 32, with less slack than its
   // doubling.
   class Buffer {
