@@ -52,6 +52,8 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
       req.url = n.url;
       req.body = n.body;
       req.client.tls = n.http.tls;
+      req.client.proxy_url = n.http.proxy_url;
+      req.client.follow_redirects = n.http.follow_redirects;
       if (!n.http.basic_auth_username.empty()) {
         req.headers.push_back(
             {"Authorization",

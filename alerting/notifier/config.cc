@@ -289,8 +289,17 @@ class Parser {
         }
       } else if (k == "tls_config") {
         TLS(v, ctx, &h.tls);
-      } else if (k == "follow_redirects" || k == "enable_http2") {
-        // Accepted; HTTP/1.1 delivery does not use them.
+      } else if (k == "proxy_url") {
+        h.proxy_url = Str(v, ctx, k);
+        if (!h.proxy_url.empty() && !absl::StartsWith(h.proxy_url, "http://")) {
+          Err(v, ctx,
+              absl::StrCat("proxy_url \"", h.proxy_url,
+                           "\": only http:// proxies are supported"));
+        }
+      } else if (k == "follow_redirects") {
+        h.follow_redirects = Bool(v, ctx, k);
+      } else if (k == "enable_http2") {
+        // Accepted; delivery speaks HTTP/1.1.
       } else {
         Err(kv.first, ctx,
             absl::StrCat("http_config field \"", k, "\" is not supported"));

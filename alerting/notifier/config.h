@@ -30,6 +30,9 @@ struct HTTPClientConfig {
   std::string authorization_type = "Bearer";
   // tls_config; its files are checked when the config is loaded.
   net::TlsOptions tls;
+  // "http://[user:pass@]host[:port]" (empty: direct).
+  std::string proxy_url;
+  bool follow_redirects = true;
 };
 
 struct WebhookConfig {

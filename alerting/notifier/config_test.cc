@@ -139,6 +139,25 @@ TEST(ConfigTest, Errors) {
             "alertmanager.yml:1: no routes provided");
 }
 
+TEST(ConfigTest, WebhookProxyAndRedirects) {
+  absl::StatusOr<AlertmanagerConfig> c = ParseAlertmanagerConfig(
+      "route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n"
+      "  - url: http://hook:5001/\n    http_config:\n"
+      "      proxy_url: http://u:p@proxy:3128\n"
+      "      follow_redirects: false\n      enable_http2: true\n",
+      "alertmanager.yml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const HTTPClientConfig& h = c->FindReceiver("x")->webhooks[0].http;
+  EXPECT_EQ(h.proxy_url, "http://u:p@proxy:3128");
+  EXPECT_FALSE(h.follow_redirects);
+  EXPECT_EQ(
+      Err("route:\n  receiver: x\nreceivers:\n- name: x\n  webhook_configs:\n"
+          "  - url: http://hook/\n    http_config:\n"
+          "      proxy_url: socks5://proxy:1080\n"),
+      "alertmanager.yml:8: receiver \"x\": proxy_url \"socks5://proxy:1080\": "
+      "only http:// proxies are supported");
+}
+
 TEST(ConfigTest, ParseMatchers) {
   absl::StatusOr<std::vector<tsdb::Matcher>> m =
       ParseMatcherList("{a=\"b\", c=~\"d,e\", f!=g}");
