@@ -113,6 +113,25 @@ class ChunkReaderPool {
     return st;
   }
 
+  absl::Status Visit(
+      SeriesRef ref, int64_t mint, int64_t maxt,
+      absl::FunctionRef<absl::Status(const ChunkStore::ChunkReader::ChunkView&)>
+          fn) {
+    std::unique_ptr<ChunkStore::ChunkReader> r;
+    {
+      absl::MutexLock l(&mu_);
+      if (!free_.empty()) {
+        r = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (r == nullptr) r = store_->NewChunkReader();
+    absl::Status st = r->Visit(ref, mint, maxt, fn);
+    absl::MutexLock l(&mu_);
+    free_.push_back(std::move(r));
+    return st;
+  }
+
  private:
   const ChunkStore* const store_;
   absl::Mutex mu_;
@@ -168,6 +187,18 @@ class ChunkSeriesIterator : public SeriesIterator {
 
   absl::Status ReadAll(std::vector<Sample>* out) override {
     if (!status_.ok()) return status_;
+    if (store_ != nullptr && chunks_.empty() && !started_) {
+      // Only persisted chunks (imported or older data): decode them
+      // straight from RocksDB's blocks, without a copy per chunk.
+      std::shared_ptr<ChunkReaderPool> store = std::move(store_);
+      store_ = nullptr;
+      started_ = true;
+      status_ = store->Visit(ref_, chunk_mint_, chunk_maxt_,
+                             [&](const ChunkStore::ChunkReader::ChunkView& c) {
+                               return DecodeView(c, out);
+                             });
+      return status_;
+    }
     if (!ReadStore()) return status_;
     if (started_ && pos_ + 1 < buf_.size()) {
       out->insert(out->end(), buf_.begin() + pos_ + 1, buf_.end());
@@ -198,6 +229,32 @@ class ChunkSeriesIterator : public SeriesIterator {
   bool Skip(const ChunkData& c, int64_t min_t) const {
     return c.max_time < min_t || c.max_time < mint_ || c.max_time <= last_t_ ||
            c.min_time > maxt_;
+  }
+
+  // DecodeChunk (with Skip) for a chunk still in RocksDB's block.
+  absl::Status DecodeView(const ChunkStore::ChunkReader::ChunkView& c,
+                          std::vector<Sample>* out) {
+    if (c.max_time < mint_ || c.max_time <= last_t_ || c.min_time > maxt_) {
+      return absl::OkStatus();
+    }
+    const int64_t lo = std::max(mint_, last_t_ == kMinT ? mint_ : last_t_ + 1);
+    const size_t before = out->size();
+    absl::Status s;
+    if (c.encoding == ChunkEncoding::kXor) {
+      chunkenc::ChunkDecoder dec(c.bytes);
+      s = dec.DecodeRange(lo, maxt_, out);
+    } else {
+      RawChunkDecoder dec(c.bytes);  // Visit passes only these two
+      s = dec.DecodeRange(lo, maxt_, out);
+    }
+    if (out->size() > before) last_t_ = out->back().t;
+    if (!s.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "chunk [", c.min_time, ", ", c.max_time, "] with ", c.num_samples,
+          " samples, ", c.bytes.size(), " bytes, encoding ",
+          static_cast<int>(c.encoding), ": ", s.message()));
+    }
+    return s;
   }
 
   // Adds the persisted chunks (once). False on a store error.

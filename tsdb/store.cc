@@ -424,6 +424,59 @@ absl::Status ChunkStore::ChunkReader::Read(SeriesRef ref, int64_t mint,
   return FromRocks(it->status(), "reading chunks");
 }
 
+absl::Status ChunkStore::ChunkReader::Visit(
+    SeriesRef ref, int64_t mint, int64_t maxt,
+    absl::FunctionRef<absl::Status(const ChunkView&)> fn) {
+  if (mint > maxt) return absl::OkStatus();
+  // As Read: no chunk starting before the range that contains mint can
+  // overlap [mint, maxt].
+  const std::string start =
+      mint < std::numeric_limits<int64_t>::min() + kChunkRangeMs
+          ? ChunkKey(ref, std::numeric_limits<int64_t>::min())
+          : ChunkKey(ref, ChunkRangeStart(mint));
+  char ref_key[8];
+  {
+    const std::string r = RefKey(ref);
+    std::memcpy(ref_key, r.data(), sizeof ref_key);
+  }
+  rocksdb::Iterator* it = it_.get();
+  const int64_t cutoff = store_->cutoff_->load(std::memory_order_relaxed);
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() < 8 || std::memcmp(k.data(), ref_key, 8) != 0) break;
+    if (k.size() != 16) {
+      return absl::DataLossError(
+          absl::StrCat("chunks key ", KeyHex(k), ": bad key length"));
+    }
+    if (ChunkKeyTime(k.data() + 8) > maxt) break;
+    rocksdb::Slice v = it->value();
+    // The value layout is DecodeChunkValue's; the messages are Read's.
+    if (v.size() < 25) {
+      return absl::DataLossError(
+          absl::StrCat("chunks key ", KeyHex(k), ": truncated chunk header"));
+    }
+    ChunkView c;
+    c.max_time = static_cast<int64_t>(GetFixed64(v.data() + 9));
+    if (c.max_time < mint || c.max_time < cutoff) continue;
+    c.encoding = static_cast<ChunkEncoding>(v.data()[0]);
+    c.min_time = static_cast<int64_t>(GetFixed64(v.data() + 1));
+    c.num_samples = static_cast<int>(GetFixed32(v.data() + 17));
+    c.bytes = absl::string_view(v.data() + 25, v.size() - 25);
+    if (Crc(c.bytes) != GetFixed32(v.data() + 21)) {
+      return absl::DataLossError(
+          absl::StrCat("chunks key ", KeyHex(k), ": chunk checksum mismatch"));
+    }
+    if (c.encoding != ChunkEncoding::kRaw &&
+        c.encoding != ChunkEncoding::kXor) {
+      return absl::DataLossError(absl::StrCat("chunks key ", KeyHex(k),
+                                              ": unknown chunk encoding ",
+                                              static_cast<int>(v.data()[0])));
+    }
+    if (absl::Status st = fn(c); !st.ok()) return st;
+  }
+  return FromRocks(it->status(), "reading chunks");
+}
+
 absl::Status ChunkStore::LoadSeries(
     const std::function<absl::Status(PersistedSeries)>& fn) const {
   std::unique_ptr<rocksdb::Iterator> meta(

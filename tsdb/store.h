@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -101,6 +102,22 @@ class ChunkStore {
     // are skipped from their header, without copying or checksumming them.
     absl::Status Read(SeriesRef ref, int64_t mint, int64_t maxt,
                       std::vector<ChunkPtr>* out);
+
+    // A stored chunk as Visit hands it out: `bytes` points into RocksDB's
+    // block and is valid only during the callback.
+    struct ChunkView {
+      int64_t min_time = 0;
+      int64_t max_time = 0;
+      int num_samples = 0;
+      ChunkEncoding encoding = kHeadChunkEncoding;
+      absl::string_view bytes;
+    };
+    // Read without the copies: calls `fn` for each chunk Read would return
+    // (same order, same checks, checksum verified), and stops at the first
+    // error it returns. A query decodes straight from the block this way
+    // instead of allocating and copying every chunk first.
+    absl::Status Visit(SeriesRef ref, int64_t mint, int64_t maxt,
+                       absl::FunctionRef<absl::Status(const ChunkView&)> fn);
 
    private:
     friend class ChunkStore;
