@@ -850,6 +850,11 @@ inline void PrefetchSeriesForApply(const MemSeries* s) {
   }
 }
 
+inline void PrefetchChunkTail(const MemSeries* s)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  s->open.PrefetchTail();
+}
+
 // Appends the WAL encoding of one sample (varint ref, zigzag varint t, 8
 // bytes of value bits little-endian) at `p`; returns the new end. Needs at
 // most 28 bytes.
@@ -1021,7 +1026,16 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
       return st;
     }
     for (size_t i = 0; i < n; ++i) {
-      if (i + kPrefetch < n) PrefetchSeriesForApply(at(i + kPrefetch).series);
+      if (i + 2 * kPrefetch < n) {
+        PrefetchSeriesForApply(at(i + 2 * kPrefetch).series);
+      }
+      if (i + kPrefetch < n) {
+        // The encoder state of that series was fetched kPrefetch samples
+        // ago; now fetch the chunk byte its append writes to (a miss on
+        // almost every sample otherwise). The series is locked by this
+        // commit since the WAL pass, so its encoder can be read.
+        PrefetchChunkTail(at(i + kPrefetch).series);
+      }
       const PendingSample& p = at(i);
       apply(p);
       if (i + 1 == n || at(i + 1).ref != p.ref) {
