@@ -98,25 +98,25 @@ class ChunkReaderPool {
 
   absl::Status Read(SeriesRef ref, int64_t mint, int64_t maxt,
                     std::vector<ChunkPtr>* out) {
-    std::unique_ptr<ChunkStore::ChunkReader> r;
-    {
-      absl::MutexLock l(&mu_);
-      if (!free_.empty()) {
-        r = std::move(free_.back());
-        free_.pop_back();
-      }
-    }
-    if (r == nullptr) r = store_->NewChunkReader();
-    absl::Status st = r->Read(ref, mint, maxt, out);
-    absl::MutexLock l(&mu_);
-    free_.push_back(std::move(r));
-    return st;
+    return WithReader([&](ChunkStore::ChunkReader* r) {
+      return r->Read(ref, mint, maxt, out);
+    });
   }
 
   absl::Status Visit(
       SeriesRef ref, int64_t mint, int64_t maxt,
       absl::FunctionRef<absl::Status(const ChunkStore::ChunkReader::ChunkView&)>
           fn) {
+    return WithReader([&](ChunkStore::ChunkReader* r) {
+      return r->Visit(ref, mint, maxt, fn);
+    });
+  }
+
+ private:
+  // Runs `f` with a reader taken from the pool (or a new one), then returns
+  // the reader to the pool.
+  template <typename F>
+  absl::Status WithReader(F f) {
     std::unique_ptr<ChunkStore::ChunkReader> r;
     {
       absl::MutexLock l(&mu_);
@@ -126,13 +126,12 @@ class ChunkReaderPool {
       }
     }
     if (r == nullptr) r = store_->NewChunkReader();
-    absl::Status st = r->Visit(ref, mint, maxt, fn);
+    absl::Status st = f(r.get());
     absl::MutexLock l(&mu_);
     free_.push_back(std::move(r));
     return st;
   }
 
- private:
   const ChunkStore* const store_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<ChunkStore::ChunkReader>> free_

@@ -1,8 +1,7 @@
 #include "tsdb/store.h"
 
-#include <zlib.h>
-
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -384,6 +383,21 @@ std::unique_ptr<ChunkStore::ChunkReader> ChunkStore::NewChunkReader() const {
 absl::Status ChunkStore::ChunkReader::Read(SeriesRef ref, int64_t mint,
                                            int64_t maxt,
                                            std::vector<ChunkPtr>* out) {
+  return Visit(ref, mint, maxt, [out](const ChunkView& v) {
+    auto c = std::make_shared<ChunkData>();
+    c->encoding = v.encoding;
+    c->min_time = v.min_time;
+    c->max_time = v.max_time;
+    c->num_samples = v.num_samples;
+    c->bytes = std::string(v.bytes);
+    out->push_back(ChunkPtr(std::move(c)));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status ChunkStore::ChunkReader::Visit(
+    SeriesRef ref, int64_t mint, int64_t maxt,
+    absl::FunctionRef<absl::Status(const ChunkView&)> fn) {
   if (mint > maxt) return absl::OkStatus();
   // Chunks never span a chunk range boundary, so no chunk starting before
   // the range that contains mint can overlap [mint, maxt].
@@ -407,50 +421,9 @@ absl::Status ChunkStore::ChunkReader::Read(SeriesRef ref, int64_t mint,
     }
     if (ChunkKeyTime(k.data() + 8) > maxt) break;
     rocksdb::Slice v = it->value();
-    // The chunk's max_time is in its header: most chunks before an instant
-    // query's window are passed over without copying them.
-    if (v.size() >= 25) {
-      const int64_t max_time = static_cast<int64_t>(GetFixed64(v.data() + 9));
-      if (max_time < mint || max_time < cutoff) continue;
-    }
-    auto c = DecodeChunkValue(absl::string_view(v.data(), v.size()));
-    if (!c.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("chunks key ", KeyHex(k), ": ", c.status().message()));
-    }
-    if ((*c)->max_time < mint || (*c)->max_time < cutoff) continue;
-    out->push_back(*std::move(c));
-  }
-  return FromRocks(it->status(), "reading chunks");
-}
-
-absl::Status ChunkStore::ChunkReader::Visit(
-    SeriesRef ref, int64_t mint, int64_t maxt,
-    absl::FunctionRef<absl::Status(const ChunkView&)> fn) {
-  if (mint > maxt) return absl::OkStatus();
-  // As Read: no chunk starting before the range that contains mint can
-  // overlap [mint, maxt].
-  const std::string start =
-      mint < std::numeric_limits<int64_t>::min() + kChunkRangeMs
-          ? ChunkKey(ref, std::numeric_limits<int64_t>::min())
-          : ChunkKey(ref, ChunkRangeStart(mint));
-  char ref_key[8];
-  {
-    const std::string r = RefKey(ref);
-    std::memcpy(ref_key, r.data(), sizeof ref_key);
-  }
-  rocksdb::Iterator* it = it_.get();
-  const int64_t cutoff = store_->cutoff_->load(std::memory_order_relaxed);
-  for (it->Seek(start); it->Valid(); it->Next()) {
-    rocksdb::Slice k = it->key();
-    if (k.size() < 8 || std::memcmp(k.data(), ref_key, 8) != 0) break;
-    if (k.size() != 16) {
-      return absl::DataLossError(
-          absl::StrCat("chunks key ", KeyHex(k), ": bad key length"));
-    }
-    if (ChunkKeyTime(k.data() + 8) > maxt) break;
-    rocksdb::Slice v = it->value();
-    // The value layout is DecodeChunkValue's; the messages are Read's.
+    // The value layout is DecodeChunkValue's. The chunk's max_time is in
+    // its header: most chunks before an instant query's window are passed
+    // over without checking or copying them.
     if (v.size() < 25) {
       return absl::DataLossError(
           absl::StrCat("chunks key ", KeyHex(k), ": truncated chunk header"));
@@ -725,9 +698,8 @@ absl::Status ChunkStore::IngestBulk(
             [](const auto& a, const auto& b) { return a.first < b.first; });
 
   static std::atomic<int> sequence{0};
-  const std::string stem =
-      absl::StrCat(dir_, "/", kBulkFilePrefix, getpid(), "-",
-                   sequence.fetch_add(1), "-");
+  const std::string stem = absl::StrCat(dir_, "/", kBulkFilePrefix, getpid(),
+                                        "-", sequence.fetch_add(1), "-");
   std::vector<std::string> written;
   auto cleanup = [&] {
     std::error_code ec;
@@ -738,9 +710,8 @@ absl::Status ChunkStore::IngestBulk(
   auto write_file =
       [&](rocksdb::ColumnFamilyHandle* cf, bool bottommost,
           const std::function<rocksdb::Status(
-              const std::function<rocksdb::Status(const rocksdb::Slice&,
-                                                  const rocksdb::Slice&)>&)>&
-              fill,
+              const std::function<rocksdb::Status(
+                  const rocksdb::Slice&, const rocksdb::Slice&)>&)>& fill,
           std::vector<rocksdb::IngestExternalFileArg>* args) -> absl::Status {
     rocksdb::Options opts(db_->GetDBOptions(), db_->GetOptions(cf));
     // What compaction would write at the bottom: the files usually land
