@@ -542,13 +542,10 @@ std::string ResolveLocation(const Url& base, absl::string_view location) {
 }
 
 // The proxy's "Basic ..." credentials from its URL's userinfo, or "".
-std::string ProxyAuthorization(absl::string_view proxy_url) {
-  absl::string_view rest = proxy_url.substr(proxy_url.find("://") + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  size_t at = rest.rfind('@');
-  if (at == absl::string_view::npos) return "";
-  absl::string_view userinfo = rest.substr(0, at);
-  size_t colon = userinfo.find(':');
+std::string ProxyAuthorization(const Url& proxy) {
+  if (proxy.userinfo.empty()) return "";
+  absl::string_view userinfo = proxy.userinfo;
+  const size_t colon = userinfo.find(':');
   absl::string_view user = userinfo.substr(0, colon);
   absl::string_view pass = colon == absl::string_view::npos
                                ? absl::string_view()
@@ -590,8 +587,8 @@ absl::StatusOr<std::shared_ptr<HttpClient>> HttpClient::Create(
           "\": only http:// proxies are supported (the proxy tunnels "
           "https targets with CONNECT)"));
     }
+    c->proxy_authorization_ = ProxyAuthorization(*p);
     c->proxy_ = std::make_unique<Url>(*std::move(p));
-    c->proxy_authorization_ = ProxyAuthorization(c->options_.proxy_url);
   }
   if (c->options_.oauth2) {
     absl::StatusOr<std::unique_ptr<OAuth2TokenSource>> ts =

@@ -44,6 +44,7 @@ absl::StatusOr<Url> ParseUrl(absl::string_view url) {
   }
   if (out.target.empty() || out.target[0] != '/') out.target.insert(0, "/");
   if (size_t at = hostport.rfind('@'); at != absl::string_view::npos) {
+    out.userinfo = std::string(hostport.substr(0, at));
     hostport = hostport.substr(at + 1);
   }
   if (hostport.empty()) {

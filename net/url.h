@@ -18,8 +18,10 @@ struct Url {
   std::string host;    // without brackets for IPv6
   std::string port;    // defaulted from the scheme when absent
   std::string target;  // path plus "?query", at least "/"
-  // Userinfo ("user:pass@") is dropped: credentials come from the client's
-  // configuration, as in Prometheus.
+  // "user:pass" from "scheme://user:pass@host", raw. Never sent to a
+  // target (credentials come from the client's configuration, as in
+  // Prometheus); a proxy_url's userinfo becomes Proxy-Authorization.
+  std::string userinfo;
 
   // "host:port" with brackets around IPv6 hosts.
   std::string HostPort() const;

@@ -29,6 +29,8 @@ TEST(ParseUrlTest, Forms) {
   EXPECT_EQ(u->port, "80");
   EXPECT_EQ(u->target, "/?x=1");
   EXPECT_EQ(u->HostHeader(), "h");
+  EXPECT_EQ(u->userinfo, "user:pw");
+  EXPECT_EQ(ParseUrl("http://h/a@b")->userinfo, "");
 }
 
 TEST(ParseUrlTest, ErrorsNameTheUrl) {
