@@ -67,16 +67,6 @@ absl::Status ValidateSeriesLabels(const Labels& labels) {
   return absl::OkStatus();
 }
 
-namespace {
-
-uint64_t Bits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
-
-}  // namespace
-
 // --- Iterator
 // -----------------------------------------------------------------
 
@@ -429,13 +419,7 @@ class DBQuerier : public Querier {
     }
     if (s->open.num_samples() > 0 && s->open.max_time() >= mint &&
         s->open.min_time() <= maxt) {
-      auto c = std::make_shared<ChunkData>();
-      c->min_time = s->open.min_time();
-      c->max_time = s->open.max_time();
-      c->num_samples = s->open.num_samples();
-      c->encoding = kHeadChunkEncoding;
-      c->bytes = std::string(s->open.Bytes());
-      out->push_back(std::move(c));
+      out->push_back(ChunkOf(s->open));
     }
     *read_store = db_->store_ != nullptr && s->persisted_max_time >= mint;
     return true;
@@ -554,7 +538,7 @@ class DBAppender : public Appender {
     const DB::PendingSample* prev = MaybeSeen(sref) ? LastInBatch(s) : nullptr;
     if (prev != nullptr) {
       max_t = prev->t;
-      last_bits = Bits(prev->v);
+      last_bits = ValueBits(prev->v);
     } else {
       bool unknown;
       {
@@ -573,7 +557,7 @@ class DBAppender : public Appender {
         last_bits = s->last_bits;
       }
     }
-    const uint64_t bits = Bits(v);
+    const uint64_t bits = ValueBits(v);
     if (t <= max_t) {
       if (t == max_t && bits == last_bits) return sref;  // ignored
       if (t == max_t) {
@@ -870,7 +854,7 @@ inline char* EncodeWalSample(char* p, SeriesRef ref, int64_t t, double v) {
     x >>= 7;
   }
   *p++ = static_cast<char>(x);
-  const uint64_t bits = Bits(v);
+  const uint64_t bits = ValueBits(v);
   for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(bits >> (8 * i));
   return p + 8;
 }
@@ -916,7 +900,7 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
   auto apply = [&](const PendingSample& p) ABSL_NO_THREAD_SAFETY_ANALYSIS {
     MemSeries* s = p.series;
     if (p.t <= s->max_time) {
-      if (!(p.t == s->max_time && Bits(p.v) == s->last_bits)) {
+      if (!(p.t == s->max_time && ValueBits(p.v) == s->last_bits)) {
         out_of_order_.fetch_add(1, std::memory_order_relaxed);
       }
       return;
@@ -1133,7 +1117,7 @@ absl::Status DB::ResolveLastBits(MemSeries* s) {
   }
   SeriesLockGuard l(&s->mu);
   if (s->last_bits_unknown && s->max_time == t && !found.empty()) {
-    s->last_bits = Bits(found.back().v);
+    s->last_bits = ValueBits(found.back().v);
     s->last_bits_unknown = false;
   }
   return absl::OkStatus();
@@ -1150,13 +1134,7 @@ absl::Status DB::CollectChunks(MemSeries* s, int64_t mint, int64_t maxt,
     }
     if (s->open.num_samples() > 0 && s->open.max_time() >= mint &&
         s->open.min_time() <= maxt) {
-      auto c = std::make_shared<ChunkData>();
-      c->min_time = s->open.min_time();
-      c->max_time = s->open.max_time();
-      c->num_samples = s->open.num_samples();
-      c->encoding = kHeadChunkEncoding;
-      c->bytes = std::string(s->open.Bytes());
-      out->push_back(std::move(c));
+      out->push_back(ChunkOf(s->open));
     }
     read_store = store_ != nullptr && s->persisted_max_time >= mint;
   }

@@ -74,14 +74,7 @@ void PrefetchSeries(const MemSeries* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
 }
 
 ChunkPtr SnapshotOpen(const MemSeries& s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  if (s.open.num_samples() == 0) return nullptr;
-  auto c = std::make_shared<ChunkData>();
-  c->min_time = s.open.min_time();
-  c->max_time = s.open.max_time();
-  c->num_samples = s.open.num_samples();
-  c->encoding = kHeadChunkEncoding;
-  c->bytes = std::string(s.open.Bytes());
-  return c;
+  return ChunkOf(s.open);
 }
 
 void AppendTopN(std::vector<TsdbStatus::Entry>* out,
@@ -844,10 +837,10 @@ absl::Status DB::ImportSeriesBulk(
       const ChunkData& c = *chunks[i];
       if (c.num_samples <= 0 || c.min_time > c.max_time ||
           ChunkRangeStart(c.min_time) != ChunkRangeStart(c.max_time)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            labels.ToString(), ": imported chunk [", c.min_time, ", ",
-            c.max_time, "] n=", c.num_samples,
-            " is empty or spans a chunk range boundary"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(labels.ToString(), ": imported chunk [", c.min_time,
+                         ", ", c.max_time, "] n=", c.num_samples,
+                         " is empty or spans a chunk range boundary"));
       }
       if (i > 0 && c.min_time <= chunks[i - 1]->max_time) {
         return absl::InvalidArgumentError(absl::StrCat(

@@ -116,11 +116,10 @@ AppendError CheckSample(int64_t max_time, uint64_t last_bits, int64_t t,
                         double v) {
   if (t > max_time) return AppendError::kNone;
   if (t < max_time) return AppendError::kOutOfOrder;
-  uint64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
   // An identical duplicate is reported as kNone by the caller's check of
   // t == max_time; distinguish here.
-  return bits == last_bits ? AppendError::kNone : AppendError::kDuplicate;
+  return ValueBits(v) == last_bits ? AppendError::kNone
+                                   : AppendError::kDuplicate;
 }
 
 // --- Head
@@ -317,14 +316,20 @@ MemSeries* Head::Get(SeriesRef ref) const {
       std::memory_order_acquire);
 }
 
-ChunkPtr Head::SealLocked(MemSeries* s) {
-  if (s->open.num_samples() == 0) return nullptr;
+ChunkPtr ChunkOf(const HeadChunkEncoder& enc) {
+  if (enc.num_samples() == 0) return nullptr;
   auto c = std::make_shared<ChunkData>();
-  c->min_time = s->open.min_time();
-  c->max_time = s->open.max_time();
-  c->num_samples = s->open.num_samples();
+  c->min_time = enc.min_time();
+  c->max_time = enc.max_time();
+  c->num_samples = enc.num_samples();
   c->encoding = kHeadChunkEncoding;
-  c->bytes = std::string(s->open.Bytes());
+  c->bytes = std::string(enc.Bytes());
+  return c;
+}
+
+ChunkPtr Head::SealLocked(MemSeries* s) {
+  ChunkPtr c = ChunkOf(s->open);
+  if (c == nullptr) return nullptr;
   s->open = HeadChunkEncoder();
   s->sealed.push_back(c);
   return c;
@@ -340,7 +345,7 @@ void Head::AppendLocked(MemSeries* s, int64_t t, double v, ChunkPtr* sealed) {
   s->open.Append(t, v);
   if (t < s->min_time) s->min_time = t;
   s->max_time = t;
-  std::memcpy(&s->last_bits, &v, sizeof v);
+  s->last_bits = ValueBits(v);
   s->last_bits_unknown = false;
 }
 

@@ -93,6 +93,10 @@ struct ChunkData {
 };
 using ChunkPtr = std::shared_ptr<const ChunkData>;
 
+// An immutable copy of what `enc` holds so far (nullptr when it is empty):
+// a sealed chunk, or a snapshot of an open one for a reader.
+ChunkPtr ChunkOf(const HeadChunkEncoder& enc);
+
 // Appends the samples of `chunk` with t in [mint, maxt] and t > *last_t to
 // `out`, updating *last_t. The `last_t` filter drops samples a caller has
 // already seen from an overlapping copy of the same chunk.

@@ -24,12 +24,6 @@
 namespace vigil::tsdb {
 namespace {
 
-uint64_t Bits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
-
 // One imported series while the input streams by. Samples that arrive in
 // time order (the usual case: backfill files list each series' samples in
 // order, either together or interleaved with other series) go straight
@@ -52,7 +46,7 @@ class SeriesBuilder {
     }
     if (has_last_) {
       if (t == last_t_) {
-        if (Bits(v) == last_bits_) {
+        if (ValueBits(v) == last_bits_) {
           ++*duplicates;
         } else if (conflict->ok()) {
           *conflict = Conflict(t);
@@ -75,7 +69,7 @@ class SeriesBuilder {
     enc_.Append(t, v);
     has_last_ = true;
     last_t_ = t;
-    last_bits_ = Bits(v);
+    last_bits_ = ValueBits(v);
   }
 
   // Appends the samples `later` collected from a later part of the input.
@@ -130,13 +124,8 @@ class SeriesBuilder {
   }
 
   void Seal() {
-    if (enc_.num_samples() == 0) return;
-    auto c = std::make_shared<ChunkData>();
-    c->min_time = enc_.min_time();
-    c->max_time = enc_.max_time();
-    c->num_samples = enc_.num_samples();
-    c->encoding = kHeadChunkEncoding;
-    c->bytes = std::string(enc_.Bytes());
+    ChunkPtr c = ChunkOf(enc_);
+    if (c == nullptr) return;
     chunks_.push_back(std::move(c));
     enc_ = HeadChunkEncoder();
   }

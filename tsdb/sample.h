@@ -22,11 +22,15 @@ inline double StaleNaN() {
   return d;
 }
 
-inline bool IsStaleNaN(double v) {
+// The bit pattern of a sample value: values are equal for duplicate
+// detection only when their bits are (NaN payloads, -0.0).
+inline uint64_t ValueBits(double v) {
   uint64_t bits;
   std::memcpy(&bits, &v, sizeof bits);
-  return bits == kStaleNaNBits;
+  return bits;
 }
+
+inline bool IsStaleNaN(double v) { return ValueBits(v) == kStaleNaNBits; }
 
 }  // namespace vigil::tsdb
 
