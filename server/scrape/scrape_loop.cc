@@ -415,7 +415,7 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
             break;
           }
           bool dropped = false;
-          err = BuildLabels(*parsed, &labels, &dropped);
+          err = BuildLabels(*parsed, p.EmptyLabelNames(), &labels, &dropped);
           if (!err.ok()) break;
           id = cache_.Insert(series);
           if (id == ScrapeCache::kNotFound) {
@@ -517,13 +517,22 @@ absl::Status ScrapeLoop::AppendBody(const ScrapeBody& body, int64_t t,
   return absl::OkStatus();
 }
 
-absl::Status ScrapeLoop::BuildLabels(const tsdb::Labels& parsed,
-                                     tsdb::Labels* out, bool* dropped) {
+absl::Status ScrapeLoop::BuildLabels(
+    const tsdb::Labels& parsed,
+    absl::Span<const absl::string_view> exposed_empty, tsdb::Labels* out,
+    bool* dropped) {
   tsdb::LabelsBuilder lb(parsed);
   for (const tsdb::Label& tl : target_labels_) {
     absl::string_view exposed = parsed.Get(tl.name);
     if (options_.honor_labels) {
-      if (exposed.empty()) lb.Set(tl.name, tl.value);
+      // An exposed `name=""` wins too: the series ends up without the label,
+      // as in Prometheus, where the empty label is only dropped after the
+      // target's labels were merged.
+      if (exposed.empty() &&
+          std::find(exposed_empty.begin(), exposed_empty.end(), tl.name) ==
+              exposed_empty.end()) {
+        lb.Set(tl.name, tl.value);
+      }
       continue;
     }
     if (!exposed.empty()) {
@@ -570,7 +579,7 @@ absl::Status ScrapeLoop::RestoreLabels(absl::string_view key, tsdb::Labels* out,
   }
   absl::StatusOr<tsdb::Labels> parsed = p.BuildLabels();
   if (!parsed.ok()) return parsed.status();
-  return BuildLabels(*parsed, out, dropped);
+  return BuildLabels(*parsed, p.EmptyLabelNames(), out, dropped);
 }
 
 void ScrapeLoop::ShrinkCache() {

@@ -36,6 +36,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "net/http_client.h"
 #include "server/scrape/scrape_cache.h"
 #include "tsdb/appender.h"
@@ -203,9 +204,11 @@ class ScrapeLoop {
   absl::Status AppendBody(const ScrapeBody& body, int64_t t,
                           tsdb::Appender* app, ScrapeReport* report);
   // Builds the final labels for an exposition line into *out, or sets
-  // *dropped when relabeling dropped it.
-  absl::Status BuildLabels(const tsdb::Labels& parsed, tsdb::Labels* out,
-                           bool* dropped);
+  // *dropped when relabeling dropped it. `exposed_empty` names the labels
+  // the line exposed with an empty value (see Parser::EmptyLabelNames).
+  absl::Status BuildLabels(const tsdb::Labels& parsed,
+                           absl::Span<const absl::string_view> exposed_empty,
+                           tsdb::Labels* out, bool* dropped);
   // Re-derives the final labels of the cached line `key` into *out (the
   // cache keeps no labels: a line's labels are only needed until its ref
   // is known).

@@ -373,6 +373,26 @@ TEST_F(ScrapeLoopTest, HonorLabelsKeepsExposedValues) {
               ElementsAre("1000:1"));
 }
 
+TEST_F(ScrapeLoopTest, HonorLabelsExposedEmptyValueRemovesTargetLabel) {
+  ScrapeOptions o;
+  o.honor_labels = true;
+  Make(o);
+  // `job=""` is exposed, so the target's job is not added; the empty label
+  // itself is then dropped, leaving the series without a job (Prometheus's
+  // result). The second scrape goes through the scrape cache.
+  ASSERT_TRUE(Scrape(1000, "a{job=\"\"} 1\n").ok());
+  ASSERT_TRUE(Scrape(2000, "a{job=\"\"} 2\n").ok());
+  EXPECT_THAT(Get("a{env=\"prod\", instance=\"h:9100\"}"),
+              ElementsAre("1000:1", "2000:2"));
+}
+
+TEST_F(ScrapeLoopTest, ExposedEmptyValueWithoutHonorLabelsKeepsTargetLabel) {
+  Make();
+  ASSERT_TRUE(Scrape(1000, "a{job=\"\"} 1\n").ok());
+  EXPECT_THAT(Get("a{env=\"prod\", instance=\"h:9100\", job=\"node\"}"),
+              ElementsAre("1000:1"));
+}
+
 TEST_F(ScrapeLoopTest, HonorTimestamps) {
   Make();
   ASSERT_TRUE(Scrape(5000, "b 1 1234\n").ok());

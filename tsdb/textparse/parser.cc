@@ -360,6 +360,7 @@ bool Parser::TryPredicted(absl::string_view expected) {
   series_ = absl::string_view(b, n);
   metric_name_ = absl::string_view();
   labels_.clear();
+  empty_label_names_.clear();
   value_ = value;
   timestamp_ms_ = ts;
   has_timestamp_ = has_ts;
@@ -531,6 +532,7 @@ Entry Parser::ParseSeries(const char* b, const char* e) {
   while (p < e && Is(*p, kMetricChar)) ++p;
   metric_name_ = absl::string_view(b, static_cast<size_t>(p - b));
   labels_.clear();
+  empty_label_names_.clear();
   has_exemplar_ = false;
   has_timestamp_ = false;
   if (p < e && *p != '{' && !Is(*p, kBlank)) {
@@ -591,7 +593,11 @@ Entry Parser::ParseSeries(const char* b, const char* e) {
         value =
             absl::string_view(scratch_.data() + start, scratch_.size() - start);
       }
-      if (!value.empty()) labels_.push_back(LabelRef{name, value});
+      if (!value.empty()) {
+        labels_.push_back(LabelRef{name, value});
+      } else {
+        empty_label_names_.push_back(name);
+      }
       if (!om) p = SkipBlanks(p, e);
       if (p == e) return Fail("unexpected end of line inside label set");
       if (*p == ',') {

@@ -139,6 +139,13 @@ class Parser {
   // Labels other than the metric name, in exposition order, values
   // unescaped, empty values omitted.
   const std::vector<LabelRef>& Labels() const { return labels_; }
+  // Names of the labels the line exposed with an empty value (`a=""`), in
+  // exposition order. Such a label is absent from the series, but
+  // honor_labels still counts it as exposed: Prometheus then leaves the
+  // target's label of that name off instead of adding it.
+  const std::vector<absl::string_view>& EmptyLabelNames() const {
+    return empty_label_names_;
+  }
   double Value() const { return value_; }
   // Milliseconds since the epoch, if the line had a timestamp.
   std::optional<int64_t> Timestamp() const {
@@ -181,6 +188,7 @@ class Parser {
   absl::string_view series_;
   absl::string_view metric_name_;
   std::vector<LabelRef> labels_;
+  std::vector<absl::string_view> empty_label_names_;
   double value_ = 0;
   int64_t timestamp_ms_ = 0;
   bool has_timestamp_ = false;

@@ -152,6 +152,17 @@ TEST(TextParserTest, EmptyLabelValueIsAbsent) {
       ElementsAre("series m{a=\"\",b=\"1\"} name=m labels=[b=1;] v=2", "eof"));
 }
 
+TEST(TextParserTest, EmptyLabelNamesAreReportedPerLine) {
+  Parser p("m{a=\"\",b=\"1\",c=\"\"} 2\nn{b=\"\"} 3\no 4\n",
+           Format::kPrometheusText);
+  ASSERT_EQ(p.Next(), Entry::kSeries);
+  EXPECT_THAT(p.EmptyLabelNames(), ElementsAre("a", "c"));
+  ASSERT_EQ(p.Next(), Entry::kSeries);
+  EXPECT_THAT(p.EmptyLabelNames(), ElementsAre("b"));
+  ASSERT_EQ(p.Next(), Entry::kSeries);
+  EXPECT_TRUE(p.EmptyLabelNames().empty());
+}
+
 TEST(TextParserTest, TrailingCommaAndEmptyBraces) {
   EXPECT_THAT(Text("m{a=\"1\",} 2\nn{} 3\n"),
               ElementsAre("series m{a=\"1\",} name=m labels=[a=1;] v=2",
