@@ -46,6 +46,7 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
     d.external_url = o.notifier_external_url;
     d.silences = s->silences_.get();
     d.nflog_file = o.nflog_file;
+    d.alerts_file = o.alerts_file;
     notifier::DeliveryQueue* q = s->delivery_.get();
     d.deliver = [q](const notifier::Notification& n) {
       notifier::HttpRequest req;
@@ -68,6 +69,8 @@ absl::StatusOr<std::unique_ptr<AlertingService>> AlertingService::Create(
     s->dispatcher_ =
         std::make_unique<notifier::Dispatcher>(*std::move(c), std::move(d));
     st = s->dispatcher_->LoadNotificationLog();
+    if (!st.ok()) return st;
+    st = s->dispatcher_->LoadAlerts();
     if (!st.ok()) return st;
   }
   {

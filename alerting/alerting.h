@@ -48,6 +48,9 @@ struct AlertingOptions {
   // Its notification log (what each receiver was told), so a restart does
   // not notify again (empty: memory only).
   std::string nflog_file;
+  // Its alerts, so alerts that resolve while the process is down are still
+  // notified as resolved after a restart (empty: memory only).
+  std::string alerts_file;
   // External Alertmanagers to forward to (may be combined with built-in),
   // as base URLs: alerts go to <url>/api/v2/alerts.
   std::vector<std::string> alertmanager_urls;

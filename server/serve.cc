@@ -286,6 +286,7 @@ MonitorPartsOptions Server::MakePartsOptions() {
   if (!flags_.storage_tsdb_path.empty()) {
     p.silences_file = absl::StrCat(flags_.storage_tsdb_path, "/silences.json");
     p.nflog_file = absl::StrCat(flags_.storage_tsdb_path, "/nflog.json");
+    p.alerts_file = absl::StrCat(flags_.storage_tsdb_path, "/alerts.json");
   }
   // The Alertmanagers to forward to, alertmanager.yml and the alerts'
   // external labels are (re)applied by MonitorParts::ApplyConfig, at

@@ -488,6 +488,7 @@ absl::Status Monitor::Impl::Init(MonitorStep* failed) {
   aopts.notifier_external_url = parts_.notifier_external_url;
   aopts.silences_file = parts_.silences_file;
   aopts.nflog_file = parts_.nflog_file;
+  aopts.alerts_file = parts_.alerts_file;
   aopts.alertmanager_urls = parts_.alertmanager_urls;
   for (const auto& [base, tls] : parts_.alertmanager_tls) {
     aopts.alertmanager_clients[base].client.tls = tls;

@@ -48,10 +48,11 @@ struct MonitorPartsOptions {
   std::string alertmanager_config_file;
   // "externalURL" of the built-in routing's notifications.
   std::string notifier_external_url = "http://localhost:9093";
-  // Where the built-in routing persists silences and its notification log
-  // ("" = memory only).
+  // Where the built-in routing persists silences, its notification log and
+  // its alerts ("" = memory only).
   std::string silences_file;
   std::string nflog_file;
+  std::string alerts_file;
   // External Alertmanagers that firing alerts are forwarded to (base URLs,
   // scheme://host:port/path_prefix), and their TLS settings by URL.
   std::vector<std::string> alertmanager_urls;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "alerting/notifier/alerts_file.h"
 #include "net/url.h"
 
 namespace vigil::alerting::notifier {
@@ -129,6 +130,27 @@ absl::Status Dispatcher::LoadNotificationLog() {
   return nflog_.Load(options_.clock->NowMs());
 }
 
+absl::Status Dispatcher::LoadAlerts() {
+  if (options_.alerts_file.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<Alert>> loaded =
+      LoadAlertsFile(options_.alerts_file);
+  if (!loaded.ok()) return loaded.status();
+  absl::MutexLock l(&mu_);
+  const int64_t now = options_.clock->NowMs();
+  for (Alert& a : *loaded) {
+    // A zero range cannot come from Add; treat it as already resolved.
+    if (a.ends_at_ms == 0) a.ends_at_ms = a.starts_at_ms;
+    uint64_t fp = Fingerprint(a.labels);
+    if (alerts_.contains(fp)) continue;
+    ++stats_.alerts_restored;
+    // Resolved ones too: their group's first flush tells receivers that
+    // heard they fired (the notification log knows) that they resolved.
+    RouteLocked(a, now);
+    alerts_.emplace(fp, std::move(a));
+  }
+  return absl::OkStatus();
+}
+
 Dispatcher::~Dispatcher() { Stop(); }
 
 void Dispatcher::ApplyConfig(AlertmanagerConfig config) {
@@ -164,6 +186,7 @@ void Dispatcher::Add(const std::vector<Alert>& alerts) {
       }
     }
     alerts_[fp] = a;
+    alerts_changed_ = true;
     RouteLocked(a, now);
   }
 }
@@ -419,8 +442,23 @@ void Dispatcher::Tick() {
       if (it->second.Resolved(now) &&
           now - it->second.ends_at_ms > config_.resolve_timeout_ms) {
         alerts_.erase(it++);
+        alerts_changed_ = true;
       } else {
         ++it;
+      }
+    }
+    if (alerts_changed_ && !options_.alerts_file.empty()) {
+      std::vector<Alert> all;
+      all.reserve(alerts_.size());
+      for (const auto& [fp, a] : alerts_) all.push_back(a);
+      std::sort(all.begin(), all.end(), AlertLess);
+      if (absl::Status st = SaveAlertsFile(options_.alerts_file, all);
+          !st.ok()) {
+        ++stats_.alerts_save_failures;
+        std::fprintf(stderr, "notifier: %s\n",
+                     std::string(st.message()).c_str());
+      } else {
+        alerts_changed_ = false;
       }
     }
   }

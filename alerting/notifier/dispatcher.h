@@ -64,6 +64,10 @@ struct DispatcherOptions {
   // its entries are kept (Alertmanager's --data.retention default).
   std::string nflog_file;
   int64_t nflog_retention_ms = int64_t{120} * 3600 * 1000;
+  // Where the alerts persist ("" = memory only), so alerts that resolve
+  // while the process is down are still notified as resolved
+  // (alerts_file.h).
+  std::string alerts_file;
 };
 
 struct DispatcherStats {
@@ -72,6 +76,8 @@ struct DispatcherStats {
   int64_t alerts_inhibited = 0;
   int64_t alerts_silenced = 0;
   int64_t nflog_save_failures = 0;
+  int64_t alerts_save_failures = 0;
+  int64_t alerts_restored = 0;
 };
 
 class Dispatcher {
@@ -85,6 +91,13 @@ class Dispatcher {
   // nflog_file), so alerts already notified are not notified again after a
   // restart. Call before Add; a malformed file is DataLoss.
   absl::Status LoadNotificationLog();
+
+  // Reads the alerts written by an earlier run (options' alerts_file) and
+  // routes them again with their saved endsAt: those the rules still fire
+  // merge with the next update, the others resolve at their endsAt and
+  // are notified as resolved to receivers that were told they fired. Call
+  // after LoadNotificationLog and before Add; a malformed file is DataLoss.
+  absl::Status LoadAlerts();
 
   // Replaces the configuration. Groups are rebuilt (as Alertmanager does on
   // reload); the notification log is kept so unchanged groups do not
@@ -136,6 +149,8 @@ class Dispatcher {
   // Notification log, keyed by group key + receiver + integration.
   NotificationLog nflog_ ABSL_GUARDED_BY(mu_);
   DispatcherStats stats_ ABSL_GUARDED_BY(mu_);
+  // alerts_ differs from what options_.alerts_file holds.
+  bool alerts_changed_ ABSL_GUARDED_BY(mu_) = false;
 
   absl::Mutex run_mu_;
   bool stop_ ABSL_GUARDED_BY(run_mu_) = false;

@@ -24,7 +24,8 @@ class DispatcherTest : public ::testing::Test {
 
   std::unique_ptr<Dispatcher> Make(const std::string& path_or_yaml,
                                    Silences* silences = nullptr,
-                                   const std::string& nflog_file = "") {
+                                   const std::string& nflog_file = "",
+                                   const std::string& alerts_file = "") {
     absl::StatusOr<AlertmanagerConfig> c =
         path_or_yaml.find('\n') == std::string::npos
             ? LoadAlertmanagerConfig(path_or_yaml)
@@ -36,8 +37,11 @@ class DispatcherTest : public ::testing::Test {
     o.deliver = [this](const Notification& n) { sent_.push_back(n); };
     o.silences = silences;
     o.nflog_file = nflog_file;
+    o.alerts_file = alerts_file;
     auto d = std::make_unique<Dispatcher>(*std::move(c), o);
     absl::Status st = d->LoadNotificationLog();
+    EXPECT_TRUE(st.ok()) << st;
+    st = d->LoadAlerts();
     EXPECT_TRUE(st.ok()) << st;
     return d;
   }
@@ -106,6 +110,82 @@ TEST_F(DispatcherTest, RestartDoesNotRenotifyWhatWasSent) {
     }
     EXPECT_EQ(sent_.size(), 3u);
   }
+}
+
+std::string TempPath(const std::string& name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  return std::string(tmp != nullptr ? tmp : "/tmp") + "/" + name;
+}
+
+// An alert whose rule stops firing while the process is down: with the
+// alerts persisted, the restarted dispatcher still resolves it at its saved
+// endsAt and tells the receiver (send_resolved), as a standalone
+// Alertmanager that outlived a Prometheus restart would. Without the file
+// the receiver never hears that it resolved.
+TEST_F(DispatcherTest, AlertResolvedWhileDownIsNotifiedAfterRestart) {
+  const std::string nflog = TempPath("resolved_nflog.json");
+  const std::string alerts = TempPath("resolved_alerts.json");
+  for (bool persisted : {true, false}) {
+    std::remove(nflog.c_str());
+    std::remove(alerts.c_str());
+    sent_.clear();
+    clock_.SetMs(kT0);
+    const std::string alerts_file = persisted ? alerts : "";
+    {
+      auto d = Make("testdata/alertmanager/seed_s0.yml", nullptr, nflog,
+                    alerts_file);
+      d->Add({Firing("192.168.121.174:9113")});  // endsAt kT0 + 4 min
+      At(kT0 + 10 * kSec, d.get());
+      ASSERT_EQ(sent_.size(), 1u);
+    }
+    // Back after 3 minutes; the rule no longer fires, so nothing is Added.
+    auto d =
+        Make("testdata/alertmanager/seed_s0.yml", nullptr, nflog, alerts_file);
+    EXPECT_EQ(d->stats().alerts_restored, persisted ? 1 : 0);
+    for (int64_t t = kT0 + 3 * kMin; t <= kT0 + 15 * kMin; t += 10 * kSec) {
+      At(t, d.get());
+    }
+    if (!persisted) {
+      EXPECT_EQ(sent_.size(), 1u);
+      continue;
+    }
+    ASSERT_EQ(sent_.size(), 2u);
+    nlohmann::json j = nlohmann::json::parse(sent_[1].body);
+    EXPECT_EQ(j["status"], "resolved");
+    EXPECT_EQ(j["alerts"][0]["endsAt"], "2024-04-26T17:25:05.311Z");
+    EXPECT_EQ(j["alerts"][0]["annotations"]["title"],
+              "Nginx 100 active connections on 192.168.121.174:9113");
+    // Forgotten once resolved and notified, also in the file.
+    EXPECT_TRUE(d->Alerts().empty());
+    auto again =
+        Make("testdata/alertmanager/seed_s0.yml", nullptr, nflog, alerts_file);
+    EXPECT_EQ(again->stats().alerts_restored, 0);
+  }
+}
+
+// Still firing after the restart: the restored alert merges with the rule's
+// next update and nothing is sent again.
+TEST_F(DispatcherTest, RestoredAlertStillFiringIsNotRenotified) {
+  const std::string nflog = TempPath("firing_nflog.json");
+  const std::string alerts = TempPath("firing_alerts.json");
+  std::remove(nflog.c_str());
+  std::remove(alerts.c_str());
+  {
+    auto d = Make("testdata/alertmanager/seed_s0.yml", nullptr, nflog, alerts);
+    d->Add({Firing("192.168.121.174:9113")});
+    At(kT0 + 10 * kSec, d.get());
+    ASSERT_EQ(sent_.size(), 1u);
+  }
+  auto d = Make("testdata/alertmanager/seed_s0.yml", nullptr, nflog, alerts);
+  for (int64_t t = kT0 + 1 * kMin; t <= kT0 + 30 * kMin; t += 15 * kSec) {
+    clock_.SetMs(t);
+    d->Add({Firing("192.168.121.174:9113")});
+    d->Tick();
+  }
+  EXPECT_EQ(sent_.size(), 1u);
+  std::vector<Alert> all = d->Alerts();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].starts_at_ms, kT0);
 }
 
 TEST_F(DispatcherTest, SeedTimingGroupWaitIntervalRepeatResolve) {
