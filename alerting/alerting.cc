@@ -156,12 +156,14 @@ std::shared_ptr<notifier::Forwarder> AlertingService::MakeForwarder(
 }
 
 void AlertingService::SetAlertmanagers(std::vector<std::string> urls,
-                                       AlertmanagerEndpoints endpoints) {
+                                       AlertmanagerEndpoints endpoints,
+                                       std::vector<std::string> dropped_urls) {
   std::shared_ptr<notifier::Forwarder> forwarder =
       MakeForwarder(urls, std::move(endpoints));
   absl::MutexLock l(&mu_);
   forwarder_ = std::move(forwarder);
   alertmanager_urls_ = std::move(urls);
+  dropped_alertmanager_urls_ = std::move(dropped_urls);
 }
 
 void AlertingService::Apply(AlertingUpdate update) {
@@ -171,6 +173,7 @@ void AlertingService::Apply(AlertingUpdate update) {
     absl::MutexLock l(&mu_);
     forwarder_ = std::move(forwarder);
     alertmanager_urls_ = std::move(update.alertmanager_urls);
+    dropped_alertmanager_urls_ = std::move(update.dropped_alertmanager_urls);
     external_labels_ = update.external_labels;
     relabel_ = std::move(update.relabel);
   }
@@ -185,6 +188,11 @@ void AlertingService::Apply(AlertingUpdate update) {
 std::vector<std::string> AlertingService::alertmanager_urls() const {
   absl::MutexLock l(&mu_);
   return alertmanager_urls_;
+}
+
+std::vector<std::string> AlertingService::dropped_alertmanager_urls() const {
+  absl::MutexLock l(&mu_);
+  return dropped_alertmanager_urls_;
 }
 
 void AlertingService::Start() {

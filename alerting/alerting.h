@@ -75,6 +75,9 @@ struct AlertingUpdate {
   // Alerts URLs (notifier::AlertsURL), as Prometheus lists them on
   // /api/v1/alertmanagers.
   std::vector<std::string> alertmanager_urls;
+  // Discovered Alertmanagers that relabel_configs dropped, as URLs built
+  // from their labels before relabeling (Prometheus's droppedAlertmanagers).
+  std::vector<std::string> dropped_alertmanager_urls;
   AlertmanagerEndpoints alertmanager_endpoints;
   std::map<std::string, std::string> external_labels;
   // Set when the service has built-in routing.
@@ -110,10 +113,13 @@ class AlertingService {
   // discovery found a different set between reloads); routing, external
   // labels and relabeling stay.
   void SetAlertmanagers(std::vector<std::string> urls,
-                        AlertmanagerEndpoints endpoints);
+                        AlertmanagerEndpoints endpoints,
+                        std::vector<std::string> dropped_urls = {});
 
   // The URLs alerts are forwarded to now (<base>/api/v2/alerts).
   std::vector<std::string> alertmanager_urls() const;
+  // Discovered Alertmanagers that relabeling dropped (see AlertingUpdate).
+  std::vector<std::string> dropped_alertmanager_urls() const;
 
   // Background evaluation and dispatch.
   void Start();
@@ -148,6 +154,7 @@ class AlertingService {
   mutable absl::Mutex mu_;
   std::shared_ptr<notifier::Forwarder> forwarder_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> alertmanager_urls_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> dropped_alertmanager_urls_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> external_labels_ ABSL_GUARDED_BY(mu_);
   std::function<bool(tsdb::LabelsBuilder*)> relabel_ ABSL_GUARDED_BY(mu_);
 };

@@ -217,12 +217,14 @@ std::string AlertsPath(const config::AlertmanagerConfig& am) {
 // The Alertmanagers' alerts URLs with their client settings, appended to
 // `urls`/`endpoints`, as Prometheus's notifier builds them: each
 // discovered target gets __scheme__ and __alerts_path__, goes through the
-// entry's relabel_configs (a dropped target is not notified), and becomes
+// entry's relabel_configs (a dropped target is not notified, and is listed
+// in `dropped` with the URL its labels gave before relabeling), and becomes
 // __scheme__://__address____alerts_path__.
 void AlertmanagerURLs(const std::vector<config::AlertmanagerConfig>& ams,
                       const AlertmanagerGroups& groups,
                       std::vector<std::string>* urls,
-                      alerting::AlertmanagerEndpoints* endpoints) {
+                      alerting::AlertmanagerEndpoints* endpoints,
+                      std::vector<std::string>* dropped) {
   for (size_t i = 0; i < ams.size(); ++i) {
     const config::AlertmanagerConfig& am = ams[i];
     auto it = groups.find(absl::StrCat("config-", i));
@@ -239,7 +241,15 @@ void AlertmanagerURLs(const std::vector<config::AlertmanagerConfig>& ams,
         for (const tsdb::Label& l : g.labels) {
           if (!t.Has(l.name)) b.Set(l.name, l.value);
         }
-        if (!config::Relabel(am.relabel_configs, &b)) continue;
+        if (!am.relabel_configs.empty()) {
+          std::string before = absl::StrCat(b.Get(kSchemeLabel), "://",
+                                            b.Get(discovery::kAddressLabel),
+                                            b.Get(kAlertsPathLabel));
+          if (!config::Relabel(am.relabel_configs, &b)) {
+            dropped->push_back(std::move(before));
+            continue;
+          }
+        }
         const absl::string_view address = b.Get(discovery::kAddressLabel);
         if (address.empty()) continue;
         std::string url = absl::StrCat(b.Get(kSchemeLabel), "://", address,
@@ -637,8 +647,9 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg,
   alerting::AlertmanagerEndpoints am_endpoints;
   PartsAlertmanagers(parts_, &am_urls, &am_endpoints);
   AlertmanagerGroups am_groups = ResolveAlertmanagerGroups(*cfg);
+  std::vector<std::string> am_dropped;
   AlertmanagerURLs(cfg->alerting.alertmanagers, am_groups, &am_urls,
-                   &am_endpoints);
+                   &am_endpoints, &am_dropped);
   // The embedder's external labels, overridden by the config's.
   std::map<std::string, std::string> ext;
   if (!parts_.config_owns_external_labels) ext = base_external_labels_;
@@ -647,6 +658,7 @@ absl::Status Monitor::Impl::InstallConfig(absl::StatusOr<config::Config> cfg,
   absl::StatusOr<alerting::AlertingUpdate> update =
       alerting_->Prepare(std::move(am_urls), std::move(am_endpoints), ext);
   if (!update.ok()) return update.status();
+  update->dropped_alertmanager_urls = std::move(am_dropped);
   if (!cfg->alerting.alert_relabel_configs.empty()) {
     update->relabel =
         [rc = cfg->alerting.alert_relabel_configs](tsdb::LabelsBuilder* b) {
@@ -942,6 +954,7 @@ bool Monitor::Impl::UnsubscribeNotifications(int id) {
 void Monitor::Impl::OnAlertmanagerGroups(
     const std::string& job, std::vector<discovery::TargetGroup> groups) {
   std::vector<std::string> urls;
+  std::vector<std::string> dropped;
   alerting::AlertmanagerEndpoints endpoints;
   PartsAlertmanagers(parts_, &urls, &endpoints);
   {
@@ -949,9 +962,10 @@ void Monitor::Impl::OnAlertmanagerGroups(
     std::vector<discovery::TargetGroup>& known = am_groups_[job];
     if (known == groups) return;
     known = std::move(groups);
-    AlertmanagerURLs(am_configs_, am_groups_, &urls, &endpoints);
+    AlertmanagerURLs(am_configs_, am_groups_, &urls, &endpoints, &dropped);
   }
-  alerting_->SetAlertmanagers(std::move(urls), std::move(endpoints));
+  alerting_->SetAlertmanagers(std::move(urls), std::move(endpoints),
+                              std::move(dropped));
 }
 
 absl::Status Monitor::Impl::Start() {

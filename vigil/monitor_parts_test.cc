@@ -245,7 +245,8 @@ std::string ForwardingConfig(const std::string& cluster,
 // An `alerting.alertmanagers` entry's http client settings, api_version and
 // relabel_configs apply as in Prometheus: basic_auth reaches the
 // Alertmanager, v1 posts to /api/v1/alerts, a target relabeling drops is
-// not notified, and __alerts_path__ can be rewritten.
+// not notified (and is listed as dropped), and __alerts_path__ can be
+// rewritten.
 TEST(MonitorPartsTest, AlertmanagerClientSettingsAndRelabeling) {
   alerting::notifier::WebhookReceiver kept, dropped, rewritten;
   std::atomic<int64_t> now{kT0};
@@ -285,6 +286,11 @@ TEST(MonitorPartsTest, AlertmanagerClientSettingsAndRelabeling) {
             (std::vector<std::string>{
                 "http://" + Target(kept) + "/api/v1/alerts",
                 "http://" + Target(rewritten) + "/custom/alerts"}));
+  // Prometheus's droppedAlertmanagers: the URL from the labels before
+  // relabeling.
+  EXPECT_EQ(MonitorParts::alerting(mon)->dropped_alertmanager_urls(),
+            (std::vector<std::string>{"http://" + Target(dropped) +
+                                      "/api/v1/alerts"}));
   ASSERT_TRUE(
       mon->AddAlertRule("g", "Up", "signal > 0", absl::ZeroDuration()).ok());
   for (int64_t t = kT0; t <= kT0 + 10'000; t += 10'000) {

@@ -273,22 +273,25 @@ void Api::Register(http::Router* router) {
   router->Handle("GET", "/api/v1/targets/metadata",
                  [](const Request&) { return SuccessResponse("[]"); });
   router->Handle("GET", "/api/v1/alertmanagers", [this](const Request&) {
-    // The alerts URLs forwarded to now (relabel_configs applied). Targets
-    // that relabeling dropped are not tracked: droppedAlertmanagers stays
-    // empty.
-    std::string data = "{\"activeAlertmanagers\":[";
+    // The alerts URLs forwarded to now (relabel_configs applied), and the
+    // discovered ones relabeling dropped.
     alerting::AlertingService* svc =
         hooks_.alerting ? hooks_.alerting() : nullptr;
-    if (svc != nullptr) {
+    auto append_urls = [](std::string* data,
+                          const std::vector<std::string>& urls) {
       bool first = true;
-      for (const std::string& url : svc->alertmanager_urls()) {
-        data += first ? "{\"url\":" : ",{\"url\":";
+      for (const std::string& url : urls) {
+        *data += first ? "{\"url\":" : ",{\"url\":";
         first = false;
-        AppendJsonString(&data, url);
-        data += '}';
+        AppendJsonString(data, url);
+        *data += '}';
       }
-    }
-    data += "],\"droppedAlertmanagers\":[]}";
+    };
+    std::string data = "{\"activeAlertmanagers\":[";
+    if (svc != nullptr) append_urls(&data, svc->alertmanager_urls());
+    data += "],\"droppedAlertmanagers\":[";
+    if (svc != nullptr) append_urls(&data, svc->dropped_alertmanager_urls());
+    data += "]}";
     return SuccessResponse(data);
   });
   router->Handle("GET", "/api/v1/status/walreplay", [](const Request&) {

@@ -117,8 +117,8 @@ class SilencesApiTest : public ::testing::Test {
   std::string dir_;
 };
 
-// /api/v1/alertmanagers lists the alerts URLs forwarded to, as Prometheus
-// does; without an alerting service the lists are empty.
+// /api/v1/alertmanagers lists the alerts URLs forwarded to and the dropped
+// ones, as Prometheus does; without an alerting service the lists are empty.
 TEST_F(SilencesApiTest, AlertmanagersListsForwardingURLs) {
   alerting::AlertingOptions o;
   o.rules.query = [](absl::string_view, int64_t) {
@@ -152,6 +152,24 @@ TEST_F(SilencesApiTest, AlertmanagersListsForwardingURLs) {
       EXPECT_EQ(j["data"]["activeAlertmanagers"], nlohmann::json::array());
     }
   }
+  // Discovered Alertmanagers that relabeling dropped are listed too.
+  (*svc)->SetAlertmanagers({"http://am1:9093/api/v2/alerts"}, {},
+                           {"http://am3:9093/api/v2/alerts"});
+  http::Router router;
+  ApiHooks hooks;
+  hooks.alerting = [s = svc->get()] { return s; };
+  Api api(ApiOptions{}, nullptr, nullptr, hooks);
+  api.Register(&router);
+  http::Request req;
+  req.method = "GET";
+  req.path = "/api/v1/alertmanagers";
+  nlohmann::json j = nlohmann::json::parse(router.Dispatch(&req).body);
+  EXPECT_EQ(
+      j["data"]["activeAlertmanagers"],
+      nlohmann::json::parse(R"([{"url":"http://am1:9093/api/v2/alerts"}])"));
+  EXPECT_EQ(
+      j["data"]["droppedAlertmanagers"],
+      nlohmann::json::parse(R"([{"url":"http://am3:9093/api/v2/alerts"}])"));
 }
 
 TEST_F(SilencesApiTest, NotServedWithoutBuiltInAlertmanager) {
