@@ -385,6 +385,141 @@ std::string ExpandTemplate(const std::string& tmpl, const re2::RE2& re,
   return out;
 }
 
+bool IsStreamingAggregate(AggregateOp op) {
+  switch (op) {
+    case AggregateOp::kSum:
+    case AggregateOp::kAvg:
+    case AggregateOp::kMin:
+    case AggregateOp::kMax:
+    case AggregateOp::kCount:
+    case AggregateOp::kGroup:
+    case AggregateOp::kStddev:
+    case AggregateOp::kStdvar:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Only avg/stddev/stdvar keep a running mean.
+bool AggregateHasMean(AggregateOp op) {
+  return op == AggregateOp::kAvg || op == AggregateOp::kStddev ||
+         op == AggregateOp::kStdvar;
+}
+
+// Adds one input series (n steps, AbsentValue() where it has none) to a
+// group's running state of a streaming aggregation: val/cnt (and mn for
+// AggregateHasMean) hold n zero-initialised doubles each. Folding a
+// group's series in input order gives Prometheus's bits.
+void FoldSeries(AggregateOp op, const double* v, int64_t n, double* val,
+                double* cnt, double* mn) {
+  switch (op) {
+    case AggregateOp::kSum:
+      for (int64_t i = 0; i < n; ++i) {
+        if (IsAbsent(v[i])) continue;
+        val[i] += v[i];
+        cnt[i] += 1;
+      }
+      break;
+    case AggregateOp::kCount:
+    case AggregateOp::kGroup:
+      for (int64_t i = 0; i < n; ++i) {
+        if (!IsAbsent(v[i])) cnt[i] += 1;
+      }
+      break;
+    case AggregateOp::kMax:
+      for (int64_t i = 0; i < n; ++i) {
+        if (IsAbsent(v[i])) continue;
+        if (cnt[i] == 0 || val[i] < v[i] || std::isnan(val[i])) {
+          val[i] = v[i];
+        }
+        cnt[i] += 1;
+      }
+      break;
+    case AggregateOp::kMin:
+      for (int64_t i = 0; i < n; ++i) {
+        if (IsAbsent(v[i])) continue;
+        if (cnt[i] == 0 || val[i] > v[i] || std::isnan(val[i])) {
+          val[i] = v[i];
+        }
+        cnt[i] += 1;
+      }
+      break;
+    case AggregateOp::kAvg:
+      for (int64_t i = 0; i < n; ++i) {
+        if (IsAbsent(v[i])) continue;
+        if (cnt[i] == 0) {
+          mn[i] = v[i];
+          cnt[i] = 1;
+          continue;
+        }
+        cnt[i] += 1;
+        if (std::isinf(mn[i])) {
+          if (std::isinf(v[i]) && (mn[i] > 0) == (v[i] > 0)) continue;
+          if (!std::isinf(v[i]) && !std::isnan(v[i])) continue;
+        }
+        mn[i] += v[i] / cnt[i] - mn[i] / cnt[i];
+      }
+      break;
+    case AggregateOp::kStddev:
+    case AggregateOp::kStdvar:
+      for (int64_t i = 0; i < n; ++i) {
+        if (IsAbsent(v[i])) continue;
+        if (cnt[i] == 0) {
+          mn[i] = v[i];
+          val[i] = 0;
+          cnt[i] = 1;
+          continue;
+        }
+        cnt[i] += 1;
+        double delta = v[i] - mn[i];
+        mn[i] += delta / cnt[i];
+        val[i] += delta * (v[i] - mn[i]);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+// A group's result per step from FoldSeries's state; AbsentValue() where
+// no series had a value.
+void FinishGroup(AggregateOp op, const double* val, const double* cnt,
+                 const double* mn, int64_t n, double* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double c = cnt[i];
+    if (c == 0) {
+      out[i] = AbsentValue();
+      continue;
+    }
+    switch (op) {
+      case AggregateOp::kSum:
+      case AggregateOp::kMax:
+      case AggregateOp::kMin:
+        out[i] = val[i];
+        break;
+      case AggregateOp::kCount:
+        out[i] = c;
+        break;
+      case AggregateOp::kGroup:
+        out[i] = 1;
+        break;
+      case AggregateOp::kAvg:
+        out[i] = mn[i];
+        break;
+      case AggregateOp::kStdvar:
+        out[i] = val[i] / c;
+        break;
+      case AggregateOp::kStddev:
+        out[i] = std::sqrt(val[i] / c);
+        break;
+      default:
+        out[i] = AbsentValue();
+        break;
+    }
+  }
+}
+
 class Evaluator {
  public:
   Evaluator(const EvalParams& p, tsdb::Queryable* storage)
@@ -435,6 +570,55 @@ class Evaluator {
   absl::StatusOr<Val> EvalCall(const Call& c, const Steps& s);
   absl::StatusOr<Val> EvalRangeCall(const Call& c, const Steps& s,
                                     size_t matrix_arg);
+
+  // A range function call ready to run series by series: its source opened,
+  // its scalar arguments evaluated. Shared by EvalRangeCall and the fused
+  // aggregation over a range call (TryFusedAggregate).
+  struct RangeCall {
+    RangeFunction fn = nullptr;
+    std::vector<ScalarVal> scalars;
+    bool holt = false;
+    // last_over_time keeps the metric name; every other function drops it.
+    bool keep_name = false;
+    // rate/increase: counter resets are found once per series.
+    bool counter_fn = false;
+    // rate/increase/delta run their kernel inline (see ExtrapolateRate).
+    bool extrapolated = false;
+    bool is_rate = false;
+    RangeSource src;
+    // Worker threads worth using for this many series and steps.
+    int threads = 1;
+  };
+  // Per-thread buffers of a range call's series loop.
+  struct RangeWorker {
+    std::vector<Sample> buf;
+    std::vector<double> scratch;
+    std::vector<uint32_t> resets;
+    // The fused aggregation's row and accumulators.
+    std::vector<double> row, value, count, mean;
+  };
+  absl::Status PrepareRangeCall(const Call& c, const Steps& s,
+                                size_t matrix_arg, RangeCall* rc);
+  // Evaluates series `idx` of `rc` at every step into out[0, s.n)
+  // (AbsentValue() where there is no result); returns how many steps have
+  // a value.
+  absl::StatusOr<int64_t> RangeCallSeries(RangeCall& rc, const Steps& s,
+                                          size_t idx, RangeWorker& w,
+                                          double* out);
+  // The unfused result of a prepared range call: one series per input
+  // series with a value somewhere, names dropped and duplicates merged.
+  absl::StatusOr<VectorVal> RunRangeCall(RangeCall& rc, const Steps& s);
+  // sum/avg/count/group/min/max/stddev/stdvar directly over a range
+  // function of a selector: every group is folded by one worker from its
+  // members' rows, in series order, so no series x steps intermediate is
+  // materialised and the sums are the same bits as the unfused path's.
+  // kNotFused when the expression does not have that shape (nothing was
+  // evaluated then); kInput when it does but cannot be folded per group
+  // (*out is the range call's result, the aggregation's input); kOutput
+  // when *out is the aggregation's result.
+  enum class Fused { kNotFused, kInput, kOutput };
+  absl::StatusOr<Fused> TryFusedAggregate(const AggregateExpr& a,
+                                          const Steps& s, VectorVal* out);
   absl::StatusOr<Val> EvalAbsentOverTime(const Call& c, const Steps& s);
   absl::StatusOr<Val> EvalHistogramQuantile(const Call& c, const Steps& s);
   absl::StatusOr<Val> EvalLabelReplace(const Call& c, const Steps& s);
@@ -774,147 +958,153 @@ absl::StatusOr<MatrixVal> Evaluator::EvalRangeTop(const Expr& e, int64_t t) {
 // ---------------------------------------------------------------------------
 // Functions
 
-absl::StatusOr<Val> Evaluator::EvalRangeCall(const Call& c, const Steps& s,
-                                             size_t matrix_arg) {
-  RangeFunction fn = LookupRangeFunction(c.func);
-  if (fn == nullptr) {
+absl::Status Evaluator::PrepareRangeCall(const Call& c, const Steps& s,
+                                         size_t matrix_arg, RangeCall* rc) {
+  rc->fn = LookupRangeFunction(c.func);
+  if (rc->fn == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown range function \"", c.func, "\""));
   }
   // Scalar arguments, one value per step.
-  std::vector<ScalarVal> scalars;
   for (size_t i = 0; i < c.args.size(); ++i) {
     if (i == matrix_arg) continue;
     absl::StatusOr<ScalarVal> v = EvalScalarArg(*c.args[i], s);
     if (!v.ok()) return v.status();
-    scalars.push_back(std::move(*v));
+    rc->scalars.push_back(std::move(*v));
   }
-  const bool holt = c.func == "holt_winters";
-  RangeSource src;
-  if (absl::Status st = OpenRangeSource(*c.args[matrix_arg], s, &src);
+  rc->holt = c.func == "holt_winters";
+  if (absl::Status st = OpenRangeSource(*c.args[matrix_arg], s, &rc->src);
       !st.ok()) {
     return st;
   }
-  const bool keep_name = c.func == "last_over_time";
-  // rate/increase: counter resets are found once per series, not per window.
-  const bool counter_fn = c.func == "rate" || c.func == "increase";
-  // rate/increase/delta run their kernel inline (see ExtrapolateRate).
-  const bool extrapolated = counter_fn || c.func == "delta";
-  const bool is_rate = c.func == "rate";
-  const size_t nseries = src.labels.size();
+  rc->keep_name = c.func == "last_over_time";
+  rc->counter_fn = c.func == "rate" || c.func == "increase";
+  rc->extrapolated = rc->counter_fn || c.func == "delta";
+  rc->is_rate = c.func == "rate";
+  const size_t nseries = rc->src.labels.size();
   if (absl::Status st = CheckDense(nseries, s.n); !st.ok()) return st;
-  VectorVal out;
-  out.series.resize(nseries);
   // Storage-backed series cost at least one chunk decode each, so many of
   // them pay for a thread even in an instant query.
-  const bool decodes = !src.series.empty();
-  const int threads =
-      nseries >= 32 && (s.n >= 16 || (decodes && nseries >= 256))
-          ? p_.max_threads
-          : 1;
-  struct WorkerState {
-    std::vector<Sample> buf;
-    std::vector<double> scratch;
-    std::vector<uint32_t> resets;
-  };
-  std::vector<WorkerState> ws(std::max(threads, 1));
+  const bool decodes = !rc->src.series.empty();
+  rc->threads = nseries >= 32 && (s.n >= 16 || (decodes && nseries >= 256))
+                    ? p_.max_threads
+                    : 1;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Evaluator::RangeCallSeries(RangeCall& rc,
+                                                   const Steps& s, size_t idx,
+                                                   RangeWorker& w,
+                                                   double* out) {
+  std::fill(out, out + s.n, AbsentValue());
+  absl::StatusOr<absl::Span<const Sample>> pts_or =
+      LoadRange(&rc.src, idx, &w.buf);
+  absl::Status st = pts_or.status();
+  if (st.ok() && idx % 64 == 0) st = CheckInterrupt();
+  if (!st.ok()) return st;
+  const absl::Span<const Sample> pts = *pts_or;
+  if (pts.empty()) return 0;
+  const RangeSource& src = rc.src;
+  int64_t present = 0;
+  size_t lo = 0, hi = 0;
+  RangeArgs args;
+  args.scratch = &w.scratch;
+  RangeWindow win;
+  double correction = 0;
+  size_t r = 0;
+  if (rc.counter_fn) {
+    w.resets.clear();
+    for (size_t j = 1; j < pts.size(); ++j) {
+      if (pts[j].v < pts[j - 1].v) w.resets.push_back(static_cast<uint32_t>(j));
+    }
+    win.counter_correction = &correction;
+  }
+  for (int64_t i = 0; i < s.n; ++i) {
+    const int64_t te = src.EvalTime(s.T(i));
+    const int64_t start = te - src.range_ms;
+    while (hi < pts.size() && pts[hi].t <= te) ++hi;
+    while (lo < hi && pts[lo].t < start) ++lo;
+    if (lo == hi) continue;
+    if (rc.counter_fn) {
+      // Drops strictly inside the window, summed in sample order.
+      while (r < w.resets.size() && w.resets[r] <= lo) ++r;
+      correction = 0;
+      for (size_t k = r; k < w.resets.size() && w.resets[k] < hi; ++k) {
+        correction += pts[w.resets[k] - 1].v;
+      }
+    }
+    if (rc.extrapolated) {
+      if (hi - lo < 2) continue;
+      double result = pts[hi - 1].v - pts[lo].v;
+      if (rc.counter_fn) result += correction;
+      out[i] = ExtrapolateRate(result, pts[lo], pts[hi - 1], hi - lo, start, te,
+                               rc.counter_fn, rc.is_rate);
+      ++present;
+      continue;
+    }
+    if (!rc.scalars.empty()) args.a = rc.scalars[0].v[i];
+    if (rc.scalars.size() > 1) args.b = rc.scalars[1].v[i];
+    if (rc.holt) {
+      if (args.a <= 0 || args.a >= 1 || std::isnan(args.a)) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "invalid smoothing factor. Expected: 0 < sf < 1, got: %f", args.a));
+      }
+      if (args.b <= 0 || args.b >= 1 || std::isnan(args.b)) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "invalid trend factor. Expected: 0 < tf < 1, got: %f", args.b));
+      }
+    }
+    win.samples = pts.subspan(lo, hi - lo);
+    win.range_start = start;
+    win.range_end = te;
+    win.eval_time = s.T(i);
+    double v;
+    if (rc.fn(win, args, &v)) {
+      out[i] = v;
+      ++present;
+    }
+  }
+  return present;
+}
+
+absl::StatusOr<VectorVal> Evaluator::RunRangeCall(RangeCall& rc,
+                                                  const Steps& s) {
+  const size_t nseries = rc.src.labels.size();
+  VectorVal out;
+  out.series.resize(nseries);
+  std::vector<RangeWorker> ws(std::max(rc.threads, 1));
   std::mutex mu;
   absl::Status error;
-  ParallelFor(nseries, threads, [&](int worker, size_t idx) {
-    WorkerState& w = ws[worker];
-    absl::StatusOr<absl::Span<const Sample>> pts_or =
-        LoadRange(&src, idx, &w.buf);
-    absl::Status st = pts_or.status();
-    if (st.ok() && idx % 64 == 0) st = CheckInterrupt();
-    if (!st.ok()) {
+  ParallelFor(nseries, rc.threads, [&](int worker, size_t idx) {
+    DSeries& d = out.series[idx];
+    d.v.resize(s.n);
+    absl::StatusOr<int64_t> present =
+        RangeCallSeries(rc, s, idx, ws[worker], d.v.data());
+    if (!present.ok()) {
       std::lock_guard<std::mutex> l(mu);
-      if (error.ok()) error = st;
+      if (error.ok()) error = present.status();
       return;
     }
-    absl::Span<const Sample> pts = *pts_or;
-    DSeries& d = out.series[idx];
-    d.v.assign(s.n, AbsentValue());
-    if (pts.empty()) return;
-    d.labels = keep_name ? src.labels[idx] : DropName(src.labels[idx]);
-    size_t lo = 0, hi = 0;
-    RangeArgs args;
-    args.scratch = &w.scratch;
-    RangeWindow win;
-    double correction = 0;
-    size_t r = 0;
-    if (counter_fn) {
-      w.resets.clear();
-      for (size_t j = 1; j < pts.size(); ++j) {
-        if (pts[j].v < pts[j - 1].v) w.resets.push_back(j);
-      }
-      win.counter_correction = &correction;
-    }
-    for (int64_t i = 0; i < s.n; ++i) {
-      const int64_t te = src.EvalTime(s.T(i));
-      const int64_t start = te - src.range_ms;
-      while (hi < pts.size() && pts[hi].t <= te) ++hi;
-      while (lo < hi && pts[lo].t < start) ++lo;
-      if (lo == hi) continue;
-      if (extrapolated) {
-        if (hi - lo < 2) continue;
-        double result = pts[hi - 1].v - pts[lo].v;
-        if (counter_fn) {
-          // Drops strictly inside the window, summed in sample order.
-          while (r < w.resets.size() && w.resets[r] <= lo) ++r;
-          correction = 0;
-          for (size_t k = r; k < w.resets.size() && w.resets[k] < hi; ++k) {
-            correction += pts[w.resets[k] - 1].v;
-          }
-          result += correction;
-        }
-        d.v[i] = ExtrapolateRate(result, pts[lo], pts[hi - 1], hi - lo, start,
-                                 te, counter_fn, is_rate);
-        continue;
-      }
-      if (!scalars.empty()) args.a = scalars[0].v[i];
-      if (scalars.size() > 1) args.b = scalars[1].v[i];
-      if (holt) {
-        if (args.a <= 0 || args.a >= 1 || std::isnan(args.a)) {
-          std::lock_guard<std::mutex> l(mu);
-          if (error.ok()) {
-            error = absl::InvalidArgumentError(absl::StrFormat(
-                "invalid smoothing factor. Expected: 0 < sf < 1, got: %f",
-                args.a));
-          }
-          return;
-        }
-        if (args.b <= 0 || args.b >= 1 || std::isnan(args.b)) {
-          std::lock_guard<std::mutex> l(mu);
-          if (error.ok()) {
-            error = absl::InvalidArgumentError(absl::StrFormat(
-                "invalid trend factor. Expected: 0 < tf < 1, got: %f", args.b));
-          }
-          return;
-        }
-      }
-      if (counter_fn) {
-        // Drops strictly inside the window, summed in sample order.
-        while (r < w.resets.size() && w.resets[r] <= lo) ++r;
-        correction = 0;
-        for (size_t k = r; k < w.resets.size() && w.resets[k] < hi; ++k) {
-          correction += pts[w.resets[k] - 1].v;
-        }
-      }
-      win.samples = pts.subspan(lo, hi - lo);
-      win.range_start = start;
-      win.range_end = te;
-      win.eval_time = s.T(i);
-      double v;
-      if (fn(win, args, &v)) d.v[i] = v;
-    }
+    if (*present == 0) return;
+    d.labels = rc.keep_name ? rc.src.labels[idx] : DropName(rc.src.labels[idx]);
   });
   if (!error.ok()) return error;
-  // quantile_over_time's first argument is the quantile, not the matrix.
   RemoveEmptySeries(&out);
-  if (!keep_name) {
+  if (!rc.keep_name) {
     if (absl::Status st = MergeDuplicates(&out); !st.ok()) return st;
   }
-  return Val(std::move(out));
+  return out;
+}
+
+absl::StatusOr<Val> Evaluator::EvalRangeCall(const Call& c, const Steps& s,
+                                             size_t matrix_arg) {
+  RangeCall rc;
+  if (absl::Status st = PrepareRangeCall(c, s, matrix_arg, &rc); !st.ok()) {
+    return st;
+  }
+  absl::StatusOr<VectorVal> out = RunRangeCall(rc, s);
+  if (!out.ok()) return out.status();
+  return Val(std::move(*out));
 }
 
 // Labels absent()/absent_over_time() give their single output series: the
@@ -998,6 +1188,14 @@ absl::StatusOr<Val> Evaluator::EvalHistogramQuantile(const Call& c,
           Group{LabelsBuilder(key).Del(tsdb::kMetricName).Build(), {}});
     }
     groups[it->second].members.emplace_back(le, i);
+  }
+  // Buckets in bound order once per group, so BucketQuantile's sort finds
+  // them sorted at every step (ties keep series order, as its sort does).
+  for (Group& g : groups) {
+    std::stable_sort(
+        g.members.begin(), g.members.end(),
+        [](const std::pair<double, size_t>& x,
+           const std::pair<double, size_t>& y) { return x.first < y.first; });
   }
   VectorVal out;
   out.series.resize(groups.size());
@@ -1547,9 +1745,15 @@ absl::StatusOr<Val> Evaluator::EvalAggregate(const AggregateExpr& a,
           absl::StrCat("invalid label name \"", value_label, "\""));
     }
   }
-  absl::StatusOr<VectorVal> in_or = EvalVectorArg(*a.expr, s);
-  if (!in_or.ok()) return in_or.status();
-  VectorVal& in = *in_or;
+  VectorVal in;
+  absl::StatusOr<Fused> fused = TryFusedAggregate(a, s, &in);
+  if (!fused.ok()) return fused.status();
+  if (*fused == Fused::kOutput) return Val(std::move(in));
+  if (*fused == Fused::kNotFused) {
+    absl::StatusOr<VectorVal> in_or = EvalVectorArg(*a.expr, s);
+    if (!in_or.ok()) return in_or.status();
+    in = std::move(*in_or);
+  }
 
   auto group_labels = [&](const Labels& l) {
     LabelsBuilder lb(l);
@@ -1672,122 +1876,157 @@ absl::StatusOr<Val> Evaluator::EvalAggregate(const AggregateExpr& a,
   // Streaming aggregations: per (group, step) state, series-major loop.
   // Only avg/stddev/stdvar keep a running mean: for a wide range query
   // these arrays are megabytes, zeroed on the (serial) main thread.
-  const bool has_mean = a.op == AggregateOp::kAvg ||
-                        a.op == AggregateOp::kStddev ||
-                        a.op == AggregateOp::kStdvar;
+  const bool has_mean = AggregateHasMean(a.op);
   std::vector<double> value(ng * n, 0), count(ng * n, 0);
   std::vector<double> mean(has_mean ? ng * n : 0, 0);
   for (size_t k = 0; k < in.series.size(); ++k) {
-    const double* v = in.series[k].v.data();
     const size_t base = static_cast<size_t>(gid[k]) * n;
-    double* val = value.data() + base;
-    double* mn = has_mean ? mean.data() + base : nullptr;
-    double* cnt = count.data() + base;
-    switch (a.op) {
-      case AggregateOp::kSum:
-        for (int64_t i = 0; i < n; ++i) {
-          if (IsAbsent(v[i])) continue;
-          val[i] += v[i];
-          cnt[i] += 1;
-        }
-        break;
-      case AggregateOp::kCount:
-      case AggregateOp::kGroup:
-        for (int64_t i = 0; i < n; ++i) {
-          if (!IsAbsent(v[i])) cnt[i] += 1;
-        }
-        break;
-      case AggregateOp::kMax:
-        for (int64_t i = 0; i < n; ++i) {
-          if (IsAbsent(v[i])) continue;
-          if (cnt[i] == 0 || val[i] < v[i] || std::isnan(val[i])) {
-            val[i] = v[i];
-          }
-          cnt[i] += 1;
-        }
-        break;
-      case AggregateOp::kMin:
-        for (int64_t i = 0; i < n; ++i) {
-          if (IsAbsent(v[i])) continue;
-          if (cnt[i] == 0 || val[i] > v[i] || std::isnan(val[i])) {
-            val[i] = v[i];
-          }
-          cnt[i] += 1;
-        }
-        break;
-      case AggregateOp::kAvg:
-        for (int64_t i = 0; i < n; ++i) {
-          if (IsAbsent(v[i])) continue;
-          if (cnt[i] == 0) {
-            mn[i] = v[i];
-            cnt[i] = 1;
-            continue;
-          }
-          cnt[i] += 1;
-          if (std::isinf(mn[i])) {
-            if (std::isinf(v[i]) && (mn[i] > 0) == (v[i] > 0)) continue;
-            if (!std::isinf(v[i]) && !std::isnan(v[i])) continue;
-          }
-          mn[i] += v[i] / cnt[i] - mn[i] / cnt[i];
-        }
-        break;
-      case AggregateOp::kStddev:
-      case AggregateOp::kStdvar:
-        for (int64_t i = 0; i < n; ++i) {
-          if (IsAbsent(v[i])) continue;
-          if (cnt[i] == 0) {
-            mn[i] = v[i];
-            val[i] = 0;
-            cnt[i] = 1;
-            continue;
-          }
-          cnt[i] += 1;
-          double delta = v[i] - mn[i];
-          mn[i] += delta / cnt[i];
-          val[i] += delta * (v[i] - mn[i]);
-        }
-        break;
-      default:
-        return absl::InternalError("unhandled aggregation");
-    }
+    FoldSeries(a.op, in.series[k].v.data(), n, value.data() + base,
+               count.data() + base, has_mean ? mean.data() + base : nullptr);
   }
   VectorVal out;
   out.series.resize(ng);
   for (size_t g = 0; g < ng; ++g) {
     DSeries& d = out.series[g];
     d.labels = glabels[g];
-    d.v.assign(n, AbsentValue());
+    d.v.resize(n);
     const size_t base = g * n;
-    for (int64_t i = 0; i < n; ++i) {
-      const double c = count[base + i];
-      if (c == 0) continue;
-      switch (a.op) {
-        case AggregateOp::kSum:
-        case AggregateOp::kMax:
-        case AggregateOp::kMin:
-          d.v[i] = value[base + i];
-          break;
-        case AggregateOp::kCount:
-          d.v[i] = c;
-          break;
-        case AggregateOp::kGroup:
-          d.v[i] = 1;
-          break;
-        case AggregateOp::kAvg:
-          d.v[i] = mean[base + i];
-          break;
-        case AggregateOp::kStdvar:
-          d.v[i] = value[base + i] / c;
-          break;
-        case AggregateOp::kStddev:
-          d.v[i] = std::sqrt(value[base + i] / c);
-          break;
-        default:
-          break;
-      }
-    }
+    FinishGroup(a.op, value.data() + base, count.data() + base,
+                has_mean ? mean.data() + base : nullptr, n, d.v.data());
   }
   return Val(std::move(out));
+}
+
+absl::StatusOr<Evaluator::Fused> Evaluator::TryFusedAggregate(
+    const AggregateExpr& a, const Steps& s, VectorVal* result) {
+  if (!p_.fuse_aggregations || !IsStreamingAggregate(a.op)) {
+    return Fused::kNotFused;
+  }
+  const Expr& arg = Unparen(*a.expr);
+  if (arg.kind != ExprKind::kCall) return Fused::kNotFused;
+  const Call& c = static_cast<const Call&>(arg);
+  size_t matrix_arg = c.args.size();
+  for (size_t i = 0; i < c.args.size(); ++i) {
+    if (Unparen(*c.args[i]).kind == ExprKind::kMatrixSelector) matrix_arg = i;
+  }
+  if (matrix_arg == c.args.size() || c.func == "absent_over_time" ||
+      LookupRangeFunction(c.func) == nullptr) {
+    return Fused::kNotFused;
+  }
+  // What Eval would do for the call node before evaluating it.
+  if (absl::Status st = CheckInterrupt(); !st.ok()) return st;
+  RangeCall rc;
+  if (absl::Status st = PrepareRangeCall(c, s, matrix_arg, &rc); !st.ok()) {
+    return st;
+  }
+  const std::vector<Labels>& labels = rc.src.labels;
+  const size_t nseries = labels.size();
+  // Dropping the metric name merges series that differ only by it (and
+  // fails when they overlap in time); fold only when that cannot happen:
+  // the selected series are unique, so with one metric name they stay
+  // unique without it.
+  bool unique = true;
+  if (!rc.keep_name && nseries > 1) {
+    const absl::string_view name0 = labels[0].Get(tsdb::kMetricName);
+    for (size_t k = 1; k < nseries && unique; ++k) {
+      unique = labels[k].Get(tsdb::kMetricName) == name0;
+    }
+  }
+  // Group ids of the function's output labels. Only `by (__name__)` can
+  // see the name the function drops.
+  const bool drop_first = !rc.keep_name && !a.without &&
+                          std::find(a.grouping.begin(), a.grouping.end(),
+                                    tsdb::kMetricName) != a.grouping.end();
+  std::vector<int> gid(nseries);
+  std::vector<Labels> glabels;
+  std::vector<std::vector<uint32_t>> members;
+  if (unique) {
+    absl::flat_hash_map<Labels, int> index;
+    for (size_t k = 0; k < nseries; ++k) {
+      LabelsBuilder lb(drop_first ? DropName(labels[k]) : labels[k]);
+      if (a.without) {
+        for (const std::string& n : a.grouping) lb.Del(n);
+        lb.Del(tsdb::kMetricName);
+      } else {
+        lb.Keep(a.grouping);
+      }
+      Labels g = lb.Build();
+      auto [it, ins] = index.emplace(g, static_cast<int>(glabels.size()));
+      if (ins) {
+        glabels.push_back(std::move(g));
+        members.emplace_back();
+      }
+      gid[k] = it->second;
+      members[it->second].push_back(static_cast<uint32_t>(k));
+    }
+  }
+  const size_t ng = glabels.size();
+  // Workers take whole groups; with fewer groups than that the threads
+  // would idle, and splitting a group would change the order of its sum.
+  if (!unique || (rc.threads > 1 && ng < 4 * static_cast<size_t>(rc.threads))) {
+    absl::StatusOr<VectorVal> v = RunRangeCall(rc, s);
+    if (!v.ok()) return v.status();
+    if (absl::Status st = Account(PresentPoints(*v)); !st.ok()) return st;
+    *result = std::move(*v);
+    return Fused::kInput;
+  }
+
+  const int64_t n = s.n;
+  const bool has_mean = AggregateHasMean(a.op);
+  const int threads = std::min<int64_t>(rc.threads, ng);
+  std::vector<RangeWorker> ws(std::max(threads, 1));
+  std::vector<char> has_data(nseries, 0);
+  VectorVal out;
+  out.series.resize(ng);
+  std::mutex mu;
+  absl::Status error;
+  std::atomic<int64_t> points{0};
+  ParallelFor(ng, threads, [&](int worker, size_t g) {
+    RangeWorker& w = ws[worker];
+    w.row.resize(n);
+    w.value.assign(n, 0);
+    w.count.assign(n, 0);
+    if (has_mean) w.mean.assign(n, 0);
+    int64_t group_points = 0;
+    for (uint32_t k : members[g]) {
+      absl::StatusOr<int64_t> present =
+          RangeCallSeries(rc, s, k, w, w.row.data());
+      if (!present.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        if (error.ok()) error = present.status();
+        return;
+      }
+      if (*present == 0) continue;
+      has_data[k] = 1;
+      group_points += *present;
+      FoldSeries(a.op, w.row.data(), n, w.value.data(), w.count.data(),
+                 has_mean ? w.mean.data() : nullptr);
+    }
+    points.fetch_add(group_points, std::memory_order_relaxed);
+    DSeries& d = out.series[g];
+    d.v.resize(n);
+    FinishGroup(a.op, w.value.data(), w.count.data(),
+                has_mean ? w.mean.data() : nullptr, n, d.v.data());
+  });
+  if (!error.ok()) return error;
+  // The function's output would have been held in memory unfused; count it
+  // against max_samples the same way.
+  if (absl::Status st = Account(points.load()); !st.ok()) return st;
+  // Groups in the order their first series with data appears, as the
+  // unfused aggregation orders them; groups without data are dropped.
+  std::vector<DSeries> ordered;
+  ordered.reserve(ng);
+  std::vector<char> placed(ng, 0);
+  for (size_t k = 0; k < nseries; ++k) {
+    const int g = gid[k];
+    if (!has_data[k] || placed[g]) continue;
+    placed[g] = 1;
+    out.series[g].labels = std::move(glabels[g]);
+    ordered.push_back(std::move(out.series[g]));
+  }
+  out.series = std::move(ordered);
+  *result = std::move(out);
+  return Fused::kOutput;
 }
 
 }  // namespace

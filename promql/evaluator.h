@@ -41,6 +41,11 @@ struct EvalParams {
   const std::atomic<bool>* cancelled = nullptr;
   // Worker threads for per-series work; 1 disables parallelism.
   int max_threads = 1;
+  // sum/avg/count/group/min/max/stddev/stdvar directly over a range
+  // function of a selector fold each group's series as they are computed
+  // instead of materialising the function's whole output first. Same
+  // results either way; off only to compare the two paths in tests.
+  bool fuse_aggregations = true;
 };
 
 // Evaluates `expr`. An instant query returns the expression's own type
