@@ -463,16 +463,7 @@ class DBAppender : public Appender {
     std::vector<uint64_t> seen;
     // Size of the last batch committed on this thread.
     size_t batch_size_hint = 0;
-    // The previous batch of this thread, kept to predict the next one's
-    // series (scrapes of a target repeat their series in the same order):
-    // Append prefetches the series a few calls ahead. Its pointers may be
-    // stale (series freed since); they are only prefetched, never read.
-    std::vector<PendingSample> previous;
-    // Smaller batches committed since `previous` was taken.
-    int previous_kept = 0;
   };
-  // How many Append calls ahead the previous batch's series is prefetched.
-  static constexpr size_t kAppendPrefetch = 8;
   // Buffers larger than this are freed rather than kept for the thread.
   static constexpr size_t kMaxKeptBufferBytes = size_t{16} << 20;
   inline static thread_local std::unique_ptr<Buffers> spare_buffers_;
@@ -492,8 +483,7 @@ class DBAppender : public Appender {
         min_valid_(db->RetentionCutoff()),
         bufs_(TakeBuffers()),
         pending_(bufs_->pending),
-        seen_(bufs_->seen),
-        previous_(bufs_->previous) {}
+        seen_(bufs_->seen) {}
   ~DBAppender() override {
     if (!done_) Rollback();
   }
@@ -504,14 +494,13 @@ class DBAppender : public Appender {
       return absl::FailedPreconditionError(
           "Append on an appender that was already committed or rolled back");
     }
-    // The series this thread's previous batch appended a few calls from
-    // now is probably the one the caller will append then: start loading
-    // it, so the validation below does not wait for memory on each call.
-    if (calls_ + kAppendPrefetch < previous_.size()) {
-      __builtin_prefetch(previous_[calls_ + kAppendPrefetch].series, 1);
-    }
-    ++calls_;
-    MemSeries* s = ref != 0 ? db_->head_.Get(ref) : nullptr;
+    // A known ref is validated against its slot alone (see SeriesSlot):
+    // the series object is not touched until the commit applies the
+    // sample.
+    SeriesSlot* slot = ref != 0 ? db_->head_.Slot(ref) : nullptr;
+    MemSeries* s = slot != nullptr
+                       ? slot->series.load(std::memory_order_acquire)
+                       : nullptr;
     if (s == nullptr) {
       if (ref != 0 && labels.empty()) {
         return absl::NotFoundError(
@@ -523,6 +512,8 @@ class DBAppender : public Appender {
         return valid;
       }
       s = db_->head_.GetOrCreate(labels).first;
+      ref = s->ref;
+      slot = db_->head_.Slot(ref);
     }
     if (t < min_valid_) {
       db_->out_of_bounds_.fetch_add(1, std::memory_order_relaxed);
@@ -532,10 +523,28 @@ class DBAppender : public Appender {
                                           "cutoff ",
                                           min_valid_));
     }
+    // The usual sample: newer than the series' newest and the first of its
+    // series in this batch. The slot's max_time is read without the lock;
+    // if a concurrent commit has just moved it past t, the commit drops
+    // the sample as it does for any race between two appenders.
+    const bool maybe_seen = MaybeSeen(ref);
+    if (!maybe_seen && t > static_cast<int64_t>(slot->max_time)) {
+      if (map_mode_) last_index_[s] = pending_.size();
+      pending_.push_back({s, ref, t, v});
+      return ref;
+    }
+    return AppendSlow(s, t, v, maybe_seen);
+  }
+
+ private:
+  // Append's validation when the series may already be in the batch or
+  // the sample is not newer than the series' newest.
+  absl::StatusOr<SeriesRef> AppendSlow(MemSeries* s, int64_t t, double v,
+                                       bool maybe_seen) {
     const SeriesRef sref = s->ref;
     int64_t max_t;
     uint64_t last_bits;
-    const DB::PendingSample* prev = MaybeSeen(sref) ? LastInBatch(s) : nullptr;
+    const DB::PendingSample* prev = maybe_seen ? LastInBatch(s) : nullptr;
     if (prev != nullptr) {
       max_t = prev->t;
       last_bits = ValueBits(prev->v);
@@ -574,6 +583,7 @@ class DBAppender : public Appender {
     return sref;
   }
 
+ public:
   absl::Status Commit() override {
     if (done_) {
       return absl::FailedPreconditionError(
@@ -598,18 +608,9 @@ class DBAppender : public Appender {
     // Bounded by the batch size (see MaybeSeen), so clearing it all costs
     // little next to the batch; rejected samples set bits too.
     std::fill(seen_.begin(), seen_.end(), 0);
-    // A scrape loop's thread commits its target's samples and then a few
-    // report series (up, scrape_duration_seconds, ...): a much smaller
-    // batch does not replace the prediction, unless it keeps happening.
-    if (pending_.size() * 2 >= bufs_->previous.size() ||
-        ++bufs_->previous_kept > 4) {
-      bufs_->previous.swap(pending_);
-      bufs_->previous_kept = 0;
-    }
     pending_.clear();
     last_index_ = {};
-    const size_t bytes = (pending_.capacity() + bufs_->previous.capacity()) *
-                             sizeof(PendingSample) +
+    const size_t bytes = pending_.capacity() * sizeof(PendingSample) +
                          seen_.capacity() * sizeof(uint64_t);
     if (bytes <= kMaxKeptBufferBytes && spare_buffers_ == nullptr) {
       spare_buffers_ = std::move(bufs_);
@@ -662,8 +663,6 @@ class DBAppender : public Appender {
   std::vector<PendingSample>& pending_;
   // Bit r: series with ref r has a sample in pending_ (while !map_mode_).
   std::vector<uint64_t>& seen_;
-  const std::vector<PendingSample>& previous_;
-  size_t calls_ = 0;  // Append calls so far
   bool map_mode_ = false;
   // Series -> index of its newest sample in pending_ (once map_mode_).
   absl::flat_hash_map<MemSeries*, size_t> last_index_;
@@ -818,12 +817,6 @@ constexpr size_t kPrefetch = 8;
 // (about 400 bytes a series) until the apply pass.
 constexpr size_t kCacheableBatch = 8192;
 
-inline void PrefetchSeries(const MemSeries* s) {
-  const char* p = reinterpret_cast<const char*>(s);
-  __builtin_prefetch(p, 1);
-  __builtin_prefetch(p + 64, 1);
-}
-
 // Applying a sample also writes the open chunk's encoder state, which
 // spans several more lines of the series.
 inline void PrefetchSeriesForApply(const MemSeries* s) {
@@ -928,27 +921,30 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
     // memory, so replay rebuilds exactly what readers saw; the WAL holds
     // only samples that were applied. Locks are taken in ref order
     // (deadlock-free); a scrape's batch is normally in ref order already,
-    // otherwise the samples are visited through a stable sort by ref
+    // otherwise the samples are visited in a copy stably sorted by ref
     // (which keeps each series' samples in their increasing order).
     bool sorted = true;
     for (size_t i = 1; i < n && sorted; ++i) {
       sorted = pending[i - 1].ref <= pending[i].ref;
     }
-    std::vector<uint32_t> order;
+    std::vector<PendingSample> by_ref;
     if (!sorted) {
-      order.resize(n);
-      for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
-      std::stable_sort(order.begin(), order.end(),
-                       [&pending](uint32_t a, uint32_t b) {
-                         return pending[a].ref < pending[b].ref;
+      by_ref.assign(pending.begin(), pending.end());
+      std::stable_sort(by_ref.begin(), by_ref.end(),
+                       [](const PendingSample& a, const PendingSample& b) {
+                         return a.ref < b.ref;
                        });
     }
-    auto at = [&](size_t i) -> const PendingSample& {
-      return sorted ? pending[i] : pending[order[i]];
-    };
+    // A plain array: the passes below index it several times per sample.
+    const PendingSample* const ps = sorted ? pending.data() : by_ref.data();
+    auto at = [ps](size_t i) -> const PendingSample& { return ps[i]; };
+    // The WAL pass locks and checks each series through its slot (see
+    // SeriesSlot), which a batch in ref order walks sequentially; only the
+    // apply pass touches the series objects.
+    auto slot_at = [&](size_t i) { return head_.Slot(at(i).ref); };
     auto unlock_all = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       for (size_t i = 0; i < n; ++i) {
-        if (i + 1 == n || at(i + 1).ref != at(i).ref) at(i).series->mu.Unlock();
+        if (i + 1 == n || at(i + 1).ref != at(i).ref) slot_at(i)->mu.Unlock();
       }
     };
     // The whole batch is one WAL record, written before any sample is
@@ -963,8 +959,8 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
     // before any WAL sample names them; a batch with series not logged yet
     // (their first commit) unlocks, logs them without holding series locks
     // and runs the pass again. For a batch whose series fit in the CPU
-    // caches, their encoder state is fetched here too, ready for the apply
-    // pass; for a larger one it would be evicted again before use.
+    // caches, their state is fetched here too, ready for the apply pass;
+    // for a larger one it would be evicted again before use.
     const bool prefetch_all = n <= kCacheableBatch;
     static thread_local WalBuffer rec;
     rec.Reserve(1 + n * kMaxWalSampleBytes);
@@ -974,23 +970,22 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
       char* const out_begin = rec.data();
       out_begin[0] = kSamplesRecord;
       char* out = out_begin + 1;
+      SeriesSlot* slot = nullptr;
       for (size_t i = 0; i < n; ++i) {
-        if (i + kPrefetch < n) {
-          if (prefetch_all) {
-            PrefetchSeriesForApply(at(i + kPrefetch).series);
-          } else {
-            PrefetchSeries(at(i + kPrefetch).series);
-          }
+        if (prefetch_all && i + kPrefetch < n) {
+          PrefetchSeriesForApply(at(i + kPrefetch).series);
         }
         const PendingSample& p = at(i);
-        MemSeries* s = p.series;
         if (i == 0 || p.ref != at(i - 1).ref) {
-          s->mu.Lock();
-          if (!s->logged.load(std::memory_order_relaxed)) {
-            unlogged.push_back(s);
+          slot = head_.Slot(p.ref);
+          slot->mu.Lock();
+          if (!slot->logged.load(std::memory_order_relaxed)) {
+            unlogged.push_back(p.series);
           }
         }
-        if (p.t <= s->max_time) continue;  // stale: not logged, not applied
+        // Stale (a concurrent commit got there first): not logged, not
+        // applied.
+        if (p.t <= static_cast<int64_t>(slot->max_time)) continue;
         out = EncodeWalSample(out, p.ref, p.t, p.v);
       }
       rec_size = static_cast<size_t>(out - out_begin);

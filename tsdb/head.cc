@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
@@ -127,37 +128,37 @@ AppendError CheckSample(int64_t max_time, uint64_t last_bits, int64_t t,
 
 Head::Head()
     : hash_stripes_(new Stripe[kStripes]),
-      ref_blocks_(new std::atomic<std::atomic<MemSeries*>*>[kRefBlocks]) {
+      ref_blocks_(new std::atomic<SeriesSlot*>[kRefBlocks]) {
   for (size_t i = 0; i < kRefBlocks; ++i) ref_blocks_[i].store(nullptr);
 }
 
 Head::~Head() {
   for (size_t i = 0; i < kRefBlocks; ++i) {
-    std::atomic<MemSeries*>* block = ref_blocks_[i].load();
+    SeriesSlot* block = ref_blocks_[i].load();
     if (block == nullptr) continue;
     for (size_t j = 0; j < (size_t{1} << kRefBlockBits); ++j) {
-      delete block[j].load();
+      delete block[j].series.load();
     }
-    delete[] block;
+    std::free(block);
   }
 }
 
-std::atomic<MemSeries*>* Head::RefSlot(SeriesRef ref, bool create) {
+SeriesSlot* Head::RefSlot(SeriesRef ref, bool create) {
+  SeriesSlot* slot = Slot(ref);
+  if (slot != nullptr || !create) return slot;
   const size_t b = static_cast<size_t>(ref >> kRefBlockBits);
   if (b >= kRefBlocks) return nullptr;
-  std::atomic<MemSeries*>* block =
-      ref_blocks_[b].load(std::memory_order_acquire);
+  absl::MutexLock l(&ref_alloc_mu_);
+  SeriesSlot* block = ref_blocks_[b].load(std::memory_order_acquire);
   if (block == nullptr) {
-    if (!create) return nullptr;
-    absl::MutexLock l(&ref_alloc_mu_);
-    block = ref_blocks_[b].load(std::memory_order_acquire);
-    if (block == nullptr) {
-      block = new std::atomic<MemSeries*>[size_t{1} << kRefBlockBits];
-      for (size_t j = 0; j < (size_t{1} << kRefBlockBits); ++j) {
-        block[j].store(nullptr, std::memory_order_relaxed);
-      }
-      ref_blocks_[b].store(block, std::memory_order_release);
-    }
+    // Zero bytes are a valid unused slot (null series, max_time 0, lock
+    // free, not logged); max_time and logged are set when a series takes
+    // the slot.
+    static_assert(std::is_standard_layout_v<SeriesSlot>);
+    block = static_cast<SeriesSlot*>(
+        std::calloc(size_t{1} << kRefBlockBits, sizeof(SeriesSlot)));
+    if (block == nullptr) throw std::bad_alloc();
+    ref_blocks_[b].store(block, std::memory_order_release);
   }
   return &block[ref & ((SeriesRef{1} << kRefBlockBits) - 1)];
 }
@@ -174,7 +175,7 @@ bool Head::SameLabels(const MemSeries& s, const Labels& labels) const {
 }
 
 MemSeries* MemSeries::New(SeriesRef r, uint64_t h,
-                          absl::Span<const uint32_t> syms) {
+                          absl::Span<const uint32_t> syms, SeriesSlot* slot) {
   static_assert(sizeof(MemSeries) % alignof(uint32_t) == 0,
                 "the ids follow the object");
   void* p = ::operator new(sizeof(MemSeries) + syms.size() * sizeof(uint32_t));
@@ -183,7 +184,9 @@ MemSeries* MemSeries::New(SeriesRef r, uint64_t h,
   if (!syms.empty()) {
     std::memcpy(ids, syms.data(), syms.size() * sizeof(uint32_t));
   }
-  return new (p) MemSeries(r, h, ids, syms.size());
+  slot->max_time = std::numeric_limits<int64_t>::min();
+  slot->logged.store(false, std::memory_order_relaxed);
+  return new (p) MemSeries(r, h, ids, syms.size(), slot);
 }
 
 MemSeries* Head::Insert(SeriesRef ref, uint64_t hash, const Labels& labels) {
@@ -193,13 +196,13 @@ MemSeries* Head::Insert(SeriesRef ref, uint64_t hash, const Labels& labels) {
     syms.push_back(symbols_.Intern(l.name));
     syms.push_back(symbols_.Intern(l.value));
   }
-  MemSeries* s = MemSeries::New(ref, hash, syms);
-  std::atomic<MemSeries*>* slot = RefSlot(ref, /*create=*/true);
+  SeriesSlot* slot = RefSlot(ref, /*create=*/true);
   if (slot == nullptr) {
     // More than 2^32 refs; cannot happen in practice.
     std::abort();
   }
-  slot->store(s, std::memory_order_release);
+  MemSeries* s = MemSeries::New(ref, hash, syms, slot);
+  slot->series.store(s, std::memory_order_release);
   {
     absl::MutexLock l(&index_mu_);
     for (size_t i = 0; i < s->syms.size(); i += 2) {
@@ -273,12 +276,13 @@ void Head::CreateBatch(absl::Span<const SeriesInit> batch, MemSeries** out) {
     }
     is_new[i] = true;
     const uint64_t hash = HashLabelViews(init.labels, init.num_labels);
+    SeriesSlot* slot = RefSlot(init.ref, /*create=*/true);
+    if (slot == nullptr) std::abort();  // more than 2^32 refs
     MemSeries* s = MemSeries::New(
         init.ref, hash,
-        absl::MakeConstSpan(ids.data() + first[i], first[i + 1] - first[i]));
-    std::atomic<MemSeries*>* slot = RefSlot(init.ref, /*create=*/true);
-    if (slot == nullptr) std::abort();  // more than 2^32 refs
-    slot->store(s, std::memory_order_release);
+        absl::MakeConstSpan(ids.data() + first[i], first[i + 1] - first[i]),
+        slot);
+    slot->series.store(s, std::memory_order_release);
     {
       Stripe& hs = hash_stripes_[hash % kStripes];
       absl::MutexLock l(&hs.mu);
@@ -304,16 +308,6 @@ void Head::CreateBatch(absl::Span<const SeriesInit> batch, MemSeries** out) {
          !next_ref_.compare_exchange_weak(next, max_ref + 1)) {
   }
   num_series_.fetch_add(created);
-}
-
-MemSeries* Head::Get(SeriesRef ref) const {
-  const size_t b = static_cast<size_t>(ref >> kRefBlockBits);
-  if (b >= kRefBlocks) return nullptr;
-  std::atomic<MemSeries*>* block =
-      ref_blocks_[b].load(std::memory_order_acquire);
-  if (block == nullptr) return nullptr;
-  return block[ref & ((SeriesRef{1} << kRefBlockBits) - 1)].load(
-      std::memory_order_acquire);
 }
 
 ChunkPtr ChunkOf(const HeadChunkEncoder& enc) {
@@ -462,9 +456,9 @@ std::vector<std::unique_ptr<MemSeries>> Head::Remove(
     absl::Span<const SeriesRef> refs) {
   std::vector<std::unique_ptr<MemSeries>> removed;
   for (SeriesRef ref : refs) {
-    std::atomic<MemSeries*>* slot = RefSlot(ref, /*create=*/false);
+    SeriesSlot* slot = RefSlot(ref, /*create=*/false);
     if (slot == nullptr) continue;
-    std::unique_ptr<MemSeries> owned(slot->exchange(nullptr));
+    std::unique_ptr<MemSeries> owned(slot->series.exchange(nullptr));
     if (owned == nullptr) continue;
     {
       Stripe& hs = hash_stripes_[owned->hash % kStripes];
