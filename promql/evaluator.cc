@@ -520,6 +520,36 @@ void FinishGroup(AggregateOp op, const double* val, const double* cnt,
   }
 }
 
+// The first index >= i whose sample is after t (p sorted by time, n
+// samples). Scrapes put a few samples between consecutive steps: counting
+// the next eight with t <= limit, instead of looping until the first one
+// that is not, keeps the branch predictable (the loop exit mispredicted
+// about once per step).
+inline size_t SkipAtOrBefore(const Sample* p, size_t i, size_t n, int64_t t) {
+  while (i + 8 <= n) {
+    const size_t c = static_cast<size_t>(p[i].t <= t) + (p[i + 1].t <= t) +
+                     (p[i + 2].t <= t) + (p[i + 3].t <= t) + (p[i + 4].t <= t) +
+                     (p[i + 5].t <= t) + (p[i + 6].t <= t) + (p[i + 7].t <= t);
+    i += c;
+    if (c < 8) return i;
+  }
+  while (i < n && p[i].t <= t) ++i;
+  return i;
+}
+
+// The first index >= i whose sample is at or after t; see SkipAtOrBefore.
+inline size_t SkipBefore(const Sample* p, size_t i, size_t n, int64_t t) {
+  while (i + 8 <= n) {
+    const size_t c = static_cast<size_t>(p[i].t < t) + (p[i + 1].t < t) +
+                     (p[i + 2].t < t) + (p[i + 3].t < t) + (p[i + 4].t < t) +
+                     (p[i + 5].t < t) + (p[i + 6].t < t) + (p[i + 7].t < t);
+    i += c;
+    if (c < 8) return i;
+  }
+  while (i < n && p[i].t < t) ++i;
+  return i;
+}
+
 class Evaluator {
  public:
   Evaluator(const EvalParams& p, tsdb::Queryable* storage)
@@ -564,8 +594,11 @@ class Evaluator {
                                RangeSource* src);
   // Loads series i of `src` (stale markers removed) into *buf or returns a
   // view of in-memory points.
-  absl::StatusOr<absl::Span<const Sample>> LoadRange(RangeSource* src, size_t i,
-                                                     std::vector<Sample>* buf);
+  // With `resets`, also sets it to the indices j of the samples returned
+  // with v[j] < v[j-1] (counter resets), found in the same pass.
+  absl::StatusOr<absl::Span<const Sample>> LoadRange(
+      RangeSource* src, size_t i, std::vector<Sample>* buf,
+      std::vector<uint32_t>* resets = nullptr);
   absl::StatusOr<ScalarVal> EvalScalarArg(const Expr& e, const Steps& s);
   absl::StatusOr<Val> EvalCall(const Call& c, const Steps& s);
   absl::StatusOr<Val> EvalRangeCall(const Call& c, const Steps& s,
@@ -916,19 +949,52 @@ absl::Status Evaluator::OpenRangeSource(const Expr& arg_in, const Steps& s,
 }
 
 absl::StatusOr<absl::Span<const Sample>> Evaluator::LoadRange(
-    RangeSource* src, size_t i, std::vector<Sample>* buf) {
-  if (src->series.empty()) return absl::Span<const Sample>(src->points[i]);
+    RangeSource* src, size_t i, std::vector<Sample>* buf,
+    std::vector<uint32_t>* resets) {
+  if (resets != nullptr) resets->clear();
+  if (src->series.empty()) {
+    const std::vector<Sample>& pts = src->points[i];
+    if (resets != nullptr) {
+      for (size_t j = 1; j < pts.size(); ++j) {
+        if (pts[j].v < pts[j - 1].v)
+          resets->push_back(static_cast<uint32_t>(j));
+      }
+    }
+    return absl::Span<const Sample>(pts);
+  }
   buf->clear();
   // Iterators of different series may run concurrently (querier.h).
   absl::Status st = src->series[i].iterator->ReadAll(buf);
   if (!st.ok()) return st;
   total_.fetch_add(buf->size(), std::memory_order_relaxed);
-  // Range functions never see stale markers.
-  buf->erase(std::remove_if(buf->begin(), buf->end(),
-                            [](const Sample& x) {
-                              return tsdb::IsStaleNaN(x.v) || IsAbsent(x.v);
-                            }),
-             buf->end());
+  // Range functions never see stale markers. One pass drops them and finds
+  // the counter resets among the samples kept, without branches (a sample
+  // is always written and kept by advancing the index), so it runs at a
+  // few cycles per sample.
+  Sample* p = buf->data();
+  const size_t n = buf->size();
+  uint32_t* rs = nullptr;
+  if (resets != nullptr) {
+    resets->resize(n + 1);
+    rs = resets->data();
+  }
+  size_t w = 0, nr = 0;
+  double prev = -std::numeric_limits<double>::infinity();
+  for (size_t j = 0; j < n; ++j) {
+    const Sample x = p[j];
+    const uint64_t bits = tsdb::ValueBits(x.v);
+    const bool keep = bits != tsdb::kStaleNaNBits && bits != kAbsentBits;
+    p[w] = x;
+    if (rs != nullptr) {
+      // x.v < prev is false for NaN and for the first sample (-Inf).
+      rs[nr] = static_cast<uint32_t>(w);
+      nr += keep & (x.v < prev);
+      prev = keep ? x.v : prev;
+    }
+    w += keep;
+  }
+  if (resets != nullptr) resets->resize(nr);
+  buf->resize(w);
   return absl::Span<const Sample>(*buf);
 }
 
@@ -998,7 +1064,7 @@ absl::StatusOr<int64_t> Evaluator::RangeCallSeries(RangeCall& rc,
                                                    double* out) {
   std::fill(out, out + s.n, AbsentValue());
   absl::StatusOr<absl::Span<const Sample>> pts_or =
-      LoadRange(&rc.src, idx, &w.buf);
+      LoadRange(&rc.src, idx, &w.buf, rc.counter_fn ? &w.resets : nullptr);
   absl::Status st = pts_or.status();
   if (st.ok() && idx % 64 == 0) st = CheckInterrupt();
   if (!st.ok()) return st;
@@ -1012,13 +1078,35 @@ absl::StatusOr<int64_t> Evaluator::RangeCallSeries(RangeCall& rc,
   RangeWindow win;
   double correction = 0;
   size_t r = 0;
-  if (rc.counter_fn) {
-    w.resets.clear();
-    for (size_t j = 1; j < pts.size(); ++j) {
-      if (pts[j].v < pts[j - 1].v) w.resets.push_back(static_cast<uint32_t>(j));
+  if (rc.extrapolated) {
+    // rate/increase/delta: the kernel inline, two indices sliding over the
+    // samples, the resets found by LoadRange.
+    const Sample* p = pts.data();
+    const size_t np = pts.size();
+    const uint32_t* rs = w.resets.data();
+    const size_t nr = rc.counter_fn ? w.resets.size() : 0;
+    for (int64_t i = 0; i < s.n; ++i) {
+      const int64_t te = src.EvalTime(s.T(i));
+      const int64_t start = te - src.range_ms;
+      hi = SkipAtOrBefore(p, hi, np, te);
+      // Samples before start are before te too, so lo stays <= hi.
+      lo = SkipBefore(p, lo, np, start);
+      if (hi - lo < 2) continue;
+      double result = p[hi - 1].v - p[lo].v;
+      if (nr != 0) {
+        // Drops strictly inside the window, summed in sample order.
+        while (r < nr && rs[r] <= lo) ++r;
+        double c = 0;
+        for (size_t k = r; k < nr && rs[k] < hi; ++k) c += p[rs[k] - 1].v;
+        result += c;
+      }
+      out[i] = ExtrapolateRate(result, p[lo], p[hi - 1], hi - lo, start, te,
+                               rc.counter_fn, rc.is_rate);
+      ++present;
     }
-    win.counter_correction = &correction;
+    return present;
   }
+  if (rc.counter_fn) win.counter_correction = &correction;
   for (int64_t i = 0; i < s.n; ++i) {
     const int64_t te = src.EvalTime(s.T(i));
     const int64_t start = te - src.range_ms;
@@ -1032,15 +1120,6 @@ absl::StatusOr<int64_t> Evaluator::RangeCallSeries(RangeCall& rc,
       for (size_t k = r; k < w.resets.size() && w.resets[k] < hi; ++k) {
         correction += pts[w.resets[k] - 1].v;
       }
-    }
-    if (rc.extrapolated) {
-      if (hi - lo < 2) continue;
-      double result = pts[hi - 1].v - pts[lo].v;
-      if (rc.counter_fn) result += correction;
-      out[i] = ExtrapolateRate(result, pts[lo], pts[hi - 1], hi - lo, start, te,
-                               rc.counter_fn, rc.is_rate);
-      ++present;
-      continue;
     }
     if (!rc.scalars.empty()) args.a = rc.scalars[0].v[i];
     if (rc.scalars.size() > 1) args.b = rc.scalars[1].v[i];

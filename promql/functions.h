@@ -64,8 +64,13 @@ inline double ExtrapolateRate(double result, const tsdb::Sample& first,
   const double to_end = static_cast<double>(range_end - last.t);
   const double sampled = static_cast<double>(last.t - first.t);
   const double avg_between = sampled / static_cast<double>(n - 1);
-  if (is_counter && result > 0 && first.v >= 0) {
-    // A counter cannot go below zero: do not extrapolate past that point.
+  // A counter cannot go below zero: do not extrapolate past that point.
+  // With first.v >= result, first.v / result >= 1 and so to_zero >= sampled
+  // (rounding is monotonic): the division is skipped when that cannot be
+  // below to_start, which is the usual case (a counter's value is far
+  // larger than its increase over one window).
+  if (is_counter && result > 0 && first.v >= 0 &&
+      !(first.v >= result && sampled >= to_start)) {
     double to_zero = sampled * (first.v / result);
     if (to_zero < to_start) to_start = to_zero;
   }

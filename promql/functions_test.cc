@@ -1,6 +1,7 @@
 #include "promql/functions.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "gtest/gtest.h"
@@ -35,6 +36,68 @@ TEST(ExtrapolatedRate, NeedsTwoSamples) {
   RangeWindow w{s, 0, 30000, 30000};
   double out;
   EXPECT_FALSE(ExtrapolatedRate(w, true, true, &out));
+}
+
+// Prometheus 2.42's extrapolation after the raw difference, written out
+// plainly (every division done), for ExtrapolateRate to match bit for bit.
+double ReferenceExtrapolate(double result, tsdb::Sample first,
+                            tsdb::Sample last, size_t n, int64_t range_start,
+                            int64_t range_end, bool is_counter, bool is_rate) {
+  double to_start = static_cast<double>(first.t - range_start);
+  const double to_end = static_cast<double>(range_end - last.t);
+  const double sampled = static_cast<double>(last.t - first.t);
+  const double avg_between = sampled / static_cast<double>(n - 1);
+  if (is_counter && result > 0 && first.v >= 0) {
+    const double to_zero = sampled * (first.v / result);
+    if (to_zero < to_start) to_start = to_zero;
+  }
+  const double threshold = avg_between * 1.1;
+  double interval = sampled;
+  interval += to_start < threshold ? to_start : avg_between / 2;
+  interval += to_end < threshold ? to_end : avg_between / 2;
+  result = result * (interval / sampled);
+  if (is_rate) result /= static_cast<double>(range_end - range_start) / 1000;
+  return result;
+}
+
+TEST(ExtrapolateRate, SameBitsAsEveryDivisionDone) {
+  // Windows where the counter's zero point is and is not before the window
+  // start, first values below and above the increase, few samples far from
+  // the edges, zero and huge values.
+  uint64_t rng = 7;
+  auto next = [&rng]() {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return rng >> 33;
+  };
+  const double firsts[] = {0, 0.5, 1, 3, 10, 1e3, 1e9, 1e300};
+  const double results[] = {1e-300, 0.25, 1, 2.5, 7, 100, 1e12, 1e308};
+  int checked = 0;
+  for (int iter = 0; iter < 20000; ++iter) {
+    const int64_t range = 1000 + static_cast<int64_t>(next() % 600000);
+    const int64_t range_end = static_cast<int64_t>(next() % 100000000);
+    const int64_t range_start = range_end - range;
+    const int64_t t0 = range_start + static_cast<int64_t>(next() % range);
+    const int64_t t1 = t0 + 1 + static_cast<int64_t>(next() % (range_end - t0));
+    if (t1 > range_end) continue;
+    const size_t n = 2 + next() % 50;
+    const double fv = firsts[next() % 8] * (1 + (next() % 1000) / 997.0);
+    const double res = results[next() % 8] * (1 + (next() % 1000) / 991.0);
+    for (bool counter : {true, false}) {
+      for (bool rate : {true, false}) {
+        const tsdb::Sample first{t0, fv}, last{t1, fv + res};
+        const double want = ReferenceExtrapolate(
+            res, first, last, n, range_start, range_end, counter, rate);
+        const double got = ExtrapolateRate(res, first, last, n, range_start,
+                                           range_end, counter, rate);
+        ASSERT_EQ(std::memcmp(&want, &got, sizeof want), 0)
+            << want << " vs " << got << " first " << fv << " result " << res
+            << " window [" << range_start << ", " << range_end << "] t " << t0
+            << ".." << t1;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 40000);
 }
 
 TEST(Quantile, InterpolatesAndHandlesEdges) {
