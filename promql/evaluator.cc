@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "promql/functions.h"
+#include "promql/topk.h"
 #include "re2/re2.h"
 #include "tsdb/sample.h"
 
@@ -1094,11 +1095,11 @@ absl::StatusOr<int64_t> Evaluator::RangeCallSeries(RangeCall& rc,
       if (hi - lo < 2) continue;
       double result = p[hi - 1].v - p[lo].v;
       if (nr != 0) {
-        // Drops strictly inside the window, summed in sample order.
+        // Drops strictly inside the window, added to the result one by one
+        // in sample order as Prometheus does (summing them first rounds
+        // differently).
         while (r < nr && rs[r] <= lo) ++r;
-        double c = 0;
-        for (size_t k = r; k < nr && rs[k] < hi; ++k) c += p[rs[k] - 1].v;
-        result += c;
+        for (size_t k = r; k < nr && rs[k] < hi; ++k) result += p[rs[k] - 1].v;
       }
       out[i] = ExtrapolateRate(result, p[lo], p[hi - 1], hi - lo, start, te,
                                rc.counter_fn, rc.is_rate);
@@ -1896,34 +1897,42 @@ absl::StatusOr<Val> Evaluator::EvalAggregate(const AggregateExpr& a,
     for (size_t k = 0; k < in.series.size(); ++k) members[gid[k]].push_back(k);
     VectorVal out;
     std::vector<int> out_of(in.series.size(), -1);
-    std::vector<std::pair<double, size_t>> cand;
+    std::vector<double> cand_v;
+    std::vector<size_t> cand_idx, kept;
     for (int64_t i = 0; i < n; ++i) {
-      double kp = param.v[i];
-      if (std::isnan(kp) || kp < 1) continue;
-      const int64_t k = kp >= 9e18 ? INT64_MAX : static_cast<int64_t>(kp);
+      const double kp = param.v[i];
+      // Prometheus's convertibleToInt64: NaN and values past the largest
+      // double below 2^63 are an error, not an empty result.
+      if (!(kp <= 9223372036854774784.0 && kp >= -9223372036854775808.0)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Scalar value ",
+            std::isnan(kp)   ? std::string("NaN")
+            : std::isinf(kp) ? std::string(kp > 0 ? "+Inf" : "-Inf")
+                             : absl::StrCat(kp),
+            " overflows int64"));
+      }
+      const int64_t k = static_cast<int64_t>(kp);
+      if (k < 1) continue;
       for (size_t g = 0; g < ng; ++g) {
-        cand.clear();
+        cand_v.clear();
+        cand_idx.clear();
         for (size_t idx : members[g]) {
           double v = in.series[idx].v[i];
-          if (!IsAbsent(v)) cand.emplace_back(v, idx);
+          if (IsAbsent(v)) continue;
+          cand_v.push_back(v);
+          cand_idx.push_back(idx);
         }
-        // NaN ranks below everything for topk and above for bottomk.
-        auto better = [top](const std::pair<double, size_t>& x,
-                            const std::pair<double, size_t>& y) {
-          if (std::isnan(x.first)) return false;
-          if (std::isnan(y.first)) return true;
-          return top ? x.first > y.first : x.first < y.first;
-        };
-        std::stable_sort(cand.begin(), cand.end(), better);
-        const size_t take = std::min<int64_t>(k, cand.size());
-        for (size_t c = 0; c < take; ++c) {
-          const size_t idx = cand[c].second;
+        // Input order is the selector's (sorted by labels), as in
+        // Prometheus, whose heap decides among equal values.
+        SelectTopK(cand_v, k, top, &kept);
+        for (size_t c : kept) {
+          const size_t idx = cand_idx[c];
           if (out_of[idx] < 0) {
             out_of[idx] = static_cast<int>(out.series.size());
             out.series.push_back(DSeries{
                 in.series[idx].labels, std::vector<double>(n, AbsentValue())});
           }
-          out.series[out_of[idx]].v[i] = cand[c].first;
+          out.series[out_of[idx]].v[i] = cand_v[c];
         }
       }
     }
@@ -2147,7 +2156,16 @@ absl::StatusOr<QueryResult> Evaluate(const Expr& expr, const EvalParams& p,
   qs.total_samples = ev.total_samples();
   qs.series_selected = ev.series_selected();
   if (stats != nullptr) *stats = qs;
-  if (!v.ok()) return v.status();
+  if (!v.ok()) {
+    // The query was valid: what failed is its execution (many-to-many
+    // matching, duplicate output series, a bad smoothing factor...), which
+    // Prometheus reports as errorType "execution" (HTTP 422), not as bad
+    // input. Timeouts, cancellation and limits keep their own codes.
+    if (v.status().code() == absl::StatusCode::kInvalidArgument) {
+      return absl::FailedPreconditionError(v.status().message());
+    }
+    return v.status();
+  }
   QueryResult result;
   result.stats = qs;
   if (!range) {

@@ -51,6 +51,10 @@ struct EvalParams {
 // Evaluates `expr`. An instant query returns the expression's own type
 // (Vector, Scalar, String or, for a range selector or subquery, Matrix); a
 // range query returns a Matrix sorted by labels. `stats` may be null.
+// Invalid parameters are InvalidArgument; errors found while evaluating a
+// valid expression (Prometheus's "execution" errors) are
+// FailedPrecondition; DeadlineExceeded, Cancelled and ResourceExhausted
+// report the query timeout, cancellation and --query.max-samples.
 absl::StatusOr<QueryResult> Evaluate(const Expr& expr, const EvalParams& params,
                                      tsdb::Queryable* storage,
                                      QueryStats* stats);

@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "promql/go_time.h"
 
 namespace vigil::promql {
 namespace {
@@ -249,64 +249,16 @@ double Asinh(double v) { return std::asinh(v); }
 double Acosh(double v) { return std::acosh(v); }
 double Atanh(double v) { return std::atanh(v); }
 
-// Go's time.Unix(int64(v), 0).UTC(); non-finite input yields NaN.
-bool CivilOf(double v, absl::CivilSecond* out) {
-  if (!std::isfinite(v)) return false;
-  *out = absl::ToCivilSecond(absl::FromUnixSeconds(static_cast<int64_t>(v)),
-                             absl::UTCTimeZone());
-  return true;
-}
-double DayOfMonth(double v) {
-  absl::CivilSecond c;
-  return CivilOf(v, &c) ? c.day() : kNaN;
-}
-double DayOfWeek(double v) {
-  absl::CivilSecond c;
-  if (!CivilOf(v, &c)) return kNaN;
-  switch (absl::GetWeekday(c)) {
-    case absl::Weekday::sunday:
-      return 0;
-    case absl::Weekday::monday:
-      return 1;
-    case absl::Weekday::tuesday:
-      return 2;
-    case absl::Weekday::wednesday:
-      return 3;
-    case absl::Weekday::thursday:
-      return 4;
-    case absl::Weekday::friday:
-      return 5;
-    case absl::Weekday::saturday:
-      return 6;
-  }
-  return kNaN;
-}
-double DayOfYear(double v) {
-  absl::CivilSecond c;
-  return CivilOf(v, &c) ? absl::GetYearDay(absl::CivilDay(c)) : kNaN;
-}
-double DaysInMonth(double v) {
-  absl::CivilSecond c;
-  if (!CivilOf(v, &c)) return kNaN;
-  absl::CivilMonth m(c);
-  return static_cast<double>(absl::CivilDay(m + 1) - absl::CivilDay(m));
-}
-double Hour(double v) {
-  absl::CivilSecond c;
-  return CivilOf(v, &c) ? c.hour() : kNaN;
-}
-double Minute(double v) {
-  absl::CivilSecond c;
-  return CivilOf(v, &c) ? c.minute() : kNaN;
-}
-double Month(double v) {
-  absl::CivilSecond c;
-  return CivilOf(v, &c) ? c.month() : kNaN;
-}
-double Year(double v) {
-  absl::CivilSecond c;
-  return CivilOf(v, &c) ? static_cast<double>(c.year()) : kNaN;
-}
+// Prometheus's date functions apply Go's time.Unix(int64(v), 0).UTC() to
+// every value, NaN and ±Inf included (go_time.h).
+double DayOfMonth(double v) { return GoDateOf(v).day; }
+double DayOfWeek(double v) { return GoDateOf(v).weekday; }
+double DayOfYear(double v) { return GoDateOf(v).year_day; }
+double DaysInMonth(double v) { return GoDateOf(v).days_in_month; }
+double Hour(double v) { return GoDateOf(v).hour; }
+double Minute(double v) { return GoDateOf(v).minute; }
+double Month(double v) { return GoDateOf(v).month; }
+double Year(double v) { return static_cast<double>(GoDateOf(v).year); }
 
 }  // namespace
 

@@ -58,11 +58,13 @@ inline double ExtrapolateRate(double result, const tsdb::Sample& first,
                               const tsdb::Sample& last, size_t n,
                               int64_t range_start, int64_t range_end,
                               bool is_counter, bool is_rate) {
-  // Durations are kept in milliseconds: the ratios below are unit-free, so
-  // this saves Prometheus's divisions by 1000.
-  double to_start = static_cast<double>(first.t - range_start);
-  const double to_end = static_cast<double>(range_end - last.t);
-  const double sampled = static_cast<double>(last.t - first.t);
+  // Prometheus's extrapolatedRate operation for operation (seconds, the
+  // factor built before it scales the result): the same bits, so that
+  // equal rates stay equal and topk/bottomk/comparisons pick what
+  // Prometheus picks.
+  double to_start = static_cast<double>(first.t - range_start) / 1000;
+  const double to_end = static_cast<double>(range_end - last.t) / 1000;
+  const double sampled = static_cast<double>(last.t - first.t) / 1000;
   const double avg_between = sampled / static_cast<double>(n - 1);
   // A counter cannot go below zero: do not extrapolate past that point.
   // With first.v >= result, first.v / result >= 1 and so to_zero >= sampled
@@ -78,11 +80,14 @@ inline double ExtrapolateRate(double result, const tsdb::Sample& first,
   double interval = sampled;
   interval += to_start < threshold ? to_start : avg_between / 2;
   interval += to_end < threshold ? to_end : avg_between / 2;
-  result = result * (interval / sampled);
+  double factor = interval / sampled;
   if (is_rate) {
-    result /= static_cast<double>(range_end - range_start) / 1000;
+    // Go's Duration.Seconds(): whole seconds plus the remainder in ns / 1e9.
+    const int64_t range_ms = range_end - range_start;
+    factor /= static_cast<double>(range_ms / 1000) +
+              static_cast<double>(range_ms % 1000 * 1000000) / 1e9;
   }
-  return result;
+  return result * factor;
 }
 
 // Linear regression of the window's samples against time (seconds relative

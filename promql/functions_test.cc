@@ -38,14 +38,16 @@ TEST(ExtrapolatedRate, NeedsTwoSamples) {
   EXPECT_FALSE(ExtrapolatedRate(w, true, true, &out));
 }
 
-// Prometheus 2.42's extrapolation after the raw difference, written out
-// plainly (every division done), for ExtrapolateRate to match bit for bit.
+// Prometheus 2.42's extrapolatedRate after the raw difference, written out
+// as its source does it (durations in seconds, the factor divided by the
+// range before it scales the result, every division done), for
+// ExtrapolateRate to match bit for bit.
 double ReferenceExtrapolate(double result, tsdb::Sample first,
                             tsdb::Sample last, size_t n, int64_t range_start,
                             int64_t range_end, bool is_counter, bool is_rate) {
-  double to_start = static_cast<double>(first.t - range_start);
-  const double to_end = static_cast<double>(range_end - last.t);
-  const double sampled = static_cast<double>(last.t - first.t);
+  double to_start = static_cast<double>(first.t - range_start) / 1000;
+  const double to_end = static_cast<double>(range_end - last.t) / 1000;
+  const double sampled = static_cast<double>(last.t - first.t) / 1000;
   const double avg_between = sampled / static_cast<double>(n - 1);
   if (is_counter && result > 0 && first.v >= 0) {
     const double to_zero = sampled * (first.v / result);
@@ -55,9 +57,14 @@ double ReferenceExtrapolate(double result, tsdb::Sample first,
   double interval = sampled;
   interval += to_start < threshold ? to_start : avg_between / 2;
   interval += to_end < threshold ? to_end : avg_between / 2;
-  result = result * (interval / sampled);
-  if (is_rate) result /= static_cast<double>(range_end - range_start) / 1000;
-  return result;
+  double factor = interval / sampled;
+  if (is_rate) {
+    // time.Duration.Seconds() of the range.
+    const int64_t range_ms = range_end - range_start;
+    factor /= static_cast<double>(range_ms / 1000) +
+              static_cast<double>(range_ms % 1000 * 1000000) / 1e9;
+  }
+  return result * factor;
 }
 
 TEST(ExtrapolateRate, SameBitsAsEveryDivisionDone) {
