@@ -4,6 +4,7 @@
 // JSON modulo ordering (vector, matrix, scalar and string results, series,
 // labels, label values, and the status/errorType of error answers).
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/compat/api_compare.h"
+#include "server/compat/loaded_peers.h"
 #include "server/compat/peer_util.h"
 #include "server/http/request.h"
 #include "server/http/test_client.h"
@@ -22,9 +24,6 @@ namespace {
 
 using server::http::HttpGet;
 using server::http::UrlEncode;
-
-const char kPrometheus[] = "/usr/bin/prometheus";
-const char kPromtool[] = "/usr/bin/promtool";
 
 constexpr int kPoints = 61;  // 15 minutes at 15 s
 
@@ -85,50 +84,17 @@ std::string OpenMetricsData(int64_t t0) {
   return out;
 }
 
-bool Ready(int port) { return HttpGet(port, "/-/ready").status == 200; }
-
 TEST(ResponseShape, SameJsonAsPrometheusForTheSameData) {
-  if (!HavePeer(kPrometheus) || !HavePeer(kPromtool)) {
-    GTEST_SKIP() << kPrometheus << " or " << kPromtool
-                 << " is not installed (apt-get install prometheus)";
-  }
-  const std::string dir = TestDir();
+  if (!LoadedPeers::Available()) GTEST_SKIP() << LoadedPeers::kMissing;
   // Two hours back, on a 15 s boundary: inside both default retentions and
   // away from Prometheus's head.
   const int64_t now = absl::ToUnixSeconds(absl::Now());
   const int64_t t0 = (now - 2 * 3600) / 60 * 60;
-  const std::string data = dir + "/data.om";
-  WriteFile(data, OpenMetricsData(t0));
-
-  int rc = 0;
-  std::string out = RunCommand(
-      absl::StrCat(kPromtool, " tsdb create-blocks-from openmetrics ", data,
-                   " ", dir, "/prom-data 2>&1"),
-      &rc);
-  ASSERT_EQ(rc, 0) << out;
-  out =
-      RunCommand(absl::StrCat(VigilBinary(), " import openmetrics ", data,
-                              " --storage.tsdb.path=", dir, "/vigil-data 2>&1"),
-                 &rc);
-  ASSERT_EQ(rc, 0) << out;
-
-  WriteFile(dir + "/empty.yml", "global:\n  scrape_interval: 1h\n");
-  const int pport = FreePort();
-  const int vport = FreePort();
-  Process prom({kPrometheus, "--config.file=" + dir + "/empty.yml",
-                "--storage.tsdb.path=" + dir + "/prom-data",
-                "--storage.tsdb.retention.time=100y",
-                absl::StrCat("--web.listen-address=127.0.0.1:", pport)},
-               dir + "/prometheus.log");
-  Process vigil({VigilBinary(), "serve", "--config.file=" + dir + "/empty.yml",
-                 "--storage.tsdb.path=" + dir + "/vigil-data",
-                 "--storage.tsdb.retention.time=100y",
-                 absl::StrCat("--web.listen-address=127.0.0.1:", vport)},
-                dir + "/vigil.log");
-  ASSERT_TRUE(WaitUntil([&] { return Ready(pport); }, absl::Seconds(40)))
-      << ReadFile(dir + "/prometheus.log");
-  ASSERT_TRUE(WaitUntil([&] { return Ready(vport); }, absl::Seconds(40)))
-      << ReadFile(dir + "/vigil.log");
+  std::unique_ptr<LoadedPeers> peers =
+      LoadedPeers::Start(TestDir(), OpenMetricsData(t0));
+  ASSERT_NE(peers, nullptr);
+  const int pport = peers->prometheus_port();
+  const int vport = peers->vigil_port();
 
   const int64_t t = t0 + 600;
   const std::string at = absl::StrCat("&time=", t);
@@ -197,8 +163,7 @@ TEST(ResponseShape, SameJsonAsPrometheusForTheSameData) {
     ++compared;
   }
   EXPECT_EQ(compared, static_cast<int>(targets.size()));
-  prom.Stop();
-  vigil.Stop();
+  peers->Stop();
 }
 
 }  // namespace
