@@ -9,7 +9,7 @@
 namespace vigil::compat {
 namespace {
 
-bool SameNumberString(const std::string& a, const std::string& b) {
+bool SameNumberString(const std::string& a, const std::string& b, double tol) {
   if (a == b) return true;
   char* ea;
   char* eb;
@@ -19,11 +19,11 @@ bool SameNumberString(const std::string& a, const std::string& b) {
   if (std::isnan(x) || std::isnan(y) || std::isinf(x) || std::isinf(y)) {
     return false;
   }
-  return std::fabs(x - y) <= 1e-12 * std::max(std::fabs(x), std::fabs(y));
+  return std::fabs(x - y) <= tol * std::max(std::fabs(x), std::fabs(y));
 }
 
 std::string Diff(const nlohmann::json& a, const nlohmann::json& b,
-                 const std::string& path) {
+                 const std::string& path, double tol) {
   if (a.type() != b.type()) {
     return absl::StrCat(path, ": ", a.dump(), " vs ", b.dump());
   }
@@ -32,7 +32,7 @@ std::string Diff(const nlohmann::json& a, const nlohmann::json& b,
       if (!b.contains(it.key())) {
         return absl::StrCat(path, ".", it.key(), ": missing in second");
       }
-      std::string d = Diff(it.value(), b[it.key()], path + "." + it.key());
+      std::string d = Diff(it.value(), b[it.key()], path + "." + it.key(), tol);
       if (!d.empty()) return d;
     }
     for (auto it = b.begin(); it != b.end(); ++it) {
@@ -49,13 +49,13 @@ std::string Diff(const nlohmann::json& a, const nlohmann::json& b,
                           b.dump().substr(0, 300));
     }
     for (size_t i = 0; i < a.size(); ++i) {
-      std::string d = Diff(a[i], b[i], absl::StrCat(path, "[", i, "]"));
+      std::string d = Diff(a[i], b[i], absl::StrCat(path, "[", i, "]"), tol);
       if (!d.empty()) return d;
     }
     return "";
   }
   if (a.is_string()) {
-    if (SameNumberString(a.get<std::string>(), b.get<std::string>())) {
+    if (SameNumberString(a.get<std::string>(), b.get<std::string>(), tol)) {
       return "";
     }
     return absl::StrCat(path, ": ", a.dump(), " vs ", b.dump());
@@ -94,7 +94,7 @@ void NormalizeApi(nlohmann::json* j) {
 }
 
 std::string CompareApi(int status_a, const std::string& body_a, int status_b,
-                       const std::string& body_b) {
+                       const std::string& body_b, double value_tolerance) {
   if (status_a != status_b) {
     return absl::StrCat("HTTP ", status_a, " vs ", status_b, ": ",
                         body_a.substr(0, 300), " | ", body_b.substr(0, 300));
@@ -115,7 +115,7 @@ std::string CompareApi(int status_a, const std::string& body_a, int status_b,
   }
   NormalizeApi(&a);
   NormalizeApi(&b);
-  return Diff(a, b, "$");
+  return Diff(a, b, "$", value_tolerance);
 }
 
 }  // namespace vigil::compat

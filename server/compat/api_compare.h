@@ -21,8 +21,10 @@ namespace vigil::compat {
 void NormalizeApi(nlohmann::json* j);
 
 // "" when equal; otherwise a description of the first difference.
+// `value_tolerance` is the relative tolerance for sample values.
 std::string CompareApi(int status_a, const std::string& body_a, int status_b,
-                       const std::string& body_b);
+                       const std::string& body_b,
+                       double value_tolerance = 1e-12);
 
 }  // namespace vigil::compat
 

@@ -4,8 +4,9 @@
 // gauges with negative and fractional values, histograms, gaps longer than
 // the lookback, NaN and ±Inf samples) asked of both as instant queries at
 // three times and as range queries. Every answer must match, JSON modulo
-// ordering, values to a relative 1e-9; the first differences are printed
-// with the query.
+// ordering, values to a relative 1e-12; the first differences are printed
+// with the query. When victoria-metrics is installed the same requests go
+// to it too and its agreement with Prometheus is printed (not asserted).
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -302,15 +303,9 @@ std::vector<std::string> Expressions() {
   return e;
 }
 
-TEST(Differential, GeneratedQueriesGivePrometheusAnswers) {
-  if (!LoadedPeers::Available()) GTEST_SKIP() << LoadedPeers::kMissing;
-  // Three hours back, on a minute boundary: inside both retentions and
-  // away from Prometheus's head.
-  const int64_t now = absl::ToUnixSeconds(absl::Now());
-  const int64_t t0 = (now - 3 * 3600) / 60 * 60;
-  std::unique_ptr<LoadedPeers> peers = LoadedPeers::Start(TestDir(), Data(t0));
-  ASSERT_NE(peers, nullptr);
-
+// Every expression as instant queries at three times and as range queries
+// at two steps (one not dividing the sample interval).
+std::vector<std::string> Targets(int64_t t0) {
   const int64_t end = t0 + (kPoints - 1) * kStep;
   std::vector<std::string> targets;
   for (const std::string& expr : Expressions()) {
@@ -323,6 +318,35 @@ TEST(Differential, GeneratedQueriesGivePrometheusAnswers) {
     targets.push_back(absl::StrCat("/api/v1/query_range?query=", q, "&start=",
                                    t0 + 7, "&end=", end, "&step=37"));
   }
+  return targets;
+}
+
+// The same data for VictoriaMetrics's /api/v1/import/prometheus: text
+// exposition lines with millisecond timestamps.
+std::string VictoriaMetricsImport(const std::string& openmetrics) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < openmetrics.size()) {
+    size_t nl = openmetrics.find('\n', pos);
+    if (nl == std::string::npos) nl = openmetrics.size();
+    const std::string line = openmetrics.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty() || line[0] == '#') continue;
+    absl::StrAppend(&out, line, "000\n");  // seconds -> milliseconds
+  }
+  return out;
+}
+
+TEST(Differential, GeneratedQueriesGivePrometheusAnswers) {
+  if (!LoadedPeers::Available()) GTEST_SKIP() << LoadedPeers::kMissing;
+  // Three hours back, on a minute boundary: inside both retentions and
+  // away from Prometheus's head.
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  const int64_t t0 = (now - 3 * 3600) / 60 * 60;
+  std::unique_ptr<LoadedPeers> peers = LoadedPeers::Start(TestDir(), Data(t0));
+  ASSERT_NE(peers, nullptr);
+
+  const std::vector<std::string> targets = Targets(t0);
   int mismatches = 0;
   int with_data = 0;
   for (const std::string& target : targets) {
@@ -346,6 +370,43 @@ TEST(Differential, GeneratedQueriesGivePrometheusAnswers) {
   EXPECT_GT(with_data, static_cast<int>(targets.size()) * 3 / 4);
   std::printf("%zu requests, %d with data, %d mismatches\n", targets.size(),
               with_data, mismatches);
+
+  // The same requests to VictoriaMetrics 1.79, for the record: how often a
+  // PromQL-compatible peer gives Prometheus's answers (not asserted).
+  const char kVictoriaMetrics[] = "/usr/bin/victoria-metrics";
+  if (HavePeer(kVictoriaMetrics)) {
+    const std::string dir = TestDir() + "-vm";
+    const int vm_port = FreePort();
+    Process vm({kVictoriaMetrics, "-storageDataPath=" + dir,
+                absl::StrCat("-httpListenAddr=127.0.0.1:", vm_port),
+                "-retentionPeriod=100y", "-search.disableCache",
+                "-search.latencyOffset=0s", "-loggerLevel=ERROR"},
+               dir + ".log");
+    ASSERT_TRUE(
+        WaitUntil([&] { return HttpGet(vm_port, "/health").status == 200; },
+                  absl::Seconds(30)))
+        << ReadFile(dir + ".log");
+    ASSERT_EQ(
+        server::http::HttpPost(vm_port, "/api/v1/import/prometheus",
+                               VictoriaMetricsImport(Data(t0)), "text/plain")
+            .status,
+        204);
+    ASSERT_EQ(HttpGet(vm_port, "/internal/force_flush").status, 200);
+    int vm_same = 0;
+    for (const std::string& target : targets) {
+      auto a = HttpGet(peers->prometheus_port(), target);
+      auto b = HttpGet(vm_port, target);
+      // With the 1e-6 tolerance of PromQL test scripts.
+      if (CompareApi(a.status, a.body, b.status, b.body, 1e-6).empty()) {
+        ++vm_same;
+      }
+    }
+    std::printf(
+        "victoria-metrics: %d of %zu requests match Prometheus (%.0f%%)\n",
+        vm_same, targets.size(), 100.0 * vm_same / targets.size());
+    ::testing::Test::RecordProperty("victoria_metrics_matching", vm_same);
+    vm.Stop();
+  }
   peers->Stop();
 }
 
