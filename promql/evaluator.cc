@@ -487,68 +487,37 @@ void FoldSeries(AggregateOp op, const double* v, int64_t n, double* val,
 // no series had a value.
 void FinishGroup(AggregateOp op, const double* val, const double* cnt,
                  const double* mn, int64_t n, double* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const double c = cnt[i];
-    if (c == 0) {
-      out[i] = AbsentValue();
-      continue;
+  // One loop per operation: this runs for every group and step.
+  auto finish = [&](auto value_of) {
+    for (int64_t i = 0; i < n; ++i) {
+      out[i] = cnt[i] == 0 ? AbsentValue() : value_of(i);
     }
-    switch (op) {
-      case AggregateOp::kSum:
-      case AggregateOp::kMax:
-      case AggregateOp::kMin:
-        out[i] = val[i];
-        break;
-      case AggregateOp::kCount:
-        out[i] = c;
-        break;
-      case AggregateOp::kGroup:
-        out[i] = 1;
-        break;
-      case AggregateOp::kAvg:
-        out[i] = mn[i];
-        break;
-      case AggregateOp::kStdvar:
-        out[i] = val[i] / c;
-        break;
-      case AggregateOp::kStddev:
-        out[i] = std::sqrt(val[i] / c);
-        break;
-      default:
-        out[i] = AbsentValue();
-        break;
-    }
+  };
+  switch (op) {
+    case AggregateOp::kSum:
+    case AggregateOp::kMax:
+    case AggregateOp::kMin:
+      finish([&](int64_t i) { return val[i]; });
+      break;
+    case AggregateOp::kCount:
+      finish([&](int64_t i) { return cnt[i]; });
+      break;
+    case AggregateOp::kGroup:
+      finish([](int64_t) { return 1.0; });
+      break;
+    case AggregateOp::kAvg:
+      finish([&](int64_t i) { return mn[i]; });
+      break;
+    case AggregateOp::kStdvar:
+      finish([&](int64_t i) { return val[i] / cnt[i]; });
+      break;
+    case AggregateOp::kStddev:
+      finish([&](int64_t i) { return std::sqrt(val[i] / cnt[i]); });
+      break;
+    default:
+      std::fill(out, out + n, AbsentValue());
+      break;
   }
-}
-
-// The first index >= i whose sample is after t (p sorted by time, n
-// samples). Scrapes put a few samples between consecutive steps: counting
-// the next eight with t <= limit, instead of looping until the first one
-// that is not, keeps the branch predictable (the loop exit mispredicted
-// about once per step).
-inline size_t SkipAtOrBefore(const Sample* p, size_t i, size_t n, int64_t t) {
-  while (i + 8 <= n) {
-    const size_t c = static_cast<size_t>(p[i].t <= t) + (p[i + 1].t <= t) +
-                     (p[i + 2].t <= t) + (p[i + 3].t <= t) + (p[i + 4].t <= t) +
-                     (p[i + 5].t <= t) + (p[i + 6].t <= t) + (p[i + 7].t <= t);
-    i += c;
-    if (c < 8) return i;
-  }
-  while (i < n && p[i].t <= t) ++i;
-  return i;
-}
-
-// The first index >= i whose sample is at or after t; see SkipAtOrBefore.
-inline size_t SkipBefore(const Sample* p, size_t i, size_t n, int64_t t) {
-  while (i + 8 <= n) {
-    const size_t c = static_cast<size_t>(p[i].t < t) + (p[i + 1].t < t) +
-                     (p[i + 2].t < t) + (p[i + 3].t < t) + (p[i + 4].t < t) +
-                     (p[i + 5].t < t) + (p[i + 6].t < t) + (p[i + 7].t < t);
-    i += c;
-    if (c < 8) return i;
-  }
-  while (i < n && p[i].t < t) ++i;
-  return i;
 }
 
 class Evaluator {
@@ -968,34 +937,40 @@ absl::StatusOr<absl::Span<const Sample>> Evaluator::LoadRange(
   absl::Status st = src->series[i].iterator->ReadAll(buf);
   if (!st.ok()) return st;
   total_.fetch_add(buf->size(), std::memory_order_relaxed);
-  // Range functions never see stale markers. One pass drops them and finds
-  // the counter resets among the samples kept, without branches (a sample
-  // is always written and kept by advancing the index), so it runs at a
-  // few cycles per sample.
-  Sample* p = buf->data();
+  // Range functions never see stale markers. One read-only pass looks for
+  // them and finds the counter resets; only a series that has stale
+  // markers is compacted (and its resets found again).
+  const Sample* p = buf->data();
   const size_t n = buf->size();
-  uint32_t* rs = nullptr;
-  if (resets != nullptr) {
-    resets->resize(n + 1);
-    rs = resets->data();
-  }
-  size_t w = 0, nr = 0;
+  uint64_t bad = 0;
   double prev = -std::numeric_limits<double>::infinity();
   for (size_t j = 0; j < n; ++j) {
-    const Sample x = p[j];
-    const uint64_t bits = tsdb::ValueBits(x.v);
-    const bool keep = bits != tsdb::kStaleNaNBits && bits != kAbsentBits;
-    p[w] = x;
-    if (rs != nullptr) {
-      // x.v < prev is false for NaN and for the first sample (-Inf).
-      rs[nr] = static_cast<uint32_t>(w);
-      nr += keep & (x.v < prev);
-      prev = keep ? x.v : prev;
+    const double v = p[j].v;
+    const uint64_t bits = tsdb::ValueBits(v);
+    bad |= static_cast<uint64_t>(bits == tsdb::kStaleNaNBits) |
+           static_cast<uint64_t>(bits == kAbsentBits);
+    // False for NaN and for the first sample (-Inf).
+    if (resets != nullptr && v < prev) {
+      resets->push_back(static_cast<uint32_t>(j));
     }
-    w += keep;
+    prev = v;
   }
-  if (resets != nullptr) resets->resize(nr);
-  buf->resize(w);
+  if (bad == 0) return absl::Span<const Sample>(*buf);
+  buf->erase(std::remove_if(buf->begin(), buf->end(),
+                            [](const Sample& x) {
+                              const uint64_t b = tsdb::ValueBits(x.v);
+                              return b == tsdb::kStaleNaNBits ||
+                                     b == kAbsentBits;
+                            }),
+             buf->end());
+  if (resets != nullptr) {
+    resets->clear();
+    for (size_t j = 1; j < buf->size(); ++j) {
+      if ((*buf)[j].v < (*buf)[j - 1].v) {
+        resets->push_back(static_cast<uint32_t>(j));
+      }
+    }
+  }
   return absl::Span<const Sample>(*buf);
 }
 
@@ -1089,9 +1064,8 @@ absl::StatusOr<int64_t> Evaluator::RangeCallSeries(RangeCall& rc,
     for (int64_t i = 0; i < s.n; ++i) {
       const int64_t te = src.EvalTime(s.T(i));
       const int64_t start = te - src.range_ms;
-      hi = SkipAtOrBefore(p, hi, np, te);
-      // Samples before start are before te too, so lo stays <= hi.
-      lo = SkipBefore(p, lo, np, start);
+      while (hi < np && p[hi].t <= te) ++hi;
+      while (lo < hi && p[lo].t < start) ++lo;
       if (hi - lo < 2) continue;
       double result = p[hi - 1].v - p[lo].v;
       if (nr != 0) {
@@ -1279,8 +1253,13 @@ absl::StatusOr<Val> Evaluator::EvalHistogramQuantile(const Call& c,
   }
   VectorVal out;
   out.series.resize(groups.size());
-  std::vector<Bucket> buckets;
-  for (size_t g = 0; g < groups.size(); ++g) {
+  // Groups are independent: a wide range query spreads them over threads.
+  const int threads = groups.size() >= 8 && s.n * in->series.size() >= 100'000
+                          ? p_.max_threads
+                          : 1;
+  std::vector<std::vector<Bucket>> bufs(std::max(threads, 1));
+  ParallelFor(groups.size(), threads, [&](int worker, size_t g) {
+    std::vector<Bucket>& buckets = bufs[worker];
     DSeries& d = out.series[g];
     d.labels = groups[g].out_labels;
     d.v.assign(s.n, AbsentValue());
@@ -1293,7 +1272,7 @@ absl::StatusOr<Val> Evaluator::EvalHistogramQuantile(const Call& c,
       if (buckets.empty()) continue;
       d.v[i] = BucketQuantile(q->v[i], &buckets);
     }
-  }
+  });
   RemoveEmptySeries(&out);
   if (absl::Status st = MergeDuplicates(&out); !st.ok()) return st;
   return Val(std::move(out));
