@@ -240,10 +240,13 @@ struct MemSeries {
   int64_t min_time ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::max();
   uint64_t last_bits ABSL_GUARDED_BY(mu) = 0;
 
-  // (name id, value id) pairs, sorted by name.
-  const SeriesSymbols syms;
-
   HeadChunkEncoder open ABSL_GUARDED_BY(mu);
+
+  // (name id, value id) pairs, sorted by name. After `open`: applying a
+  // sample reads the series from its start through `open` (264 bytes),
+  // which then spans 5 cache lines wherever malloc's 16-byte alignment
+  // puts the object.
+  const SeriesSymbols syms;
   // Sealed chunks still held in memory, oldest first; none is in the
   // durable chunk store yet. They are persisted in time order (see
   // DB::PersistSealed), so every chunk older than persisted_max_time is
