@@ -718,7 +718,7 @@ ChunkDecoder::ChunkDecoder(absl::string_view bytes)
       data_(reinterpret_cast<const unsigned char*>(bytes.data())),
       size_bits_(bytes.size() * 8) {
   const size_t size = bytes.size();
-  tail_start_ = size > 16 ? size - 16 : 0;
+  tail_start_ = size > kTailKeep ? size - kTailKeep : 0;
   if (size > 0) std::memcpy(tail_, data_ + tail_start_, size - tail_start_);
   if (size < 2) {
     Fail("header truncated");
@@ -1069,320 +1069,603 @@ absl::Status ChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
     if (t_ >= mint) batch[n++] = Sample{t_, v_};
   }
   if (!past_max && !done_ && read_ < num_samples_) {
-    DecodeRangeFast(mint, maxt, out, batch, &n);
+    // Two passes of one loop: straight from the chunk's bytes while a
+    // sample cannot read past them, then from the zero-padded copy of the
+    // tail. Neither needs a bounds check per field.
+    const size_t size = size_bits_ >> 3;
+    const size_t limit = size > kFastMargin ? (size - kFastMargin) * 8 : 0;
+    bool stopped = false;
+    if (bit_offset_ < limit) {
+      stopped =
+          DecodeRangeFast<false>(data_, 0, limit, mint, maxt, out, batch, &n);
+    }
+    if (!stopped && !done_ && read_ < num_samples_) {
+      DecodeRangeFast<true>(tail_, tail_start_ * 8, SIZE_MAX, mint, maxt, out,
+                            batch, &n);
+    }
   }
   out->insert(out->end(), batch, batch + n);
   if (read_ >= num_samples_) done_ = true;
   return status();
 }
 
-// The same decoding as DecodeNext for samples 2.., with the whole state in
-// local variables (the member functions keep it in *this, which costs a
-// store and a reload per field read) and a buffered bit reader: `w` holds
-// the stream from bit `pos` on, of which the top `avail` bits are valid, so
-// consuming a field is a shift instead of a dependent load; the buffer is
-// refilled from memory (PeekAt) only when a field needs more bits.
-// Must stay in step with DecodeNext / ReadValue / ReadCoded / ReadRun: the
-// chunk_test property tests compare both paths on every chunk.
-void ChunkDecoder::DecodeRangeFast(int64_t mint, int64_t maxt,
-                                   std::vector<Sample>* out, Sample* batch,
-                                   int* batch_len) {
+__attribute__((noinline, cold)) bool ChunkDecoder::ReadValueCold(bool* zero) {
+  return ReadValue(zero);
+}
+
+__attribute__((noinline, cold)) uint64_t ChunkDecoder::ReadCodedCold(
+    uint64_t* stats, int* escape) {
+  return ReadCoded(stats, escape);
+}
+
+namespace {
+
+// The fast loop reads 64-bit big-endian words at the current bit position
+// and uses the top 57 bits (the rest may be the zeros shifted in).
+constexpr int kPeekBits = 57;
+
+inline __attribute__((always_inline)) uint64_t Peek57(const unsigned char* base,
+                                                      size_t pos) {
+  return LoadBigEndian64(base + (pos >> 3)) << (pos & 7);
+}
+
+// BitWidth without a branch; x may be 0.
+inline __attribute__((always_inline)) int BitWidthNb(uint64_t x) {
+  return (63 - __builtin_clzll(x | 1)) + (x != 0);
+}
+
+// RiceCost without branches.
+inline __attribute__((always_inline)) int64_t RiceCostNb(uint64_t x, int k) {
+  const uint64_t q = x >> k;
+  const int64_t rice = static_cast<int64_t>(q) + 1 + k;
+  const int64_t esc = kRiceLimit + 6 + (64 - __builtin_clzll(x | 1));
+  return q < static_cast<uint64_t>(kRiceLimit) ? rice : esc;
+}
+
+inline __attribute__((always_inline)) int64_t Clamp(int64_t x, int64_t lo,
+                                                    int64_t hi) {
+  x = x < lo ? lo : x;
+  return x > hi ? hi : x;
+}
+
+// BitWidth of an x < 2^63 in two instructions (bsr of 2x + 1).
+inline __attribute__((always_inline)) int BitWidthSmall(uint64_t x) {
+  return 63 ^ __builtin_clzll((x << 1) | 1);
+}
+
+// One adaptive residual code (ReadCoded) from `w` (>= 57 valid bits) when
+// it is an ordinary code of at most max_bits (<= 57) bits; false (nothing
+// changed) for an escape or a longer code, which the caller leaves to
+// ReadCoded. Updates
+// the statistics exactly as UpdateStats, reusing the widths it needs for
+// both the moving averages and the escape costs; *width is BitWidth(*u).
+inline __attribute__((always_inline)) bool FastCode(
+    uint64_t w, int64_t max_bits, uint64_t& s0, uint64_t& s1, uint64_t& s2,
+    uint64_t& age, uint64_t* u, int* bits, int* width) {
+  // KFromWidthAvg: ((avg + 22) >> 4) - 1 == (avg + 6) >> 4 as avg >= 0.
+  const uint64_t kp0 = (s0 + (kWidthRound - 16)) >> 4;
+  const uint64_t kf0 = (s1 + (kWidthRound - 16)) >> 4;
+  const int kp = static_cast<int>(kp0 < 63 ? kp0 : 63);
+  const int kf = static_cast<int>(kf0 < 63 ? kf0 : 63);
+  const bool zf = static_cast<int64_t>(s2) < 0;
+  const int used = zf;
+  const uint64_t ww = w << used;
+  const int q = __builtin_clzll(~ww | 1);
+  const int k = zf ? kf : kp;
+  int total = used + q + 1 + k;
+  // The k bits after the terminator; two shifts keep k == 0 defined.
+  uint64_t x = (static_cast<uint64_t>(q) << k) |
+               (((ww << (q & 15) << 1) >> 1) >> (63 - k));
+  x += static_cast<uint64_t>(used);
+  if (zf && (w >> 63) == 0) {  // the zero flag: u == 0
+    x = 0;
+    total = 1;
+  } else if (q >= kRiceLimit) {
+    return false;
+  }
+  if (total > max_bits) return false;
+  // Here x < 2^59 (q < 16, k + q + 2 <= 57).
+  const int bw = BitWidthSmall(x);
+  const int bw1 = BitWidthSmall(x - 1);  // meaningless (unused) for x == 0
+  // The chosen code's cost is its length; only the other one is computed.
+  const uint64_t qp = x >> kp;
+  const int64_t cost_plain = qp < static_cast<uint64_t>(kRiceLimit)
+                                 ? static_cast<int64_t>(qp) + 1 + kp
+                                 : kRiceLimit + 6 + bw;
+  const uint64_t qf = (x - 1) >> kf;
+  int64_t cost_flag = qf < static_cast<uint64_t>(kRiceLimit)
+                          ? static_cast<int64_t>(qf) + 2 + kf
+                          : kRiceLimit + 7 + bw1;
+  cost_flag = x == 0 ? 1 : cost_flag;
+  const int64_t plain = zf ? cost_plain : total;
+  const int64_t flag = zf ? total : cost_flag;
+  s2 = static_cast<uint64_t>(Clamp(static_cast<int64_t>(s2) + flag - plain,
+                                   -kCodeScoreClamp, kCodeScoreClamp));
+  const int64_t a0 = static_cast<int64_t>(s0);
+  s0 = static_cast<uint64_t>(a0 + ((int64_t{bw} * 16 - a0) >> age));
+  const int64_t a1 = static_cast<int64_t>(s1);
+  const int64_t n1 = a1 + ((int64_t{bw1} * 16 - a1) >> age);
+  s1 = static_cast<uint64_t>(x != 0 ? n1 : a1);
+  age += age < 2;
+  *u = x;
+  *bits = total;
+  *width = bw;
+  return true;
+}
+
+// FastCode in the steady state the inner loop of DecodeRangeFast runs in:
+// both statistics have seen two residuals (age == 2, a constant shift),
+// and both width averages are below kSteadyMaxAvg, so that the Rice
+// parameters need no clamp. Codes decoded here are at most 57 bits, whose
+// widths (<= 59) keep the averages below that bound.
+constexpr uint64_t kSteadyMaxAvg = 63 * 16 - (kWidthRound - 16);
+static_assert(((kSteadyMaxAvg - 1 + (kWidthRound - 16)) >> 4) <= 63, "");
+static_assert(59 * 16 < kSteadyMaxAvg, "");
+
+inline __attribute__((always_inline)) bool FastCodeSteady(
+    uint64_t w, uint64_t& s0, uint64_t& s1, uint64_t& s2, uint64_t* u,
+    int* bits, int* width) {
+  const int kp = static_cast<int>((s0 + (kWidthRound - 16)) >> 4);
+  const int kf = static_cast<int>((s1 + (kWidthRound - 16)) >> 4);
+  const bool zf = static_cast<int64_t>(s2) < 0;
+  uint64_t x;
+  int total;
+  if (zf && (w >> 63) == 0) {  // the zero flag: u == 0
+    x = 0;
+    total = 1;
+  } else {
+    const int used = zf;
+    const uint64_t ww = w << used;
+    const int q = __builtin_clzll(~ww | 1);
+    const int k = zf ? kf : kp;
+    total = used + q + 1 + k;
+    if (q >= kRiceLimit || total > kPeekBits) return false;
+    // The k bits after the terminator; the split shifts keep k == 0
+    // defined.
+    x = (static_cast<uint64_t>(q) << k) | (((ww << q) << 1) >> (63 - k) >> 1);
+    x += static_cast<uint64_t>(used);
+  }
+  const int bw = BitWidthSmall(x);
+  const int bw1 = BitWidthSmall(x - 1);  // meaningless (unused) for x == 0
+  const uint64_t qp = x >> kp;
+  const int64_t cost_plain = qp < static_cast<uint64_t>(kRiceLimit)
+                                 ? static_cast<int64_t>(qp) + 1 + kp
+                                 : kRiceLimit + 6 + bw;
+  const uint64_t qf = (x - 1) >> kf;
+  int64_t cost_flag = qf < static_cast<uint64_t>(kRiceLimit)
+                          ? static_cast<int64_t>(qf) + 2 + kf
+                          : kRiceLimit + 7 + bw1;
+  cost_flag = x == 0 ? 1 : cost_flag;
+  const int64_t diff = zf ? total - cost_plain : cost_flag - total;
+  s2 = static_cast<uint64_t>(Clamp(static_cast<int64_t>(s2) + diff,
+                                   -kCodeScoreClamp, kCodeScoreClamp));
+  const int64_t a0 = static_cast<int64_t>(s0);
+  s0 = static_cast<uint64_t>(a0 + ((int64_t{bw} * 16 - a0) >> 2));
+  const int64_t a1 = static_cast<int64_t>(s1);
+  const int64_t n1 = a1 + ((int64_t{bw1} * 16 - a1) >> 2);
+  s1 = static_cast<uint64_t>(x != 0 ? n1 : a1);
+  *u = x;
+  *bits = total;
+  *width = bw;
+  return true;
+}
+
+// PredictDecimal + UpdatePredictor for a decoded residual u of width
+// `width`. One of the two widths the predictor score compares is the
+// residual's own.
+inline __attribute__((always_inline)) void DecimalStep(uint64_t u, int width,
+                                                       uint64_t* prev,
+                                                       uint64_t* avg,
+                                                       int32_t* score) {
+  const uint64_t ravg = RoundedAvg(*avg);
+  const uint64_t r = UnZigZag(u);
+  const bool with_avg = *score < 0;
+  const uint64_t delta = with_avg ? ravg + r : r;
+  const int other = BitWidthNb(with_avg ? ZigZag(delta) : ZigZag(r - ravg));
+  int32_t sc = *score + (with_avg ? width - other : other - width);
+  sc = sc < -kScoreClamp ? -kScoreClamp : sc;
+  *score = sc > kScoreClamp ? kScoreClamp : sc;
+  const uint64_t d16 = delta << 4;
+  *avg =
+      *avg == 0
+          ? d16
+          : *avg + static_cast<uint64_t>(static_cast<int64_t>(d16 - *avg) >> 3);
+  *prev += delta;
+}
+
+// State of DecodeRangeFast's inner loop.
+struct HotState {
+  size_t pos;
+  uint64_t t;
+  uint64_t s0, s1, s2;  // value statistics (age 2)
+  uint64_t prev_int, avg;
+  int32_t score;
+  bool flag_next;  // the value code starts with a run flag
+};
+
+// DecodeRangeFast's inner loop, out of line so that the register allocator
+// sees only it: exactly as DecodeNext, `cnt` samples whose timestamp is in
+// a run (t += interval; the caller has checked that they are all in
+// [mint, maxt]) and whose value is an ordinary decimal residual at the
+// statistics' steady state (FastCodeSteady) in decimal mode with the given
+// shift and scale (kInt: scale 0). Stops before the first sample it cannot
+// take (nothing of it consumed), or after the first one that ends at or
+// past `lim` (*crossed). Returns the number decoded, stored at `out`.
+template <bool kInt>
+__attribute__((noinline)) int HotLoop(const unsigned char* base, HotState* st,
+                                      uint64_t interval, int cnt, size_t lim,
+                                      int shift, double divisor, Sample* out,
+                                      bool* crossed) {
+  size_t pos = st->pos;
+  uint64_t t = st->t;
+  uint64_t s0 = st->s0, s1 = st->s1, s2 = st->s2;
+  uint64_t prev_int = st->prev_int, avg = st->avg;
+  int32_t score = st->score;
+  bool flag_next = st->flag_next;
+  Sample* const start = out;
+  Sample* const end = out + cnt;
+  *crossed = false;
+  while (out < end) {
+    uint64_t w = Peek57(base, pos);
+    int used = 0;
+    if (flag_next) {
+      if (static_cast<int64_t>(w) < 0) break;  // a run starts
+      w <<= 1;
+      used = 1;
+    }
+    // FastCodeSteady, with the flag bit (if any) counted in `total`.
+    const int kp = static_cast<int>((s0 + (kWidthRound - 16)) >> 4);
+    const int kf = static_cast<int>((s1 + (kWidthRound - 16)) >> 4);
+    uint64_t x;
+    int total;
+    int bw;
+    if (static_cast<int64_t>(s2) < 0) {  // zero-flag form
+      if (static_cast<int64_t>(w) >= 0) {
+        x = 0;
+        total = used + 1;
+      } else {
+        const uint64_t ww = w << 1;
+        const int q = __builtin_clzll(~ww | 1);
+        total = used + q + 2 + kf;
+        if (q >= kRiceLimit || total > kPeekBits) break;
+        x = ((static_cast<uint64_t>(q) << kf) |
+             (((ww << q) << 1) >> (63 - kf) >> 1)) +
+            1;
+      }
+    } else {
+      const int q = __builtin_clzll(~w | 1);
+      total = used + q + 1 + kp;
+      if (q >= kRiceLimit || total > kPeekBits) break;
+      x = (static_cast<uint64_t>(q) << kp) |
+          (((w << q) << 1) >> (63 - kp) >> 1);
+    }
+    pos += static_cast<size_t>(total);
+    total -= used;  // the code's own length
+    if (x == 0) {
+      // cost_flag(0) = 1, cost_plain(0) = 1 + kp whichever form was used.
+      bw = 0;
+      s2 = static_cast<uint64_t>(
+          std::max<int64_t>(static_cast<int64_t>(s2) - kp, -kCodeScoreClamp));
+      const int64_t a0 = static_cast<int64_t>(s0);
+      s0 = static_cast<uint64_t>(a0 + ((-a0) >> 2));
+    } else {
+      bw = BitWidthSmall(x);
+      const int bw1 = BitWidthSmall(x - 1);
+      const uint64_t qp = x >> kp;
+      const int64_t cost_plain = qp < static_cast<uint64_t>(kRiceLimit)
+                                     ? static_cast<int64_t>(qp) + 1 + kp
+                                     : kRiceLimit + 6 + bw;
+      const uint64_t qf = (x - 1) >> kf;
+      const int64_t cost_flag = qf < static_cast<uint64_t>(kRiceLimit)
+                                    ? static_cast<int64_t>(qf) + 2 + kf
+                                    : kRiceLimit + 7 + bw1;
+      // The chosen form's cost is `total`.
+      const int64_t diff =
+          static_cast<int64_t>(s2) < 0 ? total - cost_plain : cost_flag - total;
+      s2 = static_cast<uint64_t>(Clamp(static_cast<int64_t>(s2) + diff,
+                                       -kCodeScoreClamp, kCodeScoreClamp));
+      const int64_t a0 = static_cast<int64_t>(s0);
+      s0 = static_cast<uint64_t>(a0 + ((int64_t{bw} * 16 - a0) >> 2));
+      const int64_t a1 = static_cast<int64_t>(s1);
+      s1 = static_cast<uint64_t>(a1 + ((int64_t{bw1} * 16 - a1) >> 2));
+    }
+    DecimalStep(x, bw, &prev_int, &avg, &score);
+    t += interval;
+    const double d =
+        static_cast<double>(static_cast<int64_t>(prev_int << shift));
+    out->t = static_cast<int64_t>(t);
+    out->v = kInt ? d : d / divisor;
+    ++out;
+    flag_next = x == 0;
+    if (pos >= lim) {
+      *crossed = true;
+      break;
+    }
+  }
+  st->pos = pos;
+  st->t = t;
+  st->s0 = s0;
+  st->s1 = s1;
+  st->s2 = s2;
+  st->prev_int = prev_int;
+  st->avg = avg;
+  st->score = score;
+  st->flag_next = flag_next;
+  return static_cast<int>(out - start);
+}
+
+}  // namespace
+
+// DecodeNext for samples 2.. in a loop that keeps the state in local
+// variables (the member functions keep it in *this: a store and a reload
+// per field). The loop handles the common codes itself: timestamps in runs
+// or ordinary residuals, run flags, decimal values with ordinary residuals
+// of up to 57 bits. Everything else (float mode, control codes, escaped or
+// very long residuals) goes through the member functions after the locals
+// are written back, so the rare paths exist once and the loop stays small
+// enough for the compiler to keep its hot state in registers.
+//
+// Bits are read from `base`, whose byte 0 is the stream's byte
+// `bias / 8`: the chunk itself up to `limit` (a sample starting before it
+// cannot read past the chunk), or tail_, the zero-padded last bytes.
+// Returns true when it stopped (end, failure, sample past maxt), false at
+// `limit`. Must stay in step with DecodeNext: the chunk_test property tests
+// compare both paths.
+template <bool kTail>
+__attribute__((noinline)) bool ChunkDecoder::DecodeRangeFast(
+    const unsigned char* base, size_t bias, size_t limit, int64_t mint,
+    int64_t maxt, std::vector<Sample>* out, Sample* batch, int* batch_len) {
   constexpr int kBatch = 64;
-  size_t pos = bit_offset_;
-  uint64_t w = 0;
-  int avail = 0;
-  int read = read_;
-  const int num = num_samples_;
+  // Hot state in locals; state that only the rare paths change (mode,
+  // scale, shift, the run bookkeeping) stays in the members.
+  size_t pos = bit_offset_ - bias;
+  const size_t end_bits = size_bits_ - bias;
+  int left = num_samples_ - read_;
   uint64_t t = static_cast<uint64_t>(t_);
   double v = v_;
-  uint64_t grid = grid_t_, interval = interval_, prev_err = prev_err_;
-  uint64_t ts[4] = {t_stats_[0], t_stats_[1], t_stats_[2], t_stats_[3]};
-  uint64_t vs[4] = {v_stats_[0], v_stats_[1], v_stats_[2], v_stats_[3]};
-  uint64_t prev_bits = prev_bits_, prev_int = prev_int_, avg = avg_delta_;
+  uint64_t grid = grid_t_, interval = interval_;
+  uint64_t vs0 = v_stats_[0], vs1 = v_stats_[1], vs2 = v_stats_[2],
+           vage = v_stats_[3];
+  uint64_t prev_int = prev_int_, avg = avg_delta_;
   int32_t score = predictor_score_;
-  int leading = leading_, trailing = trailing_;
-  uint8_t mode = mode_;
-  int scale = scale_, shift = shift_;
-  bool t_flag_next = t_flag_next_, v_flag_next = v_flag_next_;
-  bool t_run_full = t_run_full_, v_run_full = v_run_full_;
   int t_run_left = t_run_left_, v_run_left = v_run_left_;
-  int t_run_bits = t_run_bits_, v_run_bits = v_run_bits_;
-  bool t_after_short = t_after_short_, v_after_short = v_after_short_;
   int n = *batch_len;
+  bool stopped = true;
 
+  // Writes the locals back (before the member functions run and at the
+  // end); `load` reads back what ReadValue may change.
   auto store = [&]() __attribute__((always_inline)) {
-    bit_offset_ = pos;
-    read_ = read;
+    bit_offset_ = pos + bias;
+    read_ = num_samples_ - left;
     t_ = static_cast<int64_t>(t);
     v_ = v;
     grid_t_ = grid;
     interval_ = interval;
-    prev_err_ = prev_err;
-    for (int i = 0; i < 4; ++i) {
-      t_stats_[i] = ts[i];
-      v_stats_[i] = vs[i];
-    }
-    prev_bits_ = prev_bits;
+    v_stats_[0] = vs0;
+    v_stats_[1] = vs1;
+    v_stats_[2] = vs2;
+    v_stats_[3] = vage;
     prev_int_ = prev_int;
     avg_delta_ = avg;
     predictor_score_ = score;
-    leading_ = static_cast<uint8_t>(leading);
-    trailing_ = static_cast<uint8_t>(trailing);
-    mode_ = mode;
-    scale_ = static_cast<int8_t>(scale);
-    shift_ = static_cast<uint8_t>(shift);
-    t_flag_next_ = t_flag_next;
-    v_flag_next_ = v_flag_next;
-    t_run_full_ = t_run_full;
-    v_run_full_ = v_run_full;
     t_run_left_ = static_cast<uint16_t>(t_run_left);
     v_run_left_ = static_cast<uint16_t>(v_run_left);
-    t_run_bits_ = static_cast<uint8_t>(t_run_bits);
-    v_run_bits_ = static_cast<uint8_t>(v_run_bits);
-    t_after_short_ = t_after_short;
-    v_after_short_ = v_after_short;
-    *batch_len = n;
   };
-  auto refill = [&]() __attribute__((always_inline)) {
-    w = PeekAt(pos);
-    avail = 64;
+  auto load = [&]() __attribute__((always_inline)) {
+    pos = bit_offset_ - bias;
+    v = v_;
+    vs0 = v_stats_[0];
+    vs1 = v_stats_[1];
+    vs2 = v_stats_[2];
+    vage = v_stats_[3];
+    prev_int = prev_int_;
+    avg = avg_delta_;
+    score = predictor_score_;
   };
-  auto consume = [&](int bits) __attribute__((always_inline)) {
-    w = bits >= 64 ? 0 : w << bits;
-    avail -= bits;
-    pos += static_cast<size_t>(bits);
-  };
-  // Reads 0..64 bits.
-  auto read_bits = [&](int bits) __attribute__((always_inline))->uint64_t {
-    if (bits > avail) refill();
-    const uint64_t r = bits ? w >> (64 - bits) : 0;
-    consume(bits);
-    return r;
-  };
-  auto read_wide = [&]() __attribute__((always_inline))->uint64_t {
-    const int width = static_cast<int>(read_bits(6)) + 1;
-    return read_bits(width);
-  };
-  // As ReadCoded.
-  auto read_coded = [&](uint64_t * stats, int* escape)
-                        __attribute__((always_inline))
-                            ->uint64_t {
-    const Coding c = ChooseCoding(stats);
-    if (avail < 32) refill();
-    uint64_t x;
-    for (;;) {
-      uint64_t ww = w;
-      int used = 0;
-      if (c.zero_flag) {
-        if ((ww >> 63) == 0) {
-          consume(1);
-          *escape = kEscNone;
-          UpdateStats(0, c, stats);
-          return 0;
-        }
-        ww <<= 1;
-        used = 1;
-      }
-      // Bits past `avail` are zeros, so a terminator found there makes
-      // `total` exceed `avail`, and the code is decoded again after a refill.
-      const int q = ~ww ? __builtin_clzll(~ww) : 64;
-      if (q < kRiceLimit) {
-        const int k = c.k();
-        const int total = used + q + 1 + k;
-        if (total <= avail) {
-          // The k bits after the terminator; shifting in two steps keeps
-          // k == 0 (a shift by 64) defined without a branch.
-          x = (static_cast<uint64_t>(q) << k) |
-              (((ww << (q + 1)) >> 1) >> (63 - k));
-          // As consume(total); 1 <= total <= 64, so two shifts stay
-          // defined without consume's check for 64.
-          w = (w << (total - 1)) << 1;
-          avail -= total;
-          pos += static_cast<size_t>(total);
-          break;
-        }
-        if (avail < 64) {
-          refill();
-          continue;
-        }
-        consume(used + q + 1);
-        x = (static_cast<uint64_t>(q) << k) | read_bits(k);
-        break;
-      }
-      consume(used + kRiceLimit);  // avail >= 32 > used + kRiceLimit
-      const int field = static_cast<int>(read_bits(6));
-      if (field < 4) {
-        *escape = field;
-        return 0;
-      }
-      x = read_bits(field + 1);
-      break;
-    }
-    const uint64_t u = c.zero_flag ? x + 1 : x;
-    *escape = kEscNone;
-    UpdateStats(u, c, stats);
-    return u;
-  };
-  // As ReadRun; sets *fail on an empty run.
-  auto read_run = [&](bool* flag_next, int* run_left, bool* run_full,
-                      int* run_bits, bool* after_short, const char** fail)
-                      __attribute__((always_inline))
-                          ->bool {
-    if (*run_left > 0) {
-      --*run_left;
-      if (*run_left == 0) {
-        *flag_next = *run_full;
-        *after_short = !*run_full;
-      }
-      return true;
-    }
-    if (!*flag_next) return false;
-    if (read_bits(1) == 0) return false;
-    const int len = static_cast<int>(read_bits(*run_bits));
-    if (len == 0) {
-      *fail = "empty run";
-      return true;
-    }
+  // A run's count after its flag bit (as ReadRun); false on an empty run.
+  auto start_run = [&](uint64_t w, int* run_left, bool* run_full,
+                       uint8_t* run_bits, bool* flag_next, bool* after_short)
+      __attribute__((always_inline)) {
+    const int bits = *run_bits;
+    const int len = static_cast<int>((w << 1) >> (64 - bits));
+    pos += static_cast<size_t>(1 + bits);
+    if (len == 0) return false;
     *run_left = len - 1;
-    *run_full = len == RunMax(*run_bits);
+    *run_full = len == RunMax(bits);
     *run_bits = NextRunBits(static_cast<uint64_t>(len));
     *flag_next = *run_left == 0 ? *run_full : true;
     *after_short = *run_left == 0 && !*run_full;
     return true;
   };
-  // As ReadValue; returns a failure or nullptr.
-  auto read_value = [&](bool* zero) __attribute__((always_inline))
-                        ->const char* {
-    *zero = false;
-    if (mode == kFloat) {
-      if (avail < 3) refill();
-      if ((w >> 63) == 0) {
-        consume(1);
-        v = BitsDouble(prev_bits);
-        *zero = true;
-        return nullptr;
-      }
-      const int prefix = static_cast<int>(w >> 61);
-      uint64_t x;
-      if (prefix == 0b100 || prefix == 0b101) {
-        consume(2);
-        if (leading == 0xff) return "float window reused before set";
-        x = read_bits(64 - leading - trailing) << trailing;
-      } else if (prefix == 0b110) {
-        consume(3);
-        const int lead = static_cast<int>(read_bits(6));
-        const int sig = static_cast<int>(read_bits(6)) + 1;
-        if (lead + sig > 64) return "float window out of range";
-        leading = lead;
-        trailing = 64 - lead - sig;
-        x = read_bits(sig) << trailing;
-      } else {
-        consume(3);
-        const int s = static_cast<int>(read_bits(kScaleBits));
-        if (s > kMaxScale) return "decimal scale out of range";
-        const uint64_t m = UnZigZag(read_wide());
-        mode = kDecimal;
-        scale = s;
-        shift = InitialShift(m);
-        prev_int = static_cast<uint64_t>(static_cast<int64_t>(m) >> shift);
-        avg = 0;
-        score = 0;
-        v = FromDecimal(m, s);
-        return nullptr;
-      }
-      prev_bits ^= x;
-      v = BitsDouble(prev_bits);
-      return nullptr;
-    }
-    bool escaped = false;
-    for (;;) {
-      int escape;
-      const uint64_t u = read_coded(vs, &escape);
-      if (escape == kEscNone) {
-        const uint64_t m = PredictDecimal(prev_int, avg, score) + UnZigZag(u);
-        UpdatePredictor(m, &prev_int, &avg, &score);
-        v = FromDecimal(m << shift, scale);
-        *zero = u == 0 && !escaped;
-        return nullptr;
-      }
-      switch (escape) {
-        case kEscException:
-          v = BitsDouble(read_bits(64));
-          return nullptr;
-        case kEscScale: {
-          const int s = static_cast<int>(read_bits(kScaleBits));
-          if (s <= scale || s > kMaxScale) return "decimal scale out of range";
-          const uint64_t p = Pow10Wrapped(s - scale);
-          prev_int *= p;
-          avg *= p;
-          AdjustWidths(53 * (s - scale), vs);
-          scale = s;
-          escaped = true;
-          continue;
-        }
-        case kEscFloat:
-          prev_bits = read_bits(64);
-          mode = kFloat;
-          leading = 0xff;
-          v = BitsDouble(prev_bits);
-          return nullptr;
-        case kEscShift: {
-          const int s = static_cast<int>(read_bits(6));
-          if (s == shift) return "decimal shift unchanged";
-          ApplyShift(shift, s, &prev_int, &avg, vs);
-          shift = s;
-          escaped = true;
-          continue;
-        }
-        default:
-          return "unknown value escape";
-      }
-    }
-  };
 
-  const char* fail = nullptr;
-  while (read < num) {
-    const uint64_t prev_t = t;
-    const uint64_t pred = grid + interval;
-    uint64_t err = 0;
-    if (!read_run(&t_flag_next, &t_run_left, &t_run_full, &t_run_bits,
-                  &t_after_short, &fail)) {
-      int escape;
-      const uint64_t u = read_coded(ts, &escape);
-      if (escape != kEscNone) {
-        fail = "escape in timestamp";
-        break;
-      }
-      err = UnZigZag(u);
-      t_flag_next = u == 0 || t_after_short;
-      t_after_short = false;
-    }
-    if (fail != nullptr) break;
-    t = pred + err;
-    AdvanceGrid(t, prev_t, pred, err, &grid, &interval, &prev_err);
-    if (read_run(&v_flag_next, &v_run_left, &v_run_full, &v_run_bits,
-                 &v_after_short, &fail)) {
-      if (fail != nullptr) break;
-      if (mode == kDecimal) {
-        const uint64_t m = PredictDecimal(prev_int, avg, score);
-        UpdatePredictor(m, &prev_int, &avg, &score);
-        v = FromDecimal(m << shift, scale);
-      } else {
-        v = BitsDouble(prev_bits);
-      }
-    } else {
-      bool v_zero;
-      fail = read_value(&v_zero);
-      if (fail != nullptr) break;
-      v_flag_next = v_zero;
-    }
-    if (pos > size_bits_) {
-      fail = "truncated";
+  // A sample must end before hot_lim for the inner loop to take it: in
+  // the first pass so that it starts in the in-place region, in the tail
+  // pass so that truncation is reported by the general path below.
+  const size_t hot_lim = kTail ? end_bits + 1 : limit;
+  for (; left > 0; --left) {
+    if (!kTail && pos >= limit) {
+      stopped = false;
       break;
     }
-    ++read;
+    // The common case on its own: the timestamp is in a run (on time) and
+    // the value an ordinary decimal residual, possibly after a "no run"
+    // flag. The inner loop keeps only what that case needs in registers
+    // and hands any other sample, before consuming any of it, to the
+    // general code below.
+    if (t_run_left > 0 && v_run_left == 0 && mode_ == kDecimal && vage >= 2 &&
+        vs0 < kSteadyMaxAvg && vs1 < kSteadyMaxAvg && mint <= maxt) {
+      // How many of the next samples lie in [mint, maxt] (t increases by
+      // `interval` while in the run; corrupt intervals go the general way).
+      int cnt = 0;
+      if (static_cast<int64_t>(interval) > 0 &&
+          static_cast<int64_t>(t) < maxt) {
+        const uint64_t k =
+            (static_cast<uint64_t>(maxt) - t) / interval;  // no overflow
+        if (k > 0 && static_cast<int64_t>(t + interval) >= mint) {
+          cnt = std::min(std::min(left, t_run_left), kBatch - n);
+          if (k < static_cast<uint64_t>(cnt)) cnt = static_cast<int>(k);
+        }
+      }
+      HotState st{pos, t, vs0, vs1, vs2, prev_int, avg, score, v_flag_next_};
+      bool crossed = false;
+      int done = 0;
+      if (cnt > 0) {
+        done = scale_ == 0
+                   ? HotLoop<true>(base, &st, interval, cnt, hot_lim, shift_,
+                                   1.0, batch + n, &crossed)
+                   : HotLoop<false>(base, &st, interval, cnt, hot_lim, shift_,
+                                    kPow10[scale_], batch + n, &crossed);
+      }
+      if (done > 0) {
+        pos = st.pos;
+        t = st.t;
+        vs0 = st.s0;
+        vs1 = st.s1;
+        vs2 = st.s2;
+        prev_int = st.prev_int;
+        avg = st.avg;
+        score = st.score;
+        v_flag_next_ = st.flag_next;
+        if (kTail && crossed) {
+          // The last sample ends past the chunk: truncated, as the general
+          // code below would report it.
+          store();
+          read_ = num_samples_ - left + done - 1;
+          Fail("truncated");
+          *batch_len = n + done - 1;
+          return true;
+        }
+        n += done;
+        left -= done;
+        t_run_left -= done;
+        grid = t;
+        prev_err_ = 0;
+        if (t_run_left == 0) {
+          t_flag_next_ = t_run_full_;
+          t_after_short_ = !t_run_full_;
+        }
+        if (n == kBatch) {
+          out->insert(out->end(), batch, batch + n);
+          n = 0;
+        }
+        ++left;  // the loop's --left
+        continue;
+      }
+    }
+    // Timestamp.
+    const uint64_t pred = grid + interval;
+    if (__builtin_expect(t_run_left > 0, 1)) {
+      if (--t_run_left == 0) {
+        t_flag_next_ = t_run_full_;
+        t_after_short_ = !t_run_full_;
+      }
+      // A zero residual: AdvanceGrid with err == 0.
+      t = pred;
+      grid = pred;
+      prev_err_ = 0;
+    } else {
+      bool covered = false;
+      if (t_flag_next_) {
+        const uint64_t w = Peek57(base, pos);
+        if (w >> 63) {
+          if (!start_run(w, &t_run_left, &t_run_full_, &t_run_bits_,
+                         &t_flag_next_, &t_after_short_)) {
+            store();
+            Fail("empty run");
+            break;
+          }
+          covered = true;
+        } else {
+          pos += 1;
+        }
+      }
+      uint64_t err = 0;
+      if (!covered) {
+        uint64_t u;
+        int bits, width;
+        if (__builtin_expect(
+                FastCode(Peek57(base, pos), kPeekBits, t_stats_[0], t_stats_[1],
+                         t_stats_[2], t_stats_[3], &u, &bits, &width),
+                1)) {
+          pos += static_cast<size_t>(bits);
+        } else {
+          store();
+          int escape;
+          u = ReadCodedCold(t_stats_, &escape);
+          if (escape != kEscNone) {
+            Fail("escape in timestamp");
+            break;
+          }
+          pos = bit_offset_ - bias;
+        }
+        err = UnZigZag(u);
+        t_flag_next_ = u == 0 || t_after_short_;
+        t_after_short_ = false;
+      }
+      const uint64_t prev_t = t;
+      t = pred + err;
+      AdvanceGrid(t, prev_t, pred, err, &grid, &interval, &prev_err_);
+    }
+    // Value.
+    if (__builtin_expect(v_run_left > 0, 0)) {
+      if (--v_run_left == 0) v_flag_next_ = v_run_full_;
+      goto zero_value;
+    }
+    if (v_flag_next_) {
+      const uint64_t w = Peek57(base, pos);
+      if (w >> 63) {
+        if (!start_run(w, &v_run_left, &v_run_full_, &v_run_bits_,
+                       &v_flag_next_, &v_after_short_)) {
+          store();
+          Fail("empty run");
+          break;
+        }
+        goto zero_value;
+      }
+      pos += 1;
+    }
+    {
+      uint64_t u;
+      int bits, width;
+      if (__builtin_expect(
+              mode_ == kDecimal && FastCode(Peek57(base, pos), kPeekBits, vs0,
+                                            vs1, vs2, vage, &u, &bits, &width),
+              1)) {
+        pos += static_cast<size_t>(bits);
+        DecimalStep(u, width, &prev_int, &avg, &score);
+        v = FromDecimal(prev_int << shift_, scale_);
+        v_flag_next_ = u == 0;
+      } else {
+        store();
+        bool zero;
+        if (!ReadValueCold(&zero)) break;
+        v_flag_next_ = zero;
+        load();
+      }
+      goto value_done;
+    }
+  zero_value:
+    if (mode_ == kDecimal) {
+      const uint64_t ravg = RoundedAvg(avg);
+      const uint64_t m = score < 0 ? prev_int + ravg : prev_int;
+      UpdatePredictor(m, &prev_int, &avg, &score);
+      v = FromDecimal(m << shift_, scale_);
+    } else {
+      v = BitsDouble(prev_bits_);
+    }
+  value_done:
+    if (pos > end_bits) {
+      store();
+      Fail("truncated");
+      break;
+    }
     // The sample past maxt stays current, as after a Seek.
-    if (static_cast<int64_t>(t) > maxt) break;
+    if (static_cast<int64_t>(t) > maxt) {
+      --left;
+      store();
+      *batch_len = n;
+      return true;
+    }
     if (static_cast<int64_t>(t) >= mint) {
       batch[n++] = Sample{static_cast<int64_t>(t), v};
       if (n == kBatch) {
@@ -1391,8 +1674,9 @@ void ChunkDecoder::DecodeRangeFast(int64_t mint, int64_t maxt,
       }
     }
   }
-  store();
-  if (fail != nullptr) Fail(fail);
+  if (!done_) store();
+  *batch_len = n;
+  return stopped;
 }
 
 }  // namespace vigil::tsdb::chunkenc

@@ -185,8 +185,11 @@ class ChunkDecoder {
 
  private:
   bool DecodeNext();
-  // DecodeRange's loop for samples 2.. with the state in locals.
-  void DecodeRangeFast(int64_t mint, int64_t maxt, std::vector<Sample>* out,
+  // DecodeRange's loop for samples 2.. with the state in locals, reading
+  // from `base` (stream byte bias / 8 at base[0]); see chunk.cc.
+  template <bool kTail>
+  bool DecodeRangeFast(const unsigned char* base, size_t bias, size_t limit,
+                       int64_t mint, int64_t maxt, std::vector<Sample>* out,
                        Sample* batch, int* batch_len);
   uint64_t Peek() const { return PeekAt(bit_offset_); }
   uint64_t PeekAt(size_t bit_offset) const;
@@ -194,6 +197,10 @@ class ChunkDecoder {
   uint64_t ReadWide();
   uint64_t ReadCoded(uint64_t* stats, int* escape);
   bool ReadValue(bool* zero);
+  // Out-of-line copies for DecodeRangeFast's rare paths, so that inlining
+  // them does not crowd its registers.
+  bool ReadValueCold(bool* zero);
+  uint64_t ReadCodedCold(uint64_t* stats, int* escape);
   void ZeroValue();
   bool ReadRun(bool* flag_next, uint16_t* run_left, bool* run_full,
                uint8_t* run_bits, bool* after_short);
@@ -212,10 +219,14 @@ class ChunkDecoder {
   const unsigned char* data_ = nullptr;
   size_t size_bits_ = 0;
   size_t bit_offset_ = 0;
-  // The last bytes, zero-padded, so reads near the end need no bounds
-  // checks per byte.
+  // The last kTailKeep bytes, zero-padded, so reads near the end need no
+  // bounds checks per field: DecodeRange's loop reads the chunk in place
+  // while a sample starts at least kFastMargin bytes before its end (a
+  // sample's fast path peeks at most 22 bytes ahead) and from here after.
+  static constexpr size_t kTailKeep = 64;
+  static constexpr size_t kFastMargin = 48;
   size_t tail_start_ = 0;
-  unsigned char tail_[32] = {};
+  unsigned char tail_[2 * kTailKeep] = {};
   // Decoder state mirrors the encoder's.
   uint64_t grid_t_ = 0;
   uint64_t interval_ = 0;

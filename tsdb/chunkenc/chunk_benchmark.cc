@@ -19,7 +19,12 @@ using testdata::Shape;
 // series of each shape in the mix (or of one shape).
 std::vector<std::vector<Sample>> MakeChunks(int shape_or_mix, int chunk_len) {
   std::vector<std::vector<Sample>> series;
-  if (shape_or_mix < 0) {
+  if (shape_or_mix == -3) {
+    // -3: the comparison harness's data (histograms + node_cpu counters),
+    // in its proportions (3,000 histogram series : 192 cpu series).
+    series =
+        testdata::GenerateHarness(16, 15, testdata::kSamplesPerDay + 1, 11);
+  } else if (shape_or_mix < 0) {
     // -1: the mix; -2: the mix with twice the usual share of late scrapes.
     const double jitter = shape_or_mix == -2 ? 0.10 : 0.05;
     for (const auto& e : testdata::DefaultMix()) {
@@ -105,6 +110,7 @@ size_t PrometheusXorBytes(const std::vector<Sample>& c) {
 }
 
 const char* Label(int shape_or_mix) {
+  if (shape_or_mix == -3) return "harness";
   if (shape_or_mix == -2) return "mix_jitter10";
   return shape_or_mix < 0
              ? "mix"
@@ -189,10 +195,11 @@ void BM_DecodeNext(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
 }
 
-// Arguments: shape (-1 = mix, else testdata::Shape), chunk length.
+// Arguments: shape (-1 = mix, -2 = mix with 10% late scrapes, -3 = the
+// comparison harness's data, else testdata::Shape), chunk length.
 void ShapeArgs(benchmark::internal::Benchmark* b) {
   for (int len : {120, 480}) {
-    for (int shape = -2; shape <= static_cast<int>(Shape::kHistogram);
+    for (int shape = -3; shape <= static_cast<int>(Shape::kHistogram);
          ++shape) {
       b->Args({shape, len});
     }
@@ -206,9 +213,9 @@ BENCHMARK_TEMPLATE(BM_Decode, ChunkEncoder, ChunkDecoder)->Apply(ShapeArgs);
 BENCHMARK_TEMPLATE(BM_Decode, BlockChunkEncoder, BlockChunkDecoder)
     ->Apply(ShapeArgs);
 BENCHMARK_TEMPLATE(BM_DecodeNext, ChunkEncoder, ChunkDecoder)
-    ->DenseRange(-1, 4);
+    ->DenseRange(-3, 4);
 BENCHMARK_TEMPLATE(BM_DecodeNext, BlockChunkEncoder, BlockChunkDecoder)
-    ->DenseRange(-1, 4);
+    ->DenseRange(-3, 4);
 
 }  // namespace
 }  // namespace vigil::tsdb::chunkenc

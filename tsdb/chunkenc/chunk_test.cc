@@ -734,5 +734,99 @@ TEST(ChunkTest, DecodeRangeMatchesNextOnScrapedDecimalSeries) {
   }
 }
 
+// The comparison harness's data (histogram buckets, _sum, _count and
+// node_cpu counters, exactly on the grid) is what DecodeRange's inner loop
+// is specialised for. Every prefix the encoder exposes, every window and
+// every truncation must decode as Next() does, and after a DecodeRange that
+// stopped at maxt, Next() must continue from the same state.
+TEST(ChunkTest, DecodeRangeMatchesNextOnHarnessDataAtEveryPrefix) {
+  std::mt19937_64 rng(4242);
+  for (int len : {120, 700}) {
+    for (const auto& series : testdata::GenerateHarness(2, 4, len, 9)) {
+      ChunkEncoder enc;
+      for (size_t p = 0; p < series.size(); ++p) {
+        enc.Append(series[p].t, series[p].v);
+        // Long chunks (decoded partly in place, partly from the padded
+        // tail copy): a sample of their prefixes.
+        if (p > 130 && p % 37 != 0 && p + 1 != series.size()) continue;
+        const std::string bytes(enc.Bytes());
+        ChunkDecoder ref(bytes);
+        std::vector<Sample> all;
+        while (ref.Next()) all.push_back(ref.At());
+        ASSERT_TRUE(ref.status().ok()) << ref.status();
+        ASSERT_EQ(all.size(), p + 1);
+        for (size_t i = 0; i <= p; ++i) {
+          ASSERT_EQ(all[i].t, series[i].t) << i;
+          ASSERT_EQ(Bits(all[i].v), Bits(series[i].v)) << i;
+        }
+        // Whole range, then a random window followed by Next().
+        ChunkDecoder dec(bytes);
+        std::vector<Sample> got;
+        ASSERT_TRUE(dec.DecodeRange(std::numeric_limits<int64_t>::min(),
+                                    std::numeric_limits<int64_t>::max(), &got)
+                        .ok());
+        ASSERT_EQ(got.size(), all.size());
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_EQ(got[i].t, all[i].t);
+          ASSERT_EQ(Bits(got[i].v), Bits(all[i].v)) << "prefix " << p;
+        }
+        const size_t a = rng() % (p + 1), b = a + rng() % (p + 1 - a);
+        const int64_t mint = all[a].t - static_cast<int64_t>(rng() % 2);
+        const int64_t maxt = all[b].t + static_cast<int64_t>(rng() % 2);
+        ChunkDecoder win(bytes);
+        got.clear();
+        ASSERT_TRUE(win.DecodeRange(mint, maxt, &got).ok());
+        size_t next = 0;
+        for (const Sample& x : all) {
+          if (x.t > maxt) break;
+          ++next;
+        }
+        ASSERT_EQ(got.size(), next - a) << "prefix " << p;
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_EQ(got[i].t, all[a + i].t);
+          ASSERT_EQ(Bits(got[i].v), Bits(all[a + i].v));
+        }
+        // The sample past maxt (if any) is current; Next() continues.
+        if (next < all.size()) {
+          ASSERT_EQ(win.At().t, all[next].t);
+          ASSERT_EQ(Bits(win.At().v), Bits(all[next].v));
+          for (size_t i = next + 1; i < all.size(); ++i) {
+            ASSERT_TRUE(win.Next()) << "prefix " << p << " sample " << i;
+            ASSERT_EQ(win.At().t, all[i].t);
+            ASSERT_EQ(Bits(win.At().v), Bits(all[i].v));
+          }
+        }
+        ASSERT_FALSE(win.Next());
+        ASSERT_TRUE(win.status().ok());
+      }
+      // Truncated and corrupted copies of the whole chunk.
+      const std::string bytes(enc.Bytes());
+      for (size_t cut = 0; cut <= bytes.size() + 40; ++cut) {
+        std::string bad = bytes.substr(0, std::min(cut, bytes.size()));
+        if (cut > bytes.size()) {
+          bad = bytes;
+          for (int f = 0; f < 3; ++f) {
+            bad[rng() % bad.size()] ^= static_cast<char>(1 << (rng() % 8));
+          }
+        }
+        ChunkDecoder ref(bad);
+        std::vector<Sample> want;
+        while (ref.Next()) want.push_back(ref.At());
+        ChunkDecoder dec(bad);
+        std::vector<Sample> got;
+        const absl::Status st =
+            dec.DecodeRange(std::numeric_limits<int64_t>::min(),
+                            std::numeric_limits<int64_t>::max(), &got);
+        ASSERT_EQ(st, ref.status()) << "cut " << cut;
+        ASSERT_EQ(got.size(), want.size()) << "cut " << cut;
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_EQ(got[i].t, want[i].t);
+          ASSERT_EQ(Bits(got[i].v), Bits(want[i].v));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vigil::tsdb::chunkenc

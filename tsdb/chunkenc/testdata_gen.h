@@ -203,6 +203,69 @@ inline std::vector<MixEntry> DefaultMix() {
           {Shape::kHistogram, 28}};
 }
 
+// The comparison harness's backfill data (benchmarks/compare/loadgen.py),
+// which the query benchmarks decode: `histograms` drifting 12-bucket
+// histograms (14 series each: 12 cumulative buckets, _sum with 3 decimals,
+// _count) and `cpu_series` node_cpu_seconds_total counters (2 decimals,
+// fixed rates), `samples` points exactly 15 s apart (backfilled, so no
+// jitter). Same formulas as loadgen.py; its Python RNG draws differ.
+inline std::vector<std::vector<Sample>> GenerateHarness(int histograms,
+                                                        int cpu_series,
+                                                        int samples,
+                                                        uint64_t seed) {
+  constexpr double kW = 2 * M_PI / 3600.0;
+  const double les[11] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                          0.5,   1,    2.5,   5,    10};
+  const int64_t t0_s = 1700000000;
+  const int64_t start_s = t0_s + 86400;
+  std::vector<std::vector<Sample>> out;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u01(0, 1);
+  for (int hi = 0; hi < histograms; ++hi) {
+    const double rps = 5 + 45 * u01(rng);
+    const double phase = 6 * u01(rng);
+    const double base = std::floor(1e4 + (1e6 - 1e4) * u01(rng));
+    const double median = 0.02 + 0.18 * u01(rng);
+    double g[11], h[11];
+    for (int k = 0; k < 11; ++k) {
+      const double x = les[k] / median;
+      g[k] = x / (1 + x);
+      h[k] = 0.3 * g[k] * (1 - g[k]);
+    }
+    const double mean = median * 1.3;
+    std::vector<std::vector<Sample>> hs(14);
+    for (int i = 0; i < samples; ++i) {
+      const int64_t ts = start_s + int64_t{i} * 15;
+      const double t = static_cast<double>(ts - t0_s);
+      const double c = std::cos(kW * t + phase) / kW;
+      const double total = base + std::floor(rps * t);
+      for (int k = 0; k < 11; ++k) {
+        const double v = std::floor(base * g[k] + rps * (g[k] * t - h[k] * c));
+        hs[k].push_back({ts * 1000, std::min(v, total)});
+      }
+      hs[11].push_back({ts * 1000, total});
+      hs[12].push_back(
+          {ts * 1000,
+           std::round(mean * (base + rps * (t - 0.3 * c)) * 1000) / 1000});
+      hs[13].push_back({ts * 1000, total});
+    }
+    for (auto& s : hs) out.push_back(std::move(s));
+  }
+  const double rates[4] = {0.9, 0.05, 0.03, 0.01};
+  for (int ci = 0; ci < cpu_series; ++ci) {
+    const double rate = rates[ci % 4];
+    const double b = 1e5 + (ci / 32) * 1000 + (ci / 4) % 8;
+    std::vector<Sample> s;
+    for (int i = 0; i < samples; ++i) {
+      const int64_t ts = start_s + int64_t{i} * 15;
+      const double t = static_cast<double>(ts - t0_s);
+      s.push_back({ts * 1000, std::round((b + rate * t) * 100) / 100});
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 }  // namespace vigil::tsdb::chunkenc::testdata
 
 #endif  // VIGIL_TSDB_CHUNKENC_TESTDATA_GEN_H_
