@@ -379,7 +379,7 @@ absl::Status DB::Recover() {
     int64_t mint = kMaxT, maxt = kMinT;
     for (size_t i = 0; i < b->series.size(); ++i) {
       MemSeries* s = created[i];
-      s->logged.store(true, std::memory_order_relaxed);
+      head_.Slot(s->ref)->logged.store(true, std::memory_order_relaxed);
       const StoredSeries& ss = b->series[i];
       if (!ss.has_meta) continue;
       SeriesLockGuard l(&s->mu);
@@ -780,7 +780,7 @@ absl::Status DB::ImportChunk(const Labels& labels, ChunkPtr chunk) {
   if (!checked.ok()) return checked;
   absl::ReaderMutexLock commit_lock(&commit_mu_);
   MemSeries* s = head_.GetOrCreate(labels).first;
-  if (store_ != nullptr && !s->logged.load()) {
+  if (store_ != nullptr && !head_.Slot(s->ref)->logged.load()) {
     MemSeries* one[] = {s};
     absl::Status st = LogSeries(one);
     if (!st.ok()) return st;
@@ -882,7 +882,7 @@ absl::Status DB::ImportSeriesBulk(
     if (chunks.empty()) continue;
     MemSeries* s = head_.GetOrCreate(labels).first;
     targets[i] = s;
-    if (!s->logged.load()) defs.emplace_back(s->ref, &labels);
+    if (!head_.Slot(s->ref)->logged.load()) defs.emplace_back(s->ref, &labels);
     int64_t pmin, pmax;
     {
       SeriesLockGuard l(&s->mu);
@@ -910,7 +910,7 @@ absl::Status DB::ImportSeriesBulk(
     MemSeries* s = targets[i];
     if (s == nullptr) continue;
     const std::vector<ChunkPtr>& chunks = series[i].second;
-    s->logged.store(true);
+    head_.Slot(s->ref)->logged.store(true);
     int64_t samples = 0;
     for (const ChunkPtr& c : chunks) samples += c->num_samples;
     {

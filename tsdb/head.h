@@ -226,16 +226,18 @@ struct MemSeries {
   static void operator delete(void* p) { ::operator delete(p); }
 
   // Fields the apply step of a commit reads or writes come first, next to
-  // each other.
-  const SeriesRef ref;
-  const uint64_t hash;
-  // These three are in the series' SeriesSlot (see there).
-  SeriesLock& mu;
-  std::atomic<bool>& logged;
-  RelaxedInt64& max_time ABSL_GUARDED_BY(mu);
+  // each other. The object is kept at 304 bytes (a 352-byte malloc chunk
+  // with the symbol ids of 5 label pairs): `ref` takes 4 bytes (refs are
+  // below 2^32, see Head::kRefBlocks) and shares 8 with last_bits_unknown,
+  // and the logged flag is reached through the slot (Head::Slot).
+  const uint32_t ref;
   // last_bits is not known (after recovery the newest sample is in a chunk
   // that was not decoded); DB::ResolveLastBits fills it on demand.
   bool last_bits_unknown ABSL_GUARDED_BY(mu) = false;
+  const uint64_t hash;
+  // These two are in the series' SeriesSlot (see there).
+  SeriesLock& mu;
+  RelaxedInt64& max_time ABSL_GUARDED_BY(mu);
   // Bounds over all samples of the series (memory and durable storage).
   int64_t min_time ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::max();
   uint64_t last_bits ABSL_GUARDED_BY(mu) = 0;
@@ -261,10 +263,9 @@ struct MemSeries {
  private:
   MemSeries(SeriesRef r, uint64_t h, const uint32_t* ids, size_t n,
             SeriesSlot* slot)
-      : ref(r),
+      : ref(static_cast<uint32_t>(r)),
         hash(h),
         mu(slot->mu),
-        logged(slot->logged),
         max_time(slot->max_time),
         syms(ids, static_cast<uint32_t>(n)) {}
 };
