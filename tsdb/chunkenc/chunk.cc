@@ -1109,9 +1109,14 @@ inline __attribute__((always_inline)) uint64_t Peek57(const unsigned char* base,
   return LoadBigEndian64(base + (pos >> 3)) << (pos & 7);
 }
 
-// BitWidth without a branch; x may be 0.
+// BitWidth of an x < 2^63 in two instructions (bsr of 2x + 1).
+inline __attribute__((always_inline)) int BitWidthSmall(uint64_t x) {
+  return 63 ^ __builtin_clzll((x << 1) | 1);
+}
+
+// BitWidth without a branch, for any x.
 inline __attribute__((always_inline)) int BitWidthNb(uint64_t x) {
-  return (63 - __builtin_clzll(x | 1)) + (x != 0);
+  return BitWidthSmall(x >> 1) + (x != 0);
 }
 
 // RiceCost without branches.
@@ -1126,11 +1131,6 @@ inline __attribute__((always_inline)) int64_t Clamp(int64_t x, int64_t lo,
                                                     int64_t hi) {
   x = x < lo ? lo : x;
   return x > hi ? hi : x;
-}
-
-// BitWidth of an x < 2^63 in two instructions (bsr of 2x + 1).
-inline __attribute__((always_inline)) int BitWidthSmall(uint64_t x) {
-  return 63 ^ __builtin_clzll((x << 1) | 1);
 }
 
 // One adaptive residual code (ReadCoded) from `w` (>= 57 valid bits) when
@@ -1280,7 +1280,11 @@ struct HotState {
   uint64_t s0, s1, s2;  // value statistics (age 2)
   uint64_t prev_int, avg;
   int32_t score;
+  int run_left;    // samples left in the open run of zero value residuals
   bool flag_next;  // the value code starts with a run flag
+  bool run_full;   // the open run has its maximum length
+  uint8_t run_bits;
+  bool steady;  // FastCodeSteady's conditions hold (else: no codes here)
 };
 
 // DecodeRangeFast's inner loop, out of line so that the register allocator
@@ -1305,70 +1309,95 @@ __attribute__((noinline)) int HotLoop(const unsigned char* base, HotState* st,
   Sample* const start = out;
   Sample* const end = out + cnt;
   *crossed = false;
+  int run_left = st->run_left;
+  const bool steady = st->steady;
   while (out < end) {
-    uint64_t w = Peek57(base, pos);
-    int used = 0;
-    if (flag_next) {
-      if (static_cast<int64_t>(w) < 0) break;  // a run starts
-      w <<= 1;
-      used = 1;
-    }
-    // FastCodeSteady, with the flag bit (if any) counted in `total`.
-    const int kp = static_cast<int>((s0 + (kWidthRound - 16)) >> 4);
-    const int kf = static_cast<int>((s1 + (kWidthRound - 16)) >> 4);
     uint64_t x;
-    int total;
     int bw;
-    if (static_cast<int64_t>(s2) < 0) {  // zero-flag form
-      if (static_cast<int64_t>(w) >= 0) {
-        x = 0;
-        total = used + 1;
-      } else {
-        const uint64_t ww = w << 1;
-        const int q = __builtin_clzll(~ww | 1);
-        total = used + q + 2 + kf;
-        if (q >= kRiceLimit || total > kPeekBits) break;
-        x = ((static_cast<uint64_t>(q) << kf) |
-             (((ww << q) << 1) >> (63 - kf) >> 1)) +
-            1;
-      }
-    } else {
-      const int q = __builtin_clzll(~w | 1);
-      total = used + q + 1 + kp;
-      if (q >= kRiceLimit || total > kPeekBits) break;
-      x = (static_cast<uint64_t>(q) << kp) |
-          (((w << q) << 1) >> (63 - kp) >> 1);
-    }
-    pos += static_cast<size_t>(total);
-    total -= used;  // the code's own length
-    if (x == 0) {
-      // cost_flag(0) = 1, cost_plain(0) = 1 + kp whichever form was used.
+    if (run_left > 0) {  // a zero residual covered by the open run
+      if (--run_left == 0) flag_next = st->run_full;
+      x = 0;
       bw = 0;
-      s2 = static_cast<uint64_t>(
-          std::max<int64_t>(static_cast<int64_t>(s2) - kp, -kCodeScoreClamp));
-      const int64_t a0 = static_cast<int64_t>(s0);
-      s0 = static_cast<uint64_t>(a0 + ((-a0) >> 2));
-    } else {
-      bw = BitWidthSmall(x);
-      const int bw1 = BitWidthSmall(x - 1);
-      const uint64_t qp = x >> kp;
-      const int64_t cost_plain = qp < static_cast<uint64_t>(kRiceLimit)
-                                     ? static_cast<int64_t>(qp) + 1 + kp
-                                     : kRiceLimit + 6 + bw;
-      const uint64_t qf = (x - 1) >> kf;
-      const int64_t cost_flag = qf < static_cast<uint64_t>(kRiceLimit)
-                                    ? static_cast<int64_t>(qf) + 2 + kf
-                                    : kRiceLimit + 7 + bw1;
-      // The chosen form's cost is `total`.
-      const int64_t diff =
-          static_cast<int64_t>(s2) < 0 ? total - cost_plain : cost_flag - total;
-      s2 = static_cast<uint64_t>(Clamp(static_cast<int64_t>(s2) + diff,
-                                       -kCodeScoreClamp, kCodeScoreClamp));
-      const int64_t a0 = static_cast<int64_t>(s0);
-      s0 = static_cast<uint64_t>(a0 + ((int64_t{bw} * 16 - a0) >> 2));
-      const int64_t a1 = static_cast<int64_t>(s1);
-      s1 = static_cast<uint64_t>(a1 + ((int64_t{bw1} * 16 - a1) >> 2));
+      goto value;
     }
+    {
+      uint64_t w = Peek57(base, pos);
+      int used = 0;
+      if (flag_next) {
+        if (static_cast<int64_t>(w) < 0) {  // a run starts (as ReadRun)
+          const int bits = st->run_bits;
+          const int len = static_cast<int>((w << 1) >> (64 - bits));
+          if (len == 0) break;  // corrupt: left to the general code
+          pos += static_cast<size_t>(1 + bits);
+          run_left = len - 1;
+          st->run_full = len == RunMax(bits);
+          st->run_bits = NextRunBits(static_cast<uint64_t>(len));
+          flag_next = run_left == 0 ? st->run_full : true;
+          x = 0;
+          bw = 0;
+          goto value;
+        }
+        w <<= 1;
+        used = 1;
+      }
+      if (!steady) break;
+      // FastCodeSteady, with the flag bit (if any) counted in `total`.
+      const int kp = static_cast<int>((s0 + (kWidthRound - 16)) >> 4);
+      const int kf = static_cast<int>((s1 + (kWidthRound - 16)) >> 4);
+      int total;
+      if (static_cast<int64_t>(s2) < 0) {  // zero-flag form
+        if (static_cast<int64_t>(w) >= 0) {
+          x = 0;
+          total = used + 1;
+        } else {
+          const uint64_t ww = w << 1;
+          const int q = __builtin_clzll(~ww | 1);
+          total = used + q + 2 + kf;
+          if (q >= kRiceLimit || total > kPeekBits) break;
+          x = ((static_cast<uint64_t>(q) << kf) |
+               (((ww << q) << 1) >> (63 - kf) >> 1)) +
+              1;
+        }
+      } else {
+        const int q = __builtin_clzll(~w | 1);
+        total = used + q + 1 + kp;
+        if (q >= kRiceLimit || total > kPeekBits) break;
+        x = (static_cast<uint64_t>(q) << kp) |
+            (((w << q) << 1) >> (63 - kp) >> 1);
+      }
+      pos += static_cast<size_t>(total);
+      total -= used;  // the code's own length
+      if (x == 0) {
+        // cost_flag(0) = 1, cost_plain(0) = 1 + kp whichever form was used.
+        bw = 0;
+        s2 = static_cast<uint64_t>(
+            std::max<int64_t>(static_cast<int64_t>(s2) - kp, -kCodeScoreClamp));
+        const int64_t a0 = static_cast<int64_t>(s0);
+        s0 = static_cast<uint64_t>(a0 + ((-a0) >> 2));
+      } else {
+        bw = BitWidthSmall(x);
+        const int bw1 = BitWidthSmall(x - 1);
+        const uint64_t qp = x >> kp;
+        const int64_t cost_plain = qp < static_cast<uint64_t>(kRiceLimit)
+                                       ? static_cast<int64_t>(qp) + 1 + kp
+                                       : kRiceLimit + 6 + bw;
+        const uint64_t qf = (x - 1) >> kf;
+        const int64_t cost_flag = qf < static_cast<uint64_t>(kRiceLimit)
+                                      ? static_cast<int64_t>(qf) + 2 + kf
+                                      : kRiceLimit + 7 + bw1;
+        // The chosen form's cost is `total`.
+        const int64_t diff = static_cast<int64_t>(s2) < 0 ? total - cost_plain
+                                                          : cost_flag - total;
+        s2 = static_cast<uint64_t>(Clamp(static_cast<int64_t>(s2) + diff,
+                                         -kCodeScoreClamp, kCodeScoreClamp));
+        const int64_t a0 = static_cast<int64_t>(s0);
+        s0 = static_cast<uint64_t>(a0 + ((int64_t{bw} * 16 - a0) >> 2));
+        const int64_t a1 = static_cast<int64_t>(s1);
+        s1 = static_cast<uint64_t>(a1 + ((int64_t{bw1} * 16 - a1) >> 2));
+      }
+      flag_next = x == 0;
+    }
+  value:
     DecimalStep(x, bw, &prev_int, &avg, &score);
     t += interval;
     const double d =
@@ -1376,7 +1405,6 @@ __attribute__((noinline)) int HotLoop(const unsigned char* base, HotState* st,
     out->t = static_cast<int64_t>(t);
     out->v = kInt ? d : d / divisor;
     ++out;
-    flag_next = x == 0;
     if (pos >= lim) {
       *crossed = true;
       break;
@@ -1391,6 +1419,7 @@ __attribute__((noinline)) int HotLoop(const unsigned char* base, HotState* st,
   st->avg = avg;
   st->score = score;
   st->flag_next = flag_next;
+  st->run_left = run_left;
   return static_cast<int>(out - start);
 }
 
@@ -1492,8 +1521,7 @@ __attribute__((noinline)) bool ChunkDecoder::DecodeRangeFast(
     // flag. The inner loop keeps only what that case needs in registers
     // and hands any other sample, before consuming any of it, to the
     // general code below.
-    if (t_run_left > 0 && v_run_left == 0 && mode_ == kDecimal && vage >= 2 &&
-        vs0 < kSteadyMaxAvg && vs1 < kSteadyMaxAvg && mint <= maxt) {
+    if (t_run_left > 0 && mode_ == kDecimal && mint <= maxt) {
       // How many of the next samples lie in [mint, maxt] (t increases by
       // `interval` while in the run; corrupt intervals go the general way).
       int cnt = 0;
@@ -1506,7 +1534,19 @@ __attribute__((noinline)) bool ChunkDecoder::DecodeRangeFast(
           if (k < static_cast<uint64_t>(cnt)) cnt = static_cast<int>(k);
         }
       }
-      HotState st{pos, t, vs0, vs1, vs2, prev_int, avg, score, v_flag_next_};
+      HotState st{pos,
+                  t,
+                  vs0,
+                  vs1,
+                  vs2,
+                  prev_int,
+                  avg,
+                  score,
+                  v_run_left,
+                  v_flag_next_,
+                  v_run_full_,
+                  v_run_bits_,
+                  vage >= 2 && vs0 < kSteadyMaxAvg && vs1 < kSteadyMaxAvg};
       bool crossed = false;
       int done = 0;
       if (cnt > 0) {
@@ -1526,6 +1566,9 @@ __attribute__((noinline)) bool ChunkDecoder::DecodeRangeFast(
         avg = st.avg;
         score = st.score;
         v_flag_next_ = st.flag_next;
+        v_run_left = st.run_left;
+        v_run_full_ = st.run_full;
+        v_run_bits_ = st.run_bits;
         if (kTail && crossed) {
           // The last sample ends past the chunk: truncated, as the general
           // code below would report it.
