@@ -933,28 +933,31 @@ absl::StatusOr<absl::Span<const Sample>> Evaluator::LoadRange(
     return absl::Span<const Sample>(pts);
   }
   buf->clear();
-  // Iterators of different series may run concurrently (querier.h).
-  absl::Status st = src->series[i].iterator->ReadAll(buf);
-  if (!st.ok()) return st;
-  total_.fetch_add(buf->size(), std::memory_order_relaxed);
-  // Range functions never see stale markers. One read-only pass looks for
-  // them and finds the counter resets; only a series that has stale
-  // markers is compacted (and its resets found again).
-  const Sample* p = buf->data();
-  const size_t n = buf->size();
+  // Range functions never see stale markers. Each chunk's samples are
+  // looked at as they are decoded (still in the caches) for stale markers
+  // and counter resets; only a series that has stale markers is compacted
+  // (and its resets found again).
   uint64_t bad = 0;
   double prev = -std::numeric_limits<double>::infinity();
-  for (size_t j = 0; j < n; ++j) {
-    const double v = p[j].v;
-    const uint64_t bits = tsdb::ValueBits(v);
-    bad |= static_cast<uint64_t>(bits == tsdb::kStaleNaNBits) |
-           static_cast<uint64_t>(bits == kAbsentBits);
-    // False for NaN and for the first sample (-Inf).
-    if (resets != nullptr && v < prev) {
-      resets->push_back(static_cast<uint32_t>(j));
+  auto scan = [&](size_t begin) {
+    const Sample* p = buf->data();
+    const size_t n = buf->size();
+    for (size_t j = begin; j < n; ++j) {
+      const double v = p[j].v;
+      const uint64_t bits = tsdb::ValueBits(v);
+      bad |= static_cast<uint64_t>(bits == tsdb::kStaleNaNBits) |
+             static_cast<uint64_t>(bits == kAbsentBits);
+      // False for NaN and for the first sample (-Inf).
+      if (resets != nullptr && v < prev) {
+        resets->push_back(static_cast<uint32_t>(j));
+      }
+      prev = v;
     }
-    prev = v;
-  }
+  };
+  // Iterators of different series may run concurrently (querier.h).
+  absl::Status st = src->series[i].iterator->ReadAllBatched(buf, scan);
+  if (!st.ok()) return st;
+  total_.fetch_add(buf->size(), std::memory_order_relaxed);
   if (bad == 0) return absl::Span<const Sample>(*buf);
   buf->erase(std::remove_if(buf->begin(), buf->end(),
                             [](const Sample& x) {

@@ -175,19 +175,40 @@ class ChunkSeriesIterator : public SeriesIterator {
   absl::Status status() const override { return status_; }
 
   absl::Status ReadAll(std::vector<Sample>* out) override {
+    return ReadAllBatched(out, [](size_t) {});
+  }
+
+  absl::Status ReadAllBatched(
+      std::vector<Sample>* out,
+      absl::FunctionRef<void(size_t)> batch_done) override {
     if (!status_.ok()) return status_;
     if (store_ != nullptr && chunks_.empty() && !started_) {
       // Only persisted chunks (imported or older data): decode them
-      // straight from RocksDB's blocks, without a copy per chunk.
+      // straight from RocksDB's blocks, without a copy per chunk, and hand
+      // each chunk's samples over while they are in the caches.
       std::shared_ptr<ChunkReaderPool> store = std::move(store_);
       store_ = nullptr;
       started_ = true;
       status_ = store->Visit(ref_, chunk_mint_, chunk_maxt_,
                              [&](const ChunkStore::ChunkReader::ChunkView& c) {
-                               return DecodeView(c, out);
+                               const size_t begin = out->size();
+                               absl::Status s = DecodeView(c, out);
+                               if (s.ok() && out->size() > begin) {
+                                 batch_done(begin);
+                               }
+                               return s;
                              });
       return status_;
     }
+    const size_t begin = out->size();
+    absl::Status s = ReadAllMixed(out);
+    if (out->size() > begin) batch_done(begin);
+    return s;
+  }
+
+ private:
+  // ReadAll when head chunks are involved or iteration has started.
+  absl::Status ReadAllMixed(std::vector<Sample>* out) {
     if (!ReadStore()) return status_;
     if (started_ && pos_ + 1 < buf_.size()) {
       out->insert(out->end(), buf_.begin() + pos_ + 1, buf_.end());
@@ -212,7 +233,6 @@ class ChunkSeriesIterator : public SeriesIterator {
     return absl::OkStatus();
   }
 
- private:
   // Chunks that cannot contribute: before the range, before a sample
   // already emitted (an overlapping copy), or after the range.
   bool Skip(const ChunkData& c, int64_t min_t) const {

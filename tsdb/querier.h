@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -50,6 +51,20 @@ class SeriesIterator {
   virtual absl::Status ReadAll(std::vector<Sample>* out) {
     while (Next()) out->push_back(At());
     return status();
+  }
+
+  // ReadAll that calls batch_done(begin) each time it has appended a batch
+  // of samples (a chunk) at (*out)[begin, out->size()), while they are
+  // still in the CPU caches: a caller that looks at every sample anyway
+  // (the evaluator's stale-marker and counter-reset scan) does it batch by
+  // batch instead of re-reading the whole series from memory afterwards.
+  // Batches are consecutive and cover everything appended.
+  virtual absl::Status ReadAllBatched(
+      std::vector<Sample>* out, absl::FunctionRef<void(size_t)> batch_done) {
+    const size_t begin = out->size();
+    absl::Status st = ReadAll(out);
+    if (out->size() > begin) batch_done(begin);
+    return st;
   }
 };
 
