@@ -1377,17 +1377,20 @@ __attribute__((noinline)) int HotLoop(const unsigned char* base, HotState* st,
       } else {
         bw = BitWidthSmall(x);
         const int bw1 = BitWidthSmall(x - 1);
-        const uint64_t qp = x >> kp;
-        const int64_t cost_plain = qp < static_cast<uint64_t>(kRiceLimit)
-                                       ? static_cast<int64_t>(qp) + 1 + kp
-                                       : kRiceLimit + 6 + bw;
-        const uint64_t qf = (x - 1) >> kf;
-        const int64_t cost_flag = qf < static_cast<uint64_t>(kRiceLimit)
-                                      ? static_cast<int64_t>(qf) + 2 + kf
-                                      : kRiceLimit + 7 + bw1;
-        // The chosen form's cost is `total`.
-        const int64_t diff = static_cast<int64_t>(s2) < 0 ? total - cost_plain
-                                                          : cost_flag - total;
+        // The chosen form's cost is `total`; only the other one is needed.
+        int64_t diff;
+        if (static_cast<int64_t>(s2) < 0) {
+          const uint64_t qp = x >> kp;
+          diff = total - (qp < static_cast<uint64_t>(kRiceLimit)
+                              ? static_cast<int64_t>(qp) + 1 + kp
+                              : kRiceLimit + 6 + bw);
+        } else {
+          const uint64_t qf = (x - 1) >> kf;
+          diff = (qf < static_cast<uint64_t>(kRiceLimit)
+                      ? static_cast<int64_t>(qf) + 2 + kf
+                      : kRiceLimit + 7 + bw1) -
+                 total;
+        }
         s2 = static_cast<uint64_t>(Clamp(static_cast<int64_t>(s2) + diff,
                                          -kCodeScoreClamp, kCodeScoreClamp));
         const int64_t a0 = static_cast<int64_t>(s0);
