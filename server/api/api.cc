@@ -75,15 +75,14 @@ void WriteQueryResult(const promql::Value& value, JsonWriter* w) {
       // the array (so it knows a value followed the key) and the points
       // are appended directly.
       w->BeginArray();
+      // ~30 bytes a point for typical values; growing by doubling instead
+      // would copy the body several times.
+      out->reserve(out->size() + 32 * s.points.size());
       bool first = true;
       for (const tsdb::Sample& p : s.points) {
         if (!first) out->push_back(',');
         first = false;
-        out->push_back('[');
-        AppendTimestamp(out, p.t);
-        out->append(",\"");
-        AppendGoFloat(out, p.v);
-        out->append("\"]");
+        AppendPoint(out, p.t, p.v);
       }
       w->EndArray();
       w->EndObject();
@@ -156,6 +155,28 @@ Response SuccessResponse(absl::string_view data_json,
   out.push_back('}');
   return Response::Json(200, std::move(out));
 }
+
+namespace {
+
+// SuccessResponse for a query result, written straight into the response
+// body (a range result is megabytes; no second copy of it).
+Response QuerySuccessResponse(const promql::QueryResult& r) {
+  std::string out = "{\"status\":\"success\",\"data\":";
+  JsonWriter w(&out);
+  WriteQueryResult(r.value, &w);
+  if (!r.warnings.empty()) {
+    out.append(",\"warnings\":[");
+    for (size_t i = 0; i < r.warnings.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      AppendJsonString(&out, r.warnings[i]);
+    }
+    out.push_back(']');
+  }
+  out.push_back('}');
+  return Response::Json(200, std::move(out));
+}
+
+}  // namespace
 
 Response ErrorResponse(absl::string_view error_type,
                        absl::string_view message) {
@@ -338,10 +359,7 @@ Response Api::Query(const Request& req) {
   absl::StatusOr<promql::QueryResult> r =
       runner_->Instant(req.FormValue("query"), *t, timeout);
   if (!r.ok()) return QueryError(r.status());
-  std::string data;
-  JsonWriter w(&data);
-  WriteQueryResult(r->value, &w);
-  return SuccessResponse(data, r->warnings);
+  return QuerySuccessResponse(*r);
 }
 
 Response Api::QueryRange(const Request& req) {
@@ -375,10 +393,7 @@ Response Api::QueryRange(const Request& req) {
   absl::StatusOr<promql::QueryResult> r =
       runner_->Range(req.FormValue("query"), *start, *end, *step, timeout);
   if (!r.ok()) return QueryError(r.status());
-  std::string data;
-  JsonWriter w(&data);
-  WriteQueryResult(r->value, &w);
-  return SuccessResponse(data, r->warnings);
+  return QuerySuccessResponse(*r);
 }
 
 Response Api::Series(const Request& req) {

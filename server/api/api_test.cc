@@ -252,6 +252,52 @@ TEST(WriteQueryResultTest, MatrixSeriesAreCommaSeparated) {
             "]}");
 }
 
+// Range results format each point on the stack in one go; the text must be
+// what the separate formatters (and so Prometheus) write.
+TEST(WriteQueryResultTest, PointsAsTimestampAndGoFloat) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double values[] = {0,
+                           -0.0,
+                           1.5,
+                           -2,
+                           0.1,
+                           1e21,
+                           1e-7,
+                           123456789.123,
+                           5e-324,
+                           -1.7976931348623157e308,
+                           inf,
+                           -inf,
+                           std::numeric_limits<double>::quiet_NaN()};
+  const int64_t times[] = {0,
+                           1,
+                           -1,
+                           999,
+                           1000,
+                           -1001,
+                           1795298400123,
+                           std::numeric_limits<int64_t>::min(),
+                           std::numeric_limits<int64_t>::max()};
+  for (double v : values) {
+    for (int64_t t : times) {
+      std::string want = "[";
+      AppendTimestamp(&want, t);
+      want += ",\"";
+      AppendGoFloat(&want, v);
+      want += "\"]";
+      std::string got = "x";
+      AppendPoint(&got, t, v);
+      EXPECT_EQ(got, "x" + want) << t << " " << v;
+    }
+  }
+  std::string s;
+  AppendPoint(&s, -1500, -0.0);
+  EXPECT_EQ(s, "[-1.500,\"-0\"]");
+  s.clear();
+  AppendPoint(&s, 1435781451780, 1e21);
+  EXPECT_EQ(s, "[1435781451.780,\"1000000000000000000000\"]");
+}
+
 TEST_F(ApiTest, RangeMatrixShapeViaPostForm) {
   Start();
   auto r = HttpPost(server_->port(), "/api/v1/query_range",

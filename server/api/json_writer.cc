@@ -2,46 +2,77 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
 
 namespace vigil::server::api {
 
-void AppendGoFloat(std::string* out, double v) {
+namespace {
+
+// Fixed notation with the fewest digits that round-trip needs up to 309
+// integer digits (the largest double) or ~770 fraction digits (the
+// smallest).
+constexpr size_t kMaxGoFloat = 800;
+constexpr size_t kMaxTimestamp = 26;
+
+// AppendGoFloat into buf (kMaxGoFloat bytes); returns the end.
+char* FormatGoFloat(char* buf, double v) {
   if (std::isnan(v)) {
-    out->append("NaN");
-    return;
+    std::memcpy(buf, "NaN", 3);
+    return buf + 3;
   }
   if (std::isinf(v)) {
-    out->append(v > 0 ? "+Inf" : "-Inf");
-    return;
+    std::memcpy(buf, v > 0 ? "+Inf" : "-Inf", 4);
+    return buf + 4;
   }
-  // Fixed notation with the fewest digits that round-trip; the largest
-  // double needs 309 integer digits, the smallest ~770 fraction digits.
-  char buf[800];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
-  out->append(buf, r.ptr - buf);
+  return std::to_chars(buf, buf + kMaxGoFloat, v, std::chars_format::fixed).ptr;
 }
 
-void AppendTimestamp(std::string* out, int64_t ms) {
+// AppendTimestamp into buf (kMaxTimestamp bytes); returns the end.
+char* FormatTimestamp(char* p, int64_t ms) {
   uint64_t t;
   if (ms < 0) {
-    out->push_back('-');
+    *p++ = '-';
     t = static_cast<uint64_t>(-(ms + 1)) + 1;
   } else {
     t = static_cast<uint64_t>(ms);
   }
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, t / 1000);
-  out->append(buf, r.ptr - buf);
-  unsigned frac = static_cast<unsigned>(t % 1000);
+  p = std::to_chars(p, p + 21, t / 1000).ptr;
+  const unsigned frac = static_cast<unsigned>(t % 1000);
   if (frac != 0) {
-    out->push_back('.');
-    out->push_back(static_cast<char>('0' + frac / 100));
-    out->push_back(static_cast<char>('0' + frac / 10 % 10));
-    out->push_back(static_cast<char>('0' + frac % 10));
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + frac / 100);
+    *p++ = static_cast<char>('0' + frac / 10 % 10);
+    *p++ = static_cast<char>('0' + frac % 10);
   }
+  return p;
+}
+
+}  // namespace
+
+void AppendGoFloat(std::string* out, double v) {
+  char buf[kMaxGoFloat];
+  out->append(buf, FormatGoFloat(buf, v) - buf);
+}
+
+void AppendTimestamp(std::string* out, int64_t ms) {
+  char buf[kMaxTimestamp];
+  out->append(buf, FormatTimestamp(buf, ms) - buf);
+}
+
+void AppendPoint(std::string* out, int64_t ms, double v) {
+  char buf[kMaxTimestamp + kMaxGoFloat + 6];
+  char* p = buf;
+  *p++ = '[';
+  p = FormatTimestamp(p, ms);
+  *p++ = ',';
+  *p++ = '"';
+  p = FormatGoFloat(p, v);
+  *p++ = '"';
+  *p++ = ']';
+  out->append(buf, p - buf);
 }
 
 void AppendJsonString(std::string* out, absl::string_view s) {

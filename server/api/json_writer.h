@@ -36,6 +36,11 @@ void AppendGoFloat(std::string* out, double v);
 // three decimals, omitted when zero ("1435781451.780", "1435781451").
 void AppendTimestamp(std::string* out, int64_t ms);
 
+// One point of a range result, `[<AppendTimestamp>,"<AppendGoFloat>"]`,
+// formatted on the stack and appended at once (a 24 h range result has
+// tens of thousands of them).
+void AppendPoint(std::string* out, int64_t ms, double v);
+
 // A JSON string literal with Go's escaping (including \u003c, \u003e,
 // \u0026, \u2028 and \u2029).
 void AppendJsonString(std::string* out, absl::string_view s);
