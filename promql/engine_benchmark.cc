@@ -6,10 +6,13 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "benchmark/benchmark.h"
 #include "promql/engine.h"
+#include "promql/evaluator.h"
+#include "promql/parser/parser.h"
 #include "promql/testing/test_storage.h"
 #include "tsdb/db.h"
 
@@ -153,6 +156,47 @@ void BM_HistogramQuantile24h(benchmark::State& state) {
 BENCHMARK(BM_HistogramQuantile24h)
     ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime();
+
+// The evaluator with and without folding sum by (le, job) into the rate
+// workers (EvalParams::fuse_aggregations), on the same in-memory data.
+void RunEvaluate(benchmark::State& state, tsdb::Queryable* st,
+                 const std::string& q, int64_t start, int64_t end, int64_t step,
+                 bool fuse) {
+  absl::StatusOr<ExprPtr> e = ParseExpr(q);
+  if (!e.ok()) {
+    state.SkipWithError(std::string(e.status().message()).c_str());
+    return;
+  }
+  EvalParams p;
+  p.start_ms = start;
+  p.end_ms = end;
+  p.step_ms = step;
+  p.max_threads = std::max(
+      1, std::min(8, static_cast<int>(std::thread::hardware_concurrency())));
+  p.fuse_aggregations = fuse;
+  QueryStats stats;
+  for (auto _ : state) {
+    absl::StatusOr<QueryResult> r = Evaluate(**e, p, st, &stats);
+    if (!r.ok()) {
+      state.SkipWithError(std::string(r.status().message()).c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["peak_samples"] = static_cast<double>(stats.peak_samples);
+}
+
+void BM_HistogramQuantile24hFused(benchmark::State& state) {
+  RunEvaluate(state, HistogramStorage(),
+              "histogram_quantile(0.99, sum by (le, job) (rate(x_bucket[5m])))",
+              5 * 60'000, 24 * kHour + 5 * 60'000, 60'000, state.range(0));
+}
+BENCHMARK(BM_HistogramQuantile24hFused)
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 void BM_HistogramQuantile24hOnDB(benchmark::State& state) {
   RunRange(state, HistogramDB(),
