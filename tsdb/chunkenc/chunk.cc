@@ -546,10 +546,36 @@ void ChunkEncoder::AppendTimestamp(int64_t t) {
   prev_t_ = ut;
 }
 
+namespace {
+// ToDecimalAt (decimal.h) for the encoder's per-sample probe, with the
+// rounding done by adding and subtracting 2^52 instead of calling
+// std::nearbyint, which is a libm call unless the build targets SSE4.1
+// (the -c opt build does not). In the default round-to-nearest-even mode
+// (never changed here) both give the same integer for |x| < 2^52, and
+// larger doubles are integers already; the exactness check is unchanged,
+// so the encoder's output is too.
+inline bool ToDecimalAtForEncoder(double v, int scale, uint64_t* m) {
+  const double x = v * kPow10[scale];
+  if (!(std::fabs(x) < 9.2e18)) return false;
+  double r = x;
+  if (std::fabs(x) < 0x1p52) {
+    const double big = std::copysign(0x1p52, x);
+    r = (x + big) - big;
+  }
+  const int64_t i = static_cast<int64_t>(r);
+  if (DoubleBits(FromDecimal(static_cast<uint64_t>(i), scale)) !=
+      DoubleBits(v)) {
+    return false;
+  }
+  *m = static_cast<uint64_t>(i);
+  return true;
+}
+}  // namespace
+
 bool ChunkEncoder::DecimalAtScale(double v, uint64_t* m) {
   const uint64_t bits = DoubleBits(v);
   if (probe_scale_ != scale_ || probe_bits_ != bits) {
-    probe_ok_ = ToDecimalAt(v, scale_, &probe_m_);
+    probe_ok_ = ToDecimalAtForEncoder(v, scale_, &probe_m_);
     probe_bits_ = bits;
     probe_scale_ = scale_;
   }
