@@ -2031,9 +2031,18 @@ absl::StatusOr<Evaluator::Fused> Evaluator::TryFusedAggregate(
     }
   }
   const size_t ng = glabels.size();
-  // Workers take whole groups; with fewer groups than that the threads
-  // would idle, and splitting a group would change the order of its sum.
-  if (!unique || (rc.threads > 1 && ng < 4 * static_cast<size_t>(rc.threads))) {
+  // Workers take whole groups (splitting one would change the order of its
+  // sum), so fold only when the groups can keep every thread busy: at least
+  // two per thread and none bigger than a thread's share of the series.
+  size_t largest = 0;
+  for (const std::vector<uint32_t>& m : members) {
+    largest = std::max(largest, m.size());
+  }
+  const size_t threads_wanted = static_cast<size_t>(rc.threads);
+  const bool balanced =
+      rc.threads <= 1 ||
+      (ng >= 2 * threads_wanted && largest * threads_wanted <= nseries);
+  if (!unique || !balanced) {
     absl::StatusOr<VectorVal> v = RunRangeCall(rc, s);
     if (!v.ok()) return v.status();
     if (absl::Status st = Account(PresentPoints(*v)); !st.ok()) return st;
