@@ -1159,6 +1159,24 @@ inline __attribute__((always_inline)) int64_t Clamp(int64_t x, int64_t lo,
   return x > hi ? hi : x;
 }
 
+// The S2 update cost_flag(x) - cost_plain(x) after a code of `total` bits
+// in the zero-flag form (zf) or the plain form: the chosen form's cost is
+// its length, so only the other one is computed. bw = BitWidth(x),
+// bw1 = BitWidth(x - 1) (meaningless, and unused, for x == 0).
+inline __attribute__((always_inline)) int64_t FormScoreDelta(
+    uint64_t x, int64_t total, bool zf, int kp, int kf, int bw, int bw1) {
+  const uint64_t qp = x >> kp;
+  const int64_t cost_plain = qp < static_cast<uint64_t>(kRiceLimit)
+                                 ? static_cast<int64_t>(qp) + 1 + kp
+                                 : kRiceLimit + 6 + bw;
+  const uint64_t qf = (x - 1) >> kf;
+  int64_t cost_flag = qf < static_cast<uint64_t>(kRiceLimit)
+                          ? static_cast<int64_t>(qf) + 2 + kf
+                          : kRiceLimit + 7 + bw1;
+  cost_flag = x == 0 ? 1 : cost_flag;
+  return zf ? total - cost_plain : cost_flag - total;
+}
+
 // One adaptive residual code (ReadCoded) from `w` (>= 57 valid bits) when
 // it is an ordinary code of at most max_bits (<= 57) bits; false (nothing
 // changed) for an escape or a longer code, which the caller leaves to
@@ -1193,20 +1211,9 @@ inline __attribute__((always_inline)) bool FastCode(
   // Here x < 2^59 (q < 16, k + q + 2 <= 57).
   const int bw = BitWidthSmall(x);
   const int bw1 = BitWidthSmall(x - 1);  // meaningless (unused) for x == 0
-  // The chosen code's cost is its length; only the other one is computed.
-  const uint64_t qp = x >> kp;
-  const int64_t cost_plain = qp < static_cast<uint64_t>(kRiceLimit)
-                                 ? static_cast<int64_t>(qp) + 1 + kp
-                                 : kRiceLimit + 6 + bw;
-  const uint64_t qf = (x - 1) >> kf;
-  int64_t cost_flag = qf < static_cast<uint64_t>(kRiceLimit)
-                          ? static_cast<int64_t>(qf) + 2 + kf
-                          : kRiceLimit + 7 + bw1;
-  cost_flag = x == 0 ? 1 : cost_flag;
-  const int64_t plain = zf ? cost_plain : total;
-  const int64_t flag = zf ? total : cost_flag;
-  s2 = static_cast<uint64_t>(Clamp(static_cast<int64_t>(s2) + flag - plain,
-                                   -kCodeScoreClamp, kCodeScoreClamp));
+  s2 = static_cast<uint64_t>(Clamp(
+      static_cast<int64_t>(s2) + FormScoreDelta(x, total, zf, kp, kf, bw, bw1),
+      -kCodeScoreClamp, kCodeScoreClamp));
   const int64_t a0 = static_cast<int64_t>(s0);
   s0 = static_cast<uint64_t>(a0 + ((int64_t{bw} * 16 - a0) >> age));
   const int64_t a1 = static_cast<int64_t>(s1);
@@ -1253,18 +1260,9 @@ inline __attribute__((always_inline)) bool FastCodeSteady(
   }
   const int bw = BitWidthSmall(x);
   const int bw1 = BitWidthSmall(x - 1);  // meaningless (unused) for x == 0
-  const uint64_t qp = x >> kp;
-  const int64_t cost_plain = qp < static_cast<uint64_t>(kRiceLimit)
-                                 ? static_cast<int64_t>(qp) + 1 + kp
-                                 : kRiceLimit + 6 + bw;
-  const uint64_t qf = (x - 1) >> kf;
-  int64_t cost_flag = qf < static_cast<uint64_t>(kRiceLimit)
-                          ? static_cast<int64_t>(qf) + 2 + kf
-                          : kRiceLimit + 7 + bw1;
-  cost_flag = x == 0 ? 1 : cost_flag;
-  const int64_t diff = zf ? total - cost_plain : cost_flag - total;
-  s2 = static_cast<uint64_t>(Clamp(static_cast<int64_t>(s2) + diff,
-                                   -kCodeScoreClamp, kCodeScoreClamp));
+  s2 = static_cast<uint64_t>(Clamp(
+      static_cast<int64_t>(s2) + FormScoreDelta(x, total, zf, kp, kf, bw, bw1),
+      -kCodeScoreClamp, kCodeScoreClamp));
   const int64_t a0 = static_cast<int64_t>(s0);
   s0 = static_cast<uint64_t>(a0 + ((int64_t{bw} * 16 - a0) >> 2));
   const int64_t a1 = static_cast<int64_t>(s1);
