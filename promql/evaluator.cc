@@ -1055,7 +1055,6 @@ absl::StatusOr<int64_t> Evaluator::RangeCallSeries(RangeCall& rc,
   RangeArgs args;
   args.scratch = &w.scratch;
   RangeWindow win;
-  double correction = 0;
   size_t r = 0;
   if (rc.extrapolated) {
     // rate/increase/delta: the kernel inline, two indices sliding over the
@@ -1084,21 +1083,13 @@ absl::StatusOr<int64_t> Evaluator::RangeCallSeries(RangeCall& rc,
     }
     return present;
   }
-  if (rc.counter_fn) win.counter_correction = &correction;
+  // rate and increase (the only counter functions) returned above.
   for (int64_t i = 0; i < s.n; ++i) {
     const int64_t te = src.EvalTime(s.T(i));
     const int64_t start = te - src.range_ms;
     while (hi < pts.size() && pts[hi].t <= te) ++hi;
     while (lo < hi && pts[lo].t < start) ++lo;
     if (lo == hi) continue;
-    if (rc.counter_fn) {
-      // Drops strictly inside the window, summed in sample order.
-      while (r < w.resets.size() && w.resets[r] <= lo) ++r;
-      correction = 0;
-      for (size_t k = r; k < w.resets.size() && w.resets[k] < hi; ++k) {
-        correction += pts[w.resets[k] - 1].v;
-      }
-    }
     if (!rc.scalars.empty()) args.a = rc.scalars[0].v[i];
     if (rc.scalars.size() > 1) args.b = rc.scalars[1].v[i];
     if (rc.holt) {

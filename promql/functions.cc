@@ -269,14 +269,12 @@ bool ExtrapolatedRate(const RangeWindow& w, bool is_counter, bool is_rate,
   if (n < 2) return false;
   double result = s[n - 1].v - s[0].v;
   if (is_counter) {
-    if (w.counter_correction != nullptr) {
-      result += *w.counter_correction;
-    } else {
-      double last = 0;
-      for (const tsdb::Sample& x : s) {
-        if (x.v < last) result += last;
-        last = x.v;
-      }
+    // Each drop adds the value before it, one by one in sample order as in
+    // Prometheus.
+    double last = 0;
+    for (const tsdb::Sample& x : s) {
+      if (x.v < last) result += last;
+      last = x.v;
     }
   }
   *out = ExtrapolateRate(result, s[0], s[n - 1], n, w.range_start, w.range_end,

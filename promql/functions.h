@@ -21,10 +21,6 @@ struct RangeWindow {
   int64_t range_start = 0;  // ms, = range_end - range
   int64_t range_end = 0;    // ms, evaluation time minus offset
   int64_t eval_time = 0;    // ms, the step's timestamp
-  // When non-null, the sum of counter-reset corrections inside `samples`
-  // (each drop adds the value before it), precomputed by the caller so rate
-  // and increase do not rescan every window.
-  const double* counter_correction = nullptr;
 };
 
 // Per-step scalar arguments and scratch space for range functions.
