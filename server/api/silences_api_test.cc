@@ -117,6 +117,19 @@ class SilencesApiTest : public ::testing::Test {
   std::string dir_;
 };
 
+// GET /api/v1/alertmanagers from an Api whose alerting hook returns `svc`.
+http::Response GetAlertmanagers(alerting::AlertingService* svc) {
+  http::Router router;
+  ApiHooks hooks;
+  hooks.alerting = [svc] { return svc; };
+  Api api(ApiOptions{}, nullptr, nullptr, hooks);
+  api.Register(&router);
+  http::Request req;
+  req.method = "GET";
+  req.path = "/api/v1/alertmanagers";
+  return router.Dispatch(&req);
+}
+
 // /api/v1/alertmanagers lists the alerts URLs forwarded to and the dropped
 // ones, as Prometheus does; without an alerting service the lists are empty.
 TEST_F(SilencesApiTest, AlertmanagersListsForwardingURLs) {
@@ -129,16 +142,7 @@ TEST_F(SilencesApiTest, AlertmanagersListsForwardingURLs) {
   auto svc = alerting::AlertingService::Create(std::move(o));
   ASSERT_TRUE(svc.ok()) << svc.status();
   for (bool with_service : {true, false}) {
-    http::Router router;
-    ApiHooks hooks;
-    alerting::AlertingService* s = with_service ? svc->get() : nullptr;
-    hooks.alerting = [s] { return s; };
-    Api api(ApiOptions{}, nullptr, nullptr, hooks);
-    api.Register(&router);
-    http::Request req;
-    req.method = "GET";
-    req.path = "/api/v1/alertmanagers";
-    http::Response r = router.Dispatch(&req);
+    http::Response r = GetAlertmanagers(with_service ? svc->get() : nullptr);
     EXPECT_EQ(r.status, 200);
     nlohmann::json j = nlohmann::json::parse(r.body);
     EXPECT_EQ(j["status"], "success");
@@ -155,15 +159,7 @@ TEST_F(SilencesApiTest, AlertmanagersListsForwardingURLs) {
   // Discovered Alertmanagers that relabeling dropped are listed too.
   (*svc)->SetAlertmanagers({"http://am1:9093/api/v2/alerts"}, {},
                            {"http://am3:9093/api/v2/alerts"});
-  http::Router router;
-  ApiHooks hooks;
-  hooks.alerting = [s = svc->get()] { return s; };
-  Api api(ApiOptions{}, nullptr, nullptr, hooks);
-  api.Register(&router);
-  http::Request req;
-  req.method = "GET";
-  req.path = "/api/v1/alertmanagers";
-  nlohmann::json j = nlohmann::json::parse(router.Dispatch(&req).body);
+  nlohmann::json j = nlohmann::json::parse(GetAlertmanagers(svc->get()).body);
   EXPECT_EQ(
       j["data"]["activeAlertmanagers"],
       nlohmann::json::parse(R"([{"url":"http://am1:9093/api/v2/alerts"}])"));
