@@ -236,18 +236,22 @@ class DB : public Queryable, public Appendable {
   // One WAL replay thread's state.
   struct ReplayState {
     std::vector<std::pair<MemSeries*, ChunkPtr>> sealed;
-    std::vector<ReplaySample> batch;  // scratch for one record
-    int64_t unknown_refs = 0;
-    int64_t records = 0;
-    int64_t samples = 0;
     int64_t mint = std::numeric_limits<int64_t>::max();
     int64_t maxt = std::numeric_limits<int64_t>::min();
     absl::Status status;
   };
-  // Applies the samples of one WAL record whose ref % parts == part;
-  // parts is a power of two.
-  absl::Status ReplayRecord(absl::string_view rec, int part, int parts,
-                            ReplayState* state);
+  // Decodes one WAL record once, resolving each sample's series, into
+  // parts[ref & (parts.size() - 1)] (parts.size() is a power of two).
+  // Counts the samples and those of unknown series.
+  absl::Status DecodeWalRecord(absl::string_view rec,
+                               absl::Span<std::vector<ReplaySample>> parts,
+                               int64_t* samples, int64_t* unknown_refs) const;
+  // Applies decoded samples of series that only this thread replays, in
+  // WAL order.
+  void ApplyReplayed(absl::Span<const ReplaySample> samples,
+                     ReplayState* state);
+  // Replays the WAL from `from` on two threads (see Recover).
+  absl::Status ReplayWal(uint64_t from);
   int64_t NowMs() const;
   void NoteTimeRange(int64_t mint, int64_t maxt);
   // Makes series definitions durable before samples referencing them.

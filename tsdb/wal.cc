@@ -79,6 +79,10 @@ absl::Status ReadFile(const std::string& name, std::string* out) {
 
 }  // namespace
 
+std::string Wal::SegmentPath(const std::string& dir, uint64_t n) {
+  return SegmentName(dir, n);
+}
+
 absl::StatusOr<std::vector<uint64_t>> Wal::ListSegments(
     const std::string& dir) {
   std::vector<uint64_t> out;
@@ -214,39 +218,97 @@ int64_t Wal::size_bytes() const {
   return older_bytes_ + segment_size_;
 }
 
+absl::Status Wal::CheckRecord(const std::string& dir, const Record& rec,
+                              bool* torn) {
+  *torn = false;
+  if (Crc(rec.payload) == rec.crc) return absl::OkStatus();
+  if (rec.last_in_segment) {
+    *torn = true;
+    return absl::OkStatus();
+  }
+  return absl::DataLossError(
+      absl::StrCat("WAL segment ", SegmentName(dir, rec.segment), " offset ",
+                   rec.offset, ": checksum mismatch"));
+}
+
+bool WalReader::LoadNextSegment() {
+  if (!listed_) {
+    listed_ = true;
+    auto segs = Wal::ListSegments(dir_);
+    if (!segs.ok()) {
+      status_ = segs.status();
+      return false;
+    }
+    for (uint64_t n : *segs) {
+      if (n >= from_) segments_.push_back(n);
+    }
+  }
+  if (next_segment_ >= segments_.size()) return false;
+  segment_ = segments_[next_segment_++];
+  auto data = std::make_shared<std::string>();
+  status_ = ReadFile(SegmentName(dir_, segment_), data.get());
+  if (!status_.ok()) return false;
+  data_ = std::move(data);
+  pos_ = 0;
+  return true;
+}
+
+bool WalReader::Next(size_t max_bytes, Block* block) {
+  block->records.clear();
+  block->data.reset();
+  if (!status_.ok()) return false;
+  size_t bytes = 0;
+  while (true) {
+    if (data_ == nullptr || pos_ >= data_->size()) {
+      if (!block->records.empty()) break;  // a block never spans segments
+      data_.reset();
+      if (!LoadNextSegment()) return false;
+      continue;
+    }
+    const std::string& d = *data_;
+    // A torn header or a record reaching past the end: the segment ends.
+    if (d.size() - pos_ < kHeader ||
+        d.size() - pos_ - kHeader < GetFixed32(&d[pos_])) {
+      pos_ = d.size();
+      continue;
+    }
+    if (bytes >= max_bytes) break;
+    const uint32_t len = GetFixed32(&d[pos_]);
+    Wal::Record rec;
+    rec.payload = absl::string_view(d.data() + pos_ + kHeader, len);
+    rec.crc = GetFixed32(&d[pos_ + 4]);
+    rec.segment = segment_;
+    rec.offset = pos_;
+    pos_ += kHeader + len;
+    rec.last_in_segment = pos_ == d.size();
+    block->records.push_back(rec);
+    bytes += len;
+  }
+  block->data = data_;
+  return true;
+}
+
 absl::Status Wal::Replay(
     const std::string& dir, uint64_t from,
     const std::function<absl::Status(absl::string_view)>& fn) {
-  auto segs = ListSegments(dir);
-  if (!segs.ok()) return segs.status();
-  for (uint64_t n : *segs) {
-    if (n < from) continue;
-    const std::string name = SegmentName(dir, n);
-    std::string data;
-    absl::Status read = ReadFile(name, &data);
-    if (!read.ok()) return read;
-    size_t pos = 0;
-    while (pos < data.size()) {
-      if (data.size() - pos < kHeader) break;  // torn header at the tail
-      const uint32_t len = GetFixed32(&data[pos]);
-      const uint32_t crc = GetFixed32(&data[pos + 4]);
-      if (data.size() - pos - kHeader < len) break;  // torn record
-      absl::string_view rec(data.data() + pos + kHeader, len);
-      if (Crc(rec) != crc) {
-        if (pos + kHeader + len == data.size()) break;  // torn last record
-        return absl::DataLossError(absl::StrCat(
-            "WAL segment ", name, " offset ", pos, ": checksum mismatch"));
-      }
-      absl::Status s = fn(rec);
+  WalReader reader(dir, from);
+  WalReader::Block block;
+  while (reader.Next(size_t{1} << 20, &block)) {
+    for (const Record& rec : block.records) {
+      bool torn;
+      absl::Status c = CheckRecord(dir, rec, &torn);
+      if (!c.ok()) return c;
+      if (torn) continue;
+      absl::Status s = fn(rec.payload);
       if (!s.ok()) {
         return absl::Status(
-            s.code(), absl::StrCat("WAL segment ", name, " offset ", pos, ": ",
-                                   s.message()));
+            s.code(),
+            absl::StrCat("WAL segment ", SegmentName(dir, rec.segment),
+                         " offset ", rec.offset, ": ", s.message()));
       }
-      pos += kHeader + len;
     }
   }
-  return absl::OkStatus();
+  return reader.status();
 }
 
 }  // namespace vigil::tsdb

@@ -41,6 +41,8 @@ class Wal {
   // Total bytes in all segments.
   int64_t size_bytes() const;
 
+  // The file name of segment `n` in `dir`.
+  static std::string SegmentPath(const std::string& dir, uint64_t n);
   // Sorted segment numbers in `dir`.
   static absl::StatusOr<std::vector<uint64_t>> ListSegments(
       const std::string& dir);
@@ -51,6 +53,22 @@ class Wal {
   static absl::Status Replay(
       const std::string& dir, uint64_t from,
       const std::function<absl::Status(absl::string_view)>& fn);
+
+  // One record as framed in its segment, not yet checked against its
+  // checksum (see WalReader).
+  struct Record {
+    absl::string_view payload;
+    uint32_t crc = 0;
+    uint64_t segment = 0;
+    size_t offset = 0;  // of the record's header in its segment
+    // The record ends its segment: a checksum mismatch here is a write torn
+    // by a crash, not corruption.
+    bool last_in_segment = false;
+  };
+  // OK when `rec` is intact; false in *torn for a torn last record (skip
+  // it, as Replay does); DataLoss naming the file and offset otherwise.
+  static absl::Status CheckRecord(const std::string& dir, const Record& rec,
+                                  bool* torn);
 
  private:
   Wal(std::string dir, int64_t segment_bytes)
@@ -64,6 +82,47 @@ class Wal {
   uint64_t segment_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t segment_size_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t older_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // in closed segments
+};
+
+// Reads the WAL's records in order in blocks, leaving the checksums to the
+// caller, so that several replay threads can each verify and decode their
+// own blocks while the records are framed only once. A record cut short by
+// a crash (its header or payload reaching past the end of its segment) is
+// not returned, as in Wal::Replay. Not thread-safe.
+//
+//   WalReader r(dir, from);
+//   WalReader::Block b;
+//   while (r.Next(1 << 20, &b) && !b.records.empty()) { ... }
+//   if (!r.status().ok()) ...
+class WalReader {
+ public:
+  // Records of the segments numbered >= `from` in `dir`.
+  WalReader(std::string dir, uint64_t from)
+      : dir_(std::move(dir)), from_(from) {}
+
+  struct Block {
+    // Keeps the segment's bytes alive for the records' payloads.
+    std::shared_ptr<const std::string> data;
+    std::vector<Wal::Record> records;
+  };
+  // Fills *block with the next records of one segment, at least one and
+  // about `max_bytes` of payload. False at the end of the WAL or on an
+  // error (then status() says which).
+  bool Next(size_t max_bytes, Block* block);
+  const absl::Status& status() const { return status_; }
+
+ private:
+  bool LoadNextSegment();
+
+  const std::string dir_;
+  const uint64_t from_;
+  bool listed_ = false;
+  std::vector<uint64_t> segments_;
+  size_t next_segment_ = 0;
+  uint64_t segment_ = 0;
+  std::shared_ptr<const std::string> data_;
+  size_t pos_ = 0;
+  absl::Status status_;
 };
 
 }  // namespace vigil::tsdb
