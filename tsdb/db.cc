@@ -752,7 +752,10 @@ absl::Status DB::Close() {
     if (closed_) return absl::OkStatus();
     closed_ = true;
   }
-  stop_.Notify();
+  {
+    absl::MutexLock l(&wake_mu_);
+    stopping_ = true;
+  }
   if (maintenance_thread_.joinable()) maintenance_thread_.join();
   absl::Status s;
   if (store_ != nullptr) {
@@ -765,14 +768,50 @@ absl::Status DB::Close() {
 }
 
 void DB::MaintenanceLoop() {
-  while (!stop_.WaitForNotificationWithTimeout(options_.maintenance_interval)) {
-    RunMaintenance().IgnoreError();
+  absl::Time next_round = absl::Now() + options_.maintenance_interval;
+  for (;;) {
+    {
+      absl::MutexLock l(&wake_mu_);
+      wake_mu_.AwaitWithDeadline(
+          absl::Condition(
+              +[](DB* db) { return db->stopping_ || db->checkpoint_wanted_; },
+              this),
+          next_round);
+      if (stopping_) return;
+      checkpoint_wanted_ = false;
+      // A commit during a checkpoint may have asked for one while the
+      // WAL still held the segments that checkpoint then deleted: the
+      // size is checked again below, and later commits may ask again.
+      checkpoint_requested_.store(false, std::memory_order_relaxed);
+    }
+    if (absl::Now() >= next_round) {
+      RunMaintenance().IgnoreError();
+      next_round = absl::Now() + options_.maintenance_interval;
+    } else if (wal_ != nullptr && wal_->size_bytes() > CheckpointTrigger()) {
+      // A commit found the WAL past the trigger: checkpoint now rather
+      // than up to maintenance_interval later.
+      Checkpoint().IgnoreError();
+    }
   }
+}
+
+int64_t DB::CheckpointTrigger() const {
+  const int64_t limit = options_.wal_checkpoint_bytes;
+  return limit - std::min(wal_after_checkpoint_.load(std::memory_order_relaxed),
+                          limit / 2);
+}
+
+void DB::NoteWalGrowth() {
+  if (options_.maintenance_interval <= absl::ZeroDuration()) return;
+  if (wal_->size_bytes() <= CheckpointTrigger()) return;
+  if (checkpoint_requested_.exchange(true, std::memory_order_relaxed)) return;
+  absl::MutexLock l(&wake_mu_);
+  checkpoint_wanted_ = true;
 }
 
 absl::Status DB::RunMaintenance() {
   absl::Status s = ApplyRetention();
-  if (wal_ != nullptr && wal_->size_bytes() > options_.wal_checkpoint_bytes) {
+  if (wal_ != nullptr && wal_->size_bytes() > CheckpointTrigger()) {
     absl::Status c = Checkpoint();
     if (s.ok()) s = c;
   }
@@ -1023,6 +1062,7 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
       unlock_all();
       return st;
     }
+    NoteWalGrowth();
     for (size_t i = 0; i < n; ++i) {
       if (i + 2 * kPrefetch < n) {
         PrefetchSeriesForApply(at(i + 2 * kPrefetch).series);

@@ -267,6 +267,15 @@ class DB : public Queryable, public Appendable {
   absl::Status Checkpoint(bool flush_store = false);
   absl::Status ApplyRetention();
   void MaintenanceLoop();
+  // The WAL size past which a checkpoint is due: wal_checkpoint_bytes less
+  // what the WAL grew by during the last checkpoint (at most half of it),
+  // so that the tail a crash leaves to replay stays near
+  // wal_checkpoint_bytes even when a checkpoint is long next to the write
+  // rate (see docs/storage.md, "Bounding the WAL tail").
+  int64_t CheckpointTrigger() const;
+  // Called after a WAL append: wakes the maintenance thread once the WAL
+  // passed CheckpointTrigger(), instead of leaving it to the next round.
+  void NoteWalGrowth();
   // Chunks of `s` overlapping [mint, maxt], memory and store, by min_time.
   absl::Status CollectChunks(MemSeries* s, int64_t mint, int64_t maxt,
                              std::vector<ChunkPtr>* out);
@@ -312,9 +321,18 @@ class DB : public Queryable, public Appendable {
   int64_t recovery_wal_records_ = 0;
   int64_t recovery_wal_samples_ = 0;
 
+  // WAL bytes right after the last checkpoint: those committed while it
+  // ran (see CheckpointTrigger).
+  std::atomic<int64_t> wal_after_checkpoint_{0};
+  // Set by the commit that asked for a checkpoint, cleared when one starts.
+  std::atomic<bool> checkpoint_requested_{false};
+
   absl::Mutex close_mu_;
   bool closed_ ABSL_GUARDED_BY(close_mu_) = false;
-  absl::Notification stop_;
+  // Wakes the maintenance thread early: to stop, or for a checkpoint.
+  absl::Mutex wake_mu_;
+  bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;
+  bool checkpoint_wanted_ ABSL_GUARDED_BY(wake_mu_) = false;
   std::thread maintenance_thread_;
 };
 

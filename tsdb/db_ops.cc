@@ -578,6 +578,8 @@ absl::Status DB::Recover() {
 absl::Status DB::Checkpoint(bool flush_store) {
   if (store_ == nullptr || wal_ == nullptr) return absl::OkStatus();
   absl::MutexLock m(&maintenance_mu_);
+  // Commits from now on may ask for the next checkpoint.
+  checkpoint_requested_.store(false, std::memory_order_relaxed);
   uint64_t segment;
   {
     // Every commit that wrote to an older segment has been applied and its
@@ -617,6 +619,8 @@ absl::Status DB::Checkpoint(bool flush_store) {
   if (!st.ok()) return st;
   st = wal_->TruncateBefore(segment);
   if (!st.ok()) return st;
+  // What is left was committed while this checkpoint ran.
+  wal_after_checkpoint_.store(wal_->size_bytes(), std::memory_order_relaxed);
   wal_checkpoints_.fetch_add(1);
   // Flushing RocksDB's memtables empties its own WAL, so the next Open
   // does not replay series definitions and head chunks through it. Only on

@@ -340,5 +340,124 @@ TEST(DBRecoveryTest, CorruptSeriesInALaterBatchFailsOpen) {
       << db.status();
 }
 
+// The WAL tail bound (docs/storage.md, "Bounding the WAL tail"): commits
+// wake the maintenance thread once the WAL passes the checkpoint trigger,
+// so under continuous writes the WAL (what a crash leaves to replay) stays
+// near wal_checkpoint_bytes. No periodic maintenance round runs here (the
+// interval is an hour): before, the WAL grew until the next round.
+constexpr int kTailSeries = 300;
+constexpr int64_t kTailCheckpointBytes = 64 << 10;
+// Generous against a slow checkpoint under a sanitizer: the whole WAL
+// written below is ~30x kTailCheckpointBytes.
+constexpr int64_t kTailBound = 4 * kTailCheckpointBytes;
+
+DBOptions TailOptions(const std::string& dir) {
+  DBOptions o = Opts(dir);
+  o.wal_segment_bytes = 16 << 10;
+  o.wal_checkpoint_bytes = kTailCheckpointBytes;
+  o.maintenance_interval = absl::Hours(1);
+  return o;
+}
+
+TEST(DBRecoveryTest, CommitsTriggerCheckpointsThatBoundTheWalTail) {
+  const std::string dir = TempDir("rec_tail_bound");
+  constexpr int kRounds = 500;
+  auto db = *DB::Open(TailOptions(dir));
+  int64_t max_wal = 0;
+  for (int r = 0; r < kRounds; ++r) {
+    Fill(db.get(), kTailSeries, r, 1);
+    max_wal = std::max(max_wal, db->Stats().wal_bytes);
+  }
+  // ~2 MB of WAL in all (~14 bytes per sample).
+  EXPECT_GE(db->Stats().wal_checkpoints, 8);
+  EXPECT_LE(max_wal, kTailBound) << db->Stats().wal_checkpoints;
+  ASSERT_TRUE(db->Close().ok());
+  auto reopened = *DB::Open(Opts(dir));
+  ExpectExactly(reopened.get(), kTailSeries, kRounds);
+}
+
+// kill -9 at random points of a writer whose checkpoints only commits
+// trigger: every acknowledged round comes back exactly once, and the
+// replayed tail is within the bound.
+TEST(DBRecoveryTest, SigkillAtRandomPointsReplaysABoundedTailExactlyOnce) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "fork of a multi-threaded process under ThreadSanitizer";
+#endif
+  const std::string dir = TempDir("rec_tail_kill");
+  std::mt19937 rng(11);
+  int acked = 0;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(fds[0]);
+      auto db = DB::Open(TailOptions(dir));
+      if (!db.ok()) _exit(3);
+      int r = (*db)->Stats().head_series == 0
+                  ? 0
+                  : static_cast<int>((*db)->MaxTime() / 15000) + 1;
+      const int32_t replayed =
+          static_cast<int32_t>((*db)->Stats().recovery_wal_samples);
+      if (write(fds[1], &replayed, sizeof replayed) != sizeof replayed) {
+        _exit(6);
+      }
+      std::vector<Labels> labels;
+      for (int s = 0; s < kTailSeries; ++s) labels.push_back(SeriesLabels(s));
+      std::vector<SeriesRef> refs(kTailSeries, 0);
+      for (;; ++r) {
+        auto app = (*db)->NewAppender();
+        for (int s = 0; s < kTailSeries; ++s) {
+          auto ref =
+              app->Append(refs[s], labels[s], int64_t{r} * 15000, Value(s, r));
+          if (!ref.ok()) _exit(4);
+          refs[s] = *ref;
+        }
+        if (!app->Commit().ok()) _exit(5);
+        if (write(fds[1], &r, sizeof r) != sizeof r) _exit(6);
+      }
+    }
+    close(fds[1]);
+    int32_t replayed = -1;
+    ASSERT_EQ(read(fds[0], &replayed, sizeof replayed), sizeof replayed);
+    if (attempt > 0) {
+      // Each sample takes more than 11 bytes of WAL here.
+      EXPECT_LE(int64_t{replayed} * 11, kTailBound) << "attempt " << attempt;
+    }
+    // Kill after 20-120 more acknowledged rounds (several checkpoints).
+    std::uniform_int_distribution<int> rounds(20, 120);
+    const int target = acked + rounds(rng);
+    int32_t n;
+    while (acked < target && read(fds[0], &n, sizeof n) == sizeof n) {
+      ASSERT_GE(n, acked) << "acknowledged round lost";
+      acked = n + 1;
+    }
+    std::uniform_int_distribution<int> delay_us(0, 2000);
+    absl::SleepFor(absl::Microseconds(delay_us(rng)));
+    kill(pid, SIGKILL);
+    while (read(fds[0], &n, sizeof n) == sizeof n) acked = n + 1;
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << status;
+  }
+  ExpectCheckClean(dir);
+  auto db = DB::Open(TailOptions(dir));
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_LE((*db)->Stats().recovery_wal_samples * 11, kTailBound);
+  auto all = Query(db->get(), {M(MatchType::kEqual, "__name__", "m")});
+  ASSERT_EQ(all.size(), static_cast<size_t>(kTailSeries));
+  for (int s = 0; s < kTailSeries; ++s) {
+    const auto& v = all[SeriesLabels(s).ToString()];
+    // Committed but unacknowledged rounds may be there too; each once.
+    ASSERT_GE(v.size(), static_cast<size_t>(acked)) << "series " << s;
+    for (size_t r = 0; r < v.size(); ++r) {
+      ASSERT_EQ(v[r].t, static_cast<int64_t>(r) * 15000) << "series " << s;
+      ASSERT_EQ(v[r].v, Value(s, static_cast<int>(r))) << "series " << s;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vigil::tsdb

@@ -11,11 +11,14 @@
 //
 // Flags: --series=N (100000) --samples=M per series (100) --dir=PATH
 // (/tmp/vigil_recovery_<pid>) --mode=both|clean|crash --keep (do not delete
-// the directories) --reuse (skip the build when --dir already holds data).
+// the directories) --reuse (skip the build when --dir already holds data)
+// --exit_after_open (exit right after the last reopen, without closing:
+// for profiling recovery alone).
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -103,7 +106,7 @@ int Run(int argc, char** argv) {
   int64_t series = 100000, samples = 100;
   std::string dir = absl::StrCat("/tmp/vigil_recovery_", getpid());
   std::string mode = "both";
-  bool keep = false, reuse = false;
+  bool keep = false, reuse = false, exit_after_open = false;
   for (int i = 1; i < argc; ++i) {
     absl::string_view a = argv[i];
     auto value = [&](absl::string_view flag, std::string* out) {
@@ -119,6 +122,10 @@ int Run(int argc, char** argv) {
     if (value("--mode", &mode)) continue;
     if (a == "--keep") {
       keep = true;
+      continue;
+    }
+    if (a == "--exit_after_open") {
+      exit_after_open = true;
       continue;
     }
     if (a == "--reuse") {
@@ -209,6 +216,7 @@ int Run(int argc, char** argv) {
       return 1;
     }
     PrintStats(which.c_str(), wall, cpu, **db, RssBytes() - rss0);
+    if (exit_after_open) std::_Exit(0);
     db->reset();
     fs::remove_all(work);
   }

@@ -137,6 +137,7 @@ absl::Status Wal::OpenSegment(uint64_t n) {
   fd_ = fd;
   segment_ = n;
   segment_size_ = 0;
+  total_bytes_.store(older_bytes_, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
@@ -185,6 +186,7 @@ absl::Status Wal::Append(absl::string_view record) {
     done += static_cast<size_t>(n);
   }
   segment_size_ += static_cast<int64_t>(total);
+  total_bytes_.store(older_bytes_ + segment_size_, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
@@ -210,12 +212,8 @@ absl::Status Wal::TruncateBefore(uint64_t segment) {
     }
     older_bytes_ -= size;
   }
+  total_bytes_.store(older_bytes_ + segment_size_, std::memory_order_relaxed);
   return absl::OkStatus();
-}
-
-int64_t Wal::size_bytes() const {
-  absl::MutexLock l(&mu_);
-  return older_bytes_ + segment_size_;
 }
 
 absl::Status Wal::CheckRecord(const std::string& dir, const Record& rec,

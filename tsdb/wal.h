@@ -9,6 +9,7 @@
 #ifndef VIGIL_TSDB_WAL_H_
 #define VIGIL_TSDB_WAL_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,8 +39,11 @@ class Wal {
   absl::StatusOr<uint64_t> Rotate();
   // Deletes segments numbered below `segment`.
   absl::Status TruncateBefore(uint64_t segment);
-  // Total bytes in all segments.
-  int64_t size_bytes() const;
+  // Total bytes in all segments. Lock-free: committers read it after each
+  // append to see whether a checkpoint is due.
+  int64_t size_bytes() const {
+    return total_bytes_.load(std::memory_order_relaxed);
+  }
 
   // The file name of segment `n` in `dir`.
   static std::string SegmentPath(const std::string& dir, uint64_t n);
@@ -82,6 +86,8 @@ class Wal {
   uint64_t segment_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t segment_size_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t older_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // in closed segments
+  // older_bytes_ + segment_size_, updated under mu_.
+  std::atomic<int64_t> total_bytes_{0};
 };
 
 // Reads the WAL's records in order in blocks, leaving the checksums to the
