@@ -115,6 +115,12 @@ inline int SamplesPerChunk(uint64_t series_hash) {
          static_cast<int>((series_hash * 0x9E3779B97F4A7C15ULL) >> 59);
 }
 inline constexpr int64_t kChunkRangeMs = 2 * 3600 * 1000;
+// Persisted chunks written whole (by `vigil import` and the chunk merger)
+// cover one chunk range up to this many samples: 480 at a 15 s scrape, so
+// one chunk per series per range, instead of the head's ~120. A chunk is
+// decoded from its start, so an instant query pays for up to this many
+// samples per series; the cap bounds that for fast scrapes.
+inline constexpr int kMaxSamplesPerRangeChunk = 1024;
 
 // Floors t to the start of its chunk range (also for negative t).
 inline int64_t ChunkRangeStart(int64_t t) {

@@ -62,7 +62,7 @@ class SeriesBuilder {
       first_t_ = t;
     }
     if (enc_.num_samples() > 0 &&
-        (enc_.num_samples() >= kSamplesPerChunk ||
+        (enc_.num_samples() >= kMaxSamplesPerRangeChunk ||
          ChunkRangeStart(t) != ChunkRangeStart(enc_.min_time()))) {
       Seal();
     }
