@@ -58,6 +58,12 @@ absl::StatusOr<std::vector<ChunkPtr>> MergeRangeChunks(
   return out;
 }
 
+int64_t OpenRangesStart(int64_t newest, absl::Duration delay) {
+  const int64_t d = absl::ToInt64Milliseconds(delay);
+  if (newest < kMinT + d + kChunkRangeMs) return kMinT;
+  return ChunkRangeStart(newest - d);
+}
+
 bool RangeChunksMerged(absl::Span<const ChunkPtr> chunks) {
   if (chunks.size() <= 1) return true;
   int64_t total = 0;
@@ -78,10 +84,7 @@ absl::Status DB::MergeChunks() {
   if (maxt == kMinT) return absl::OkStatus();
   if (!merge_.in_pass) {
     if (merge_rescan_.exchange(false)) merge_.from = kMinT;
-    const int64_t delay = absl::ToInt64Milliseconds(options_.chunk_merge_delay);
-    if (maxt < kMinT + delay + kChunkRangeMs) return absl::OkStatus();
-    // Ranges starting below this end at least `delay` before maxt.
-    const int64_t below = ChunkRangeStart(maxt - delay);
+    const int64_t below = OpenRangesStart(maxt, options_.chunk_merge_delay);
     if (below <= merge_.from) return absl::OkStatus();
     merge_.in_pass = true;
     merge_.below = below;

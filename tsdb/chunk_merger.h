@@ -12,9 +12,11 @@
 #ifndef VIGIL_TSDB_CHUNK_MERGER_H_
 #define VIGIL_TSDB_CHUNK_MERGER_H_
 
+#include <cstdint>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "tsdb/head.h"
 
@@ -30,6 +32,14 @@ namespace vigil::tsdb {
 // decoder's error on a corrupt chunk.
 absl::StatusOr<std::vector<ChunkPtr>> MergeRangeChunks(
     absl::Span<const ChunkPtr> chunks);
+
+// With the newest sample at `newest`, chunk ranges starting at or after
+// the returned time are still open: samples may come for them, and
+// instant queries at "now" read them. The merger leaves them as the head
+// cut them, and `vigil import` cuts them like the head does, so imported
+// data has the layout scraped data has once merged. A range is closed once
+// `newest` is `delay` past its end.
+int64_t OpenRangesStart(int64_t newest, absl::Duration delay);
 
 // True when merging `chunks` (of one range) would not reduce their number:
 // one chunk, or already one per kMaxSamplesPerRangeChunk samples. Decided

@@ -162,9 +162,10 @@ TEST(MergeRangeChunksTest, BitExactWithinTheCapAndDropsOverlap) {
   EXPECT_FALSE(RangeChunksMerged(chunks));
   auto merged = MergeRangeChunks(chunks);
   ASSERT_TRUE(merged.ok()) << merged.status();
-  ASSERT_EQ(merged->size(), 3u);  // 1024 + 1024 + 952
+  static_assert(kMaxSamplesPerRangeChunk == 480, "update the counts below");
+  ASSERT_EQ(merged->size(), 7u);  // 6 x 480 + 120
   EXPECT_EQ((*merged)[0]->num_samples, kMaxSamplesPerRangeChunk);
-  EXPECT_EQ((*merged)[2]->num_samples, 3000 - 2 * kMaxSamplesPerRangeChunk);
+  EXPECT_EQ((*merged)[6]->num_samples, 3000 - 6 * kMaxSamplesPerRangeChunk);
   EXPECT_TRUE(RangeChunksMerged(*merged));
   std::vector<Sample> got;
   int64_t last = kMinT;

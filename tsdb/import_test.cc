@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "tsdb/chunk_merger.h"
 #include "tsdb/store.h"
 
 namespace vigil::tsdb {
@@ -559,10 +560,12 @@ TEST(ImportTest, PersistsAcrossReopen) {
   EXPECT_TRUE(report->ok());
 }
 
-// Imported chunks cover a whole 2 h range (one chunk per series per range
-// at a 15 s scrape), never span a range boundary, and hold at most
-// kMaxSamplesPerRangeChunk samples (a 1 s scrape: 7,200 samples per range).
-// Samples, NaN and stale markers included, come back bit for bit.
+// Imported chunks cover a whole closed 2 h range (one chunk per series per
+// range at a 15 s scrape), never span a range boundary, and hold at most
+// kMaxSamplesPerRangeChunk samples (a 1 s scrape: 7,200 samples per
+// range); the newest, still open range is cut like the head cuts it
+// (OpenRangesStart). Samples, NaN and stale markers included, come back
+// bit for bit.
 TEST(ImportTest, OneChunkPerRangeWithinTheCap) {
   const std::string dir = TempDir("import_layout");
   constexpr uint64_t kStaleNaN = 0x7ff0000000000002ULL;
@@ -610,28 +613,38 @@ TEST(ImportTest, OneChunkPerRangeWithinTheCap) {
                     .ok());
   }
   ASSERT_EQ(chunks.size(), 3u);
+  // The newest sample is series 0's at 6 ranges - 52 s: ranges from 5 on
+  // are open (the default chunk_merge_delay is 1 h).
+  const int64_t open_from = 5 * kChunkRangeMs;
+  EXPECT_EQ(OpenRangesStart(6 * kChunkRangeMs - 52'000, absl::Hours(1)),
+            open_from);
   std::vector<size_t> counts;
   for (auto& [ref, cs] : chunks) {
     counts.push_back(cs.size());
     for (const ChunkPtr& c : cs) {
       EXPECT_EQ(ChunkRangeStart(c->min_time), ChunkRangeStart(c->max_time));
-      EXPECT_LE(c->num_samples, kMaxSamplesPerRangeChunk);
+      EXPECT_LE(c->num_samples, c->min_time >= open_from
+                                    ? kSamplesPerChunk
+                                    : kMaxSamplesPerRangeChunk);
     }
     // Within one range, only the last chunk may be short of the cap.
     for (size_t i = 0; i + 1 < cs.size(); ++i) {
       if (ChunkRangeStart(cs[i]->min_time) ==
           ChunkRangeStart(cs[i + 1]->min_time)) {
-        EXPECT_EQ(cs[i]->num_samples, kMaxSamplesPerRangeChunk);
+        EXPECT_EQ(cs[i]->num_samples, cs[i]->min_time >= open_from
+                                          ? kSamplesPerChunk
+                                          : kMaxSamplesPerRangeChunk);
       }
     }
   }
   std::sort(counts.begin(), counts.end());
   // One sample: 1 chunk. 15 s over 6 h from 37 s before a boundary: 3
-  // samples, two whole ranges of 480, the other 477 = 4 chunks. 1 s over
-  // 2.5 h: 37 samples, then 7,200 (8 chunks at the cap of 1024), then the
-  // remaining 1,763 (2 chunks) = 11.
-  static_assert(kMaxSamplesPerRangeChunk == 1024, "update the counts below");
-  EXPECT_EQ(counts, (std::vector<size_t>{1, 4, 11}));
+  // samples, two whole ranges of 480, then 477 in the open range, cut at
+  // 120: 1 + 1 + 1 + 4 = 7. 1 s over 2.5 h: 37 samples, 7,200 (15 chunks
+  // at the cap of 480), the remaining 1,763 (4 chunks) = 20.
+  static_assert(kMaxSamplesPerRangeChunk == 480, "update the counts below");
+  static_assert(kSamplesPerChunk == 120, "update the counts below");
+  EXPECT_EQ(counts, (std::vector<size_t>{1, 7, 20}));
 
   // The stale markers: through the bulk path, as the importer hands
   // chunks to it, into a fresh directory.
