@@ -149,6 +149,13 @@ void CollectDbStats(tsdb::DB* db, std::string* out) {
   counter("vigil_tsdb_compactions_total", "Store compactions.", s.compactions);
   counter("vigil_tsdb_retention_deletions_total",
           "Series removed by retention.", s.retention_deletions);
+  counter("vigil_tsdb_chunk_merges_total",
+          "Series chunk ranges rewritten as one chunk by the chunk merger.",
+          s.chunk_merges);
+  counter("vigil_tsdb_chunks_merged_total",
+          "Stored chunks the chunk merger replaced.", s.chunks_merged);
+  counter("vigil_tsdb_chunk_merge_samples_total",
+          "Samples the chunk merger re-encoded.", s.chunk_merge_samples);
   gauge("vigil_tsdb_lowest_timestamp", "Oldest sample timestamp (ms).",
         s.min_time);
   gauge("vigil_tsdb_highest_timestamp", "Newest sample timestamp (ms).",

@@ -424,6 +424,10 @@ TEST_F(ServeTest, ReloadWithBrokenRuleFileKeepsTheOldRules) {
   EXPECT_NE(HttpGet(port_, "/metrics")
                 .body.find("vigil_config_reloads_total{result=\"failure\"} 1"),
             std::string::npos);
+  // The storage counters are there, the chunk merger's included.
+  EXPECT_NE(
+      HttpGet(port_, "/metrics").body.find("vigil_tsdb_chunk_merges_total"),
+      std::string::npos);
   rules("second_rule", "vector(2)");
   EXPECT_EQ(HttpPost(port_, "/-/reload", "").status, 200);
   body = HttpGet(port_, "/api/v1/rules").body;

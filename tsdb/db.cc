@@ -815,6 +815,8 @@ absl::Status DB::RunMaintenance() {
     absl::Status c = Checkpoint();
     if (s.ok()) s = c;
   }
+  absl::Status m = MergeChunks();
+  if (s.ok()) s = m;
   if (options_.tune_malloc) malloc_trim(0);
   return s;
 }
@@ -1226,6 +1228,9 @@ DBStats DB::Stats() const {
   st.wal_checkpoints = wal_checkpoints_.load();
   st.compactions = compactions_.load();
   st.retention_deletions = retention_deletions_.load();
+  st.chunk_merges = chunk_merges_.load();
+  st.chunks_merged = chunks_merged_.load();
+  st.chunk_merge_samples = chunk_merge_samples_.load();
   st.min_time = MinTime();
   st.max_time = MaxTime();
   st.recovery_store_open_seconds = recovery_store_open_seconds_[0];

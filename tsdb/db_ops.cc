@@ -230,6 +230,8 @@ class SeriesBatchQueue {
 
 absl::Status DB::ImportSeries(
     const std::vector<std::pair<Labels, std::vector<ChunkPtr>>>& series) {
+  // Backfill may add chunks to ranges the chunk merger is done with.
+  merge_rescan_.store(true, std::memory_order_relaxed);
   for (const auto& [labels, chunks] : series) {
     absl::Status valid = ValidateSeriesLabels(labels);
     if (!valid.ok()) return valid;
@@ -875,6 +877,8 @@ absl::Status DB::Snapshot(const std::string& dir) {
 // ---------------------------------------------------------------------------
 
 absl::Status DB::ImportChunk(const Labels& labels, ChunkPtr chunk) {
+  // Backfill may add chunks to ranges the chunk merger is done with.
+  merge_rescan_.store(true, std::memory_order_relaxed);
   absl::Status valid = ValidateSeriesLabels(labels);
   if (!valid.ok()) return valid;
   if (chunk == nullptr || chunk->num_samples == 0) return absl::OkStatus();
@@ -933,6 +937,8 @@ absl::Status DB::ImportChunk(const Labels& labels, ChunkPtr chunk) {
 
 absl::Status DB::ImportSeriesBulk(
     const std::vector<std::pair<Labels, std::vector<ChunkPtr>>>& series) {
+  // Backfill may add chunks to ranges the chunk merger is done with.
+  merge_rescan_.store(true, std::memory_order_relaxed);
   if (store_ == nullptr) return ImportSeries(series);
   for (const auto& [labels, chunks] : series) {
     absl::Status valid = ValidateSeriesLabels(labels);

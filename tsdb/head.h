@@ -115,6 +115,14 @@ inline int SamplesPerChunk(uint64_t series_hash) {
          static_cast<int>((series_hash * 0x9E3779B97F4A7C15ULL) >> 59);
 }
 inline constexpr int64_t kChunkRangeMs = 2 * 3600 * 1000;
+// Persisted chunks written whole (by `vigil import` and the chunk merger)
+// cover one closed chunk range up to this many samples: a whole range at a
+// 15 s scrape, instead of the head's ~120. Each chunk costs a reader about
+// as much as decoding 40 samples (store key, checksum, header, decoder
+// start), so at 480 that is under 10 % of a range query; but a chunk is
+// decoded from its start, so an instant query into old data decodes up to
+// this many samples per series, which bounds it for fast scrapes.
+inline constexpr int kMaxSamplesPerRangeChunk = 480;
 
 // Floors t to the start of its chunk range (also for negative t).
 inline int64_t ChunkRangeStart(int64_t t) {

@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "tsdb/chunk_merger.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -62,7 +63,7 @@ class SeriesBuilder {
       first_t_ = t;
     }
     if (enc_.num_samples() > 0 &&
-        (enc_.num_samples() >= kSamplesPerChunk ||
+        (enc_.num_samples() >= kMaxSamplesPerRangeChunk ||
          ChunkRangeStart(t) != ChunkRangeStart(enc_.min_time()))) {
       Seal();
     }
@@ -95,9 +96,19 @@ class SeriesBuilder {
                     later->pending_.end());
   }
 
+  // The newest timestamp seen so far.
+  int64_t MaxTime() const {
+    int64_t t = has_last_ ? last_t_ : std::numeric_limits<int64_t>::min();
+    for (const Sample& s : pending_) t = std::max(t, s.t);
+    return t;
+  }
+
   // Seals the open chunk (sorting and de-duplicating first if the series
-  // went back in time) and returns all chunks in time order.
-  absl::StatusOr<std::vector<ChunkPtr>> Finish(int64_t* duplicates) {
+  // went back in time) and returns all chunks in time order. Chunks in
+  // ranges from `open_from` on (see OpenRangesStart) are re-cut at the
+  // head's kSamplesPerChunk.
+  absl::StatusOr<std::vector<ChunkPtr>> Finish(int64_t* duplicates,
+                                               int64_t open_from) {
     if (unsorted_) {
       // Stable: of repeats at one timestamp the first in the input stays.
       std::stable_sort(
@@ -113,6 +124,30 @@ class SeriesBuilder {
       }
     }
     Seal();
+    size_t first_open = chunks_.size();
+    while (first_open > 0 && chunks_[first_open - 1]->min_time >= open_from) {
+      --first_open;
+    }
+    if (first_open < chunks_.size()) {
+      std::vector<Sample> tail;
+      int64_t last = std::numeric_limits<int64_t>::min();
+      for (size_t i = first_open; i < chunks_.size(); ++i) {
+        // Our own encoder's output: decoding cannot fail.
+        DecodeChunk(*chunks_[i], std::numeric_limits<int64_t>::min(),
+                    std::numeric_limits<int64_t>::max(), &last, &tail)
+            .IgnoreError();
+      }
+      chunks_.resize(first_open);
+      for (const Sample& s : tail) {
+        if (enc_.num_samples() > 0 &&
+            (enc_.num_samples() >= kSamplesPerChunk ||
+             ChunkRangeStart(s.t) != ChunkRangeStart(enc_.min_time()))) {
+          Seal();
+        }
+        enc_.Append(s.t, s.v);
+      }
+      Seal();
+    }
     return std::move(chunks_);
   }
 
@@ -365,13 +400,27 @@ absl::StatusOr<ImportStats> Import(DB* db, absl::string_view text,
     }
   }
 
+  // The newest range(s) are cut like the head cuts them (see
+  // OpenRangesStart): instant queries at the newest data then decode a
+  // head-sized chunk, not a whole range; the chunk merger merges them once
+  // newer data closes them.
+  int64_t newest =
+      db->MaxTime() == 0 ? std::numeric_limits<int64_t>::min() : db->MaxTime();
+  for (const std::unique_ptr<SeriesBuilder>& sb : series) {
+    newest = std::max(newest, sb->MaxTime());
+  }
+  const int64_t open_from =
+      newest == std::numeric_limits<int64_t>::min()
+          ? std::numeric_limits<int64_t>::max()
+          : OpenRangesStart(newest, db->options().chunk_merge_delay);
+
   std::vector<std::pair<Labels, std::vector<ChunkPtr>>> batch;
   batch.reserve(series.size());
   stats.min_time = std::numeric_limits<int64_t>::max();
   stats.max_time = std::numeric_limits<int64_t>::min();
   for (std::unique_ptr<SeriesBuilder>& sb : series) {
     absl::StatusOr<std::vector<ChunkPtr>> chunks =
-        sb->Finish(&stats.duplicates);
+        sb->Finish(&stats.duplicates, open_from);
     if (!chunks.ok()) return chunks.status();
     if (chunks->empty()) continue;  // every sample was out of bounds
     for (const ChunkPtr& c : *chunks) stats.samples += c->num_samples;

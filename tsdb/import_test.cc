@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "tsdb/chunk_merger.h"
+#include "tsdb/store.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -553,6 +555,146 @@ TEST(ImportTest, PersistsAcrossReopen) {
   }
   auto db = Open(dir);
   EXPECT_EQ(Read(db.get(), "m").size(), 1001u);
+  auto report = CheckDataDir(dir);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok());
+}
+
+// Imported chunks cover a whole closed 2 h range (one chunk per series per
+// range at a 15 s scrape), never span a range boundary, and hold at most
+// kMaxSamplesPerRangeChunk samples (a 1 s scrape: 7,200 samples per
+// range); the newest, still open range is cut like the head cuts it
+// (OpenRangesStart). Samples, NaN and stale markers included, come back
+// bit for bit.
+TEST(ImportTest, OneChunkPerRangeWithinTheCap) {
+  const std::string dir = TempDir("import_layout");
+  constexpr uint64_t kStaleNaN = 0x7ff0000000000002ULL;
+  double stale;
+  std::memcpy(&stale, &kStaleNaN, sizeof stale);
+  // Series 0: 15 s for 6 h starting 37 s before a range boundary (so the
+  // first and last ranges are partial). Series 1: 1 s for 2.5 h. Series 2:
+  // one sample.
+  const int64_t start = 3 * kChunkRangeMs - 37'000;
+  std::map<int, std::vector<Sample>> want;
+  for (int64_t t = start; t < start + 6 * 3'600'000; t += 15'000) {
+    const int i = static_cast<int>(want[0].size());
+    want[0].push_back(Sample{t, i % 50 == 7 ? stale : Value(0, i)});
+  }
+  for (int64_t t = start; t < start + 9'000'000; t += 1'000) {
+    want[1].push_back(Sample{t, Value(1, static_cast<int>(want[1].size()))});
+  }
+  want[2].push_back(Sample{start + 5, std::nan("")});
+  std::string text;
+  for (auto& [series, samples] : want) {
+    for (const Sample& s : samples) {
+      if (Bits(s.v) == kStaleNaN) {
+        // The exposition formats cannot spell the stale marker; it is
+        // written below through the bulk path.
+        continue;
+      }
+      text += Line(series, s.t, s.v);
+    }
+  }
+  {
+    auto db = Open(dir);
+    auto st = ImportOpenMetrics(db.get(), text + "# EOF\n");
+    ASSERT_TRUE(st.ok()) << st.status();
+  }
+  // What the text import wrote, read back from the store.
+  std::map<SeriesRef, std::vector<ChunkPtr>> chunks;
+  {
+    auto store = ChunkStore::Open(dir + "/rocksdb", /*read_only=*/true);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)
+                    ->ForEachChunk([&](SeriesRef ref, ChunkPtr c) {
+                      chunks[ref].push_back(std::move(c));
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  }
+  ASSERT_EQ(chunks.size(), 3u);
+  // The newest sample is series 0's at 6 ranges - 52 s: ranges from 5 on
+  // are open (the default chunk_merge_delay is 1 h).
+  const int64_t open_from = 5 * kChunkRangeMs;
+  EXPECT_EQ(OpenRangesStart(6 * kChunkRangeMs - 52'000, absl::Hours(1)),
+            open_from);
+  std::vector<size_t> counts;
+  for (auto& [ref, cs] : chunks) {
+    counts.push_back(cs.size());
+    for (const ChunkPtr& c : cs) {
+      EXPECT_EQ(ChunkRangeStart(c->min_time), ChunkRangeStart(c->max_time));
+      EXPECT_LE(c->num_samples, c->min_time >= open_from
+                                    ? kSamplesPerChunk
+                                    : kMaxSamplesPerRangeChunk);
+    }
+    // Within one range, only the last chunk may be short of the cap.
+    for (size_t i = 0; i + 1 < cs.size(); ++i) {
+      if (ChunkRangeStart(cs[i]->min_time) ==
+          ChunkRangeStart(cs[i + 1]->min_time)) {
+        EXPECT_EQ(cs[i]->num_samples, cs[i]->min_time >= open_from
+                                          ? kSamplesPerChunk
+                                          : kMaxSamplesPerRangeChunk);
+      }
+    }
+  }
+  std::sort(counts.begin(), counts.end());
+  // One sample: 1 chunk. 15 s over 6 h from 37 s before a boundary: 3
+  // samples, two whole ranges of 480, then 477 in the open range, cut at
+  // 120: 1 + 1 + 1 + 4 = 7. 1 s over 2.5 h: 37 samples, 7,200 (15 chunks
+  // at the cap of 480), the remaining 1,763 (4 chunks) = 20.
+  static_assert(kMaxSamplesPerRangeChunk == 480, "update the counts below");
+  static_assert(kSamplesPerChunk == 120, "update the counts below");
+  EXPECT_EQ(counts, (std::vector<size_t>{1, 7, 20}));
+
+  // The stale markers: through the bulk path, as the importer hands
+  // chunks to it, into a fresh directory.
+  const std::string dir2 = TempDir("import_layout_stale");
+  auto db = Open(dir2);
+  std::vector<std::pair<Labels, std::vector<ChunkPtr>>> batch;
+  for (auto& [series, samples] : want) {
+    Labels labels = *Labels::FromPairs(
+        {{"__name__", "m"}, {"job", "j"}, {"s", absl::StrCat(series)}});
+    std::vector<ChunkPtr> cs;
+    HeadChunkEncoder enc;
+    for (const Sample& s : samples) {
+      if (enc.num_samples() > 0 &&
+          (enc.num_samples() >= kMaxSamplesPerRangeChunk ||
+           ChunkRangeStart(s.t) != ChunkRangeStart(enc.min_time()))) {
+        cs.push_back(ChunkOf(enc));
+        enc = HeadChunkEncoder();
+      }
+      enc.Append(s.t, s.v);
+    }
+    cs.push_back(ChunkOf(enc));
+    batch.emplace_back(std::move(labels), std::move(cs));
+  }
+  ASSERT_TRUE(db->ImportSeriesBulk(batch).ok());
+  auto all = ReadAll(db.get());
+  for (auto& [series, samples] : want) {
+    const std::vector<Sample>& got =
+        all[absl::StrCat("m{job=\"j\", s=\"", series, "\"}")];
+    ASSERT_EQ(got.size(), samples.size()) << series;
+    for (size_t i = 0; i < samples.size(); ++i) {
+      ASSERT_EQ(got[i].t, samples[i].t) << series << " #" << i;
+      ASSERT_EQ(Bits(got[i].v), Bits(samples[i].v)) << series << " #" << i;
+    }
+  }
+  // And the text import's samples (no stale markers there).
+  auto db1 = Open(dir);
+  auto imported = ReadAll(db1.get());
+  for (auto& [series, samples] : want) {
+    std::vector<Sample> expect;
+    for (const Sample& s : samples) {
+      if (Bits(s.v) != kStaleNaN) expect.push_back(s);
+    }
+    const std::vector<Sample>& got =
+        imported[absl::StrCat("m{job=\"j\", s=\"", series, "\"}")];
+    ASSERT_EQ(got.size(), expect.size()) << series;
+    for (size_t i = 0; i < expect.size(); ++i) {
+      ASSERT_EQ(got[i].t, expect[i].t) << series << " #" << i;
+      ASSERT_EQ(Bits(got[i].v), Bits(expect[i].v)) << series << " #" << i;
+    }
+  }
   auto report = CheckDataDir(dir);
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok());

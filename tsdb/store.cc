@@ -814,6 +814,89 @@ absl::StatusOr<int> ChunkStore::ChunkSortedRuns() const {
   return runs;
 }
 
+absl::Status ChunkStore::ScanRangesToMerge(
+    int64_t from_range, int64_t below_range, int64_t max_keys,
+    MergeCursor* cursor, absl::FunctionRef<bool(RangeChunks)> fn) const {
+  cursor->done = false;
+  if (from_range >= below_range) {
+    cursor->done = true;
+    return absl::OkStatus();
+  }
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), chunks_cf_));
+  int64_t steps = 0;
+  it->Seek(ChunkKey(cursor->ref, std::max(cursor->time, from_range)));
+  while (it->Valid()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() != 16) {
+      return absl::DataLossError(
+          absl::StrCat("chunks key ", KeyHex(k), ": bad key length"));
+    }
+    const SeriesRef ref = GetBE64(k.data());
+    const int64_t t = ChunkKeyTime(k.data() + 8);
+    if (steps >= max_keys) {
+      cursor->ref = ref;
+      cursor->time = t;
+      return absl::OkStatus();
+    }
+    ++steps;
+    if (t < from_range) {
+      it->Seek(ChunkKey(ref, from_range));
+      continue;
+    }
+    if (t >= below_range) {
+      if (ref == std::numeric_limits<SeriesRef>::max()) break;
+      it->Seek(ChunkKey(ref + 1, from_range));
+      continue;
+    }
+    RangeChunks group;
+    group.ref = ref;
+    group.range_start = ChunkRangeStart(t);
+    for (; it->Valid(); it->Next()) {
+      rocksdb::Slice gk = it->key();
+      if (gk.size() != 16 || GetBE64(gk.data()) != ref ||
+          ChunkRangeStart(ChunkKeyTime(gk.data() + 8)) != group.range_start) {
+        break;
+      }
+      auto c = DecodeChunkValue(
+          absl::string_view(it->value().data(), it->value().size()));
+      if (!c.ok()) {
+        return absl::DataLossError(absl::StrCat("chunks key ", KeyHex(gk), ": ",
+                                                c.status().message()));
+      }
+      group.chunks.push_back(*std::move(c));
+      ++steps;
+    }
+    if (group.chunks.size() >= 2 && !fn(std::move(group))) {
+      if (it->Valid() && it->key().size() == 16) {
+        cursor->ref = GetBE64(it->key().data());
+        cursor->time = ChunkKeyTime(it->key().data() + 8);
+        return FromRocks(it->status(), "scanning chunks to merge");
+      }
+      break;
+    }
+  }
+  absl::Status st = FromRocks(it->status(), "scanning chunks to merge");
+  if (!st.ok()) return st;
+  cursor->done = true;
+  return absl::OkStatus();
+}
+
+absl::Status ChunkStore::ReplaceChunks(
+    absl::Span<const ChunkReplacement> replacements) {
+  rocksdb::WriteBatch batch;
+  for (const ChunkReplacement& r : replacements) {
+    // Deletes first: a new chunk that reuses an old key must win.
+    for (int64_t t : r.old_min_times)
+      batch.Delete(chunks_cf_, ChunkKey(r.ref, t));
+    for (const ChunkPtr& c : r.chunks) {
+      batch.Put(chunks_cf_, ChunkKey(r.ref, c->min_time), EncodeChunkValue(*c));
+    }
+  }
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
+                   "replacing chunks");
+}
+
 absl::Status ChunkStore::DeleteSeries(absl::Span<const SeriesRef> refs) {
   rocksdb::WriteBatch batch;
   for (SeriesRef ref : refs) {

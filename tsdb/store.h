@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -161,6 +162,40 @@ class ChunkStore {
   // Sorted runs a chunk read may have to merge: L0 files plus non-empty
   // levels below. 1 after a bulk load into an empty store.
   absl::StatusOr<int> ChunkSortedRuns() const;
+
+  // Where a merge scan (ScanRangesToMerge) stands: the key to go on from.
+  struct MergeCursor {
+    SeriesRef ref = 0;
+    int64_t time = std::numeric_limits<int64_t>::min();
+    bool done = false;  // the scan reached the end of the family
+  };
+  // One series' chunks of one chunk range, oldest key first.
+  struct RangeChunks {
+    SeriesRef ref = 0;
+    int64_t range_start = 0;
+    std::vector<ChunkPtr> chunks;
+  };
+  // For the chunk merger: walks the chunks family in key order from
+  // *cursor and calls `fn` for each (series, chunk range) that holds two or
+  // more chunks and whose range starts in [from_range, below_range); a
+  // series' chunks outside that window are skipped by seeking. Stops once
+  // about `max_keys` keys were stepped over (between ranges, never inside
+  // one) or `fn` returns false, leaving *cursor at the next range; sets
+  // cursor->done at the end of the family. Reads one consistent snapshot
+  // per call; checksums are verified (DataLoss names the key).
+  absl::Status ScanRangesToMerge(int64_t from_range, int64_t below_range,
+                                 int64_t max_keys, MergeCursor* cursor,
+                                 absl::FunctionRef<bool(RangeChunks)> fn) const;
+  // Replaces chunks of one series by others covering the same samples.
+  struct ChunkReplacement {
+    SeriesRef ref = 0;
+    std::vector<int64_t> old_min_times;  // keys to delete
+    std::vector<ChunkPtr> chunks;        // to write
+  };
+  // One atomic WriteBatch (through RocksDB's WAL, so also under kill -9):
+  // every old key is deleted and every new chunk written, or nothing is.
+  // A new chunk may reuse an old key.
+  absl::Status ReplaceChunks(absl::Span<const ChunkReplacement> replacements);
 
   // Removes a series and all its data.
   absl::Status DeleteSeries(absl::Span<const SeriesRef> refs);
