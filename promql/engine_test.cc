@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "promql/functions.h"
 #include "promql/testing/test_storage.h"
 
 namespace vigil::promql {
@@ -301,6 +302,98 @@ TEST(EngineConsistency, RangeStepsEqualInstantQueries) {
       }
     }
     EXPECT_EQ(seen, got.size());
+  }
+}
+
+// rate/increase/delta read the samples once: stale markers and counter
+// resets are found by the kernel's sliding window as it goes. Every step
+// must give the bits of ExtrapolatedRate over the window's samples with the
+// stale markers removed, whether a stale marker lies before the first
+// window, inside one, between windows or after the last, next to a reset,
+// and with ordinary NaNs (which are not stale markers) in the data.
+TEST(EngineConsistency, ExtrapolatedFunctionsSkipStaleMarkersInOnePass) {
+  testing::TestStorage st;
+  uint64_t rng = 3;
+  auto next = [&rng] {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return rng >> 33;
+  };
+  // Samples of each series as stored, and without its stale markers.
+  std::vector<std::vector<tsdb::Sample>> stored(10), clean(10);
+  for (int s = 0; s < 10; ++s) {
+    tsdb::Labels l =
+        *tsdb::Labels::FromPairs({{"__name__", "c"}, {"s", std::to_string(s)}});
+    double v = 100;
+    for (int64_t t = 0; t <= 3600000; t += 15000) {
+      const uint64_t r = next() % 100;
+      double x;
+      if (s == 0 && t == 30000) {
+        x = tsdb::StaleNaN();  // before the first window only
+      } else if (s == 1 && t == 3585000) {
+        x = tsdb::StaleNaN();  // after the last window only
+      } else if (s >= 2 && r < 4) {
+        x = tsdb::StaleNaN();
+      } else if (s >= 2 && r < 6) {
+        x = std::nan("");
+      } else {
+        v = r < 12 ? static_cast<double>(next() % 10)  // resets
+                   : v + static_cast<double>(next() % 50) / 4;
+        x = v;
+      }
+      if (s >= 8 && tsdb::IsStaleNaN(x)) continue;  // no stale markers
+      st.Add(l, t, x);
+      stored[s].push_back({t, x});
+      if (!tsdb::IsStaleNaN(x)) clean[s].push_back({t, x});
+    }
+  }
+  Engine e(EngineOptions{}, &st);
+  struct Fn {
+    const char* name;
+    bool counter, rate;
+  };
+  const Fn fns[] = {
+      {"rate", true, true}, {"increase", true, false}, {"delta", false, false}};
+  const int64_t kStart = 120000, kEnd = 3540000;
+  for (const Fn& fn : fns) {
+    for (int64_t step : {15000, 60000, 420000}) {
+      const std::string q = std::string(fn.name) + "(c[5m])";
+      SCOPED_TRACE(q + " step " + std::to_string(step));
+      auto r = e.RangeQuery(q, kStart, kEnd, step);
+      ASSERT_TRUE(r.ok()) << r.status();
+      absl::flat_hash_map<std::pair<std::string, int64_t>, double> got;
+      for (const MatrixSeries& ms : std::get<Matrix>(r->value)) {
+        for (const tsdb::Sample& p : ms.points) {
+          got[{ms.metric.ToString(), p.t}] = p.v;
+        }
+      }
+      size_t want_points = 0;
+      for (int s = 0; s < 10; ++s) {
+        const std::string key = "{s=\"" + std::to_string(s) + "\"}";
+        for (int64_t t = kStart; t <= kEnd; t += step) {
+          std::vector<tsdb::Sample> win;
+          for (const tsdb::Sample& x : clean[s]) {
+            if (x.t >= t - 300000 && x.t <= t) win.push_back(x);
+          }
+          double want;
+          RangeWindow w;
+          w.samples = win;
+          w.range_start = t - 300000;
+          w.range_end = t;
+          w.eval_time = t;
+          auto it = got.find({key, t});
+          if (!ExtrapolatedRate(w, fn.counter, fn.rate, &want)) {
+            EXPECT_TRUE(it == got.end()) << key << " @" << t;
+            continue;
+          }
+          ++want_points;
+          ASSERT_TRUE(it != got.end()) << key << " @" << t;
+          EXPECT_EQ(tsdb::ValueBits(it->second), tsdb::ValueBits(want))
+              << key << " @" << t << ": " << it->second << " vs " << want;
+        }
+      }
+      EXPECT_EQ(got.size(), want_points);
+      EXPECT_GT(want_points, 50u);
+    }
   }
 }
 

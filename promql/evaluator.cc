@@ -564,11 +564,8 @@ class Evaluator {
                                RangeSource* src);
   // Loads series i of `src` (stale markers removed) into *buf or returns a
   // view of in-memory points.
-  // With `resets`, also sets it to the indices j of the samples returned
-  // with v[j] < v[j-1] (counter resets), found in the same pass.
-  absl::StatusOr<absl::Span<const Sample>> LoadRange(
-      RangeSource* src, size_t i, std::vector<Sample>* buf,
-      std::vector<uint32_t>* resets = nullptr);
+  absl::StatusOr<absl::Span<const Sample>> LoadRange(RangeSource* src, size_t i,
+                                                     std::vector<Sample>* buf);
   absl::StatusOr<ScalarVal> EvalScalarArg(const Expr& e, const Steps& s);
   absl::StatusOr<Val> EvalCall(const Call& c, const Steps& s);
   absl::StatusOr<Val> EvalRangeCall(const Call& c, const Steps& s,
@@ -919,39 +916,20 @@ absl::Status Evaluator::OpenRangeSource(const Expr& arg_in, const Steps& s,
 }
 
 absl::StatusOr<absl::Span<const Sample>> Evaluator::LoadRange(
-    RangeSource* src, size_t i, std::vector<Sample>* buf,
-    std::vector<uint32_t>* resets) {
-  if (resets != nullptr) resets->clear();
-  if (src->series.empty()) {
-    const std::vector<Sample>& pts = src->points[i];
-    if (resets != nullptr) {
-      for (size_t j = 1; j < pts.size(); ++j) {
-        if (pts[j].v < pts[j - 1].v)
-          resets->push_back(static_cast<uint32_t>(j));
-      }
-    }
-    return absl::Span<const Sample>(pts);
-  }
+    RangeSource* src, size_t i, std::vector<Sample>* buf) {
+  if (src->series.empty()) return absl::Span<const Sample>(src->points[i]);
   buf->clear();
   // Range functions never see stale markers. Each chunk's samples are
-  // looked at as they are decoded (still in the caches) for stale markers
-  // and counter resets; only a series that has stale markers is compacted
-  // (and its resets found again).
+  // looked at as they are decoded (still in the caches); only a series
+  // that has stale markers is compacted.
   uint64_t bad = 0;
-  double prev = -std::numeric_limits<double>::infinity();
   auto scan = [&](size_t begin) {
     const Sample* p = buf->data();
     const size_t n = buf->size();
     for (size_t j = begin; j < n; ++j) {
-      const double v = p[j].v;
-      const uint64_t bits = tsdb::ValueBits(v);
+      const uint64_t bits = tsdb::ValueBits(p[j].v);
       bad |= static_cast<uint64_t>(bits == tsdb::kStaleNaNBits) |
              static_cast<uint64_t>(bits == kAbsentBits);
-      // False for NaN and for the first sample (-Inf).
-      if (resets != nullptr && v < prev) {
-        resets->push_back(static_cast<uint32_t>(j));
-      }
-      prev = v;
     }
   };
   // Iterators of different series may run concurrently (querier.h).
@@ -966,14 +944,6 @@ absl::StatusOr<absl::Span<const Sample>> Evaluator::LoadRange(
                                      b == kAbsentBits;
                             }),
              buf->end());
-  if (resets != nullptr) {
-    resets->clear();
-    for (size_t j = 1; j < buf->size(); ++j) {
-      if ((*buf)[j].v < (*buf)[j - 1].v) {
-        resets->push_back(static_cast<uint32_t>(j));
-      }
-    }
-  }
   return absl::Span<const Sample>(*buf);
 }
 
@@ -1037,52 +1007,136 @@ absl::Status Evaluator::PrepareRangeCall(const Call& c, const Steps& s,
   return absl::OkStatus();
 }
 
+// The rate/increase/delta kernel over one series' samples p[0, np): two
+// indices slide over the samples, and the counter resets (for a counter
+// function) are found as the upper index passes them, so the samples are
+// read once. With kCheck the samples come straight from storage and may
+// hold stale markers (or samples with the absent value's bits), which
+// range functions must not see: the kernel then returns false as soon as
+// its upper index meets one, and the caller removes them and runs it
+// again. Samples the upper index never reaches (after the last window)
+// cannot affect the result, so they are not looked at.
+template <bool kCheck, bool kCounter>
+bool ExtrapolatedKernel(const Sample* p, size_t np,
+                        RateExtrapolator& extrapolate, const Steps& s,
+                        int64_t range_ms, bool has_at, int64_t at_ms,
+                        int64_t offset_ms, std::vector<uint32_t>* resets,
+                        double* out, int64_t* present_out) {
+  resets->clear();
+  int64_t present = 0;
+  size_t lo = 0, hi = 0, r = 0;
+  for (int64_t i = 0; i < s.n; ++i) {
+    const int64_t te = (has_at ? at_ms : s.T(i)) - offset_ms;
+    const int64_t start = te - range_ms;
+    // The previous sample's value is read back rather than carried in a
+    // variable: a double live across the (rare) push_back would be kept
+    // on the stack, a store and a reload on every sample's critical path.
+    while (hi < np && p[hi].t <= te) {
+      const double v = p[hi].v;
+      if (kCheck && __builtin_expect(v != v, 0)) {
+        const uint64_t bits = tsdb::ValueBits(v);
+        if (bits == tsdb::kStaleNaNBits || bits == kAbsentBits) return false;
+      }
+      // False for NaN on either side.
+      if (kCounter && hi > 0 && __builtin_expect(v < p[hi - 1].v, 0)) {
+        resets->push_back(static_cast<uint32_t>(hi));
+      }
+      ++hi;
+    }
+    while (lo < hi && p[lo].t < start) ++lo;
+    if (hi - lo < 2) continue;
+    double result = p[hi - 1].v - p[lo].v;
+    if (kCounter) {
+      const size_t nr = resets->size();
+      if (nr != 0) {
+        // Drops strictly inside the window (every reset found so far is
+        // below hi), added to the result one by one in sample order as
+        // Prometheus does (summing them first rounds differently).
+        const uint32_t* rs = resets->data();
+        while (r < nr && rs[r] <= lo) ++r;
+        for (size_t k = r; k < nr; ++k) result += p[rs[k] - 1].v;
+      }
+    }
+    out[i] = extrapolate(result, p[lo], p[hi - 1], hi - lo, start, te);
+    ++present;
+  }
+  *present_out = present;
+  return true;
+}
+
+// ExtrapolatedKernel for a function known at run time.
+template <bool kCheck>
+bool RunExtrapolatedKernel(bool counter, const Sample* p, size_t np,
+                           RateExtrapolator& extrapolate, const Steps& s,
+                           int64_t range_ms, bool has_at, int64_t at_ms,
+                           int64_t offset_ms, std::vector<uint32_t>* resets,
+                           double* out, int64_t* present) {
+  return counter ? ExtrapolatedKernel<kCheck, true>(
+                       p, np, extrapolate, s, range_ms, has_at, at_ms,
+                       offset_ms, resets, out, present)
+                 : ExtrapolatedKernel<kCheck, false>(
+                       p, np, extrapolate, s, range_ms, has_at, at_ms,
+                       offset_ms, resets, out, present);
+}
+
 absl::StatusOr<int64_t> Evaluator::RangeCallSeries(RangeCall& rc,
                                                    const Steps& s, size_t idx,
                                                    RangeWorker& w,
                                                    double* out) {
   std::fill(out, out + s.n, AbsentValue());
+  const RangeSource& src = rc.src;
+  if (rc.extrapolated) {
+    RateExtrapolator extrapolate(rc.counter_fn, rc.is_rate);
+    int64_t present = 0;
+    if (!rc.src.series.empty()) {
+      // Straight from storage: the kernel looks for stale markers itself
+      // instead of a separate pass over the samples.
+      w.buf.clear();
+      absl::Status st = rc.src.series[idx].iterator->ReadAll(&w.buf);
+      if (st.ok() && idx % 64 == 0) st = CheckInterrupt();
+      if (!st.ok()) return st;
+      total_.fetch_add(w.buf.size(), std::memory_order_relaxed);
+      if (RunExtrapolatedKernel<true>(rc.counter_fn, w.buf.data(), w.buf.size(),
+                                      extrapolate, s, src.range_ms, src.has_at,
+                                      src.at_ms, src.offset_ms, &w.resets, out,
+                                      &present)) {
+        return present;
+      }
+      std::fill(out, out + s.n, AbsentValue());
+      w.buf.erase(std::remove_if(w.buf.begin(), w.buf.end(),
+                                 [](const Sample& x) {
+                                   const uint64_t b = tsdb::ValueBits(x.v);
+                                   return b == tsdb::kStaleNaNBits ||
+                                          b == kAbsentBits;
+                                 }),
+                  w.buf.end());
+      RunExtrapolatedKernel<false>(rc.counter_fn, w.buf.data(), w.buf.size(),
+                                   extrapolate, s, src.range_ms, src.has_at,
+                                   src.at_ms, src.offset_ms, &w.resets, out,
+                                   &present);
+      return present;
+    }
+    if (idx % 64 == 0) {
+      if (absl::Status st = CheckInterrupt(); !st.ok()) return st;
+    }
+    const std::vector<Sample>& pts = src.points[idx];
+    RunExtrapolatedKernel<false>(
+        rc.counter_fn, pts.data(), pts.size(), extrapolate, s, src.range_ms,
+        src.has_at, src.at_ms, src.offset_ms, &w.resets, out, &present);
+    return present;
+  }
   absl::StatusOr<absl::Span<const Sample>> pts_or =
-      LoadRange(&rc.src, idx, &w.buf, rc.counter_fn ? &w.resets : nullptr);
+      LoadRange(&rc.src, idx, &w.buf);
   absl::Status st = pts_or.status();
   if (st.ok() && idx % 64 == 0) st = CheckInterrupt();
   if (!st.ok()) return st;
   const absl::Span<const Sample> pts = *pts_or;
   if (pts.empty()) return 0;
-  const RangeSource& src = rc.src;
   int64_t present = 0;
   size_t lo = 0, hi = 0;
   RangeArgs args;
   args.scratch = &w.scratch;
   RangeWindow win;
-  size_t r = 0;
-  if (rc.extrapolated) {
-    // rate/increase/delta: the kernel inline, two indices sliding over the
-    // samples, the resets found by LoadRange.
-    const Sample* p = pts.data();
-    const size_t np = pts.size();
-    const uint32_t* rs = w.resets.data();
-    const size_t nr = rc.counter_fn ? w.resets.size() : 0;
-    for (int64_t i = 0; i < s.n; ++i) {
-      const int64_t te = src.EvalTime(s.T(i));
-      const int64_t start = te - src.range_ms;
-      while (hi < np && p[hi].t <= te) ++hi;
-      while (lo < hi && p[lo].t < start) ++lo;
-      if (hi - lo < 2) continue;
-      double result = p[hi - 1].v - p[lo].v;
-      if (nr != 0) {
-        // Drops strictly inside the window, added to the result one by one
-        // in sample order as Prometheus does (summing them first rounds
-        // differently).
-        while (r < nr && rs[r] <= lo) ++r;
-        for (size_t k = r; k < nr && rs[k] < hi; ++k) result += p[rs[k] - 1].v;
-      }
-      out[i] = ExtrapolateRate(result, p[lo], p[hi - 1], hi - lo, start, te,
-                               rc.counter_fn, rc.is_rate);
-      ++present;
-    }
-    return present;
-  }
   // rate and increase (the only counter functions) returned above.
   for (int64_t i = 0; i < s.n; ++i) {
     const int64_t te = src.EvalTime(s.T(i));

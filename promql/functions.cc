@@ -282,6 +282,36 @@ bool ExtrapolatedRate(const RangeWindow& w, bool is_counter, bool is_rate,
   return true;
 }
 
+void RateExtrapolator::Remember(int64_t d_start, int64_t d_end,
+                                int64_t d_sampled, size_t n, int64_t range) {
+  d_start_ = d_start;
+  d_end_ = d_end;
+  d_sampled_ = d_sampled;
+  n_ = n;
+  range_ = range;
+  to_start_ = static_cast<double>(d_start) / 1000;
+  const double to_end = static_cast<double>(d_end) / 1000;
+  sampled_ = static_cast<double>(d_sampled) / 1000;
+  const double avg_between = sampled_ / static_cast<double>(n - 1);
+  const double threshold = avg_between * 1.1;
+  double interval = sampled_;
+  interval += to_start_ < threshold ? to_start_ : avg_between / 2;
+  interval += to_end < threshold ? to_end : avg_between / 2;
+  double factor = interval / sampled_;
+  if (is_rate_) {
+    factor /= static_cast<double>(range / 1000) +
+              static_cast<double>(range % 1000 * 1000000) / 1e9;
+  }
+  factor_ = factor;
+}
+
+double RateExtrapolator::Clamped(double result, const tsdb::Sample& first,
+                                 const tsdb::Sample& last, size_t n,
+                                 int64_t range_start, int64_t range_end) const {
+  return ExtrapolateRate(result, first, last, n, range_start, range_end,
+                         is_counter_, is_rate_);
+}
+
 void LinearRegression(absl::Span<const tsdb::Sample> samples,
                       int64_t intercept_time_ms, double* slope,
                       double* intercept) {

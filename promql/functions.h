@@ -86,6 +86,57 @@ inline double ExtrapolateRate(double result, const tsdb::Sample& first,
   return result * factor;
 }
 
+// ExtrapolateRate for the windows of one series in a range query, with
+// the extrapolation factor remembered between windows. The factor depends
+// only on where the first and last samples sit in the window and on how
+// many there are, so a regularly scraped series evaluated at a step that
+// is a multiple of its scrape interval gets the same factor at nearly
+// every step: this saves the six divisions per window (about a third of
+// the rate kernel's time). The counter's zero-point clamp depends on the
+// values; windows where it applies take the full computation. Same bits as
+// ExtrapolateRate for every input.
+class RateExtrapolator {
+ public:
+  RateExtrapolator(bool is_counter, bool is_rate)
+      : is_counter_(is_counter), is_rate_(is_rate) {}
+
+  double operator()(double result, const tsdb::Sample& first,
+                    const tsdb::Sample& last, size_t n, int64_t range_start,
+                    int64_t range_end) {
+    const int64_t d_start = first.t - range_start;
+    const int64_t d_end = range_end - last.t;
+    const int64_t d_sampled = last.t - first.t;
+    const int64_t range = range_end - range_start;
+    if (!(n == n_ && d_start == d_start_ && d_end == d_end_ &&
+          d_sampled == d_sampled_ && range == range_)) {
+      Remember(d_start, d_end, d_sampled, n, range);
+    }
+    // ExtrapolateRate's condition for the zero-point clamp.
+    if (is_counter_ && result > 0 && first.v >= 0 &&
+        !(first.v >= result && sampled_ >= to_start_)) {
+      return Clamped(result, first, last, n, range_start, range_end);
+    }
+    return result * factor_;
+  }
+
+ private:
+  // ExtrapolateRate's factor without the zero-point clamp, computed by the
+  // same operations in the same order. Out of line, as is the clamped
+  // case: the per-window path stays small enough to inline.
+  void Remember(int64_t d_start, int64_t d_end, int64_t d_sampled, size_t n,
+                int64_t range);
+  double Clamped(double result, const tsdb::Sample& first,
+                 const tsdb::Sample& last, size_t n, int64_t range_start,
+                 int64_t range_end) const;
+
+  const bool is_counter_;
+  const bool is_rate_;
+  // The window shape factor_ belongs to; n_ == 0 before the first window.
+  int64_t d_start_ = 0, d_end_ = 0, d_sampled_ = 0, range_ = 0;
+  size_t n_ = 0;
+  double to_start_ = 0, sampled_ = 0, factor_ = 0;
+};
+
 // Linear regression of the window's samples against time (seconds relative
 // to intercept_time_ms). Returns slope and intercept.
 void LinearRegression(absl::Span<const tsdb::Sample> samples,

@@ -107,6 +107,53 @@ TEST(ExtrapolateRate, SameBitsAsEveryDivisionDone) {
   EXPECT_GT(checked, 40000);
 }
 
+TEST(RateExtrapolator, SameBitsAsExtrapolateRateWhenWindowShapesRepeat) {
+  // Windows drawn from a few shapes (first/last offsets, sample count,
+  // range) so that most reuse the remembered factor, with values that do
+  // and do not need the counter's zero-point clamp; shapes that differ in
+  // one field only must not share a factor.
+  uint64_t rng = 11;
+  auto next = [&rng]() {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return rng >> 33;
+  };
+  struct Shape {
+    int64_t d_start, d_sampled, d_end, range;
+    size_t n;
+  };
+  const Shape shapes[] = {
+      {0, 285000, 15000, 300000, 20},    {0, 285000, 15000, 300000, 19},
+      {1, 285000, 14999, 300000, 20},    {14999, 285000, 1, 300000, 20},
+      {7000, 45000, 8000, 60000, 4},     {7500, 45000, 8000, 60500, 4},
+      {100, 1, 59899, 60000, 2},         {0, 299999, 1, 300000, 3},
+      {1000, 150000, 149000, 300000, 11}};
+  const double firsts[] = {0, 0.5, 3, 10, 1e3, 1e9, -5};
+  const double results[] = {0, -2, 1e-300, 0.25, 2.5, 100, 1e12};
+  for (bool counter : {true, false}) {
+    for (bool rate : {true, false}) {
+      RateExtrapolator ex(counter, rate);
+      int64_t te = 1'700'000'000'000;
+      for (int iter = 0; iter < 20000; ++iter) {
+        // Runs of one shape, as in a regularly scraped series.
+        const Shape& sh = shapes[(iter / (1 + next() % 3)) % 9];
+        te += 60000;
+        const int64_t start = te - sh.range;
+        const tsdb::Sample first{start + sh.d_start,
+                                 firsts[next() % 7] * (1 + next() % 100)};
+        const double res = results[next() % 7] * (1 + next() % 100);
+        const tsdb::Sample last{first.t + sh.d_sampled, first.v + res};
+        ASSERT_EQ(last.t + sh.d_end, te);
+        const double want = ReferenceExtrapolate(res, first, last, sh.n, start,
+                                                 te, counter, rate);
+        const double got = ex(res, first, last, sh.n, start, te);
+        ASSERT_EQ(std::memcmp(&want, &got, sizeof want), 0)
+            << want << " vs " << got << " iter " << iter << " counter "
+            << counter << " rate " << rate << " n " << sh.n;
+      }
+    }
+  }
+}
+
 TEST(Quantile, InterpolatesAndHandlesEdges) {
   std::vector<double> v = {1, 2, 3, 4};
   EXPECT_DOUBLE_EQ(Quantile(0.5, &v), 2.5);
