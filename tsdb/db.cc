@@ -1062,7 +1062,6 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
       unlock_all();
       return st;
     }
-    NoteWalGrowth();
     for (size_t i = 0; i < n; ++i) {
       if (i + 2 * kPrefetch < n) {
         PrefetchSeriesForApply(at(i + 2 * kPrefetch).series);
@@ -1083,6 +1082,8 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
   }
   samples_appended_.fetch_add(applied, std::memory_order_relaxed);
   if (applied > 0) NoteTimeRange(mint, maxt);
+  // After the series locks are released (it may take the wake-up lock).
+  if (wal_ != nullptr) NoteWalGrowth();
   return PersistSealed(sealed);
 }
 
