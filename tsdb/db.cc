@@ -769,6 +769,10 @@ absl::Status DB::Close() {
 
 void DB::MaintenanceLoop() {
   absl::Time next_round = absl::Now() + options_.maintenance_interval;
+  // After a checkpoint asked for by a commit failed (say, a full disk),
+  // further requests wait for the next regular round: every commit would
+  // otherwise start another failing checkpoint.
+  bool requests_paused = false;
   for (;;) {
     {
       absl::MutexLock l(&wake_mu_);
@@ -787,10 +791,12 @@ void DB::MaintenanceLoop() {
     if (absl::Now() >= next_round) {
       RunMaintenance().IgnoreError();
       next_round = absl::Now() + options_.maintenance_interval;
-    } else if (wal_ != nullptr && wal_->size_bytes() > CheckpointTrigger()) {
+      requests_paused = false;
+    } else if (!requests_paused && wal_ != nullptr &&
+               wal_->size_bytes() > CheckpointTrigger()) {
       // A commit found the WAL past the trigger: checkpoint now rather
       // than up to maintenance_interval later.
-      Checkpoint().IgnoreError();
+      requests_paused = !Checkpoint().ok();
     }
   }
 }
@@ -1064,7 +1070,6 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
       unlock_all();
       return st;
     }
-    NoteWalGrowth();
     for (size_t i = 0; i < n; ++i) {
       if (i + 2 * kPrefetch < n) {
         PrefetchSeriesForApply(at(i + 2 * kPrefetch).series);
@@ -1085,6 +1090,8 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
   }
   samples_appended_.fetch_add(applied, std::memory_order_relaxed);
   if (applied > 0) NoteTimeRange(mint, maxt);
+  // After the series locks are released (it may take the wake-up lock).
+  if (wal_ != nullptr) NoteWalGrowth();
   return PersistSealed(sealed);
 }
 

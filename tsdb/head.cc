@@ -252,22 +252,71 @@ MemSeries* Head::CreateWithRef(SeriesRef ref, const Labels& labels) {
   return s;
 }
 
-void Head::CreateBatch(absl::Span<const SeriesInit> batch, MemSeries** out) {
-  std::vector<absl::string_view> strs;
-  std::vector<size_t> first(batch.size() + 1, 0);
+void Head::ReserveSeries(size_t n) {
+  // Stripes are chosen by hash: a binomial count around n / kStripes.
+  const size_t per_stripe = n / kStripes;
+  const size_t extra = per_stripe + per_stripe / 8 + 8;
+  for (size_t i = 0; i < kStripes; ++i) {
+    Stripe& hs = hash_stripes_[i];
+    absl::MutexLock l(&hs.mu);
+    hs.by_hash.reserve(hs.by_hash.size() + extra);
+  }
+}
+
+void Head::CreateBatch(absl::Span<const SeriesInit> batch, MemSeries** out,
+                       CreateBatchScratch* scratch) {
+  CreateBatchScratch local;
+  CreateBatchScratch& sc = scratch != nullptr ? *scratch : local;
+  // Series come in ref (creation) order, so neighbours mostly share label
+  // names and many values (job, instance, ...): a string equal to the one
+  // at the same position of the previous series takes that one's id
+  // instead of a symbol table lookup (hashing and probing a table that at
+  // 1M series no longer fits in cache).
+  size_t total = 0;
+  for (const SeriesInit& init : batch) total += 2 * init.num_labels;
+  constexpr uint32_t kLookUp = ~uint32_t{0};
+  std::vector<uint32_t>& ids = sc.ids;
+  std::vector<uint32_t>& same_as = sc.same_as;
+  std::vector<absl::string_view>& strs = sc.strs;
+  std::vector<uint32_t>& strs_at = sc.strs_at;  // where strs[k]'s id goes
+  std::vector<size_t>& first = sc.first;
+  ids.resize(total);
+  same_as.assign(total, kLookUp);
+  strs.clear();
+  strs_at.clear();
+  first.assign(batch.size() + 1, 0);
+  size_t pos = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
-    first[i] = strs.size();
-    for (size_t j = 0; j < batch[i].num_labels; ++j) {
-      strs.push_back(batch[i].labels[j].first);
-      strs.push_back(batch[i].labels[j].second);
+    first[i] = pos;
+    const SeriesInit& init = batch[i];
+    const SeriesInit* prev = i > 0 ? &batch[i - 1] : nullptr;
+    for (size_t j = 0; j < init.num_labels; ++j) {
+      for (int part = 0; part < 2; ++part, ++pos) {
+        const absl::string_view str =
+            part == 0 ? init.labels[j].first : init.labels[j].second;
+        if (prev != nullptr && j < prev->num_labels &&
+            (part == 0 ? prev->labels[j].first : prev->labels[j].second) ==
+                str) {
+          same_as[pos] = static_cast<uint32_t>(first[i - 1] + 2 * j + part);
+          continue;
+        }
+        strs.push_back(str);
+        strs_at.push_back(static_cast<uint32_t>(pos));
+      }
     }
   }
-  first[batch.size()] = strs.size();
-  std::vector<uint32_t> ids(strs.size());
-  symbols_.InternMany(strs, ids.data());
+  first[batch.size()] = pos;
+  sc.found.resize(strs.size());
+  symbols_.InternMany(strs, sc.found.data());
+  for (size_t k = 0; k < strs.size(); ++k) ids[strs_at[k]] = sc.found[k];
+  // same_as always points backwards, so one forward pass resolves chains.
+  for (size_t p = 0; p < total; ++p) {
+    if (same_as[p] != kLookUp) ids[p] = ids[same_as[p]];
+  }
   SeriesRef max_ref = 0;
   size_t created = 0;
-  std::vector<bool> is_new(batch.size(), false);
+  std::vector<bool>& is_new = sc.is_new;
+  is_new.assign(batch.size(), false);
   for (size_t i = 0; i < batch.size(); ++i) {
     const SeriesInit& init = batch[i];
     if (MemSeries* existing = Get(init.ref)) {
@@ -294,13 +343,34 @@ void Head::CreateBatch(absl::Span<const SeriesInit> batch, MemSeries** out) {
   }
   {
     absl::MutexLock l(&index_mu_);
+    // The postings list of a label pair the previous new series had at the
+    // same position is reused without the two map lookups. The pointer is
+    // still valid: label names are unique and sorted within a series, so
+    // between the two uses nothing was inserted into that name's value map
+    // (the only thing that could move its lists).
+    absl::InlinedVector<PostingsList*, 16> prev_lists;
+    const uint32_t* prev_ids = nullptr;
+    size_t prev_n = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
       if (!is_new[i]) continue;
       MemSeries* s = out[i];
-      for (size_t k = 0; k < s->syms.size(); k += 2) {
-        InsertPosting(&postings_[s->syms[k]][s->syms[k + 1]], s->ref);
+      const uint32_t* sym = ids.data() + first[i];
+      const size_t n = first[i + 1] - first[i];
+      if (prev_lists.size() < n / 2) prev_lists.resize(n / 2, nullptr);
+      for (size_t k = 0; k < n; k += 2) {
+        PostingsList* list;
+        if (k < prev_n && prev_ids[k] == sym[k] &&
+            prev_ids[k + 1] == sym[k + 1]) {
+          list = prev_lists[k / 2];
+        } else {
+          list = &postings_[sym[k]][sym[k + 1]];
+        }
+        InsertPosting(list, s->ref);
+        prev_lists[k / 2] = list;
       }
       InsertPosting(&all_, s->ref);
+      prev_ids = sym;
+      prev_n = n;
     }
   }
   SeriesRef next = next_ref_.load();

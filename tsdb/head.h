@@ -305,7 +305,21 @@ class Head {
     const LabelView* labels;
     size_t num_labels;
   };
-  void CreateBatch(absl::Span<const SeriesInit> batch, MemSeries** out);
+  // Buffers CreateBatch reuses from one batch to the next when the caller
+  // keeps one (at 4096 series a batch they are megabytes: allocated per
+  // call, they came from fresh mmaps and cost page faults every batch).
+  struct CreateBatchScratch {
+    std::vector<uint32_t> ids, same_as, strs_at, found;
+    std::vector<absl::string_view> strs;
+    std::vector<size_t> first;
+    std::vector<bool> is_new;
+  };
+  void CreateBatch(absl::Span<const SeriesInit> batch, MemSeries** out,
+                   CreateBatchScratch* scratch = nullptr);
+  // Recovery: makes room for `n` more series in the hash stripes, so that
+  // loading them does not grow the stripes by rehashing (which reads the
+  // hash of every series already in them: cache misses at 1M series).
+  void ReserveSeries(size_t n);
   // nullptr when unknown.
   MemSeries* Get(SeriesRef ref) const {
     const SeriesSlot* slot = Slot(ref);

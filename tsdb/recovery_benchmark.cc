@@ -12,6 +12,7 @@
 // Flags: --series=N (100000) --samples=M per series (100) --dir=PATH
 // (/tmp/vigil_recovery_<pid>) --mode=both|clean|crash --keep (do not delete
 // the directories) --reuse (skip the build when --dir already holds data)
+// --checkpoint_bytes=B (DBOptions::wal_checkpoint_bytes, default 256 MB)
 // --exit_after_open (exit right after the last reopen, without closing:
 // for profiling recovery alone).
 #include <sys/resource.h>
@@ -74,8 +75,11 @@ double Value(int series, int round) {
   return static_cast<double>(round * (series % 7 + 1) + series % 100);
 }
 
+int64_t checkpoint_bytes = DBOptions().wal_checkpoint_bytes;
+
 DBOptions Options(const std::string& path) {
   DBOptions o;
+  o.wal_checkpoint_bytes = checkpoint_bytes;
   o.path = path;
   o.retention = absl::ZeroDuration();
   o.maintenance_interval = absl::Seconds(5);
@@ -120,6 +124,10 @@ int Run(int argc, char** argv) {
     if (value("--samples", &v) && absl::SimpleAtoi(v, &samples)) continue;
     if (value("--dir", &dir)) continue;
     if (value("--mode", &mode)) continue;
+    if (value("--checkpoint_bytes", &v) &&
+        absl::SimpleAtoi(v, &checkpoint_bytes)) {
+      continue;
+    }
     if (a == "--keep") {
       keep = true;
       continue;

@@ -897,6 +897,14 @@ absl::Status ChunkStore::ReplaceChunks(
                    "replacing chunks");
 }
 
+size_t ChunkStore::EstimateSeriesCount() const {
+  uint64_t keys = 0;
+  if (!db_->GetIntProperty(series_cf_, "rocksdb.estimate-num-keys", &keys)) {
+    return 0;
+  }
+  return static_cast<size_t>(keys);
+}
+
 absl::Status ChunkStore::DeleteSeries(absl::Span<const SeriesRef> refs) {
   rocksdb::WriteBatch batch;
   for (SeriesRef ref : refs) {

@@ -134,6 +134,9 @@ class ChunkStore {
       const std::function<absl::Status(PersistedSeries)>& fn) const;
   // Like LoadSeries, without building a Labels per series: visits the
   // series in ref order, `batch_size` at a time. For recovery.
+  // RocksDB's estimate of the number of stored series (0 if unknown), for
+  // pre-sizing the head at Open.
+  size_t EstimateSeriesCount() const;
   absl::Status ScanSeries(
       size_t batch_size,
       const std::function<absl::Status(absl::Span<const StoredSeries>)>& fn)
