@@ -852,20 +852,27 @@ absl::Status ChunkStore::ScanRangesToMerge(
     RangeChunks group;
     group.ref = ref;
     group.range_start = ChunkRangeStart(t);
+    // Values are checked and decoded only for ranges with two or more
+    // chunks; a merged store is mostly single-chunk ranges.
+    std::vector<std::pair<std::string, std::string>> raw;  // key, value
     for (; it->Valid(); it->Next()) {
       rocksdb::Slice gk = it->key();
       if (gk.size() != 16 || GetBE64(gk.data()) != ref ||
           ChunkRangeStart(ChunkKeyTime(gk.data() + 8)) != group.range_start) {
         break;
       }
-      auto c = DecodeChunkValue(
-          absl::string_view(it->value().data(), it->value().size()));
-      if (!c.ok()) {
-        return absl::DataLossError(absl::StrCat("chunks key ", KeyHex(gk), ": ",
-                                                c.status().message()));
-      }
-      group.chunks.push_back(*std::move(c));
+      raw.emplace_back(gk.ToString(), it->value().ToString());
       ++steps;
+    }
+    if (raw.size() >= 2) {
+      for (const auto& [key, value] : raw) {
+        auto c = DecodeChunkValue(value);
+        if (!c.ok()) {
+          return absl::DataLossError(absl::StrCat("chunks key ", KeyHex(key),
+                                                  ": ", c.status().message()));
+        }
+        group.chunks.push_back(*std::move(c));
+      }
     }
     if (group.chunks.size() >= 2 && !fn(std::move(group))) {
       if (it->Valid() && it->key().size() == 16) {
