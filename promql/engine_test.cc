@@ -305,12 +305,15 @@ TEST(EngineConsistency, RangeStepsEqualInstantQueries) {
   }
 }
 
-// rate/increase/delta read the samples once: stale markers and counter
-// resets are found by the kernel's sliding window as it goes. Every step
-// must give the bits of ExtrapolatedRate over the window's samples with the
-// stale markers removed, whether a stale marker lies before the first
-// window, inside one, between windows or after the last, next to a reset,
-// and with ordinary NaNs (which are not stale markers) in the data.
+// rate/increase/delta find stale markers and counter resets without a
+// second pass over a series (a vectorised scan, or the kernel's sliding
+// window as it goes), and step the window's ends by their last advance on
+// regular data. Every step must give the bits of ExtrapolatedRate over the
+// window's samples with the stale markers removed, whether a stale marker
+// lies before the first window, inside one, between windows or after the
+// last, next to a reset, with ordinary NaNs (which are not stale markers)
+// in the data, and for plain counters scraped regularly, with jitter and
+// with gaps.
 TEST(EngineConsistency, ExtrapolatedFunctionsSkipStaleMarkersInOnePass) {
   testing::TestStorage st;
   uint64_t rng = 3;
@@ -319,14 +322,31 @@ TEST(EngineConsistency, ExtrapolatedFunctionsSkipStaleMarkersInOnePass) {
     return rng >> 33;
   };
   // Samples of each series as stored, and without its stale markers.
-  std::vector<std::vector<tsdb::Sample>> stored(10), clean(10);
-  for (int s = 0; s < 10; ++s) {
+  constexpr int kSeries = 15;
+  std::vector<std::vector<tsdb::Sample>> stored(kSeries), clean(kSeries);
+  for (int s = 0; s < kSeries; ++s) {
     tsdb::Labels l =
         *tsdb::Labels::FromPairs({{"__name__", "c"}, {"s", std::to_string(s)}});
     double v = 100;
     for (int64_t t = 0; t <= 3600000; t += 15000) {
       const uint64_t r = next() % 100;
       double x;
+      if (s >= 10) {
+        // Plain counters: 10 and 11 regular, 12 jittered, 13 with gaps of
+        // up to 10 minutes and an odd interval, 14 on a 5 s grid at
+        // irregular intervals (samples on window edges, and windows whose
+        // ends move by a different number of samples at each step).
+        if (s == 13 && r < 3) t += 15000 * static_cast<int64_t>(next() % 40);
+        if (s == 14) t += 5000 * static_cast<int64_t>(next() % 6) - 10000;
+        if (t > 3600000) break;
+        const int64_t at = s == 12 ? t + static_cast<int64_t>(next() % 3000)
+                                   : t + (s == 13 ? 7 : 0);
+        v += static_cast<double>(next() % 50) / 4;
+        st.Add(l, at, v);
+        stored[s].push_back({at, v});
+        clean[s].push_back({at, v});
+        continue;
+      }
       if (s == 0 && t == 30000) {
         x = tsdb::StaleNaN();  // before the first window only
       } else if (s == 1 && t == 3585000) {
@@ -367,7 +387,7 @@ TEST(EngineConsistency, ExtrapolatedFunctionsSkipStaleMarkersInOnePass) {
         }
       }
       size_t want_points = 0;
-      for (int s = 0; s < 10; ++s) {
+      for (int s = 0; s < kSeries; ++s) {
         const std::string key = "{s=\"" + std::to_string(s) + "\"}";
         for (int64_t t = kStart; t <= kEnd; t += step) {
           std::vector<tsdb::Sample> win;

@@ -1,5 +1,9 @@
 #include "promql/evaluator.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -1064,6 +1068,81 @@ bool ExtrapolatedKernel(const Sample* p, size_t np,
   return true;
 }
 
+// Whether any value of p[0, n) is NaN (stale markers are NaNs) and
+// whether any is below the one before it (a counter reset). Two samples at
+// a time with SSE2 (part of x86-64) and no branch per sample: most series
+// have neither, and then the kernel need not look at each sample.
+void ScanValues(const Sample* p, size_t n, bool* any_nan, bool* any_drop) {
+  size_t j = 0;
+  bool has_nan = false, has_drop = false;
+#if defined(__SSE2__)
+  __m128d nan = _mm_setzero_pd();
+  __m128d drop = _mm_setzero_pd();
+  // Lane 1 holds the value before the pair.
+  __m128d before = _mm_set1_pd(-std::numeric_limits<double>::infinity());
+  for (; j + 2 <= n; j += 2) {
+    const __m128d v = _mm_loadh_pd(_mm_load_sd(&p[j].v), &p[j + 1].v);
+    // (value before p[j], p[j].v): what p[j] and p[j + 1] follow.
+    const __m128d prev = _mm_shuffle_pd(before, v, 0b01);
+    nan = _mm_or_pd(nan, _mm_cmpunord_pd(v, v));
+    drop = _mm_or_pd(drop, _mm_cmplt_pd(v, prev));  // false with a NaN
+    before = v;
+  }
+  has_nan = _mm_movemask_pd(nan) != 0;
+  has_drop = _mm_movemask_pd(drop) != 0;
+#endif
+  for (; j < n; ++j) {
+    const double prev =
+        j > 0 ? p[j - 1].v : -std::numeric_limits<double>::infinity();
+    has_nan |= p[j].v != p[j].v;
+    has_drop |= p[j].v < prev;
+  }
+  *any_nan = has_nan;
+  *any_drop = has_drop;
+}
+
+// ExtrapolatedKernel for samples without NaNs and, for a counter function,
+// without resets (ScanValues), so nothing is checked per sample. The
+// window's ends advance by the same number of samples at most steps of a
+// regularly scraped series: each end first tries its previous advance
+// (two comparisons) before walking.
+void ExtrapolatedKernelPlain(const Sample* p, size_t np,
+                             RateExtrapolator& extrapolate, const Steps& s,
+                             int64_t range_ms, bool has_at, int64_t at_ms,
+                             int64_t offset_ms, double* out,
+                             int64_t* present_out) {
+  int64_t present = 0;
+  size_t lo = 0, hi = 0, lo_step = 0, hi_step = 0;
+  for (int64_t i = 0; i < s.n; ++i) {
+    const int64_t te = (has_at ? at_ms : s.T(i)) - offset_ms;
+    const int64_t start = te - range_ms;
+    // hi: the first sample after te (timestamps increase strictly).
+    const size_t old_hi = hi;
+    const size_t h = hi + hi_step;
+    if (h <= np && (h == hi || p[h - 1].t <= te) && (h == np || p[h].t > te)) {
+      hi = h;
+    } else {
+      while (hi < np && p[hi].t <= te) ++hi;
+    }
+    hi_step = hi - old_hi;
+    // lo: the first sample at or after start, at most hi.
+    const size_t old_lo = lo;
+    const size_t l = lo + lo_step;
+    if (l <= hi && (l == lo || p[l - 1].t < start) &&
+        (l == hi || p[l].t >= start)) {
+      lo = l;
+    } else {
+      while (lo < hi && p[lo].t < start) ++lo;
+    }
+    lo_step = lo - old_lo;
+    if (hi - lo < 2) continue;
+    out[i] = extrapolate(p[hi - 1].v - p[lo].v, p[lo], p[hi - 1], hi - lo,
+                         start, te);
+    ++present;
+  }
+  *present_out = present;
+}
+
 // ExtrapolatedKernel for a function known at run time.
 template <bool kCheck>
 bool RunExtrapolatedKernel(bool counter, const Sample* p, size_t np,
@@ -1096,6 +1175,14 @@ absl::StatusOr<int64_t> Evaluator::RangeCallSeries(RangeCall& rc,
       if (st.ok() && idx % 64 == 0) st = CheckInterrupt();
       if (!st.ok()) return st;
       total_.fetch_add(w.buf.size(), std::memory_order_relaxed);
+      bool any_nan, any_drop;
+      ScanValues(w.buf.data(), w.buf.size(), &any_nan, &any_drop);
+      if (!any_nan && !(rc.counter_fn && any_drop)) {
+        ExtrapolatedKernelPlain(w.buf.data(), w.buf.size(), extrapolate, s,
+                                src.range_ms, src.has_at, src.at_ms,
+                                src.offset_ms, out, &present);
+        return present;
+      }
       if (RunExtrapolatedKernel<true>(rc.counter_fn, w.buf.data(), w.buf.size(),
                                       extrapolate, s, src.range_ms, src.has_at,
                                       src.at_ms, src.offset_ms, &w.resets, out,

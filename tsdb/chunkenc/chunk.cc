@@ -1300,7 +1300,6 @@ inline __attribute__((always_inline)) void DecimalStep(uint64_t u, int width,
 // State of DecodeRangeFast's inner loop.
 struct HotState {
   size_t pos;
-  uint64_t t;
   uint64_t s0, s1, s2;  // value statistics (age 2)
   uint64_t prev_int, avg;
   int32_t score;
@@ -1313,19 +1312,19 @@ struct HotState {
 
 // DecodeRangeFast's inner loop, out of line so that the register allocator
 // sees only it: exactly as DecodeNext, `cnt` samples whose timestamp is in
-// a run (t += interval; the caller has checked that they are all in
-// [mint, maxt]) and whose value is an ordinary decimal residual at the
-// statistics' steady state (FastCodeSteady) in decimal mode with the given
-// shift and scale (kInt: scale 0). Stops before the first sample it cannot
-// take (nothing of it consumed), or after the first one that ends at or
-// past `lim` (*crossed). Returns the number decoded, stored at `out`.
+// a run (the caller has checked that they are all in [mint, maxt] and
+// fills in their timestamps: the loop has no registers to spare) and whose
+// value is an ordinary decimal residual at the statistics' steady state
+// (FastCodeSteady) in decimal mode with the given shift and scale (kInt:
+// scale 0). Stops before the first sample it cannot take (nothing of it
+// consumed), or after the first one that ends at or past `lim` (*crossed).
+// Returns the number decoded, whose values are stored at out[i].v.
 template <bool kInt>
 __attribute__((noinline)) int HotLoop(const unsigned char* base, HotState* st,
-                                      uint64_t interval, int cnt, size_t lim,
-                                      int shift, double divisor, Sample* out,
+                                      int cnt, size_t lim, int shift,
+                                      double divisor, Sample* out,
                                       bool* crossed) {
   size_t pos = st->pos;
-  uint64_t t = st->t;
   uint64_t s0 = st->s0, s1 = st->s1, s2 = st->s2;
   uint64_t prev_int = st->prev_int, avg = st->avg;
   int32_t score = st->score;
@@ -1426,10 +1425,8 @@ __attribute__((noinline)) int HotLoop(const unsigned char* base, HotState* st,
     }
   value:
     DecimalStep(x, bw, &prev_int, &avg, &score);
-    t += interval;
     const double d =
         static_cast<double>(static_cast<int64_t>(prev_int << shift));
-    out->t = static_cast<int64_t>(t);
     out->v = kInt ? d : d / divisor;
     ++out;
     if (pos >= lim) {
@@ -1438,7 +1435,6 @@ __attribute__((noinline)) int HotLoop(const unsigned char* base, HotState* st,
     }
   }
   st->pos = pos;
-  st->t = t;
   st->s0 = s0;
   st->s1 = s1;
   st->s2 = s2;
@@ -1562,7 +1558,6 @@ __attribute__((noinline)) bool ChunkDecoder::DecodeRangeFast(
         }
       }
       HotState st{pos,
-                  t,
                   vs0,
                   vs1,
                   vs2,
@@ -1578,14 +1573,17 @@ __attribute__((noinline)) bool ChunkDecoder::DecodeRangeFast(
       int done = 0;
       if (cnt > 0) {
         done = scale_ == 0
-                   ? HotLoop<true>(base, &st, interval, cnt, hot_lim, shift_,
-                                   1.0, batch + n, &crossed)
-                   : HotLoop<false>(base, &st, interval, cnt, hot_lim, shift_,
+                   ? HotLoop<true>(base, &st, cnt, hot_lim, shift_, 1.0,
+                                   batch + n, &crossed)
+                   : HotLoop<false>(base, &st, cnt, hot_lim, shift_,
                                     kPow10[scale_], batch + n, &crossed);
       }
       if (done > 0) {
+        for (int i = 0; i < done; ++i) {
+          t += interval;
+          batch[n + i].t = static_cast<int64_t>(t);
+        }
         pos = st.pos;
-        t = st.t;
         vs0 = st.s0;
         vs1 = st.s1;
         vs2 = st.s2;
