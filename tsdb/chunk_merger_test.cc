@@ -285,6 +285,17 @@ TEST(ChunkMergerTest, SeriesStoppedInsideARange) {
   }
 }
 
+#if defined(__SANITIZE_THREAD__)
+// TSan does not see how RocksDB (not instrumented) publishes a memtable
+// entry to iterators, and the stack of the merger's write is usually lost
+// from its history, so the rule for RocksDB writes cannot match: under
+// TSan the reader and the merger take turns. Appends stay concurrent with
+// both, which is where the merger's own synchronization is.
+constexpr bool kReaderAndMergerTakeTurns = true;
+#else
+constexpr bool kReaderAndMergerTakeTurns = false;
+#endif
+
 // Appends go on and queries run while the merger works in small steps:
 // every query sees every sample of the closed ranges exactly once.
 TEST(ChunkMergerTest, ConcurrentAppendsAndQueries) {
@@ -297,10 +308,13 @@ TEST(ChunkMergerTest, ConcurrentAppendsAndQueries) {
   AppendRounds(db.get(), kSeries, 0, kFirst);
   std::atomic<bool> stop{false};
   std::atomic<int> queries{0};
+  absl::Mutex turns;
   std::thread reader([&] {
     while (!stop.load()) {
+      if (kReaderAndMergerTakeTurns) turns.Lock();
       // [0, 4 h) is complete before the merger starts.
       auto all = Query(db.get(), 0, 4 * 3'600'000 - 1);
+      if (kReaderAndMergerTakeTurns) turns.Unlock();
       ASSERT_EQ(all.size(), static_cast<size_t>(kSeries));
       for (int s = 0; s < kSeries; ++s) {
         ExpectRounds(all[SeriesLabels(s).ToString()], s, 0, 4 * 240);
@@ -310,7 +324,10 @@ TEST(ChunkMergerTest, ConcurrentAppendsAndQueries) {
   });
   std::thread merger([&] {
     while (!stop.load()) {
-      ASSERT_TRUE(db->MergeChunks().ok());
+      if (kReaderAndMergerTakeTurns) turns.Lock();
+      const absl::Status st = db->MergeChunks();
+      if (kReaderAndMergerTakeTurns) turns.Unlock();
+      ASSERT_TRUE(st.ok()) << st;
       absl::SleepFor(absl::Milliseconds(1));
     }
   });

@@ -103,7 +103,8 @@ extern "C" const char* __tsan_default_suppressions() {
   return "race:librocksdb.so\n"
          "race:vigil::tsdb::DB::PersistSealed\n"
          "race:vigil::tsdb::DB::LogSeries\n"
-         "race:vigil::tsdb::ChunkStore::Put\n";
+         "race:vigil::tsdb::ChunkStore::Put\n"
+         "race:vigil::tsdb::ChunkStore::ReplaceChunks\n";
 }
 
 namespace absl {
