@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <cmath>
-#include <cstring>
 #include <map>
 #include <random>
 #include <thread>
@@ -16,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "tsdb/db.h"
+#include "tsdb/sample.h"
 #include "tsdb/store.h"
 #include "tsdb/testing/db_test_util.h"
 
@@ -29,18 +29,6 @@ using testing::TempDir;
 constexpr int64_t kMinT = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxT = std::numeric_limits<int64_t>::max();
 constexpr int64_t kStep = 15'000;
-constexpr uint64_t kStaleNaN = 0x7ff0000000000002ULL;
-
-uint64_t Bits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
-double FromBits(uint64_t b) {
-  double v;
-  std::memcpy(&v, &b, sizeof v);
-  return v;
-}
 
 // Counters mostly, with the values that stress the encoder now and then:
 // NaN, the stale marker, -0, infinities, non-integers.
@@ -49,7 +37,7 @@ double Value(int series, int64_t i) {
     case 5:
       return std::nan("");
     case 11:
-      return FromBits(kStaleNaN);
+      return StaleNaN();
     case 17:
       return -0.0;
     case 23:
@@ -99,7 +87,8 @@ void ExpectRounds(const std::vector<Sample>& got, int s, int64_t from,
   for (int64_t r = from; r < to; ++r) {
     const Sample& x = got[static_cast<size_t>(r - from)];
     ASSERT_EQ(x.t, r * kStep) << "series " << s;
-    ASSERT_EQ(Bits(x.v), Bits(Value(s, r))) << "series " << s << " t " << x.t;
+    ASSERT_EQ(ValueBits(x.v), ValueBits(Value(s, r)))
+        << "series " << s << " t " << x.t;
   }
 }
 
@@ -175,7 +164,7 @@ TEST(MergeRangeChunksTest, BitExactWithinTheCapAndDropsOverlap) {
   ASSERT_EQ(got.size(), samples.size());
   for (size_t i = 0; i < got.size(); ++i) {
     ASSERT_EQ(got[i].t, samples[i].t);
-    ASSERT_EQ(Bits(got[i].v), Bits(samples[i].v)) << i;
+    ASSERT_EQ(ValueBits(got[i].v), ValueBits(samples[i].v)) << i;
   }
   // Merging the result again changes nothing.
   auto again = MergeRangeChunks(*merged);
@@ -388,7 +377,7 @@ TEST(ChunkMergerTest, RespectsDeletionAndRetention) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     ASSERT_EQ(got[i].t, want[i].t);
-    ASSERT_EQ(Bits(got[i].v), Bits(want[i].v));
+    ASSERT_EQ(ValueBits(got[i].v), ValueBits(want[i].v));
   }
   // Deleting after the merge removes samples from the merged chunk.
   ASSERT_TRUE(db->DeleteSeries({M(MatchType::kEqual, "s", "1")}, 6 * 3'600'000,
@@ -469,7 +458,7 @@ TEST(ChunkMergerTest, SigkillMidMergeLeavesEverySampleOnce) {
       ASSERT_EQ(got.size(), want.size());
       for (size_t i = 0; i < got.size(); ++i) {
         ASSERT_EQ(got[i].t, want[i].t);
-        ASSERT_EQ(Bits(got[i].v), Bits(want[i].v));
+        ASSERT_EQ(ValueBits(got[i].v), ValueBits(want[i].v));
       }
       for (const auto& [range, count] : ChunksPerRange(cs)) {
         merged_ranges += count == 1;

@@ -48,6 +48,36 @@ void Fill(DB* db, int series, int from, int rounds) {
   }
 }
 
+// The first round a SIGKILL test's child appends: the one after the
+// newest round the reopened `db` holds.
+int NextRound(DB* db) {
+  return db->Stats().head_series == 0
+             ? 0
+             : static_cast<int>(db->MaxTime() / 15000) + 1;
+}
+
+// The child side of the SIGKILL tests: appends rounds of `series` series
+// from round `r` on (refs cached, one commit each) and calls `acked(r)`
+// after each commit, until the parent kills the process.
+template <typename Acked>
+[[noreturn]] void AppendRoundsUntilKilled(DB* db, int series, int r,
+                                          Acked acked) {
+  std::vector<Labels> labels;
+  for (int s = 0; s < series; ++s) labels.push_back(SeriesLabels(s));
+  std::vector<SeriesRef> refs(series, 0);
+  for (;; ++r) {
+    auto app = db->NewAppender();
+    for (int s = 0; s < series; ++s) {
+      auto ref =
+          app->Append(refs[s], labels[s], int64_t{r} * 15000, Value(s, r));
+      if (!ref.ok()) _exit(4);
+      refs[s] = *ref;
+    }
+    if (!app->Commit().ok()) _exit(5);
+    acked(r);
+  }
+}
+
 // Series -> samples for every series matching `matchers`.
 std::map<std::string, std::vector<Sample>> Query(
     DB* db, std::vector<Matcher> matchers) {
@@ -190,9 +220,7 @@ TEST(DBRecoveryTest, SigkillDuringCheckpoint) {
       o.wal_checkpoint_bytes = 1;
       auto db = DB::Open(o);
       if (!db.ok()) _exit(3);
-      int r = (*db)->Stats().head_series == 0
-                  ? 0
-                  : static_cast<int>((*db)->MaxTime() / 15000) + 1;
+      int r = NextRound(db->get());
       absl::Mutex write_mu;  // one writer on the pipe at a time
       auto report = [&](int32_t msg) {
         absl::MutexLock l(&write_mu);
@@ -206,20 +234,7 @@ TEST(DBRecoveryTest, SigkillDuringCheckpoint) {
         }
       });
       checkpointer.detach();
-      std::vector<Labels> labels;
-      for (int s = 0; s < kSeries; ++s) labels.push_back(SeriesLabels(s));
-      std::vector<SeriesRef> refs(kSeries, 0);
-      for (;; ++r) {
-        auto app = (*db)->NewAppender();
-        for (int s = 0; s < kSeries; ++s) {
-          auto ref =
-              app->Append(refs[s], labels[s], int64_t{r} * 15000, Value(s, r));
-          if (!ref.ok()) _exit(4);
-          refs[s] = *ref;
-        }
-        if (!app->Commit().ok()) _exit(5);
-        report(r);
-      }
+      AppendRoundsUntilKilled(db->get(), kSeries, r, report);
     }
     close(fds[1]);
     // Wait for two acknowledged rounds of this child, then for the next
@@ -450,28 +465,15 @@ TEST(DBRecoveryTest, SigkillAtRandomPointsReplaysABoundedTailExactlyOnce) {
       close(fds[0]);
       auto db = DB::Open(TailOptions(dir));
       if (!db.ok()) _exit(3);
-      int r = (*db)->Stats().head_series == 0
-                  ? 0
-                  : static_cast<int>((*db)->MaxTime() / 15000) + 1;
+      int r = NextRound(db->get());
       const int32_t replayed =
           static_cast<int32_t>((*db)->Stats().recovery_wal_samples);
       if (write(fds[1], &replayed, sizeof replayed) != sizeof replayed) {
         _exit(6);
       }
-      std::vector<Labels> labels;
-      for (int s = 0; s < kTailSeries; ++s) labels.push_back(SeriesLabels(s));
-      std::vector<SeriesRef> refs(kTailSeries, 0);
-      for (;; ++r) {
-        auto app = (*db)->NewAppender();
-        for (int s = 0; s < kTailSeries; ++s) {
-          auto ref =
-              app->Append(refs[s], labels[s], int64_t{r} * 15000, Value(s, r));
-          if (!ref.ok()) _exit(4);
-          refs[s] = *ref;
-        }
-        if (!app->Commit().ok()) _exit(5);
-        if (write(fds[1], &r, sizeof r) != sizeof r) _exit(6);
-      }
+      AppendRoundsUntilKilled(db->get(), kTailSeries, r, [&](int32_t acked) {
+        if (write(fds[1], &acked, sizeof acked) != sizeof acked) _exit(6);
+      });
     }
     close(fds[1]);
     int32_t replayed = -1;
