@@ -290,19 +290,9 @@ void RateExtrapolator::Remember(int64_t d_start, int64_t d_end,
   n_ = n;
   range_ = range;
   to_start_ = static_cast<double>(d_start) / 1000;
-  const double to_end = static_cast<double>(d_end) / 1000;
   sampled_ = static_cast<double>(d_sampled) / 1000;
-  const double avg_between = sampled_ / static_cast<double>(n - 1);
-  const double threshold = avg_between * 1.1;
-  double interval = sampled_;
-  interval += to_start_ < threshold ? to_start_ : avg_between / 2;
-  interval += to_end < threshold ? to_end : avg_between / 2;
-  double factor = interval / sampled_;
-  if (is_rate_) {
-    factor /= static_cast<double>(range / 1000) +
-              static_cast<double>(range % 1000 * 1000000) / 1e9;
-  }
-  factor_ = factor;
+  factor_ = ExtrapolationFactor(to_start_, static_cast<double>(d_end) / 1000,
+                                sampled_, n, range, is_rate_);
 }
 
 double RateExtrapolator::Clamped(double result, const tsdb::Sample& first,

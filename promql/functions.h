@@ -44,6 +44,28 @@ RangeFunction LookupRangeFunction(const std::string& name);
 bool ExtrapolatedRate(const RangeWindow& w, bool is_counter, bool is_rate,
                       double* out);
 
+// extrapolatedRate's factor for a window whose first and last samples are
+// to_start and to_end seconds from its edges and `sampled` seconds apart
+// (n >= 2 samples), after any counter zero-point clamp of to_start; for a
+// rate it is also divided by the range's seconds. ExtrapolateRate and
+// RateExtrapolator both use it, so their bits are the same.
+inline double ExtrapolationFactor(double to_start, double to_end,
+                                  double sampled, size_t n, int64_t range_ms,
+                                  bool is_rate) {
+  const double avg_between = sampled / static_cast<double>(n - 1);
+  const double threshold = avg_between * 1.1;
+  double interval = sampled;
+  interval += to_start < threshold ? to_start : avg_between / 2;
+  interval += to_end < threshold ? to_end : avg_between / 2;
+  double factor = interval / sampled;
+  if (is_rate) {
+    // Go's Duration.Seconds(): whole seconds plus the remainder in ns / 1e9.
+    factor /= static_cast<double>(range_ms / 1000) +
+              static_cast<double>(range_ms % 1000 * 1000000) / 1e9;
+  }
+  return factor;
+}
+
 // The part of ExtrapolatedRate after the raw difference: `result` is
 // last - first (plus the counter-reset corrections for a counter) over the
 // n >= 2 samples first..last of a window [range_start, range_end]. Inline
@@ -61,7 +83,6 @@ inline double ExtrapolateRate(double result, const tsdb::Sample& first,
   double to_start = static_cast<double>(first.t - range_start) / 1000;
   const double to_end = static_cast<double>(range_end - last.t) / 1000;
   const double sampled = static_cast<double>(last.t - first.t) / 1000;
-  const double avg_between = sampled / static_cast<double>(n - 1);
   // A counter cannot go below zero: do not extrapolate past that point.
   // With first.v >= result, first.v / result >= 1 and so to_zero >= sampled
   // (rounding is monotonic): the division is skipped when that cannot be
@@ -72,18 +93,8 @@ inline double ExtrapolateRate(double result, const tsdb::Sample& first,
     double to_zero = sampled * (first.v / result);
     if (to_zero < to_start) to_start = to_zero;
   }
-  const double threshold = avg_between * 1.1;
-  double interval = sampled;
-  interval += to_start < threshold ? to_start : avg_between / 2;
-  interval += to_end < threshold ? to_end : avg_between / 2;
-  double factor = interval / sampled;
-  if (is_rate) {
-    // Go's Duration.Seconds(): whole seconds plus the remainder in ns / 1e9.
-    const int64_t range_ms = range_end - range_start;
-    factor /= static_cast<double>(range_ms / 1000) +
-              static_cast<double>(range_ms % 1000 * 1000000) / 1e9;
-  }
-  return result * factor;
+  return result * ExtrapolationFactor(to_start, to_end, sampled, n,
+                                      range_end - range_start, is_rate);
 }
 
 // ExtrapolateRate for the windows of one series in a range query, with
