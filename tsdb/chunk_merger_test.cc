@@ -124,6 +124,18 @@ std::map<int64_t, int> ChunksPerRange(const std::vector<ChunkPtr>& cs) {
   return out;
 }
 
+// Every series' chunk ranges [0, ranges) hold one chunk each (merged).
+void ExpectOneChunkPerRange(
+    const std::map<SeriesRef, std::vector<ChunkPtr>>& all, int64_t ranges) {
+  for (const auto& [ref, cs] : all) {
+    std::map<int64_t, int> per = ChunksPerRange(cs);
+    for (int64_t r = 0; r < ranges; ++r) {
+      EXPECT_EQ(per[r * kChunkRangeMs], 1)
+          << "series " << ref << " range " << r;
+    }
+  }
+}
+
 std::vector<ChunkPtr> Encode(const std::vector<Sample>& samples, int cut) {
   std::vector<ChunkPtr> out;
   HeadChunkEncoder enc;
@@ -213,13 +225,9 @@ TEST(ChunkMergerTest, MergesClosedRangesOnlyAndIsIdempotent) {
   auto chunks = StoreChunks(dir);
   ASSERT_EQ(chunks.size(), static_cast<size_t>(kSeries));
   ExpectNoOverlap(chunks);
+  ExpectOneChunkPerRange(chunks, 4);
   for (const auto& [ref, cs] : chunks) {
-    std::map<int64_t, int> per = ChunksPerRange(cs);
-    for (int64_t r = 0; r < 4; ++r) {
-      EXPECT_EQ(per[r * kChunkRangeMs], 1)
-          << "series " << ref << " range " << r;
-    }
-    EXPECT_GT(per[4 * kChunkRangeMs], 1) << "series " << ref;
+    EXPECT_GT(ChunksPerRange(cs)[4 * kChunkRangeMs], 1) << "series " << ref;
   }
   auto report = CheckDataDir(dir);
   ASSERT_TRUE(report.ok());
@@ -335,13 +343,7 @@ TEST(ChunkMergerTest, ConcurrentAppendsAndQueries) {
   ASSERT_TRUE(db->Close().ok());
   auto chunks = StoreChunks(dir);
   ExpectNoOverlap(chunks);
-  for (const auto& [ref, cs] : chunks) {
-    std::map<int64_t, int> per = ChunksPerRange(cs);
-    for (int64_t r = 0; r < 4; ++r) {
-      EXPECT_EQ(per[r * kChunkRangeMs], 1)
-          << "series " << ref << " range " << r;
-    }
-  }
+  ExpectOneChunkPerRange(chunks, 4);
 }
 
 // Deleted samples stay deleted, and ranges older than the retention cutoff
