@@ -429,6 +429,21 @@ DBOptions TailOptions(const std::string& dir) {
   return o;
 }
 
+// Keeps a tail test's writer from outrunning the checkpoint thread: once
+// the WAL passes twice the checkpoint size, waits for a commit-triggered
+// checkpoint to shrink it, and returns false if none did within 5 s
+// (nothing else runs one: maintenance is an hour away). Without the wait
+// the bound depended on the scheduler: on a loaded machine the writer
+// appended hundreds of KB while the checkpoint thread waited for a core.
+bool PaceToCheckpoints(DB* db) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (db->Stats().wal_bytes > 2 * kTailCheckpointBytes) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
 TEST(DBRecoveryTest, CommitsTriggerCheckpointsThatBoundTheWalTail) {
   const std::string dir = TempDir("rec_tail_bound");
   constexpr int kRounds = 300;
@@ -437,6 +452,8 @@ TEST(DBRecoveryTest, CommitsTriggerCheckpointsThatBoundTheWalTail) {
   for (int r = 0; r < kRounds; ++r) {
     Fill(db.get(), kTailSeries, r, 1);
     max_wal = std::max(max_wal, db->Stats().wal_bytes);
+    ASSERT_TRUE(PaceToCheckpoints(db.get()))
+        << "no checkpoint shrank the WAL after round " << r;
   }
   // ~1.3 MB of WAL in all (~14 bytes per sample), ~20x the checkpoint size.
   EXPECT_GE(db->Stats().wal_checkpoints, 8);
@@ -473,6 +490,7 @@ TEST(DBRecoveryTest, SigkillAtRandomPointsReplaysABoundedTailExactlyOnce) {
       }
       AppendRoundsUntilKilled(db->get(), kTailSeries, r, [&](int32_t round) {
         if (write(fds[1], &round, sizeof round) != sizeof round) _exit(6);
+        if (!PaceToCheckpoints(db->get())) _exit(7);  // no checkpoint ran
       });
     }
     close(fds[1]);
