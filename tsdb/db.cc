@@ -973,18 +973,10 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
     if (c != nullptr && store_ != nullptr) sealed.emplace_back(s, c);
   };
 
-  if (wal_ == nullptr) {
-    for (size_t i = 0; i < n; ++i) {
-      if (i + kPrefetch < n) {
-        PrefetchSeriesForApply(pending[i + kPrefetch].series);
-      }
-      SeriesLockGuard l(&pending[i].series->mu);
-      apply(pending[i]);
-    }
-  } else {
-    // With a WAL, every series of the batch stays locked from validation
-    // through the WAL write to the in-memory append. Two commits touching
-    // the same series are then ordered the same way in the WAL and in
+  {
+    // Every series of the batch stays locked from validation through the
+    // WAL write (if there is a WAL) to the in-memory append. Two commits
+    // touching the same series are then ordered the same way in the WAL and in
     // memory, so replay rebuilds exactly what readers saw; the WAL holds
     // only samples that were applied. Locks are taken in ref order
     // (deadlock-free); a scrape's batch is normally in ref order already,
@@ -1030,7 +1022,7 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
     // for a larger one it would be evicted again before use.
     const bool prefetch_all = n <= kCacheableBatch;
     static thread_local WalBuffer rec;
-    rec.Reserve(1 + n * kMaxWalSampleBytes);
+    rec.Reserve(wal_ != nullptr ? 1 + n * kMaxWalSampleBytes : 1);
     std::vector<MemSeries*> unlogged;
     size_t rec_size;
     for (;;) {
@@ -1046,13 +1038,16 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
         if (i == 0 || p.ref != at(i - 1).ref) {
           slot = head_.Slot(p.ref);
           slot->mu.Lock();
-          if (!slot->logged.load(std::memory_order_relaxed)) {
+          if (wal_ != nullptr &&
+              !slot->logged.load(std::memory_order_relaxed)) {
             unlogged.push_back(p.series);
           }
         }
         // Stale (a concurrent commit got there first): not logged, not
         // applied.
-        if (p.t <= static_cast<int64_t>(slot->max_time)) continue;
+        if (wal_ == nullptr || p.t <= static_cast<int64_t>(slot->max_time)) {
+          continue;
+        }
         out = EncodeWalSample(out, p.ref, p.t, p.v);
       }
       rec_size = static_cast<size_t>(out - out_begin);
@@ -1065,6 +1060,7 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending) {
     absl::Status st =
         rec_size > 1 ? wal_->Append(absl::string_view(rec.data(), rec_size))
                      : absl::OkStatus();
+    // (Without a WAL nothing was encoded: rec_size is 1.)
     rec.Trim(size_t{16} << 20);
     if (!st.ok()) {
       unlock_all();

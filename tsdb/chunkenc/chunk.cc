@@ -488,7 +488,82 @@ void ChunkEncoder::StartOrExtendRun(bool zero, bool* flag_next,
   *flag_next = zero || (closed_short && resume);
 }
 
+namespace {
+// ToDecimalAt (decimal.h) for the encoder's per-sample probe, with the
+// rounding done by adding and subtracting 2^52 instead of calling
+// std::nearbyint, which is a libm call unless the build targets SSE4.1
+// (the -c opt build does not). In the default round-to-nearest-even mode
+// (never changed here) both give the same integer for |x| < 2^52, and
+// larger doubles are integers already; the exactness check is unchanged,
+// so the encoder's output is too.
+inline bool ToDecimalAtForEncoder(double v, int scale, uint64_t* m) {
+  const double x = v * kPow10[scale];
+  if (!(std::fabs(x) < 9.2e18)) return false;
+  double r = x;
+  if (std::fabs(x) < 0x1p52) {
+    const double big = std::copysign(0x1p52, x);
+    r = (x + big) - big;
+  }
+  const int64_t i = static_cast<int64_t>(r);
+  if (DoubleBits(FromDecimal(static_cast<uint64_t>(i), scale)) !=
+      DoubleBits(v)) {
+    return false;
+  }
+  *m = static_cast<uint64_t>(i);
+  return true;
+}
+}  // namespace
+
+// Run counts are at most 8 bits wide, so the field spans at most two bytes;
+// both are inside the buffer (the run's first sample wrote its count).
+inline void ChunkEncoder::ExtendRun(uint32_t pos, uint16_t len, int bits) {
+  unsigned char* p = reinterpret_cast<unsigned char*>(buf_.data()) + (pos >> 3);
+  const int sh = 16 - static_cast<int>(pos & 7) - bits;
+  const uint32_t mask = static_cast<uint32_t>(RunMax(bits)) << sh;
+  uint32_t w = (uint32_t{p[0]} << 8) | (sh < 8 ? p[1] : 0);
+  w = (w & ~mask) | (uint32_t{len} << sh);
+  p[0] = static_cast<unsigned char>(w >> 8);
+  if (sh < 8) p[1] = static_cast<unsigned char>(w);
+}
+
 void ChunkEncoder::Append(int64_t t, double v) {
+  // The common scraped sample: on time and with the predicted value while
+  // both streams have a run open that can grow. Nothing is written but the
+  // two run counts and the header; the state changes are those of the
+  // general path below (AppendTimestamp with err == 0, a value covered by
+  // its run), so the bytes are the same.
+  if (num_samples_ >= 2 && num_samples_ < 0x7fff && t_run_len_ > 0 &&
+      v_run_len_ > 0 && t_run_len_ < RunMax(t_run_bits_) &&
+      v_run_len_ < RunMax(v_run_bits_) &&
+      static_cast<uint64_t>(t) == grid_t_ + interval_) {
+    uint64_t pred = 0;
+    bool zero;
+    if (mode_ == kFloat) {
+      zero = DoubleBits(v) == prev_bits_;
+    } else {
+      pred = PredictDecimal(prev_int_, avg_delta_, predictor_score_);
+      uint64_t m;
+      zero = ToDecimalAtForEncoder(v, scale_, &m) &&
+             (m & LowMask(shift_)) == 0 &&
+             static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_) == pred;
+    }
+    if (zero) {
+      ExtendRun(t_run_pos_, ++t_run_len_, t_run_bits_);
+      ExtendRun(v_run_pos_, ++v_run_len_, v_run_bits_);
+      grid_t_ = static_cast<uint64_t>(t);
+      prev_t_ = grid_t_;
+      prev_err_ = 0;
+      if (mode_ == kDecimal) {
+        UpdatePredictor(pred, &prev_int_, &avg_delta_, &predictor_score_);
+      }
+      last_was_exception_ = false;
+      ++num_samples_;
+      char* h = buf_.data();
+      h[0] = static_cast<char>(num_samples_ >> 8);
+      h[1] = static_cast<char>(num_samples_);
+      return;
+    }
+  }
   if (num_samples_ == 0) {
     min_time_ = t;
     WriteWide(ZigZag(static_cast<uint64_t>(t)));
@@ -545,32 +620,6 @@ void ChunkEncoder::AppendTimestamp(int64_t t) {
   AdvanceGrid(ut, prev_t_, pred, err, &grid_t_, &interval_, &prev_err_);
   prev_t_ = ut;
 }
-
-namespace {
-// ToDecimalAt (decimal.h) for the encoder's per-sample probe, with the
-// rounding done by adding and subtracting 2^52 instead of calling
-// std::nearbyint, which is a libm call unless the build targets SSE4.1
-// (the -c opt build does not). In the default round-to-nearest-even mode
-// (never changed here) both give the same integer for |x| < 2^52, and
-// larger doubles are integers already; the exactness check is unchanged,
-// so the encoder's output is too.
-inline bool ToDecimalAtForEncoder(double v, int scale, uint64_t* m) {
-  const double x = v * kPow10[scale];
-  if (!(std::fabs(x) < 9.2e18)) return false;
-  double r = x;
-  if (std::fabs(x) < 0x1p52) {
-    const double big = std::copysign(0x1p52, x);
-    r = (x + big) - big;
-  }
-  const int64_t i = static_cast<int64_t>(r);
-  if (DoubleBits(FromDecimal(static_cast<uint64_t>(i), scale)) !=
-      DoubleBits(v)) {
-    return false;
-  }
-  *m = static_cast<uint64_t>(i);
-  return true;
-}
-}  // namespace
 
 bool ChunkEncoder::DecimalAtScale(double v, uint64_t* m) {
   const uint64_t bits = DoubleBits(v);

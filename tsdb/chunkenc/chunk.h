@@ -67,6 +67,8 @@ class ChunkEncoder {
   void WriteHeader();
   size_t BitSize() const;
   void RewriteBits(size_t pos, uint64_t bits, int n);
+  // Sets the open run count field at bit `pos` (`bits` wide) to `len`.
+  void ExtendRun(uint32_t pos, uint16_t len, int bits);
   void StartOrExtendRun(bool zero, bool* flag_next, uint16_t* run_len,
                         uint8_t* run_bits, uint32_t* run_pos, bool resume,
                         bool* in_run);
