@@ -70,6 +70,7 @@ class ChunkEncoder {
   // Implementation state is private to chunk.cc; see
   // docs/format/chunk_encoding.md for what each field drives.
   void WriteBits(uint64_t bits, int n);
+  void WriteWord(uint64_t bits, int n);
   void WriteWide(uint64_t x);
   void WriteCoded(uint64_t u, uint64_t* stats);
   void WriteEscape(int kind, const uint64_t* stats);
@@ -91,9 +92,9 @@ class ChunkEncoder {
   void EnterFloat(uint64_t bits);
 
   // The encoded bytes: up to 8 inline, then one heap block grown by about
-  // 1.25x in malloc's size classes. Every series has an open chunk, so this
-  // is 16 bytes instead of std::string's 32, with less slack than its
-  // doubling.
+  // 1.25x in malloc's size classes. Bytes past size() are always zero. Every
+  // series has an open chunk, so this is 16 bytes instead of std::string's 32,
+  // with less slack than its doubling.
   class Buffer {
    public:
     Buffer() { std::memset(inline_, 0, kInline); }
@@ -116,6 +117,14 @@ class ChunkEncoder {
     }
     // Appends n zero bytes.
     void AppendZeros(size_t n);
+    // Makes [pos, pos + 8) writable memory (zero past size()), growing if
+    // needed; returns data() + pos. pos <= size().
+    char* ReserveWord(size_t pos) {
+      if (pos + 8 > cap_) Grow(pos + 8);
+      return data() + pos;
+    }
+    // Sets the size after bytes were written past it through ReserveWord.
+    void set_size(size_t n) { size_ = static_cast<uint32_t>(n); }
     // Inserts n zero bytes at the front.
     void InsertZerosAtFront(size_t n);
 
