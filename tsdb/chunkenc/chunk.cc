@@ -434,32 +434,18 @@ size_t ChunkEncoder::BitSize() const {
   return buf_.size() * 8 - (bit_pos_ ? 8 - bit_pos_ : 0);
 }
 
-void ChunkEncoder::RewriteBits(size_t pos, uint64_t bits, int n) {
-  // Run counts (n <= 8) span at most two bytes: patch them as one 16-bit
-  // big-endian window instead of bit by bit.
-  const size_t b = pos >> 3;
-  const int off = static_cast<int>(pos & 7);
-  if (n <= 8 && off + n <= 16 && b + (off + n > 8 ? 1 : 0) < buf_.size()) {
-    auto* p = reinterpret_cast<unsigned char*>(&buf_[b]);
-    const bool two = off + n > 8;
-    uint32_t w = two ? (uint32_t{p[0]} << 8) | p[1] : uint32_t{p[0]} << 8;
-    const int sh = 16 - off - n;
-    const uint32_t mask = static_cast<uint32_t>(LowMask(n)) << sh;
-    w = (w & ~mask) | ((static_cast<uint32_t>(bits) << sh) & mask);
-    p[0] = static_cast<unsigned char>(w >> 8);
-    if (two) p[1] = static_cast<unsigned char>(w);
-    return;
-  }
-  for (int i = 0; i < n; ++i) {
-    const size_t p = pos + i;
-    const unsigned char mask = static_cast<unsigned char>(0x80u >> (p & 7));
-    unsigned char& byte = reinterpret_cast<unsigned char&>(buf_[p >> 3]);
-    if ((bits >> (n - 1 - i)) & 1) {
-      byte |= mask;
-    } else {
-      byte &= static_cast<unsigned char>(~mask);
-    }
-  }
+// Run counts are at most 8 bits wide, so the field spans at most two bytes;
+// both are inside the buffer (the run's first sample wrote its count).
+inline __attribute__((always_inline)) void ChunkEncoder::ExtendRun(uint32_t pos,
+                                                                   uint16_t len,
+                                                                   int bits) {
+  unsigned char* p = reinterpret_cast<unsigned char*>(buf_.data()) + (pos >> 3);
+  const int sh = 16 - static_cast<int>(pos & 7) - bits;
+  const uint32_t mask = static_cast<uint32_t>(RunMax(bits)) << sh;
+  uint32_t w = (uint32_t{p[0]} << 8) | (sh < 8 ? p[1] : 0);
+  w = (w & ~mask) | (uint32_t{len} << sh);
+  p[0] = static_cast<unsigned char>(w >> 8);
+  if (sh < 8) p[1] = static_cast<unsigned char>(w);
 }
 
 // Runs. Timestamps and values each have their own: after a zero residual
@@ -476,7 +462,7 @@ inline __attribute__((always_inline)) void ChunkEncoder::StartOrExtendRun(
   *in_run = false;
   if (*run_len > 0 && *run_len < RunMax(*run_bits) && zero) {
     ++*run_len;
-    RewriteBits(*run_pos, *run_len, *run_bits);
+    ExtendRun(*run_pos, *run_len, *run_bits);
     *in_run = true;
     return;
   }
@@ -527,18 +513,6 @@ inline bool ToDecimalAtForEncoder(double v, int scale, uint64_t* m) {
   return true;
 }
 }  // namespace
-
-// Run counts are at most 8 bits wide, so the field spans at most two bytes;
-// both are inside the buffer (the run's first sample wrote its count).
-inline void ChunkEncoder::ExtendRun(uint32_t pos, uint16_t len, int bits) {
-  unsigned char* p = reinterpret_cast<unsigned char*>(buf_.data()) + (pos >> 3);
-  const int sh = 16 - static_cast<int>(pos & 7) - bits;
-  const uint32_t mask = static_cast<uint32_t>(RunMax(bits)) << sh;
-  uint32_t w = (uint32_t{p[0]} << 8) | (sh < 8 ? p[1] : 0);
-  w = (w & ~mask) | (uint32_t{len} << sh);
-  p[0] = static_cast<unsigned char>(w >> 8);
-  if (sh < 8) p[1] = static_cast<unsigned char>(w);
-}
 
 void ChunkEncoder::Append(int64_t t, double v) {
   // The common scraped sample: on time and with the predicted value while

@@ -76,7 +76,6 @@ class ChunkEncoder {
   void WriteEscape(int kind, const uint64_t* stats);
   void WriteHeader();
   size_t BitSize() const;
-  void RewriteBits(size_t pos, uint64_t bits, int n);
   // Sets the open run count field at bit `pos` (`bits` wide) to `len`.
   void ExtendRun(uint32_t pos, uint16_t len, int bits);
   void StartOrExtendRun(bool zero, bool* flag_next, uint16_t* run_len,
