@@ -931,7 +931,12 @@ inline char* EncodeWalSample(char* p, SeriesRef ref, int64_t t, double v) {
   }
   *p++ = static_cast<char>(x);
   const uint64_t bits = ValueBits(v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  // One 8-byte store; GCC compiled the byte loop below as a loop.
+  std::memcpy(p, &bits, sizeof bits);
+#else
   for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(bits >> (8 * i));
+#endif
   return p + 8;
 }
 constexpr size_t kMaxWalSampleBytes = 10 + 10 + 8;
