@@ -601,7 +601,8 @@ class DBAppender : public Appender {
     return sref;
   }
 
-  void Push(MemSeries* s, SeriesRef ref, int64_t t, double v) {
+  __attribute__((always_inline)) void Push(MemSeries* s, SeriesRef ref,
+                                           int64_t t, double v) {
     if (map_mode_) last_index_[s] = pending_.size();
     // Tracked here, where the previous ref is at hand, so that Commit does
     // not re-read the whole batch to find out.

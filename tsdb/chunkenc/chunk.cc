@@ -193,8 +193,11 @@ inline uint64_t PredictDecimal(uint64_t prev, uint64_t avg, int32_t score) {
   return score < 0 ? prev + RoundedAvg(avg) : prev;
 }
 
-inline void UpdatePredictor(uint64_t m, uint64_t* prev, uint64_t* avg,
-                            int32_t* score) {
+// Always inlined: the run fast path of Append calls it for every sample.
+inline __attribute__((always_inline)) void UpdatePredictor(uint64_t m,
+                                                           uint64_t* prev,
+                                                           uint64_t* avg,
+                                                           int32_t* score) {
   const uint64_t delta = m - *prev;
   *score +=
       BitWidth(ZigZag(delta - RoundedAvg(*avg))) - BitWidth(ZigZag(delta));
