@@ -247,7 +247,9 @@ class DB : public Queryable, public Appendable {
 
   explicit DB(const DBOptions& options);
   // Logs, applies and persists one appender's batch.
-  absl::Status CommitSamples(absl::Span<const PendingSample> pending);
+  // `in_ref_order`: the refs of `pending` do not decrease.
+  absl::Status CommitSamples(absl::Span<const PendingSample> pending,
+                             bool in_ref_order);
   absl::Status Recover();
   // A WAL sample of a known series, decoded ahead of applying it.
   struct ReplaySample {

@@ -252,10 +252,11 @@ struct MemSeries {
 
   HeadChunkEncoder open ABSL_GUARDED_BY(mu);
 
-  // (name id, value id) pairs, sorted by name. After `open`: applying a
-  // sample reads the series from its start through `open` (264 bytes),
-  // which then spans 5 cache lines wherever malloc's 16-byte alignment
-  // puts the object.
+  // (name id, value id) pairs, sorted by name. After `open`: applying an
+  // on-time, predicted sample reads the series from its start through the
+  // encoder's hot state (`open.HotStateEnd()`, 160 bytes: 3 or 4 cache
+  // lines wherever malloc's 16-byte alignment puts the object), other
+  // samples the rest of `open` too.
   const SeriesSymbols syms;
   // Sealed chunks still held in memory, oldest first; none is in the
   // durable chunk store yet. They are persisted in time order (see

@@ -193,8 +193,11 @@ inline uint64_t PredictDecimal(uint64_t prev, uint64_t avg, int32_t score) {
   return score < 0 ? prev + RoundedAvg(avg) : prev;
 }
 
-inline void UpdatePredictor(uint64_t m, uint64_t* prev, uint64_t* avg,
-                            int32_t* score) {
+// Always inlined: the run fast path of Append calls it for every sample.
+inline __attribute__((always_inline)) void UpdatePredictor(uint64_t m,
+                                                           uint64_t* prev,
+                                                           uint64_t* avg,
+                                                           int32_t* score) {
   const uint64_t delta = m - *prev;
   *score +=
       BitWidth(ZigZag(delta - RoundedAvg(*avg))) - BitWidth(ZigZag(delta));
@@ -295,9 +298,11 @@ void ChunkEncoder::Buffer::Grow(size_t need) {
     p = static_cast<char*>(std::realloc(heap_, cap));
   } else {
     p = static_cast<char*>(std::malloc(cap));
-    if (p != nullptr) std::memcpy(p, inline_, size_);
+    if (p != nullptr) std::memcpy(p, inline_, kInline);
   }
   if (p == nullptr) throw std::bad_alloc();
+  // Keeps every byte past size_ zero (see WriteBits).
+  std::memset(p + cap_, 0, cap - cap_);
   heap_ = p;
   cap_ = static_cast<uint32_t>(cap);
 }
@@ -324,36 +329,34 @@ absl::string_view ChunkEncoder::Bytes() const {
   return absl::string_view(buf_.data(), buf_.size());
 }
 
-void ChunkEncoder::WriteBits(uint64_t bits, int n) {
-  // Most codes are short and fit the partly filled last byte.
-  if (bit_pos_ != 0 && n <= 8 - bit_pos_) {
-    buf_.back() =
-        static_cast<char>(static_cast<unsigned char>(buf_.back()) |
-                          ((bits & LowMask(n)) << (8 - bit_pos_ - n)));
-    bit_pos_ = static_cast<uint8_t>((bit_pos_ + n) & 7);
+// ORs a code of n <= 57 bits into the 8 bytes from the partly filled last
+// byte on, as one big-endian word: the buffer keeps every byte past its
+// size zero and, once written to, at least 8 bytes of capacity from its
+// last byte (Buffer::ReserveWord), so no code needs a loop or a branch per
+// byte.
+inline __attribute__((always_inline)) void ChunkEncoder::WriteWord(
+    uint64_t bits, int n) {
+  const int used = bit_pos_;
+  const size_t byte = buf_.size() - (used != 0);
+  unsigned char* p = reinterpret_cast<unsigned char*>(buf_.ReserveWord(byte));
+  const uint64_t w =
+      LoadBigEndian64(p) | ((bits & LowMask(n)) << (64 - used - n));
+  const uint64_t be = __builtin_bswap64(w);
+  std::memcpy(p, &be, sizeof be);
+  const int end = used + n;
+  buf_.set_size(byte + static_cast<size_t>((end + 7) >> 3));
+  bit_pos_ = static_cast<uint8_t>(end & 7);
+}
+
+inline __attribute__((always_inline)) void ChunkEncoder::WriteBits(
+    uint64_t bits, int n) {
+  if (n <= 0) return;
+  if (__builtin_expect(n > 57, 0)) {  // up to 7 bits used: two words
+    WriteWord(bits >> 32, n - 32);
+    WriteWord(bits, 32);
     return;
   }
-  if (n <= 0) return;
-  bits &= LowMask(n);
-  if (bit_pos_ != 0) {  // fill the partial byte with the top bits
-    n -= 8 - bit_pos_;
-    buf_.back() = static_cast<char>(static_cast<unsigned char>(buf_.back()) |
-                                    (bits >> n));
-    bits &= LowMask(n);
-    bit_pos_ = 0;
-  }
-  // Byte-aligned now; n <= 64, so at most 8 more bytes.
-  char tmp[8];
-  size_t k = 0;
-  while (n >= 8) {
-    n -= 8;
-    tmp[k++] = static_cast<char>(bits >> n);
-  }
-  if (n > 0) {
-    tmp[k++] = static_cast<char>(bits << (8 - n));
-    bit_pos_ = static_cast<uint8_t>(n);
-  }
-  buf_.append(tmp, k);
+  WriteWord(bits, n);
 }
 
 // 6-bit (width - 1), then the value in `width` bits; width >= 1.
@@ -363,26 +366,41 @@ void ChunkEncoder::WriteWide(uint64_t x) {
   WriteBits(x, width);
 }
 
-void ChunkEncoder::WriteCoded(uint64_t u, uint64_t* stats) {
+inline __attribute__((always_inline)) void ChunkEncoder::WriteCoded(
+    uint64_t u, uint64_t* stats) {
   const Coding c = ChooseCoding(stats);
   uint64_t x = u;
+  // The zero flag (if any), the unary quotient and the k low bits are
+  // written as one code when they fit one WriteBits.
+  uint64_t prefix = 0;
+  int prefix_len = 0;
   if (c.zero_flag) {
     if (u == 0) {
       WriteBits(0, 1);
       UpdateStats(u, c, stats);
       return;
     }
-    WriteBits(1, 1);
+    prefix = 1;
+    prefix_len = 1;
     x = u - 1;
   }
   const int k = c.k();
   const uint64_t q = x >> k;
   if (q < static_cast<uint64_t>(kRiceLimit)) {
     // q ones and a terminating zero, then the k low bits.
-    WriteBits((uint64_t{1} << (q + 1)) - 2, static_cast<int>(q) + 1);
-    WriteBits(x & LowMask(k), k);
+    const int n = static_cast<int>(q) + 1 + k;
+    const uint64_t unary = (uint64_t{1} << (q + 1)) - 2;
+    if (prefix_len + n <= 57) {
+      WriteBits((((prefix << (q + 1)) | unary) << k) | (x & LowMask(k)),
+                prefix_len + n);
+    } else {
+      WriteBits(prefix, prefix_len);
+      WriteBits(unary, static_cast<int>(q) + 1);
+      WriteBits(x & LowMask(k), k);
+    }
   } else {
-    WriteBits(LowMask(kRiceLimit), kRiceLimit);
+    WriteBits((prefix << kRiceLimit) | LowMask(kRiceLimit),
+              prefix_len + kRiceLimit);
     WriteWide(x);
   }
   UpdateStats(u, c, stats);
@@ -394,7 +412,7 @@ void ChunkEncoder::WriteEscape(int kind, const uint64_t* stats) {
   WriteBits(static_cast<uint64_t>(kind), 6);
 }
 
-void ChunkEncoder::WriteHeader() {
+inline __attribute__((always_inline)) void ChunkEncoder::WriteHeader() {
   const uint32_t n = static_cast<uint32_t>(num_samples_);
   if (n < 0x8000) {
     buf_[0] = static_cast<char>(n >> 8);
@@ -419,32 +437,18 @@ size_t ChunkEncoder::BitSize() const {
   return buf_.size() * 8 - (bit_pos_ ? 8 - bit_pos_ : 0);
 }
 
-void ChunkEncoder::RewriteBits(size_t pos, uint64_t bits, int n) {
-  // Run counts (n <= 8) span at most two bytes: patch them as one 16-bit
-  // big-endian window instead of bit by bit.
-  const size_t b = pos >> 3;
-  const int off = static_cast<int>(pos & 7);
-  if (n <= 8 && off + n <= 16 && b + (off + n > 8 ? 1 : 0) < buf_.size()) {
-    auto* p = reinterpret_cast<unsigned char*>(&buf_[b]);
-    const bool two = off + n > 8;
-    uint32_t w = two ? (uint32_t{p[0]} << 8) | p[1] : uint32_t{p[0]} << 8;
-    const int sh = 16 - off - n;
-    const uint32_t mask = static_cast<uint32_t>(LowMask(n)) << sh;
-    w = (w & ~mask) | ((static_cast<uint32_t>(bits) << sh) & mask);
-    p[0] = static_cast<unsigned char>(w >> 8);
-    if (two) p[1] = static_cast<unsigned char>(w);
-    return;
-  }
-  for (int i = 0; i < n; ++i) {
-    const size_t p = pos + i;
-    const unsigned char mask = static_cast<unsigned char>(0x80u >> (p & 7));
-    unsigned char& byte = reinterpret_cast<unsigned char&>(buf_[p >> 3]);
-    if ((bits >> (n - 1 - i)) & 1) {
-      byte |= mask;
-    } else {
-      byte &= static_cast<unsigned char>(~mask);
-    }
-  }
+// Run counts are at most 8 bits wide, so the field spans at most two bytes;
+// both are inside the buffer (the run's first sample wrote its count).
+inline __attribute__((always_inline)) void ChunkEncoder::ExtendRun(uint32_t pos,
+                                                                   uint16_t len,
+                                                                   int bits) {
+  unsigned char* p = reinterpret_cast<unsigned char*>(buf_.data()) + (pos >> 3);
+  const int sh = 16 - static_cast<int>(pos & 7) - bits;
+  const uint32_t mask = static_cast<uint32_t>(RunMax(bits)) << sh;
+  uint32_t w = (uint32_t{p[0]} << 8) | (sh < 8 ? p[1] : 0);
+  w = (w & ~mask) | (uint32_t{len} << sh);
+  p[0] = static_cast<unsigned char>(w >> 8);
+  if (sh < 8) p[1] = static_cast<unsigned char>(w);
 }
 
 // Runs. Timestamps and values each have their own: after a zero residual
@@ -455,14 +459,13 @@ void ChunkEncoder::RewriteBits(size_t pos, uint64_t bits, int n) {
 // than its maximum is always followed by a non-zero residual (or the end), so
 // no flag follows it. Sets *in_run when this sample's residual is covered by a
 // run (and nothing else must be written for it).
-void ChunkEncoder::StartOrExtendRun(bool zero, bool* flag_next,
-                                    uint16_t* run_len, uint8_t* run_bits,
-                                    uint32_t* run_pos, bool resume,
-                                    bool* in_run) {
+inline __attribute__((always_inline)) void ChunkEncoder::StartOrExtendRun(
+    bool zero, bool* flag_next, uint16_t* run_len, uint8_t* run_bits,
+    uint32_t* run_pos, bool resume, bool* in_run) {
   *in_run = false;
   if (*run_len > 0 && *run_len < RunMax(*run_bits) && zero) {
     ++*run_len;
-    RewriteBits(*run_pos, *run_len, *run_bits);
+    ExtendRun(*run_pos, *run_len, *run_bits);
     *in_run = true;
     return;
   }
@@ -488,7 +491,70 @@ void ChunkEncoder::StartOrExtendRun(bool zero, bool* flag_next,
   *flag_next = zero || (closed_short && resume);
 }
 
+namespace {
+// ToDecimalAt (decimal.h) for the encoder's per-sample probe, with the
+// rounding done by adding and subtracting 2^52 instead of calling
+// std::nearbyint, which is a libm call unless the build targets SSE4.1
+// (the -c opt build does not). In the default round-to-nearest-even mode
+// (never changed here) both give the same integer for |x| < 2^52, and
+// larger doubles are integers already; the exactness check is unchanged,
+// so the encoder's output is too.
+inline bool ToDecimalAtForEncoder(double v, int scale, uint64_t* m) {
+  const double x = v * kPow10[scale];
+  if (!(std::fabs(x) < 9.2e18)) return false;
+  double r = x;
+  if (std::fabs(x) < 0x1p52) {
+    const double big = std::copysign(0x1p52, x);
+    r = (x + big) - big;
+  }
+  const int64_t i = static_cast<int64_t>(r);
+  if (DoubleBits(FromDecimal(static_cast<uint64_t>(i), scale)) !=
+      DoubleBits(v)) {
+    return false;
+  }
+  *m = static_cast<uint64_t>(i);
+  return true;
+}
+}  // namespace
+
 void ChunkEncoder::Append(int64_t t, double v) {
+  // The common scraped sample: on time and with the predicted value while
+  // both streams have a run open that can grow. Nothing is written but the
+  // two run counts and the header; the state changes are those of the
+  // general path below (AppendTimestamp with err == 0, a value covered by
+  // its run), so the bytes are the same.
+  if (num_samples_ >= 2 && num_samples_ < 0x7fff && t_run_len_ > 0 &&
+      v_run_len_ > 0 && t_run_len_ < RunMax(t_run_bits_) &&
+      v_run_len_ < RunMax(v_run_bits_) &&
+      static_cast<uint64_t>(t) == grid_t_ + interval_) {
+    uint64_t pred = 0;
+    bool zero;
+    if (mode_ == kFloat) {
+      zero = DoubleBits(v) == prev_bits_;
+    } else {
+      pred = PredictDecimal(prev_int_, avg_delta_, predictor_score_);
+      uint64_t m;
+      zero = ToDecimalAtForEncoder(v, scale_, &m) &&
+             (m & LowMask(shift_)) == 0 &&
+             static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_) == pred;
+    }
+    if (zero) {
+      ExtendRun(t_run_pos_, ++t_run_len_, t_run_bits_);
+      ExtendRun(v_run_pos_, ++v_run_len_, v_run_bits_);
+      grid_t_ = static_cast<uint64_t>(t);
+      prev_t_ = grid_t_;
+      prev_err_ = 0;
+      if (mode_ == kDecimal) {
+        UpdatePredictor(pred, &prev_int_, &avg_delta_, &predictor_score_);
+      }
+      last_was_exception_ = false;
+      ++num_samples_;
+      char* h = buf_.data();
+      h[0] = static_cast<char>(num_samples_ >> 8);
+      h[1] = static_cast<char>(num_samples_);
+      return;
+    }
+  }
   if (num_samples_ == 0) {
     min_time_ = t;
     WriteWide(ZigZag(static_cast<uint64_t>(t)));
@@ -534,7 +600,8 @@ void ChunkEncoder::Append(int64_t t, double v) {
   WriteHeader();
 }
 
-void ChunkEncoder::AppendTimestamp(int64_t t) {
+inline __attribute__((always_inline)) void ChunkEncoder::AppendTimestamp(
+    int64_t t) {
   const uint64_t ut = static_cast<uint64_t>(t);
   const uint64_t pred = grid_t_ + interval_;
   const uint64_t err = ut - pred;
@@ -546,33 +613,8 @@ void ChunkEncoder::AppendTimestamp(int64_t t) {
   prev_t_ = ut;
 }
 
-namespace {
-// ToDecimalAt (decimal.h) for the encoder's per-sample probe, with the
-// rounding done by adding and subtracting 2^52 instead of calling
-// std::nearbyint, which is a libm call unless the build targets SSE4.1
-// (the -c opt build does not). In the default round-to-nearest-even mode
-// (never changed here) both give the same integer for |x| < 2^52, and
-// larger doubles are integers already; the exactness check is unchanged,
-// so the encoder's output is too.
-inline bool ToDecimalAtForEncoder(double v, int scale, uint64_t* m) {
-  const double x = v * kPow10[scale];
-  if (!(std::fabs(x) < 9.2e18)) return false;
-  double r = x;
-  if (std::fabs(x) < 0x1p52) {
-    const double big = std::copysign(0x1p52, x);
-    r = (x + big) - big;
-  }
-  const int64_t i = static_cast<int64_t>(r);
-  if (DoubleBits(FromDecimal(static_cast<uint64_t>(i), scale)) !=
-      DoubleBits(v)) {
-    return false;
-  }
-  *m = static_cast<uint64_t>(i);
-  return true;
-}
-}  // namespace
-
-bool ChunkEncoder::DecimalAtScale(double v, uint64_t* m) {
+inline __attribute__((always_inline)) bool ChunkEncoder::DecimalAtScale(
+    double v, uint64_t* m) {
   const uint64_t bits = DoubleBits(v);
   if (probe_scale_ != scale_ || probe_bits_ != bits) {
     probe_ok_ = ToDecimalAtForEncoder(v, scale_, &probe_m_);
@@ -584,7 +626,7 @@ bool ChunkEncoder::DecimalAtScale(double v, uint64_t* m) {
 }
 
 // True when AppendValue would code v as a zero residual (no control code).
-bool ChunkEncoder::ValueIsZero(double v) {
+inline __attribute__((always_inline)) bool ChunkEncoder::ValueIsZero(double v) {
   if (mode_ == kFloat) return DoubleBits(v) == prev_bits_;
   uint64_t m = 0;
   if (!DecimalAtScale(v, &m) || (m & LowMask(shift_)) != 0) return false;
@@ -614,7 +656,8 @@ void ChunkEncoder::EnterFloat(uint64_t bits) {
 }
 
 // `m` is the full mantissa at scale_, a multiple of 2^shift_.
-bool ChunkEncoder::AppendDecimal(uint64_t m) {
+inline __attribute__((always_inline)) bool ChunkEncoder::AppendDecimal(
+    uint64_t m) {
   const uint64_t ms = static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_);
   const uint64_t pred = PredictDecimal(prev_int_, avg_delta_, predictor_score_);
   WriteCoded(ZigZag(ms - pred), v_stats_);

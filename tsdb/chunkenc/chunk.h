@@ -52,21 +52,32 @@ class ChunkEncoder {
   absl::string_view Bytes() const;
   // Starts loading the memory the next Append writes to (the last byte of
   // the encoding). For a caller appending to many encoders in turn, where
-  // that byte is rarely cached: call it a few encoders ahead.
+  // that byte is rarely cached: call it a few encoders ahead. (Prefetching
+  // the colder state too, only for encoders without open runs, made the
+  // prefetch depend on a load of the run state and cost more than it
+  // saved: BM_AppendScrape in memory +15 %.)
   void PrefetchTail() const {
     __builtin_prefetch(buf_.data() + buf_.size() - (buf_.size() > 0), 1);
+  }
+  // The first byte past the state that every Append reads (see the field
+  // order below): a caller prefetching an encoder ahead of appending to it
+  // loads [this, HotStateEnd()).
+  const char* HotStateEnd() const {
+    return reinterpret_cast<const char*>(&t_stats_[0]);
   }
 
  private:
   // Implementation state is private to chunk.cc; see
   // docs/format/chunk_encoding.md for what each field drives.
   void WriteBits(uint64_t bits, int n);
+  void WriteWord(uint64_t bits, int n);
   void WriteWide(uint64_t x);
   void WriteCoded(uint64_t u, uint64_t* stats);
   void WriteEscape(int kind, const uint64_t* stats);
   void WriteHeader();
   size_t BitSize() const;
-  void RewriteBits(size_t pos, uint64_t bits, int n);
+  // Sets the open run count field at bit `pos` (`bits` wide) to `len`.
+  void ExtendRun(uint32_t pos, uint16_t len, int bits);
   void StartOrExtendRun(bool zero, bool* flag_next, uint16_t* run_len,
                         uint8_t* run_bits, uint32_t* run_pos, bool resume,
                         bool* in_run);
@@ -80,9 +91,9 @@ class ChunkEncoder {
   void EnterFloat(uint64_t bits);
 
   // The encoded bytes: up to 8 inline, then one heap block grown by about
-  // 1.25x in malloc's size classes. Every series has an open chunk, so this
-  // is 16 bytes instead of std::string's 32, with less slack than its
-  // doubling.
+  // 1.25x in malloc's size classes. Bytes past size() are always zero. Every
+  // series has an open chunk, so this is 16 bytes instead of std::string's 32,
+  // with less slack than its doubling.
   class Buffer {
    public:
     Buffer() { std::memset(inline_, 0, kInline); }
@@ -105,6 +116,14 @@ class ChunkEncoder {
     }
     // Appends n zero bytes.
     void AppendZeros(size_t n);
+    // Makes [pos, pos + 8) writable memory (zero past size()), growing if
+    // needed; returns data() + pos. pos <= size().
+    char* ReserveWord(size_t pos) {
+      if (pos + 8 > cap_) Grow(pos + 8);
+      return data() + pos;
+    }
+    // Sets the size after bytes were written past it through ReserveWord.
+    void set_size(size_t n) { size_ = static_cast<uint32_t>(n); }
     // Inserts n zero bytes at the front.
     void InsertZerosAtFront(size_t n);
 
@@ -119,7 +138,13 @@ class ChunkEncoder {
     };
   };
 
-  // Fields by size, largest first, so the state packs without padding.
+  // The state an on-time, predicted sample reads and writes (Append's
+  // fast path) comes first, in the object's first 112 bytes; the residual
+  // code statistics and the encoder-only probing state follow, so that a
+  // caller appending to many encoders need only have the first lines in
+  // cache for the usual scraped sample (see HotStateEnd). Within
+  // each part, fields by size, largest first, so the state packs without
+  // padding.
   Buffer buf_;
   int64_t min_time_ = 0;
   // Timestamps: grid predictor. prev_t_ is also max_time().
@@ -127,39 +152,40 @@ class ChunkEncoder {
   uint64_t grid_t_ = 0;    // where the last sample should have been
   uint64_t interval_ = 0;  // expected distance between samples
   uint64_t prev_err_ = 0;  // last sample's distance from the grid
-  uint64_t t_stats_[4] = {0, 0, 0, 0};  // adaptive code statistics
   // Values.
   uint64_t prev_bits_ = 0;  // float mode: previous value's bits
   uint64_t prev_int_ = 0;   // decimal mode: previous mantissa >> shift_
   uint64_t avg_delta_ = 0;  // decimal mode: smoothed delta, 4 fraction bits
-  uint64_t v_stats_[4] = {0, 0, 0, 0};
-  // One-entry cache of DecimalAtScale (each value is probed twice).
-  uint64_t probe_bits_ = 0;
-  uint64_t probe_m_ = 0;
   int num_samples_ = 0;
   int32_t predictor_score_ = 0;  // < 0: previous + average delta wins
   // Runs of zero timestamp / value residuals (see StartOrExtendRun): bit
   // position of the open run's count field.
   uint32_t t_run_pos_ = 0;
   uint32_t v_run_pos_ = 0;
-  uint16_t decimal_backoff_ = 0;  // float mode: samples until next probe
-  uint16_t decimal_backoff_len_ = 1;
   uint16_t t_run_len_ = 0;  // length of the open run, 0 if none
   uint16_t v_run_len_ = 0;
+  uint8_t t_run_bits_ = 8;  // width of the open (or next) run's count
+  uint8_t v_run_bits_ = 8;
+  uint8_t mode_ = 0;
+  int8_t scale_ = 0;
+  uint8_t shift_ = 0;  // decimal mantissas are multiples of 2^shift_
+  bool last_was_exception_ = false;
+  bool t_flag_next_ = false;  // the next timestamp code has a run flag
+  bool v_flag_next_ = false;
   uint8_t bit_pos_ = 0;  // bits used in buf_.back(); 0 = full
   uint8_t header_len_ = 2;
   uint8_t leading_ = 0xff;
   uint8_t trailing_ = 0;
-  uint8_t mode_ = 0;
-  int8_t scale_ = 0;
-  uint8_t shift_ = 0;        // decimal mantissas are multiples of 2^shift_
+  // Cold: only samples that write a residual code use what follows.
+  uint64_t t_stats_[4] = {0, 0, 0, 0};  // adaptive code statistics
+  uint64_t v_stats_[4] = {0, 0, 0, 0};
+  // One-entry cache of DecimalAtScale (each value is probed twice).
+  uint64_t probe_bits_ = 0;
+  uint64_t probe_m_ = 0;
+  uint16_t decimal_backoff_ = 0;  // float mode: samples until next probe
+  uint16_t decimal_backoff_len_ = 1;
   uint8_t tz_run_min_ = 64;  // encoder-only: shift_ probing
   uint8_t tz_run_count_ = 0;
-  bool last_was_exception_ = false;
-  bool t_flag_next_ = false;  // the next timestamp code has a run flag
-  bool v_flag_next_ = false;
-  uint8_t t_run_bits_ = 8;  // width of the open (or next) run's count
-  uint8_t v_run_bits_ = 8;
   int8_t probe_scale_ = -1;
   bool probe_ok_ = false;
 };

@@ -619,6 +619,118 @@ TEST(ChunkTest, EncodingIsStable) {
   EXPECT_EQ(hash, 2230009909875995727ull);
 }
 
+// The bytes after every Append (not only the final ones: the head hands
+// out snapshots of open chunks, and runs are counted in place) on series
+// that exercise the encoder's fast paths and their edges: runs of both
+// streams up to and past their 255-sample limit, runs broken by jitter,
+// gaps and staleness markers, counters whose predicted mantissa is right
+// or off by one, decimals at several scales and shifts, mantissas near
+// 2^53 (where several integers give the same double), float mode, and the
+// header widening at 32768 samples with runs open. Pinned with the encoder
+// before its fast paths were written; decoders and stored data depend on
+// the bytes, so they must never change.
+TEST(ChunkTest, EncodingIsStableAfterEveryAppend) {
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a over all snapshots
+  size_t total = 0;
+  auto add_snapshots = [&](const std::vector<Sample>& series) {
+    ChunkEncoder enc;
+    for (const Sample& s : series) {
+      enc.Append(s.t, s.v);
+      for (unsigned char ch : enc.Bytes()) {
+        hash = (hash ^ ch) * 1099511628211ull;
+      }
+      total += enc.Bytes().size();
+    }
+  };
+  auto add_final = [&](const std::vector<Sample>& series) {
+    const std::string b = Encode(series);
+    for (unsigned char ch : b) hash = (hash ^ ch) * 1099511628211ull;
+    total += b.size();
+  };
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> u01(0, 1);
+  // db_benchmark's BM_AppendScrape values: exact counters, some at scale 1.
+  for (int series = 0; series < 21; ++series) {
+    std::vector<Sample> s;
+    for (int round = 0; round < 300; ++round) {
+      const double v =
+          static_cast<double>(round * (series % 7 + 1)) + (series % 3) * 0.5;
+      int64_t t = int64_t{round} * 15000;
+      if (series % 4 == 1 && u01(rng) < 0.03) t += 7;  // late scrape
+      if (series % 5 == 2 && round == 150) continue;   // missed scrape
+      s.push_back({t, v});
+    }
+    add_snapshots(s);
+  }
+  // Constants, staleness markers inside runs, float mode, page counts,
+  // values near 2^53 and mantissas that need more scale mid-run.
+  const double stale = FromBits(0x7ff0000000000002ull);
+  for (int kind = 0; kind < 8; ++kind) {
+    std::vector<Sample> s;
+    double v = 0;
+    for (int i = 0; i < 700; ++i) {
+      const int64_t t = 1000 + int64_t{i} * 10000;
+      switch (kind) {
+        case 0:
+          v = 42;
+          break;
+        case 1:
+          v = i % 97 == 50 ? stale : 3.25;
+          break;
+        case 2:
+          v = 0.1 * i + 1e-7 * (i % 3);
+          break;
+        case 3:
+          v = static_cast<double>((1000 + i / 3) * 4096);
+          break;
+        case 4:
+          v = 9007199254740000.0 + 2.0 * i;
+          break;
+        case 5:
+          v = 4503599627370496.0 * 3 + 8.0 * (i / 2);
+          break;
+        case 6:
+          v = i < 300 ? 1.5 * i : 1.25 * i + 0.001 * (i % 7);
+          break;
+        case 7:
+          v = u01(rng) < 0.9 ? v + 1 : v + 1000 * u01(rng);
+          break;
+      }
+      s.push_back({t, v});
+    }
+    add_snapshots(s);
+  }
+  // The generated shapes with 10% late scrapes, whole-chunk only.
+  for (const auto& e : testdata::DefaultMix()) {
+    for (auto& s : testdata::GenerateShape(e.shape, e.series / 4 + 1, 5, 480,
+                                           testdata::kDefaultStartMs, 0.10)) {
+      add_final(s);
+    }
+  }
+  for (const auto& s : testdata::GenerateHarness(2, 4, 480, 7)) add_final(s);
+  // Header widening with both runs open, then a break of both runs.
+  {
+    std::vector<Sample> s;
+    for (int i = 0; i < 33000; ++i) {
+      s.push_back({int64_t{i} * 1000 + (i == 32900 ? 3 : 0),
+                   i < 32950 ? 7.0 : 8.0 + i});
+    }
+    ChunkEncoder enc;
+    for (size_t i = 0; i < s.size(); ++i) {
+      enc.Append(s[i].t, s[i].v);
+      if (i >= 32760 && i <= 32780) {
+        for (unsigned char ch : enc.Bytes()) {
+          hash = (hash ^ ch) * 1099511628211ull;
+        }
+      }
+    }
+    ExpectDecodesTo(enc.Bytes(), s);
+    add_final(s);
+  }
+  EXPECT_EQ(total, 3290907u);
+  EXPECT_EQ(hash, 9640948844040288607ull);
+}
+
 TEST(ChunkTest, CorruptedSampleCountNeverOverAllocates) {
   std::string bytes = Encode({{1, 1}, {2, 2}});
   bytes[0] = static_cast<char>(0xff);
