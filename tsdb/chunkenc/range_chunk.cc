@@ -487,39 +487,51 @@ struct Reader {
   bool Overrun() const { return pos > size_bits; }
 };
 
-// Reads one residual group of n; false on malformed input. *zero is set
-// when all residuals are zero (u is not written then).
-bool ReadGroup(Reader* r, int n, uint64_t* u, int* prev_k, bool* zero) {
-  if (r->Overrun()) return false;
+// Reads a group's head: kZero, kSparse or kDense (with its Rice parameter
+// in *k), or -1 on malformed input.
+int ReadGroupHead(Reader* r, int* prev_k, int* k) {
+  if (r->Overrun()) return -1;
   const uint64_t head = r->Read(2);
   if ((head & 1) == 0) {
     r->pos -= 1;  // a one-bit code
-    *zero = true;
-    return true;
+    return kZero;
   }
-  *zero = false;
-  if ((head >> 1) == 0) {  // sparse
-    const int nnz = static_cast<int>(r->Read(5)) + 1;
-    if (nnz > n) return false;
-    std::memset(u, 0, sizeof(uint64_t) * static_cast<size_t>(n));
-    int last = -1;
-    for (int j = 0; j < nnz; ++j) {
-      if (r->Overrun()) return false;
-      const int idx = static_cast<int>(r->Read(5));
-      if (idx <= last || idx >= n) return false;
-      u[idx] = r->ReadWide();
-      last = idx;
-    }
-    return true;
-  }
-  int k;
+  if ((head >> 1) == 0) return kSparse;
   if (r->Read(1) != 0) {
-    if (*prev_k < 0) return false;
-    k = *prev_k;
+    if (*prev_k < 0) return -1;
+    *k = *prev_k;
   } else {
-    k = static_cast<int>(r->Read(6));
-    *prev_k = k;
+    *k = static_cast<int>(r->Read(6));
+    *prev_k = *k;
   }
+  return kDense;
+}
+
+bool ReadSparse(Reader* r, int n, uint64_t* u) {
+  const int nnz = static_cast<int>(r->Read(5)) + 1;
+  if (nnz > n) return false;
+  std::memset(u, 0, sizeof(uint64_t) * static_cast<size_t>(n));
+  int last = -1;
+  for (int j = 0; j < nnz; ++j) {
+    if (r->Overrun()) return false;
+    const int idx = static_cast<int>(r->Read(5));
+    if (idx <= last || idx >= n) return false;
+    u[idx] = r->ReadWide();
+    last = idx;
+  }
+  return true;
+}
+
+// An escaped code's value (after its 16 one bits); false past the end.
+__attribute__((noinline)) bool ReadEscape(Reader* r, size_t* pos, uint64_t* u) {
+  r->pos = *pos + kRiceLimit;
+  if (r->Overrun()) return false;
+  *u = r->ReadWide();
+  *pos = r->pos;
+  return true;
+}
+
+bool ReadDense(Reader* r, int n, int k, uint64_t* u) {
   const uint64_t mask = k == 0 ? 0 : (~uint64_t{0} >> (64 - k));
   if (k <= kFastK) {
     const unsigned char* p = r->p;
@@ -533,10 +545,7 @@ bool ReadGroup(Reader* r, int n, uint64_t* u, int* prev_k, bool* zero) {
       w >>= (pos & 7);
       const int q = __builtin_ctzll(~w | (uint64_t{1} << kRiceLimit));
       if (__builtin_expect(q == kRiceLimit, 0)) {
-        r->pos = pos + kRiceLimit;
-        if (r->Overrun()) return false;
-        u[i] = r->ReadWide();
-        pos = r->pos;
+        if (!ReadEscape(r, &pos, &u[i])) return false;
         continue;
       }
       u[i] = (static_cast<uint64_t>(q) << k) | ((w >> (q + 1)) & mask);
@@ -557,6 +566,108 @@ bool ReadGroup(Reader* r, int n, uint64_t* u, int* prev_k, bool* zero) {
     }
   }
   return true;
+}
+
+// Reads one residual group of n; false on malformed input. *zero is set
+// when all residuals are zero (u is not written then).
+bool ReadGroup(Reader* r, int n, uint64_t* u, int* prev_k, bool* zero) {
+  int k = 0;
+  const int mode = ReadGroupHead(r, prev_k, &k);
+  *zero = mode == kZero;
+  if (mode == kSparse) return ReadSparse(r, n, u);
+  if (mode == kDense) return ReadDense(r, n, k, u);
+  return mode == kZero;
+}
+
+// The value of an escaped code at bit `pos` (its 16 one bits included)
+// and the position after it; pos = SIZE_MAX past the end. Returned by
+// value so that the caller's position stays in a register.
+struct Escaped {
+  size_t pos;
+  uint64_t u;
+};
+__attribute__((noinline)) Escaped ReadEscapeAt(Reader* r, size_t pos) {
+  r->pos = pos + kRiceLimit;
+  if (r->Overrun()) return {SIZE_MAX, 0};
+  const uint64_t u = r->ReadWide();
+  return {r->pos, u};
+}
+
+// A dense decimal group with k <= kFastK: Rice decode and value
+// reconstruction in one loop (the common case), specialised for the
+// predictor, integers (no division) and a zero shift.
+// Out of line, so that the register allocator sees only this loop.
+// With kFillT it also writes the timestamps of a block on the grid
+// (t = grid + i * interval), saving a second pass.
+template <bool kPrevDelta, bool kInteger, bool kShift, bool kFillT>
+__attribute__((noinline)) bool DecimalDense(Reader* r, int n, uint64_t k,
+                                            uint64_t shift, uint64_t base,
+                                            double div, uint64_t* m_io,
+                                            uint64_t* d_io, Sample* out,
+                                            uint64_t grid, uint64_t interval) {
+  const unsigned char* p = r->p;
+  const uint64_t mask = k == 0 ? 0 : (~uint64_t{0} >> (64 - k));
+  // q << k for each unary prefix length q: one load instead of a shift.
+  uint64_t qk[kRiceLimit];
+  for (uint64_t q = 0; q < kRiceLimit; ++q) qk[q] = q << k;
+  size_t pos = r->pos;
+  uint64_t m = *m_io, d = *d_io;
+  for (int i = 0; i < n; ++i) {
+    uint64_t w;
+    std::memcpy(&w, p + (pos >> 3), sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    w >>= (pos & 7);
+    const uint64_t q = static_cast<uint64_t>(
+        __builtin_ctzll(~w | (uint64_t{1} << kRiceLimit)));
+    uint64_t u;
+    if (__builtin_expect(q == kRiceLimit, 0)) {
+      const Escaped e = ReadEscapeAt(r, pos);
+      if (e.pos == SIZE_MAX) return false;
+      pos = e.pos;
+      u = e.u;
+    } else {
+      u = qk[q] | ((w >> (q + 1)) & mask);
+      pos += q + 1 + k;
+    }
+    uint64_t x = UnZigZag(u);
+    if (kShift) x <<= shift;
+    d = kPrevDelta ? d + x : x + base;
+    m += d;
+    const double v = static_cast<double>(static_cast<int64_t>(m));
+    out[i].v = kInteger ? v : v / div;
+    if (kFillT) {
+      grid += interval;
+      out[i].t = static_cast<int64_t>(grid);
+    }
+  }
+  r->pos = pos;
+  *m_io = m;
+  *d_io = d;
+  return true;
+}
+
+using DenseFn = bool (*)(Reader*, int, uint64_t, uint64_t, uint64_t, double,
+                         uint64_t*, uint64_t*, Sample*, uint64_t, uint64_t);
+template <int V>
+constexpr DenseFn kDenseFn =
+    &DecimalDense<(V & 8) != 0, (V & 4) != 0, (V & 2) != 0, (V & 1) != 0>;
+constexpr DenseFn kDenseFns[16] = {
+    kDenseFn<0>,  kDenseFn<1>,  kDenseFn<2>,  kDenseFn<3>,
+    kDenseFn<4>,  kDenseFn<5>,  kDenseFn<6>,  kDenseFn<7>,
+    kDenseFn<8>,  kDenseFn<9>,  kDenseFn<10>, kDenseFn<11>,
+    kDenseFn<12>, kDenseFn<13>, kDenseFn<14>, kDenseFn<15>};
+
+// fill_t: also write the block's timestamps, grid + (i + 1) * interval.
+bool DecodeDecimalDense(Reader* r, int n, int k,
+                        const RangeChunkEncoder::ValueParams& p, int pred,
+                        uint64_t* m, uint64_t* d, Sample* out, bool fill_t,
+                        uint64_t grid, uint64_t interval) {
+  const int v = (pred != 0) * 8 + (p.scale == 0) * 4 + (p.shift != 0) * 2 +
+                (fill_t ? 1 : 0);
+  return kDenseFns[v](r, n, static_cast<uint64_t>(k), p.shift, p.base,
+                      kPow10[p.scale], m, d, out, grid, interval);
 }
 
 // Decimal values of a block: d = (unzz(u) << shift) + base, or + the
@@ -650,23 +761,34 @@ absl::Status RangeChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
     params.kind = 1;
   }
   if (r.Overrun()) return Corrupt("truncated", 0, r.pos);
+  // Samples are decoded straight into `out`, grown by the count once;
+  // `written` of them are kept.
+  const size_t out_base = out->size();
+  out->resize(out_base + count);
+  Sample* const o = out->data() + out_base;
+  size_t written = 0;
+  auto finish = [&](absl::Status st) {
+    out->resize(out_base + written);
+    return st;
+  };
   {
     const int64_t st = static_cast<int64_t>(t);
-    if (st >= mint && st <= maxt) out->push_back(Sample{st, BitsDouble(bits)});
-    if (st > maxt) return absl::OkStatus();
+    if (st >= mint && st <= maxt) o[written++] = Sample{st, BitsDouble(bits)};
+    if (st > maxt || count == 1) return finish(absl::OkStatus());
   }
-  if (count == 1) return absl::OkStatus();
   uint64_t interval = r.ReadWide();
   uint64_t grid = t, prev_err = 0;
   int t_k = -1, v_k = -1;
   uint64_t tu[kRangeBlockSize], vu[kRangeBlockSize];
-  Sample block[kRangeBlockSize];
   int done = 1;
   while (done < static_cast<int>(count)) {
     const int n = std::min(kRangeBlockSize, static_cast<int>(count) - done);
+    Sample* const block = o + written;
     bool zero;
+    bool fill_t = false;
+    uint64_t fill_grid = 0;
     if (!ReadGroup(&r, n, tu, &t_k, &zero)) {
-      return Corrupt("bad timestamp group", done, r.pos);
+      return finish(Corrupt("bad timestamp group", done, r.pos));
     }
     int64_t step = static_cast<int64_t>(interval), last;
     if (zero && step > 0 &&
@@ -674,11 +796,11 @@ absl::Status RangeChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
         !__builtin_add_overflow(static_cast<int64_t>(grid), last, &last) &&
         static_cast<int64_t>(grid + interval) > static_cast<int64_t>(t)) {
       // On the grid, and provably increasing: the grid advances by the
-      // interval (it may be behind the last sample, which was late).
-      for (int i = 0; i < n; ++i) {
-        grid += interval;
-        block[i].t = static_cast<int64_t>(grid);
-      }
+      // interval (it may be behind the last sample, which was late). The
+      // timestamps are written with the values.
+      fill_t = true;
+      fill_grid = grid;
+      grid += interval * static_cast<uint64_t>(n);
       t = grid;
       prev_err = 0;
     } else {
@@ -688,7 +810,7 @@ absl::Status RangeChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
         const uint64_t err = UnZigZag(tu[i]);
         const uint64_t nt = gp + err;
         if (static_cast<int64_t>(nt) <= static_cast<int64_t>(t)) {
-          return Corrupt("timestamps not increasing", done + i, r.pos);
+          return finish(Corrupt("timestamps not increasing", done + i, r.pos));
         }
         if (err == 0) {
           grid = nt;
@@ -704,19 +826,20 @@ absl::Status RangeChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
       }
     }
     // Value parameters.
-    if (r.Overrun()) return Corrupt("truncated", done, r.pos);
+    if (r.Overrun()) return finish(Corrupt("truncated", done, r.pos));
     if (r.Read(1) == 0) {
       if (r.Read(1) == 0) {
         const int scale = static_cast<int>(r.Read(5));
         const int shift = static_cast<int>(r.Read(6));
         pred = static_cast<int>(r.Read(1));
         const uint64_t base = pred == 0 ? UnZigZag(r.ReadWide()) : 0;
-        if (scale > kMaxScale) return Corrupt("bad scale", done, r.pos);
+        if (scale > kMaxScale) return finish(Corrupt("bad scale", done, r.pos));
         if (r.Read(1) != 0) {
           m = UnZigZag(r.ReadWide());
           d = 0;
         } else if (params.kind != 0 || params.scale != scale) {
-          return Corrupt("decimal block continues no decimal", done, r.pos);
+          return finish(
+              Corrupt("decimal block continues no decimal", done, r.pos));
         }
         params.kind = 0;
         params.scale = static_cast<uint8_t>(scale);
@@ -727,40 +850,61 @@ absl::Status RangeChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
         params.trailing = static_cast<uint8_t>(r.Read(6));
       }
     }
-    if (!ReadGroup(&r, n, vu, &v_k, &zero)) {
-      return Corrupt("bad value group", done, r.pos);
-    }
-    if (params.kind == 0) {
-      if (zero) std::memset(vu, 0, sizeof(uint64_t) * static_cast<size_t>(n));
-      DecodeDecimal(vu, n, params, pred, &m, &d, block);
+    int k = 0;
+    const int mode = ReadGroupHead(&r, &v_k, &k);
+    if (params.kind == 0 && mode == kDense && k <= kFastK) {
+      if (!DecodeDecimalDense(&r, n, k, params, pred, &m, &d, block, fill_t,
+                              fill_grid, interval)) {
+        return finish(Corrupt("bad value group", done, r.pos));
+      }
       bits = DoubleBits(block[n - 1].v);
     } else {
-      const int trailing = params.trailing;
-      if (zero) {
-        for (int i = 0; i < n; ++i) block[i].v = BitsDouble(bits);
+      for (int i = 0; fill_t && i < n; ++i) {
+        fill_grid += interval;
+        block[i].t = static_cast<int64_t>(fill_grid);
+      }
+      zero = mode == kZero;
+      if (mode < 0 || (mode == kSparse && !ReadSparse(&r, n, vu)) ||
+          (mode == kDense && !ReadDense(&r, n, k, vu))) {
+        return finish(Corrupt("bad value group", done, r.pos));
+      }
+      if (params.kind == 0) {
+        if (zero) {
+          std::memset(vu, 0, sizeof(uint64_t) * static_cast<size_t>(n));
+        }
+        DecodeDecimal(vu, n, params, pred, &m, &d, block);
+        bits = DoubleBits(block[n - 1].v);
       } else {
-        for (int i = 0; i < n; ++i) {
-          bits ^= vu[i] << trailing;
-          block[i].v = BitsDouble(bits);
+        const int trailing = params.trailing;
+        if (zero) {
+          for (int i = 0; i < n; ++i) block[i].v = BitsDouble(bits);
+        } else {
+          for (int i = 0; i < n; ++i) {
+            bits ^= vu[i] << trailing;
+            block[i].v = BitsDouble(bits);
+          }
         }
       }
     }
-    if (r.Overrun()) return Corrupt("truncated", done, r.pos);
+    if (r.Overrun()) return finish(Corrupt("truncated", done, r.pos));
     done += n;
     // The window: whole blocks are the common case.
     int lo = 0, hi = n;
     if (block[0].t < mint) {
       while (lo < n && block[lo].t < mint) ++lo;
     }
-    if (block[n - 1].t > maxt) {
+    const bool past = block[n - 1].t > maxt;
+    if (past) {
       hi = lo;
       while (hi < n && block[hi].t <= maxt) ++hi;
-      out->insert(out->end(), block + lo, block + hi);
-      return absl::OkStatus();
     }
-    out->insert(out->end(), block + lo, block + hi);
+    if (lo > 0 && hi > lo) {
+      std::memmove(block, block + lo, sizeof(Sample) * (hi - lo));
+    }
+    written += static_cast<size_t>(hi - lo);
+    if (past) break;
   }
-  return absl::OkStatus();
+  return finish(absl::OkStatus());
 }
 
 }  // namespace vigil::tsdb::chunkenc
