@@ -49,15 +49,17 @@ struct GroupPlan {
 // the stream's previous one (which costs 6 bits less to send).
 GroupPlan ChooseGroup(const uint64_t* u, int n, int prev_k) {
   int nnz = 0;
-  int sparse = 2 + 5;
+  uint64_t all = 0;
   double sum = 0;
   for (int i = 0; i < n; ++i) {
     if (u[i] == 0) continue;
     ++nnz;
-    sparse += 5 + WideBits(u[i]);
+    all |= u[i];
     sum += static_cast<double>(u[i]);
   }
   if (nnz == 0) return {1, kZero, 0};
+  // Sparse: count, one width for all entries, (index, value) pairs.
+  const int sparse = 2 + 5 + 6 + nnz * (5 + std::max(1, BitWidth(all)));
   GroupPlan best{sparse, kSparse, 0};
   const double mean = sum / n;
   const int k0 = mean >= 9.2e18 ? 63 : BitWidth(static_cast<uint64_t>(mean));
@@ -189,11 +191,15 @@ void RangeChunkEncoder::PutGroup(const uint64_t* u, int n, int* prev_k) {
     Put(1, 2);  // bits 1, 0
     int nnz = 0;
     for (int i = 0; i < n; ++i) nnz += u[i] != 0;
+    uint64_t all = 0;
+    for (int i = 0; i < n; ++i) all |= u[i];
+    const int w = std::max(1, BitWidth(all));
     Put(static_cast<uint64_t>(nnz - 1), 5);
+    Put(static_cast<uint64_t>(w - 1), 6);
     for (int i = 0; i < n; ++i) {
       if (u[i] == 0) continue;
       Put(static_cast<uint64_t>(i), 5);
-      PutWide(u[i]);
+      Put(u[i], w);
     }
     return;
   }
@@ -509,6 +515,7 @@ int ReadGroupHead(Reader* r, int* prev_k, int* k) {
 
 bool ReadSparse(Reader* r, int n, uint64_t* u) {
   const int nnz = static_cast<int>(r->Read(5)) + 1;
+  const int w = static_cast<int>(r->Read(6)) + 1;
   if (nnz > n) return false;
   std::memset(u, 0, sizeof(uint64_t) * static_cast<size_t>(n));
   int last = -1;
@@ -516,7 +523,7 @@ bool ReadSparse(Reader* r, int n, uint64_t* u) {
     if (r->Overrun()) return false;
     const int idx = static_cast<int>(r->Read(5));
     if (idx <= last || idx >= n) return false;
-    u[idx] = r->ReadWide();
+    u[idx] = r->Read64(w);
     last = idx;
   }
   return true;
