@@ -46,15 +46,14 @@ absl::StatusOr<std::vector<ChunkPtr>> MergeRangeChunks(
     absl::Status st = DecodeChunk(*c, kMinT, kMaxT, &last, &samples);
     if (!st.ok()) return st;
   }
-  HeadChunkEncoder enc;
+  chunkenc::RangeChunkEncoder enc;
   for (const Sample& s : samples) {
     if (enc.num_samples() >= kMaxSamplesPerRangeChunk) {
-      out.push_back(ChunkOf(enc));
-      enc = HeadChunkEncoder();
+      out.push_back(RangeChunkOf(&enc));
     }
     enc.Append(s.t, s.v);
   }
-  if (ChunkPtr c = ChunkOf(enc)) out.push_back(std::move(c));
+  if (ChunkPtr c = RangeChunkOf(&enc)) out.push_back(std::move(c));
   return out;
 }
 
@@ -65,6 +64,9 @@ int64_t OpenRangesStart(int64_t newest, absl::Duration delay) {
 }
 
 bool RangeChunksMerged(absl::Span<const ChunkPtr> chunks) {
+  for (const ChunkPtr& c : chunks) {
+    if (c->encoding != ChunkEncoding::kRange) return false;
+  }
   if (chunks.size() <= 1) return true;
   int64_t total = 0;
   for (const ChunkPtr& c : chunks) total += c->num_samples;

@@ -1,5 +1,6 @@
 // The chunk merger: rewrites a series' persisted chunks of one closed 2 h
-// chunk range as one chunk (up to kMaxSamplesPerRangeChunk samples).
+// chunk range as one chunk (up to kMaxSamplesPerRangeChunk samples) in the
+// range encoding (tsdb/chunkenc/range_chunk.h).
 //
 // The head cuts chunks of ~120 samples so its memory per series stays
 // small; a 24 h range query over such data steps over 48 chunks per series
@@ -41,8 +42,11 @@ absl::StatusOr<std::vector<ChunkPtr>> MergeRangeChunks(
 // `newest` is `delay` past its end.
 int64_t OpenRangesStart(int64_t newest, absl::Duration delay);
 
-// True when merging `chunks` (of one range) would not reduce their number:
-// one chunk, or already one per kMaxSamplesPerRangeChunk samples. Decided
+// True when merging `chunks` (of one range) would change nothing: they are
+// all in the range encoding (ChunkEncoding::kRange, which merged chunks
+// are written in) and there is one chunk, or already one per
+// kMaxSamplesPerRangeChunk samples. A lone chunk in another encoding (the
+// head's, or older) is rewritten too, for its faster decoding. Decided
 // from the headers alone.
 bool RangeChunksMerged(absl::Span<const ChunkPtr> chunks);
 

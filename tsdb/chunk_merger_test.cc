@@ -133,6 +133,12 @@ void ExpectOneChunkPerRange(
       EXPECT_EQ(per[r * kChunkRangeMs], 1)
           << "series " << ref << " range " << r;
     }
+    // Merged chunks are in the range encoding.
+    for (const ChunkPtr& c : cs) {
+      if (ChunkRangeStart(c->min_time) < ranges * kChunkRangeMs) {
+        EXPECT_EQ(c->encoding, ChunkEncoding::kRange) << "series " << ref;
+      }
+    }
   }
 }
 
@@ -168,6 +174,9 @@ TEST(MergeRangeChunksTest, BitExactWithinTheCapAndDropsOverlap) {
   EXPECT_EQ((*merged)[0]->num_samples, kMaxSamplesPerRangeChunk);
   EXPECT_EQ((*merged)[6]->num_samples, 3000 - 6 * kMaxSamplesPerRangeChunk);
   EXPECT_TRUE(RangeChunksMerged(*merged));
+  for (const ChunkPtr& c : *merged) {
+    EXPECT_EQ(c->encoding, ChunkEncoding::kRange);
+  }
   std::vector<Sample> got;
   int64_t last = kMinT;
   for (const ChunkPtr& c : *merged) {
@@ -196,7 +205,16 @@ TEST(MergeRangeChunksTest, RefusesChunksOfTwoRanges) {
   EXPECT_EQ(merged.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(MergeRangeChunks({}).ok());
   EXPECT_TRUE(RangeChunksMerged({}));
-  EXPECT_TRUE(RangeChunksMerged({chunks[0]}));
+  // A lone chunk in the head's encoding is rewritten in the range encoding,
+  // after which it is merged.
+  ASSERT_EQ(chunks[0]->encoding, ChunkEncoding::kXor);
+  EXPECT_FALSE(RangeChunksMerged({chunks[0]}));
+  auto lone = MergeRangeChunks({chunks[0]});
+  ASSERT_TRUE(lone.ok());
+  ASSERT_EQ(lone->size(), 1u);
+  EXPECT_EQ((*lone)[0]->encoding, ChunkEncoding::kRange);
+  EXPECT_EQ((*lone)[0]->num_samples, 2);
+  EXPECT_TRUE(RangeChunksMerged(*lone));
 }
 
 // 9 h at 15 s: ranges [0, 8 h) are closed (8 h + 1 h <= newest sample)

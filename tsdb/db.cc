@@ -249,11 +249,13 @@ class ChunkSeriesIterator : public SeriesIterator {
     const int64_t lo = std::max(mint_, last_t_ == kMinT ? mint_ : last_t_ + 1);
     const size_t before = out->size();
     absl::Status s;
-    if (c.encoding == ChunkEncoding::kXor) {
+    if (c.encoding == ChunkEncoding::kRange) {
+      s = chunkenc::RangeChunkDecoder(c.bytes).DecodeRange(lo, maxt_, out);
+    } else if (c.encoding == ChunkEncoding::kXor) {
       chunkenc::ChunkDecoder dec(c.bytes);
       s = dec.DecodeRange(lo, maxt_, out);
     } else {
-      RawChunkDecoder dec(c.bytes);  // Visit passes only these two
+      RawChunkDecoder dec(c.bytes);  // Visit passes only these three
       s = dec.DecodeRange(lo, maxt_, out);
     }
     if (out->size() > before) last_t_ = out->back().t;

@@ -98,6 +98,9 @@ absl::Status DecodeChunk(const ChunkData& chunk, int64_t mint, int64_t maxt,
       s = dec.DecodeRange(lo, maxt, out);
       break;
     }
+    case ChunkEncoding::kRange:
+      s = chunkenc::RangeChunkDecoder(chunk.bytes).DecodeRange(lo, maxt, out);
+      break;
     default:
       return absl::DataLossError(absl::StrCat(
           "unknown chunk encoding ", static_cast<int>(chunk.encoding)));
@@ -388,6 +391,17 @@ ChunkPtr ChunkOf(const HeadChunkEncoder& enc) {
   c->num_samples = enc.num_samples();
   c->encoding = kHeadChunkEncoding;
   c->bytes = std::string(enc.Bytes());
+  return c;
+}
+
+ChunkPtr RangeChunkOf(chunkenc::RangeChunkEncoder* enc) {
+  if (enc->num_samples() == 0) return nullptr;
+  auto c = std::make_shared<ChunkData>();
+  c->min_time = enc->min_time();
+  c->max_time = enc->max_time();
+  c->num_samples = enc->num_samples();
+  c->encoding = ChunkEncoding::kRange;
+  c->bytes = enc->Finish();
   return c;
 }
 

@@ -36,6 +36,7 @@
 #include "absl/types/span.h"
 #include "tsdb/appender.h"
 #include "tsdb/chunkenc/chunk.h"
+#include "tsdb/chunkenc/range_chunk.h"
 #include "tsdb/labels.h"
 #include "tsdb/matcher.h"
 #include "tsdb/postings.h"
@@ -77,6 +78,9 @@ class SymbolTable {
 enum class ChunkEncoding : uint8_t {
   kRaw = 1,  // tsdb/raw_chunk.h
   kXor = 2,  // the Gorilla-style codec of tsdb/chunkenc/chunk.h
+  // tsdb/chunkenc/range_chunk.h: chunks of closed chunk ranges, written
+  // whole by `vigil import` and the chunk merger.
+  kRange = 3,
 };
 
 // The encoder used for open head chunks.
@@ -96,6 +100,9 @@ using ChunkPtr = std::shared_ptr<const ChunkData>;
 // An immutable copy of what `enc` holds so far (nullptr when it is empty):
 // a sealed chunk, or a snapshot of an open one for a reader.
 ChunkPtr ChunkOf(const HeadChunkEncoder& enc);
+// The chunk `enc` holds (nullptr when it is empty), as a kRange chunk; `enc`
+// is left empty.
+ChunkPtr RangeChunkOf(chunkenc::RangeChunkEncoder* enc);
 
 // Appends the samples of `chunk` with t in [mint, maxt] and t > *last_t to
 // `out`, updating *last_t. The `last_t` filter drops samples a caller has

@@ -138,15 +138,19 @@ class SeriesBuilder {
             .IgnoreError();
       }
       chunks_.resize(first_open);
+      // As the head would have written them: its adaptive encoding (the
+      // chunk merger rewrites these ranges once they close).
+      HeadChunkEncoder head;
       for (const Sample& s : tail) {
-        if (enc_.num_samples() > 0 &&
-            (enc_.num_samples() >= kSamplesPerChunk ||
-             ChunkRangeStart(s.t) != ChunkRangeStart(enc_.min_time()))) {
-          Seal();
+        if (head.num_samples() > 0 &&
+            (head.num_samples() >= kSamplesPerChunk ||
+             ChunkRangeStart(s.t) != ChunkRangeStart(head.min_time()))) {
+          chunks_.push_back(ChunkOf(head));
+          head = HeadChunkEncoder();
         }
-        enc_.Append(s.t, s.v);
+        head.Append(s.t, s.v);
       }
-      Seal();
+      if (ChunkPtr c = ChunkOf(head)) chunks_.push_back(std::move(c));
     }
     return std::move(chunks_);
   }
@@ -158,11 +162,11 @@ class SeriesBuilder {
         absl::StrCat("two values for ", labels_.ToString(), " at ", t));
   }
 
+  // Closed-range chunks are written whole, in the range encoding.
   void Seal() {
-    ChunkPtr c = ChunkOf(enc_);
+    ChunkPtr c = RangeChunkOf(&enc_);
     if (c == nullptr) return;
     chunks_.push_back(std::move(c));
-    enc_ = HeadChunkEncoder();
   }
 
   // Decodes what was encoded so far back into samples (in input order, as
@@ -185,7 +189,7 @@ class SeriesBuilder {
   }
 
   Labels labels_;
-  HeadChunkEncoder enc_;
+  chunkenc::RangeChunkEncoder enc_;
   std::vector<ChunkPtr> chunks_;
   bool has_last_ = false;
   bool unsorted_ = false;

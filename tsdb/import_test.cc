@@ -626,6 +626,10 @@ TEST(ImportTest, OneChunkPerRangeWithinTheCap) {
       EXPECT_LE(c->num_samples, c->min_time >= open_from
                                     ? kSamplesPerChunk
                                     : kMaxSamplesPerRangeChunk);
+      // Closed ranges are written whole in the range encoding; open ones
+      // as the head writes them.
+      EXPECT_EQ(c->encoding, c->min_time >= open_from ? kHeadChunkEncoding
+                                                      : ChunkEncoding::kRange);
     }
     // Within one range, only the last chunk may be short of the cap.
     for (size_t i = 0; i + 1 < cs.size(); ++i) {

@@ -195,7 +195,8 @@ absl::StatusOr<ChunkPtr> DecodeChunkValue(absl::string_view v) {
   if (Crc(c->bytes) != crc)
     return absl::DataLossError("chunk checksum mismatch");
   if (c->encoding != ChunkEncoding::kRaw &&
-      c->encoding != ChunkEncoding::kXor) {
+      c->encoding != ChunkEncoding::kXor &&
+      c->encoding != ChunkEncoding::kRange) {
     return absl::DataLossError(
         absl::StrCat("unknown chunk encoding ", static_cast<int>(v[0])));
   }
@@ -440,7 +441,8 @@ absl::Status ChunkStore::ChunkReader::Visit(
           absl::StrCat("chunks key ", KeyHex(k), ": chunk checksum mismatch"));
     }
     if (c.encoding != ChunkEncoding::kRaw &&
-        c.encoding != ChunkEncoding::kXor) {
+        c.encoding != ChunkEncoding::kXor &&
+        c.encoding != ChunkEncoding::kRange) {
       return absl::DataLossError(absl::StrCat("chunks key ", KeyHex(k),
                                               ": unknown chunk encoding ",
                                               static_cast<int>(v.data()[0])));

@@ -8,6 +8,7 @@
 #include "benchmark/benchmark.h"
 #include "tsdb/chunkenc/block_chunk.h"
 #include "tsdb/chunkenc/chunk.h"
+#include "tsdb/chunkenc/range_chunk.h"
 #include "tsdb/chunkenc/testdata_gen.h"
 
 namespace vigil::tsdb::chunkenc {
@@ -195,6 +196,54 @@ void BM_DecodeNext(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
 }
 
+// The range codec (range_chunk.h) encodes whole chunks: EncodeRangeChunk
+// over each chunk's samples, and RangeChunkDecoder::DecodeRange.
+void BM_EncodeRange(benchmark::State& state) {
+  const auto chunks = MakeChunks(static_cast<int>(state.range(0)),
+                                 static_cast<int>(state.range(1)));
+  size_t samples = 0, bytes = 0;
+  for (auto _ : state) {
+    samples = bytes = 0;
+    for (const auto& c : chunks) {
+      const std::string b = EncodeRangeChunk(c);
+      bytes += b.size();
+      samples += c.size();
+      benchmark::DoNotOptimize(b.data());
+    }
+  }
+  state.SetLabel(Label(static_cast<int>(state.range(0))));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
+  state.counters["samples_per_iter"] = static_cast<double>(samples);
+  state.counters["bytes/sample"] =
+      static_cast<double>(bytes) / static_cast<double>(samples);
+}
+
+void BM_DecodeRange(benchmark::State& state) {
+  const auto chunks = MakeChunks(static_cast<int>(state.range(0)),
+                                 static_cast<int>(state.range(1)));
+  std::vector<std::string> encoded;
+  size_t samples = 0, bytes = 0;
+  for (const auto& c : chunks) {
+    encoded.push_back(EncodeRangeChunk(c));
+    bytes += encoded.back().size();
+    samples += c.size();
+  }
+  std::vector<Sample> out;
+  for (auto _ : state) {
+    for (const auto& e : encoded) {
+      out.clear();
+      benchmark::DoNotOptimize(
+          RangeChunkDecoder(e).DecodeRange(INT64_MIN, INT64_MAX, &out).ok());
+      benchmark::DoNotOptimize(out.data());
+    }
+  }
+  state.SetLabel(Label(static_cast<int>(state.range(0))));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
+  state.counters["samples_per_iter"] = static_cast<double>(samples);
+  state.counters["bytes/sample"] =
+      static_cast<double>(bytes) / static_cast<double>(samples);
+}
+
 // Arguments: shape (-1 = mix, -2 = mix with 10% late scrapes, -3 = the
 // comparison harness's data, else testdata::Shape), chunk length.
 void ShapeArgs(benchmark::internal::Benchmark* b) {
@@ -212,6 +261,8 @@ BENCHMARK_TEMPLATE(BM_Encode, BlockChunkEncoder)->Apply(ShapeArgs);
 BENCHMARK_TEMPLATE(BM_Decode, ChunkEncoder, ChunkDecoder)->Apply(ShapeArgs);
 BENCHMARK_TEMPLATE(BM_Decode, BlockChunkEncoder, BlockChunkDecoder)
     ->Apply(ShapeArgs);
+BENCHMARK(BM_EncodeRange)->Apply(ShapeArgs);
+BENCHMARK(BM_DecodeRange)->Apply(ShapeArgs);
 BENCHMARK_TEMPLATE(BM_DecodeNext, ChunkEncoder, ChunkDecoder)
     ->DenseRange(-3, 4);
 BENCHMARK_TEMPLATE(BM_DecodeNext, BlockChunkEncoder, BlockChunkDecoder)
