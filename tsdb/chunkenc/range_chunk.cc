@@ -70,12 +70,26 @@ GroupPlan ChooseGroup(const uint64_t* u, int n, int prev_k) {
     ks[prev_k < ks[0] ? 0 : 2] = prev_k;
   }
   int c[3] = {0, 0, 0};
-  for (int i = 0; i < n; ++i) {
-    const uint64_t x = u[i];
-    for (int j = 0; j < 3; ++j) {
-      const uint64_t q = x >> ks[j];
-      c[j] += q < kRiceLimit ? static_cast<int>(q)
-                             : kRiceLimit - 1 - ks[j] + WideBits(x);
+  if ((all >> std::min({ks[0], ks[1], ks[2]})) < kRiceLimit) {
+    // No escapes for any candidate (the usual case): sums of quotients.
+    const int k0a = ks[0], k1a = ks[1], k2a = ks[2];
+    uint64_t s0 = 0, s1 = 0, s2 = 0;
+    for (int i = 0; i < n; ++i) {
+      s0 += u[i] >> k0a;
+      s1 += u[i] >> k1a;
+      s2 += u[i] >> k2a;
+    }
+    c[0] = static_cast<int>(s0);
+    c[1] = static_cast<int>(s1);
+    c[2] = static_cast<int>(s2);
+  } else {
+    for (int i = 0; i < n; ++i) {
+      const uint64_t x = u[i];
+      for (int j = 0; j < 3; ++j) {
+        const uint64_t q = x >> ks[j];
+        c[j] += q < kRiceLimit ? static_cast<int>(q)
+                               : kRiceLimit - 1 - ks[j] + WideBits(x);
+      }
     }
   }
   for (int j = 0; j < 3; ++j) {
@@ -109,15 +123,15 @@ struct ValuePlan {
   uint64_t x[kRangeBlockSize];  // residuals before the shift
 };
 
-// Takes x_i (residuals before shifting) into p: the largest shift that
+// Takes p->x (residuals before shifting) as p's: the largest shift that
 // divides them all (or `force_shift`; false if it does not) and an
 // estimate of their Rice code's length, n + sum of bit_width(zz(x_i >>
 // shift)), which ranks candidates without trying Rice parameters.
-bool Take(const uint64_t* x, int n, int force_shift, ValuePlan* p) {
+bool Take(int n, int force_shift, ValuePlan* p) {
+  const uint64_t* x = p->x;
   uint64_t all = 0;
   int b = 0, nnz = 0;
   for (int i = 0; i < n; ++i) {
-    p->x[i] = x[i];
     all |= x[i];
     b += BitWidth(ZigZag(x[i]));
     nnz += x[i] != 0;
@@ -326,7 +340,7 @@ void RangeChunkEncoder::EncodeBlock() {
              DoubleBits(FromDecimal(m[i], s)) == DoubleBits(block_[i].v);
       }
       if (!ok) continue;
-      uint64_t d[kRangeBlockSize], x[kRangeBlockSize];
+      uint64_t d[kRangeBlockSize];
       for (int i = 1; i < n; ++i) d[i] = m[i] - m[i - 1];
       auto set = [&](bool same, bool rebase, uint8_t pred, uint64_t base) {
         cand->same = same;
@@ -347,25 +361,25 @@ void RangeChunkEncoder::EncodeBlock() {
         const uint64_t prev_pred = pred_;
         uint64_t pd = d_;
         for (int i = 0; i < n; ++i) {
-          x[i] = prev_pred == 1 ? d[i] - pd : d[i] - params_.base;
+          cand->x[i] = prev_pred == 1 ? d[i] - pd : d[i] - params_.base;
           pd = d[i];
         }
-        if (Take(x, n, params_.shift, cand)) {
+        if (Take(n, params_.shift, cand)) {
           set(true, false, static_cast<uint8_t>(prev_pred), params_.base);
           consider(1);
         }
         for (uint64_t base : {uint64_t{0}, Median(d, n)}) {
-          for (int i = 0; i < n; ++i) x[i] = d[i] - base;
-          Take(x, n, -1, cand);
+          for (int i = 0; i < n; ++i) cand->x[i] = d[i] - base;
+          Take(n, -1, cand);
           set(false, false, 0, base);
           consider(new_bits + WideBits(ZigZag(base)));
         }
         pd = d_;
         for (int i = 0; i < n; ++i) {
-          x[i] = d[i] - pd;
+          cand->x[i] = d[i] - pd;
           pd = d[i];
         }
-        Take(x, n, -1, cand);
+        Take(n, -1, cand);
         set(false, false, 1, 0);
         consider(new_bits);
       } else {
@@ -373,8 +387,8 @@ void RangeChunkEncoder::EncodeBlock() {
         // first residual is zero.
         for (uint64_t base : {uint64_t{0}, Median(d + 1, n - 1)}) {
           d[0] = base;
-          for (int i = 0; i < n; ++i) x[i] = d[i] - base;
-          Take(x, n, -1, cand);
+          for (int i = 0; i < n; ++i) cand->x[i] = d[i] - base;
+          Take(n, -1, cand);
           set(false, true, 0, base);
           consider(new_bits + WideBits(ZigZag(base)) +
                    WideBits(ZigZag(cand->m_start)));
@@ -382,10 +396,10 @@ void RangeChunkEncoder::EncodeBlock() {
         d[0] = 0;
         uint64_t pd = 0;
         for (int i = 0; i < n; ++i) {
-          x[i] = d[i] - pd;
+          cand->x[i] = d[i] - pd;
           pd = d[i];
         }
-        Take(x, n, -1, cand);
+        Take(n, -1, cand);
         set(false, true, 1, 0);
         consider(new_bits + WideBits(ZigZag(cand->m_start)));
       }
