@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "tsdb/chunkenc/block_chunk.h"
 #include "tsdb/chunkenc/chunk.h"
 #include "tsdb/chunkenc/range_chunk.h"
 #include "tsdb/chunkenc/testdata_gen.h"
@@ -118,6 +117,16 @@ const char* Label(int shape_or_mix) {
              : testdata::ShapeName(static_cast<Shape>(shape_or_mix));
 }
 
+// Labels a benchmark with its data and reports samples per second, samples
+// per iteration and encoded bytes per sample.
+void ReportSamples(benchmark::State& state, size_t samples, size_t bytes) {
+  state.SetLabel(Label(static_cast<int>(state.range(0))));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
+  state.counters["samples_per_iter"] = static_cast<double>(samples);
+  state.counters["bytes/sample"] =
+      static_cast<double>(bytes) / static_cast<double>(samples);
+}
+
 template <class Enc>
 void BM_Encode(benchmark::State& state) {
   const auto chunks = MakeChunks(static_cast<int>(state.range(0)),
@@ -134,11 +143,7 @@ void BM_Encode(benchmark::State& state) {
       benchmark::DoNotOptimize(enc.Bytes().data());
     }
   }
-  state.SetLabel(Label(static_cast<int>(state.range(0))));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
-  state.counters["samples_per_iter"] = static_cast<double>(samples);
-  state.counters["bytes/sample"] =
-      static_cast<double>(bytes) / static_cast<double>(samples);
+  ReportSamples(state, samples, bytes);
   state.counters["prom_xor_bytes/sample"] =
       static_cast<double>(prom_bytes) / static_cast<double>(samples);
 }
@@ -166,11 +171,7 @@ void BM_Decode(benchmark::State& state) {
       benchmark::DoNotOptimize(out.data());
     }
   }
-  state.SetLabel(Label(static_cast<int>(state.range(0))));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
-  state.counters["samples_per_iter"] = static_cast<double>(samples);
-  state.counters["bytes/sample"] =
-      static_cast<double>(bytes) / static_cast<double>(samples);
+  ReportSamples(state, samples, bytes);
 }
 
 template <class Enc, class Dec>
@@ -211,11 +212,7 @@ void BM_EncodeRange(benchmark::State& state) {
       benchmark::DoNotOptimize(b.data());
     }
   }
-  state.SetLabel(Label(static_cast<int>(state.range(0))));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
-  state.counters["samples_per_iter"] = static_cast<double>(samples);
-  state.counters["bytes/sample"] =
-      static_cast<double>(bytes) / static_cast<double>(samples);
+  ReportSamples(state, samples, bytes);
 }
 
 void BM_DecodeRange(benchmark::State& state) {
@@ -237,11 +234,7 @@ void BM_DecodeRange(benchmark::State& state) {
       benchmark::DoNotOptimize(out.data());
     }
   }
-  state.SetLabel(Label(static_cast<int>(state.range(0))));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples));
-  state.counters["samples_per_iter"] = static_cast<double>(samples);
-  state.counters["bytes/sample"] =
-      static_cast<double>(bytes) / static_cast<double>(samples);
+  ReportSamples(state, samples, bytes);
 }
 
 // Arguments: shape (-1 = mix, -2 = mix with 10% late scrapes, -3 = the
@@ -255,17 +248,13 @@ void ShapeArgs(benchmark::internal::Benchmark* b) {
   }
 }
 
-// v1: the adaptive codec (chunk.h); Block: the block codec (block_chunk.h).
+// BM_Encode/BM_Decode: the adaptive codec (chunk.h); BM_*Range: the range
+// codec (range_chunk.h).
 BENCHMARK_TEMPLATE(BM_Encode, ChunkEncoder)->Apply(ShapeArgs);
-BENCHMARK_TEMPLATE(BM_Encode, BlockChunkEncoder)->Apply(ShapeArgs);
 BENCHMARK_TEMPLATE(BM_Decode, ChunkEncoder, ChunkDecoder)->Apply(ShapeArgs);
-BENCHMARK_TEMPLATE(BM_Decode, BlockChunkEncoder, BlockChunkDecoder)
-    ->Apply(ShapeArgs);
 BENCHMARK(BM_EncodeRange)->Apply(ShapeArgs);
 BENCHMARK(BM_DecodeRange)->Apply(ShapeArgs);
 BENCHMARK_TEMPLATE(BM_DecodeNext, ChunkEncoder, ChunkDecoder)
-    ->DenseRange(-3, 4);
-BENCHMARK_TEMPLATE(BM_DecodeNext, BlockChunkEncoder, BlockChunkDecoder)
     ->DenseRange(-3, 4);
 
 }  // namespace

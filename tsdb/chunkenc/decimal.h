@@ -1,5 +1,5 @@
 // Bit and decimal helpers shared by the chunk codecs (chunk.cc, the
-// adaptive encoding, and block_chunk.cc, the block encoding). Internal to
+// adaptive encoding, and range_chunk.cc, the range encoding). Internal to
 // tsdb/chunkenc.
 #ifndef VIGIL_TSDB_CHUNKENC_DECIMAL_H_
 #define VIGIL_TSDB_CHUNKENC_DECIMAL_H_

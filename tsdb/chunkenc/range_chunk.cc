@@ -29,6 +29,24 @@ inline uint64_t UnZigZag(uint64_t u) { return (u >> 1) ^ (0 - (u & 1)); }
 inline int BitWidth(uint64_t x) { return x == 0 ? 0 : 64 - __builtin_clzll(x); }
 inline int WideBits(uint64_t x) { return 6 + std::max(1, BitWidth(x)); }
 
+// The timestamp grid rule (docs/format/chunk_encoding.md), shared by the
+// encoder and the decoder so the two cannot drift apart: moves the grid
+// past sample time `t` (the previous sample was at `prev_t`), which was
+// `err` away from the predicted `pred` (`zz` = its zig-zag code).
+inline void AdvanceGrid(uint64_t t, uint64_t prev_t, uint64_t pred,
+                        uint64_t err, uint64_t zz, uint64_t* grid,
+                        uint64_t* interval, uint64_t* prev_err) {
+  if (err == 0) {
+    *grid = t;
+  } else if (*prev_err == 0 && zz <= (*interval >> 3)) {
+    *grid = pred;
+  } else {
+    *grid = t;
+    *interval = t - prev_t;
+  }
+  *prev_err = err;
+}
+
 // 10^k mod 2^64 (exact up to 10^19); scaled mantissas are verified.
 constexpr uint64_t Pow10U(int k) { return k == 0 ? 1 : 10 * Pow10U(k - 1); }
 constexpr uint64_t kPow10U[kMaxScale + 1] = {
@@ -173,12 +191,9 @@ uint64_t Median(const uint64_t* d, int n) {
 bool DecimalFrom(double v, int* scale, uint64_t* m) {
   if (!(std::fabs(v) < 9.2e18)) return false;  // NaN, ±Inf, huge
   for (int s = *scale; s <= kMaxScale; ++s) {
-    const double x = v * kPow10[s];
-    if (!(std::fabs(x) < 9.2e18)) return false;
-    const int64_t r = static_cast<int64_t>(x < 0 ? x - 0.5 : x + 0.5);
-    if (DoubleBits(FromDecimal(static_cast<uint64_t>(r), s)) == DoubleBits(v)) {
+    if (!(std::fabs(v * kPow10[s]) < 9.2e18)) return false;
+    if (ToDecimalAt(v, s, m)) {
       *scale = s;
-      *m = static_cast<uint64_t>(r);
       return true;
     }
   }
@@ -295,15 +310,7 @@ void RangeChunkEncoder::EncodeBlock() {
     const uint64_t pred = grid_ + interval_;
     const uint64_t err = t - pred;
     tu[i] = ZigZag(err);
-    if (err == 0) {
-      grid_ = t;
-    } else if (prev_err_ == 0 && tu[i] <= (interval_ >> 3)) {
-      grid_ = pred;
-    } else {
-      grid_ = t;
-      interval_ = t - prev_t_;
-    }
-    prev_err_ = err;
+    AdvanceGrid(t, prev_t_, pred, err, tu[i], &grid_, &interval_, &prev_err_);
     prev_t_ = t;
   }
   PutGroup(tu, n, &t_k_);
@@ -833,15 +840,7 @@ absl::Status RangeChunkDecoder::DecodeRange(int64_t mint, int64_t maxt,
         if (static_cast<int64_t>(nt) <= static_cast<int64_t>(t)) {
           return finish(Corrupt("timestamps not increasing", done + i, r.pos));
         }
-        if (err == 0) {
-          grid = nt;
-        } else if (prev_err == 0 && tu[i] <= (interval >> 3)) {
-          grid = gp;
-        } else {
-          grid = nt;
-          interval = nt - t;
-        }
-        prev_err = err;
+        AdvanceGrid(nt, t, gp, err, tu[i], &grid, &interval, &prev_err);
         t = nt;
         block[i].t = static_cast<int64_t>(t);
       }
