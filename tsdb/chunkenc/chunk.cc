@@ -580,11 +580,19 @@ void ChunkEncoder::Append(int64_t t, double v) {
     grid_t_ = ut;
     prev_err_ = 0;
     prev_t_ = ut;
-    AppendValue(v);
+    uint64_t m = 0;
+    const bool decimal =
+        mode_ == kDecimal && ToDecimalAtForEncoder(v, scale_, &m);
+    AppendValue(v, decimal, m);
   } else {
     AppendTimestamp(t);
     bool in_run;
-    const bool zero = ValueIsZero(v);
+    // The decimal probe at the current scale, computed once for both
+    // ValueIsZero and AppendValue (the scale does not change in between).
+    uint64_t m = 0;
+    const bool decimal =
+        mode_ == kDecimal && ToDecimalAtForEncoder(v, scale_, &m);
+    const bool zero = ValueIsZero(v, decimal, m);
     StartOrExtendRun(zero, &v_flag_next_, &v_run_len_, &v_run_bits_,
                      &v_run_pos_, /*resume=*/false, &in_run);
     if (in_run) {
@@ -595,7 +603,7 @@ void ChunkEncoder::Append(int64_t t, double v) {
       }
       last_was_exception_ = false;
     } else {
-      AppendValue(v);
+      AppendValue(v, decimal, m);
     }
   }
   ++num_samples_;
@@ -615,23 +623,12 @@ inline __attribute__((always_inline)) void ChunkEncoder::AppendTimestamp(
   prev_t_ = ut;
 }
 
-inline __attribute__((always_inline)) bool ChunkEncoder::DecimalAtScale(
-    double v, uint64_t* m) {
-  const uint64_t bits = DoubleBits(v);
-  if (probe_scale_ != scale_ || probe_bits_ != bits) {
-    probe_ok_ = ToDecimalAtForEncoder(v, scale_, &probe_m_);
-    probe_bits_ = bits;
-    probe_scale_ = scale_;
-  }
-  *m = probe_m_;
-  return probe_ok_;
-}
-
 // True when AppendValue would code v as a zero residual (no control code).
-inline __attribute__((always_inline)) bool ChunkEncoder::ValueIsZero(double v) {
+// `decimal` and `m`: the decimal probe of v at scale_ (decimal mode only).
+inline __attribute__((always_inline)) bool ChunkEncoder::ValueIsZero(
+    double v, bool decimal, uint64_t m) {
   if (mode_ == kFloat) return DoubleBits(v) == prev_bits_;
-  uint64_t m = 0;
-  if (!DecimalAtScale(v, &m) || (m & LowMask(shift_)) != 0) return false;
+  if (!decimal || (m & LowMask(shift_)) != 0) return false;
   return static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_) ==
          PredictDecimal(prev_int_, avg_delta_, predictor_score_);
 }
@@ -713,9 +710,10 @@ bool ChunkEncoder::AppendFloat(double v) {
   return true;
 }
 
-// Returns true when the value was coded as a zero residual.
-bool ChunkEncoder::AppendValue(double v) {
-  uint64_t m = 0;
+// Returns true when the value was coded as a zero residual. In decimal mode
+// `decimal` and `probe_m` are v's probe at scale_ (ToDecimalAtForEncoder).
+bool ChunkEncoder::AppendValue(double v, bool decimal, uint64_t probe_m) {
+  uint64_t m = probe_m;
   int scale = 0;
   if (mode_ == kFloat) {
     const bool same = DoubleBits(v) == prev_bits_;
@@ -728,7 +726,7 @@ bool ChunkEncoder::AppendValue(double v) {
     return false;
   }
   bool scaled = false;
-  if (!DecimalAtScale(v, &m)) {
+  if (!decimal) {
     if (scale_ < kMaxScale && FindScale(v, scale_ + 1, &scale, &m)) {
       WriteEscape(kEscScale, v_stats_);
       WriteBits(static_cast<uint64_t>(scale), kScaleBits);

@@ -83,9 +83,8 @@ class ChunkEncoder {
                         uint8_t* run_bits, uint32_t* run_pos, bool resume,
                         bool* in_run);
   void AppendTimestamp(int64_t t);
-  bool DecimalAtScale(double v, uint64_t* m);
-  bool ValueIsZero(double v);
-  bool AppendValue(double v);
+  bool ValueIsZero(double v, bool decimal, uint64_t m);
+  bool AppendValue(double v, bool decimal, uint64_t probe_m);
   bool AppendDecimal(uint64_t m);
   bool AppendFloat(double v);
   void EnterDecimal(int scale, uint64_t m);
@@ -201,15 +200,10 @@ class ChunkEncoder {
   };
   CodeStats t_stats_;
   CodeStats v_stats_;
-  // One-entry cache of DecimalAtScale (each value is probed twice).
-  uint64_t probe_bits_ = 0;
-  uint64_t probe_m_ = 0;
   uint16_t decimal_backoff_ = 0;  // float mode: samples until next probe
   uint16_t decimal_backoff_len_ = 1;
   uint8_t tz_run_min_ = 64;  // encoder-only: shift_ probing
   uint8_t tz_run_count_ = 0;
-  int8_t probe_scale_ = -1;
-  bool probe_ok_ = false;
 };
 
 class ChunkDecoder {
