@@ -241,8 +241,8 @@ struct MemSeries {
   static void operator delete(void* p) { ::operator delete(p); }
 
   // Fields the apply step of a commit reads or writes come first, next to
-  // each other. The object is kept at 304 bytes (a 352-byte malloc chunk
-  // with the symbol ids of 5 label pairs): `ref` takes 4 bytes (refs are
+  // each other. The object is 240 bytes (a 288-byte malloc chunk with the
+  // symbol ids of 5 label pairs): `ref` takes 4 bytes (refs are
   // below 2^32, see Head::kRefBlocks) and shares 8 with last_bits_unknown,
   // and the logged flag is reached through the slot (Head::Slot).
   const uint32_t ref;

@@ -367,47 +367,49 @@ void ChunkEncoder::WriteWide(uint64_t x) {
 }
 
 inline __attribute__((always_inline)) void ChunkEncoder::WriteCoded(
-    uint64_t u, uint64_t* stats) {
+    uint64_t u, CodeStats* cs) {
+  uint64_t stats[4];
+  cs->Load(stats);
   const Coding c = ChooseCoding(stats);
   uint64_t x = u;
   // The zero flag (if any), the unary quotient and the k low bits are
   // written as one code when they fit one WriteBits.
   uint64_t prefix = 0;
   int prefix_len = 0;
-  if (c.zero_flag) {
-    if (u == 0) {
-      WriteBits(0, 1);
-      UpdateStats(u, c, stats);
-      return;
-    }
-    prefix = 1;
-    prefix_len = 1;
-    x = u - 1;
-  }
-  const int k = c.k();
-  const uint64_t q = x >> k;
-  if (q < static_cast<uint64_t>(kRiceLimit)) {
-    // q ones and a terminating zero, then the k low bits.
-    const int n = static_cast<int>(q) + 1 + k;
-    const uint64_t unary = (uint64_t{1} << (q + 1)) - 2;
-    if (prefix_len + n <= 57) {
-      WriteBits((((prefix << (q + 1)) | unary) << k) | (x & LowMask(k)),
-                prefix_len + n);
-    } else {
-      WriteBits(prefix, prefix_len);
-      WriteBits(unary, static_cast<int>(q) + 1);
-      WriteBits(x & LowMask(k), k);
-    }
+  if (c.zero_flag && u == 0) {
+    WriteBits(0, 1);
   } else {
-    WriteBits((prefix << kRiceLimit) | LowMask(kRiceLimit),
-              prefix_len + kRiceLimit);
-    WriteWide(x);
+    if (c.zero_flag) {
+      prefix = 1;
+      prefix_len = 1;
+      x = u - 1;
+    }
+    const int k = c.k();
+    const uint64_t q = x >> k;
+    if (q < static_cast<uint64_t>(kRiceLimit)) {
+      // q ones and a terminating zero, then the k low bits.
+      const int n = static_cast<int>(q) + 1 + k;
+      const uint64_t unary = (uint64_t{1} << (q + 1)) - 2;
+      if (prefix_len + n <= 57) {
+        WriteBits((((prefix << (q + 1)) | unary) << k) | (x & LowMask(k)),
+                  prefix_len + n);
+      } else {
+        WriteBits(prefix, prefix_len);
+        WriteBits(unary, static_cast<int>(q) + 1);
+        WriteBits(x & LowMask(k), k);
+      }
+    } else {
+      WriteBits((prefix << kRiceLimit) | LowMask(kRiceLimit),
+                prefix_len + kRiceLimit);
+      WriteWide(x);
+    }
   }
   UpdateStats(u, c, stats);
+  cs->Store(stats);
 }
 
-void ChunkEncoder::WriteEscape(int kind, const uint64_t* stats) {
-  if (ChooseCoding(stats).zero_flag) WriteBits(1, 1);
+void ChunkEncoder::WriteEscape(int kind, const CodeStats& stats) {
+  if (stats.score < 0) WriteBits(1, 1);  // ChooseCoding's zero_flag
   WriteBits(LowMask(kRiceLimit), kRiceLimit);
   WriteBits(static_cast<uint64_t>(kind), 6);
 }
@@ -578,11 +580,19 @@ void ChunkEncoder::Append(int64_t t, double v) {
     grid_t_ = ut;
     prev_err_ = 0;
     prev_t_ = ut;
-    AppendValue(v);
+    uint64_t m = 0;
+    const bool decimal =
+        mode_ == kDecimal && ToDecimalAtForEncoder(v, scale_, &m);
+    AppendValue(v, decimal, m);
   } else {
     AppendTimestamp(t);
     bool in_run;
-    const bool zero = ValueIsZero(v);
+    // The decimal probe at the current scale, computed once for both
+    // ValueIsZero and AppendValue (the scale does not change in between).
+    uint64_t m = 0;
+    const bool decimal =
+        mode_ == kDecimal && ToDecimalAtForEncoder(v, scale_, &m);
+    const bool zero = ValueIsZero(v, decimal, m);
     StartOrExtendRun(zero, &v_flag_next_, &v_run_len_, &v_run_bits_,
                      &v_run_pos_, /*resume=*/false, &in_run);
     if (in_run) {
@@ -593,7 +603,7 @@ void ChunkEncoder::Append(int64_t t, double v) {
       }
       last_was_exception_ = false;
     } else {
-      AppendValue(v);
+      AppendValue(v, decimal, m);
     }
   }
   ++num_samples_;
@@ -608,28 +618,17 @@ inline __attribute__((always_inline)) void ChunkEncoder::AppendTimestamp(
   bool in_run;
   StartOrExtendRun(err == 0, &t_flag_next_, &t_run_len_, &t_run_bits_,
                    &t_run_pos_, /*resume=*/true, &in_run);
-  if (!in_run) WriteCoded(ZigZag(err), t_stats_);
+  if (!in_run) WriteCoded(ZigZag(err), &t_stats_);
   AdvanceGrid(ut, prev_t_, pred, err, &grid_t_, &interval_, &prev_err_);
   prev_t_ = ut;
 }
 
-inline __attribute__((always_inline)) bool ChunkEncoder::DecimalAtScale(
-    double v, uint64_t* m) {
-  const uint64_t bits = DoubleBits(v);
-  if (probe_scale_ != scale_ || probe_bits_ != bits) {
-    probe_ok_ = ToDecimalAtForEncoder(v, scale_, &probe_m_);
-    probe_bits_ = bits;
-    probe_scale_ = scale_;
-  }
-  *m = probe_m_;
-  return probe_ok_;
-}
-
 // True when AppendValue would code v as a zero residual (no control code).
-inline __attribute__((always_inline)) bool ChunkEncoder::ValueIsZero(double v) {
+// `decimal` and `m`: the decimal probe of v at scale_ (decimal mode only).
+inline __attribute__((always_inline)) bool ChunkEncoder::ValueIsZero(
+    double v, bool decimal, uint64_t m) {
   if (mode_ == kFloat) return DoubleBits(v) == prev_bits_;
-  uint64_t m = 0;
-  if (!DecimalAtScale(v, &m) || (m & LowMask(shift_)) != 0) return false;
+  if (!decimal || (m & LowMask(shift_)) != 0) return false;
   return static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_) ==
          PredictDecimal(prev_int_, avg_delta_, predictor_score_);
 }
@@ -660,7 +659,7 @@ inline __attribute__((always_inline)) bool ChunkEncoder::AppendDecimal(
     uint64_t m) {
   const uint64_t ms = static_cast<uint64_t>(static_cast<int64_t>(m) >> shift_);
   const uint64_t pred = PredictDecimal(prev_int_, avg_delta_, predictor_score_);
-  WriteCoded(ZigZag(ms - pred), v_stats_);
+  WriteCoded(ZigZag(ms - pred), &v_stats_);
   const bool zero = ms == pred;
   const uint64_t delta = ms - prev_int_;
   if (delta != 0) {
@@ -711,9 +710,10 @@ bool ChunkEncoder::AppendFloat(double v) {
   return true;
 }
 
-// Returns true when the value was coded as a zero residual.
-bool ChunkEncoder::AppendValue(double v) {
-  uint64_t m = 0;
+// Returns true when the value was coded as a zero residual. In decimal mode
+// `decimal` and `probe_m` are v's probe at scale_ (ToDecimalAtForEncoder).
+bool ChunkEncoder::AppendValue(double v, bool decimal, uint64_t probe_m) {
+  uint64_t m = probe_m;
   int scale = 0;
   if (mode_ == kFloat) {
     const bool same = DoubleBits(v) == prev_bits_;
@@ -726,14 +726,17 @@ bool ChunkEncoder::AppendValue(double v) {
     return false;
   }
   bool scaled = false;
-  if (!DecimalAtScale(v, &m)) {
+  if (!decimal) {
     if (scale_ < kMaxScale && FindScale(v, scale_ + 1, &scale, &m)) {
       WriteEscape(kEscScale, v_stats_);
       WriteBits(static_cast<uint64_t>(scale), kScaleBits);
       const uint64_t p = Pow10Wrapped(scale - scale_);
       prev_int_ *= p;
       avg_delta_ *= p;
-      AdjustWidths(53 * (scale - scale_), v_stats_);
+      uint64_t stats[4];
+      v_stats_.Load(stats);
+      AdjustWidths(53 * (scale - scale_), stats);
+      v_stats_.Store(stats);
       scale_ = static_cast<int8_t>(scale);
       scaled = true;
     } else {
@@ -768,7 +771,10 @@ bool ChunkEncoder::AppendValue(double v) {
   if (new_shift != shift_) {
     WriteEscape(kEscShift, v_stats_);
     WriteBits(static_cast<uint64_t>(new_shift), 6);
-    ApplyShift(shift_, new_shift, &prev_int_, &avg_delta_, v_stats_);
+    uint64_t stats[4];
+    v_stats_.Load(stats);
+    ApplyShift(shift_, new_shift, &prev_int_, &avg_delta_, stats);
+    v_stats_.Store(stats);
     shift_ = static_cast<uint8_t>(new_shift);
     tz_run_min_ = 64;
     tz_run_count_ = 0;
@@ -1168,7 +1174,6 @@ __attribute__((noinline, cold)) uint64_t ChunkDecoder::ReadCodedCold(
 }
 
 namespace {
-
 // The fast loop reads 64-bit big-endian words at the current bit position
 // and uses the top 57 bits (the rest may be the zeros shifted in).
 constexpr int kPeekBits = 57;

@@ -63,7 +63,7 @@ class ChunkEncoder {
   // order below): a caller prefetching an encoder ahead of appending to it
   // loads [this, HotStateEnd()).
   const char* HotStateEnd() const {
-    return reinterpret_cast<const char*>(&t_stats_[0]);
+    return reinterpret_cast<const char*>(&t_stats_);
   }
 
  private:
@@ -72,8 +72,9 @@ class ChunkEncoder {
   void WriteBits(uint64_t bits, int n);
   void WriteWord(uint64_t bits, int n);
   void WriteWide(uint64_t x);
-  void WriteCoded(uint64_t u, uint64_t* stats);
-  void WriteEscape(int kind, const uint64_t* stats);
+  struct CodeStats;
+  void WriteCoded(uint64_t u, CodeStats* stats);
+  void WriteEscape(int kind, const CodeStats& stats);
   void WriteHeader();
   size_t BitSize() const;
   // Sets the open run count field at bit `pos` (`bits` wide) to `len`.
@@ -82,9 +83,8 @@ class ChunkEncoder {
                         uint8_t* run_bits, uint32_t* run_pos, bool resume,
                         bool* in_run);
   void AppendTimestamp(int64_t t);
-  bool DecimalAtScale(double v, uint64_t* m);
-  bool ValueIsZero(double v);
-  bool AppendValue(double v);
+  bool ValueIsZero(double v, bool decimal, uint64_t m);
+  bool AppendValue(double v, bool decimal, uint64_t probe_m);
   bool AppendDecimal(uint64_t m);
   bool AppendFloat(double v);
   void EnterDecimal(int scale, uint64_t m);
@@ -177,17 +177,33 @@ class ChunkEncoder {
   uint8_t leading_ = 0xff;
   uint8_t trailing_ = 0;
   // Cold: only samples that write a residual code use what follows.
-  uint64_t t_stats_[4] = {0, 0, 0, 0};  // adaptive code statistics
-  uint64_t v_stats_[4] = {0, 0, 0, 0};
-  // One-entry cache of DecimalAtScale (each value is probed twice).
-  uint64_t probe_bits_ = 0;
-  uint64_t probe_m_ = 0;
+  // Adaptive code statistics: the uint64_t[4] that chunk.cc's UpdateStats
+  // (and the decoder) work on, stored in the ranges they can take (width
+  // averages 0..64 << 4, score -64..64, age 0..2): 6 bytes instead of 32,
+  // since every series keeps an encoder.
+  struct CodeStats {
+    uint16_t width_avg[2] = {0, 0};
+    int8_t score = 0;
+    uint8_t age = 0;
+    void Load(uint64_t* s) const {
+      s[0] = width_avg[0];
+      s[1] = width_avg[1];
+      s[2] = static_cast<uint64_t>(int64_t{score});
+      s[3] = age;
+    }
+    void Store(const uint64_t* s) {
+      width_avg[0] = static_cast<uint16_t>(s[0]);
+      width_avg[1] = static_cast<uint16_t>(s[1]);
+      score = static_cast<int8_t>(static_cast<int64_t>(s[2]));
+      age = static_cast<uint8_t>(s[3]);
+    }
+  };
+  CodeStats t_stats_;
+  CodeStats v_stats_;
   uint16_t decimal_backoff_ = 0;  // float mode: samples until next probe
   uint16_t decimal_backoff_len_ = 1;
   uint8_t tz_run_min_ = 64;  // encoder-only: shift_ probing
   uint8_t tz_run_count_ = 0;
-  int8_t probe_scale_ = -1;
-  bool probe_ok_ = false;
 };
 
 class ChunkDecoder {
