@@ -483,6 +483,17 @@ std::string EncodeRangeChunk(absl::Span<const Sample> samples) {
 
 namespace {
 
+// At least 57 bits of the LSB-first bit stream `p` from bit `pos` on (one
+// unaligned load; `p` is padded, see kPad).
+inline uint64_t WindowAt(const unsigned char* p, size_t pos) {
+  uint64_t w;
+  std::memcpy(&w, p + (pos >> 3), sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  w = __builtin_bswap64(w);
+#endif
+  return w >> (pos & 7);
+}
+
 // Reads the bit stream (LSB first) from a copy padded with kPad zero bytes.
 struct Reader {
   const unsigned char* p;
@@ -490,14 +501,7 @@ struct Reader {
   size_t size_bits;
 
   // At least 57 bits from pos.
-  uint64_t Window() const {
-    uint64_t w;
-    std::memcpy(&w, p + (pos >> 3), sizeof w);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-    return w >> (pos & 7);
-  }
+  uint64_t Window() const { return WindowAt(p, pos); }
   // n <= 56.
   uint64_t Read(int n) {
     const uint64_t w = Window() & ((uint64_t{1} << n) - 1);
@@ -565,12 +569,7 @@ bool ReadDense(Reader* r, int n, int k, uint64_t* u) {
     const unsigned char* p = r->p;
     size_t pos = r->pos;
     for (int i = 0; i < n; ++i) {
-      uint64_t w;
-      std::memcpy(&w, p + (pos >> 3), sizeof w);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-      w = __builtin_bswap64(w);
-#endif
-      w >>= (pos & 7);
+      const uint64_t w = WindowAt(p, pos);
       const int q = __builtin_ctzll(~w | (uint64_t{1} << kRiceLimit));
       if (__builtin_expect(q == kRiceLimit, 0)) {
         if (!ReadEscape(r, &pos, &u[i])) return false;
@@ -641,12 +640,7 @@ __attribute__((noinline)) bool DecimalDense(Reader* r, int n, uint64_t k,
   size_t pos = r->pos;
   uint64_t m = *m_io, d = *d_io;
   for (int i = 0; i < n; ++i) {
-    uint64_t w;
-    std::memcpy(&w, p + (pos >> 3), sizeof w);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-    w >>= (pos & 7);
+    const uint64_t w = WindowAt(p, pos);
     const uint64_t q = static_cast<uint64_t>(
         __builtin_ctzll(~w | (uint64_t{1} << kRiceLimit)));
     uint64_t u;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tsdb/chunkenc/decimal.h"
 #include "tsdb/chunkenc/testdata_gen.h"
 
 namespace vigil::tsdb::chunkenc {
@@ -17,16 +18,9 @@ namespace {
 constexpr int64_t kMinT = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxT = std::numeric_limits<int64_t>::max();
 
-double FromBits(uint64_t b) {
-  double d;
-  std::memcpy(&d, &b, sizeof d);
-  return d;
-}
-uint64_t Bits(double d) {
-  uint64_t b;
-  std::memcpy(&b, &d, sizeof b);
-  return b;
-}
+// Bit patterns of values (decimal.h's helpers, shared by the codecs).
+double FromBits(uint64_t b) { return BitsDouble(b); }
+uint64_t Bits(double d) { return DoubleBits(d); }
 
 std::vector<Sample> Decode(const std::string& bytes, absl::Status* st,
                            int64_t mint = kMinT, int64_t maxt = kMaxT) {
