@@ -668,8 +668,9 @@ absl::Status DB::ApplyRetention() {
   }
   bool compact = false;
   if (options_.retention_bytes > 0 && store_ != nullptr) {
-    const int64_t used =
-        store_->DiskBytes() + (wal_ != nullptr ? wal_->size_bytes() : 0);
+    const int64_t used = store_->DiskBytes() +
+                         (wal_ != nullptr ? wal_->size_bytes() : 0) +
+                         (log_ != nullptr ? log_->size_bytes() : 0);
     if (used > options_.retention_bytes) {
       auto oldest = store_->OldestChunkTime();
       if (!oldest.ok()) return oldest.status();
