@@ -606,7 +606,15 @@ class DBAppender : public Appender {
     // not re-read the whole batch to find out.
     in_ref_order_ = in_ref_order_ && ref >= last_ref_;
     last_ref_ = ref;
-    pending_.push_back({s, ref, t, v});
+    // Field by field into the vector: push_back({s, ref, t, v}) built the
+    // sample on the stack with two 8-byte stores per half and copied it
+    // with 16-byte loads, which cannot be forwarded from those stores (a
+    // store-forwarding stall on every sample: ~45% of Append's cycles).
+    PendingSample& e = pending_.emplace_back();
+    e.series = s;
+    e.ref = ref;
+    e.t = t;
+    e.v = v;
   }
 
  public:
@@ -892,6 +900,8 @@ constexpr size_t kPrefetch = 8;
 // prefetched in the WAL pass of a commit: it stays in the CPU caches
 // (about 400 bytes a series) until the apply pass.
 constexpr size_t kCacheableBatch = 8192;
+// How far ahead (in samples) the apply pass prefetches the batch array.
+constexpr size_t kBatchAhead = 64;
 
 // Applying a sample reads the series from its start through the open
 // chunk encoder's hot state (3 or 4 cache lines, depending on where malloc
@@ -1058,6 +1068,11 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending,
       return st;
     }
     for (size_t i = 0; i < n; ++i) {
+      // The batch itself (32 bytes a sample, megabytes for a big scrape)
+      // fell out of the L2 cache since the first pass; its lines are
+      // fetched well ahead so that reading the series pointer to prefetch
+      // does not wait for them.
+      if (i + kBatchAhead < n) __builtin_prefetch(&at(i + kBatchAhead));
       if (i + 2 * kPrefetch < n) {
         PrefetchSeriesForApply(at(i + 2 * kPrefetch).series);
       }
