@@ -34,7 +34,7 @@ uint32_t Crc(absl::string_view s) {
     return static_cast<uint32_t>(
         crc32_z(0, reinterpret_cast<const Bytef*>(s.data()), s.size()));
   }
-  return Crc32c(s.data(), s.size());
+  return Crc32c(s);
 }
 
 void PutFixed32(char* p, uint32_t v) {

@@ -211,7 +211,7 @@ TEST(WalTest, ChecksumIsChosenByTheRecordsFirstByte) {
   ASSERT_EQ(seg.size(), 3 * 8 + old_type.size() + new_type.size());
   EXPECT_EQ(Fixed32(seg, 4), ZlibCrc(old_type));
   const size_t second = 8 + old_type.size();
-  EXPECT_EQ(Fixed32(seg, second + 4), Crc32c(new_type.data(), new_type.size()));
+  EXPECT_EQ(Fixed32(seg, second + 4), Crc32c(new_type));
   EXPECT_EQ(Fixed32(seg, second + 8 + new_type.size() + 4), 0u);
   std::vector<std::string> got;
   int blocks = 0;
