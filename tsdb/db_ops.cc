@@ -16,55 +16,14 @@
 #include "tsdb/db.h"
 #include "tsdb/store.h"
 #include "tsdb/wal.h"
+#include "tsdb/wal_record.h"
 
 namespace vigil::tsdb {
 namespace {
 
 constexpr int64_t kMinT = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxT = std::numeric_limits<int64_t>::max();
-constexpr char kSamplesRecord = 1;
 constexpr size_t kPersistBatch = 4096;
-
-bool GetVarint(absl::string_view* in, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const uint8_t b = static_cast<uint8_t>((*in)[0]);
-    in->remove_prefix(1);
-    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (b < 0x80) return true;
-  }
-  return false;
-}
-
-int64_t UnZigZag(uint64_t v) {
-  return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
-}
-
-// Decodes a samples record, calling fn(ref, t, v) for each sample.
-template <typename Fn>
-absl::Status ForEachWalSample(absl::string_view rec, Fn fn) {
-  if (rec.empty() || rec[0] != kSamplesRecord) {
-    return absl::DataLossError(absl::StrCat(
-        "unknown WAL record type ",
-        rec.empty() ? -1 : static_cast<int>(static_cast<uint8_t>(rec[0]))));
-  }
-  rec.remove_prefix(1);
-  while (!rec.empty()) {
-    uint64_t ref, zt;
-    if (!GetVarint(&rec, &ref) || !GetVarint(&rec, &zt) || rec.size() < 8) {
-      return absl::DataLossError("truncated sample in WAL record");
-    }
-    uint64_t bits = 0;
-    for (int i = 0; i < 8; ++i) {
-      bits |= static_cast<uint64_t>(static_cast<uint8_t>(rec[i])) << (8 * i);
-    }
-    rec.remove_prefix(8);
-    double v;
-    std::memcpy(&v, &bits, sizeof v);
-    fn(ref, UnZigZag(zt), v);
-  }
-  return absl::OkStatus();
-}
 
 // Prefetches the cache lines of `s` that appending a sample touches (no
 // read: the lock is not held).
@@ -340,10 +299,11 @@ absl::Status DB::ReplayWal(uint64_t from) {
   // threads read, checksummed and decoded every record and dropped the
   // other half's samples.
   constexpr int kParts = 2;
-  // Blocks of ~4 MB (~240k samples; at least one record), at most kWindow
-  // of them decoded or in flight: the decoded samples take ~1.4x the
-  // WAL's bytes, so this bounds replay's extra memory to some 100 MB.
-  constexpr size_t kBlockBytes = size_t{4} << 20;
+  // Blocks of ~1 MB (~250k samples of type 0x02 records, ~60k of type
+  // 0x01; at least one record), at most kWindow of them decoded or in
+  // flight: the decoded samples take ~6x the WAL's bytes of type 0x02
+  // records, so this bounds replay's extra memory to some 30 MB.
+  constexpr size_t kBlockBytes = size_t{1} << 20;
   constexpr size_t kWindow = 4;
   struct Block {
     WalReader::Block raw;
@@ -404,8 +364,9 @@ absl::Status DB::ReplayWal(uint64_t from) {
         for (const Wal::Record& rec : decode->raw.records) {
           bytes += rec.payload.size();
         }
-        // A sample takes at least 10 bytes in a record.
-        for (auto& p : decode->parts) p.reserve(bytes / 10 / kParts + 16);
+        // Samples of a scrape take 3-5 bytes in a type 0x02 record (at
+        // least 2); the vectors grow if there are more.
+        for (auto& p : decode->parts) p.reserve(bytes / 3 / kParts + 16);
         absl::Status st;
         for (const Wal::Record& rec : decode->raw.records) {
           bool torn;

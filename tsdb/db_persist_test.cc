@@ -268,8 +268,9 @@ TEST(DBPersistTest, CheckpointTruncatesWalAndRecovers) {
   const std::string dir = TempDir("ckpt");
   const std::string copy = TempDir("ckpt_copy");
   DBOptions o = Opts(dir);
-  o.wal_segment_bytes = 4096;
-  o.wal_checkpoint_bytes = 8192;
+  // ~7.7 KB of WAL (~5 bytes a sample) over several segments.
+  o.wal_segment_bytes = 1024;
+  o.wal_checkpoint_bytes = 2048;
   {
     auto db = *DB::Open(o);
     Fill(db.get(), 10, 0, 150);

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "tsdb/crc32c.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -26,9 +27,14 @@ std::string SegmentName(const std::string& dir, uint64_t n) {
   return absl::StrFormat("%s/%08d", dir, n);
 }
 
+// The checksum of a record is chosen by its first byte (see wal.h), and
+// covers that byte: a flipped type byte fails either checksum.
 uint32_t Crc(absl::string_view s) {
-  return static_cast<uint32_t>(
-      crc32(0, reinterpret_cast<const Bytef*>(s.data()), s.size()));
+  if (!s.empty() && s[0] == Wal::kZlibCrcRecordType) {
+    return static_cast<uint32_t>(
+        crc32_z(0, reinterpret_cast<const Bytef*>(s.data()), s.size()));
+  }
+  return Crc32c(s);
 }
 
 void PutFixed32(char* p, uint32_t v) {
@@ -42,7 +48,7 @@ uint32_t GetFixed32(const char* p) {
   return v;
 }
 
-constexpr size_t kHeader = 8;  // u32 length, u32 crc32 of the payload
+constexpr size_t kHeader = 8;  // u32 length, u32 checksum of the payload
 
 absl::Status Errno(absl::string_view what, const std::string& file) {
   return absl::InternalError(

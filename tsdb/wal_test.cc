@@ -1,14 +1,17 @@
 #include "tsdb/wal.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tsdb/crc32c.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -167,6 +170,100 @@ TEST(WalReaderTest, TornTailIsSkippedButCorruptionInTheMiddleIsDataLoss) {
                      [](absl::string_view) { return absl::OkStatus(); });
     EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
   }
+}
+
+void Flip(const std::string& file, uintmax_t at, char mask) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(at));
+  char c;
+  f.read(&c, 1);
+  c ^= mask;
+  f.seekp(static_cast<std::streamoff>(at));
+  f.write(&c, 1);
+}
+
+std::string ReadBytes(const std::string& file) {
+  std::ifstream f(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+uint32_t Fixed32(const std::string& s, size_t at) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) {
+    v |= static_cast<uint32_t>(static_cast<uint8_t>(s[at + i])) << (8 * i);
+  }
+  return v;
+}
+
+uint32_t ZlibCrc(absl::string_view s) {
+  return static_cast<uint32_t>(
+      crc32_z(0, reinterpret_cast<const Bytef*>(s.data()), s.size()));
+}
+
+// Type 0x01 records keep zlib's CRC-32 (WAL directories written before
+// CRC-32C must replay); every other record gets CRC-32C.
+TEST(WalTest, ChecksumIsChosenByTheRecordsFirstByte) {
+  const std::string dir = TempDir("crc_type");
+  const std::string old_type = std::string("\x01") + "old samples";
+  const std::string new_type = std::string("\x02") + "new samples";
+  Write(dir, {old_type, new_type, ""});
+  const std::string seg = ReadBytes(LastSegment(dir));
+  ASSERT_EQ(seg.size(), 3 * 8 + old_type.size() + new_type.size());
+  EXPECT_EQ(Fixed32(seg, 4), ZlibCrc(old_type));
+  const size_t second = 8 + old_type.size();
+  EXPECT_EQ(Fixed32(seg, second + 4), Crc32c(new_type));
+  EXPECT_EQ(Fixed32(seg, second + 8 + new_type.size() + 4), 0u);
+  std::vector<std::string> got;
+  int blocks = 0;
+  ASSERT_TRUE(ReadAll(dir, 0, 1 << 20, &got, &blocks).ok());
+  EXPECT_EQ(got, (std::vector<std::string>{old_type, new_type, ""}));
+
+  // A type byte flipped between 0x01 and 0x02 (0x03 mask) fails whichever
+  // checksum the new type selects: DataLoss in the middle of the segment.
+  for (size_t at : {size_t{8}, second + 8}) {
+    const std::string copy = TempDir("crc_type_flip");
+    fs::copy(dir, copy);
+    Flip(LastSegment(copy), at, 0x03);
+    absl::Status st = ReadAll(copy, 0, 1 << 20, &got, &blocks);
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << at;
+  }
+}
+
+// A segment written by the first WAL version (type 0x01 records with
+// zlib's CRC-32), laid out by hand: it replays, and its torn tail is
+// skipped.
+TEST(WalTest, ReplaysASegmentOfTheFirstFormat) {
+  const std::string dir = TempDir("v1_segment");
+  fs::create_directories(dir);
+  std::string seg;
+  const std::vector<std::string> records = {
+      std::string("\x01\x01\x80\x01") + std::string(8, '\0'),
+      std::string("\x01\x02\x80\x01") + std::string(8, '\x11')};
+  for (const std::string& r : records) {
+    for (uint32_t v : {static_cast<uint32_t>(r.size()), ZlibCrc(r)}) {
+      for (int i = 0; i < 4; ++i)
+        seg.push_back(static_cast<char>(v >> (8 * i)));
+    }
+    seg += r;
+  }
+  {
+    std::ofstream f(Wal::SegmentPath(dir, 1), std::ios::binary);
+    f << seg << std::string("\x20\0\0\0\1\2", 6);  // a torn header
+  }
+  std::vector<std::string> replayed;
+  ASSERT_TRUE(Wal::Replay(dir, 0, [&](absl::string_view r) {
+                replayed.push_back(std::string(r));
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(replayed, records);
+  // A new Wal opened on it starts a fresh segment in the new format.
+  Write(dir, {"\x02more"});
+  replayed.clear();
+  ASSERT_TRUE(Wal::Replay(dir, 0, [&](absl::string_view r) {
+                replayed.push_back(std::string(r));
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(replayed.size(), 3u);
 }
 
 }  // namespace
