@@ -467,6 +467,15 @@ uint64_t ChunkLog::active_segment() const {
   return active_->n;
 }
 
+void ChunkLog::ReleaseMappedPages() {
+  absl::ReaderMutexLock l(&mu_);
+  for (auto& [n, seg] : segments_) {
+    if (seg->map == nullptr) continue;
+    // Advice only: a failure leaves the pages resident, nothing else.
+    madvise(const_cast<char*>(seg->map), seg->map_len, MADV_DONTNEED);
+  }
+}
+
 int ChunkLog::num_segments() const {
   absl::ReaderMutexLock l(&mu_);
   return static_cast<int>(segments_.size());

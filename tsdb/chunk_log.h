@@ -115,6 +115,12 @@ class ChunkLog {
   // Starts a new segment, so the current one can be deleted.
   absl::Status Rotate();
 
+  // Drops the pages readers touched from this process' mappings (they stay
+  // in the page cache, and the next read maps them again): a shared file
+  // mapping's touched pages count as resident memory, and without this a
+  // recovery scan left the whole log in the RSS (+160 MB at 1M series).
+  void ReleaseMappedPages();
+
   // Bytes in all segments.
   int64_t size_bytes() const {
     return total_bytes_.load(std::memory_order_relaxed);

@@ -859,6 +859,8 @@ absl::Status DB::RunMaintenance() {
   }
   absl::Status m = MergeChunks();
   if (s.ok()) s = m;
+  // Queries and the merger's reads of the head chunk log map its pages.
+  if (log_ != nullptr) log_->ReleaseMappedPages();
   if (options_.tune_malloc) malloc_trim(0);
   return s;
 }

@@ -84,6 +84,7 @@ absl::Status DB::RecoverChunkLog() {
         return absl::OkStatus();
       });
   if (mint <= maxt) NoteTimeRange(mint, maxt);
+  log_->ReleaseMappedPages();
   return st;
 }
 
