@@ -384,7 +384,9 @@ absl::Status ChunkLog::ScanExisting(
                                   static_cast<size_t>(seg->size.load()), fn,
                                   &intact, &max_time);
     if (!st.ok()) return st;
-    // Reads never look past the intact records.
+    // Reads never look past the intact records (and a torn tail is not
+    // counted as the log's bytes).
+    total_bytes_.fetch_sub(seg->size.load() - static_cast<int64_t>(intact));
     seg->size.store(static_cast<int64_t>(intact));
     seg->max_time.store(max_time);
   }
