@@ -415,13 +415,16 @@ ChunkPtr Head::SealLocked(MemSeries* s) {
 
 void Head::AppendLocked(MemSeries* s, int64_t t, double v, ChunkPtr* sealed) {
   if (s->open.num_samples() > 0 &&
-      (s->open.num_samples() >= SamplesPerChunk(s->hash) ||
+      (s->open.num_samples() >= s->samples_per_chunk ||
        ChunkRangeStart(t) != ChunkRangeStart(s->open.min_time()))) {
     ChunkPtr c = SealLocked(s);
     if (sealed != nullptr) *sealed = std::move(c);
   }
+  // t is after every sample of the series, so it lowers min_time only if
+  // the series had none: then the open chunk is empty too (min_time is on
+  // a cache line the usual append does not touch).
+  if (s->open.num_samples() == 0 && t < s->min_time) s->min_time = t;
   s->open.Append(t, v);
-  if (t < s->min_time) s->min_time = t;
   s->max_time = t;
   s->last_bits = ValueBits(v);
   s->last_bits_unknown = false;
