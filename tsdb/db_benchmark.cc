@@ -91,6 +91,12 @@ void BM_AppendScrape(benchmark::State& state) {
       static_cast<double>(state.iterations());
   state.SetItemsProcessed(state.iterations() * n);
   state.counters["chunks_persisted"] = db->Stats().chunks_persisted;
+  if (persistent) {
+    // No checkpoint runs (no maintenance): the WAL holds every round.
+    state.counters["wal_bytes_per_sample"] =
+        static_cast<double>(db->Stats().wal_bytes) /
+        (static_cast<double>(state.iterations() + 1) * n);
+  }
   db.reset();
   if (!dir.empty()) std::filesystem::remove_all(dir);
 }

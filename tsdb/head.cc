@@ -414,9 +414,15 @@ ChunkPtr Head::SealLocked(MemSeries* s) {
 }
 
 void Head::AppendLocked(MemSeries* s, int64_t t, double v, ChunkPtr* sealed) {
+  // t is newer than the open chunk's first sample, so it is in another
+  // chunk range iff it is past the end of that sample's range (one
+  // division instead of two; unsigned: the difference may exceed
+  // INT64_MAX).
   if (s->open.num_samples() > 0 &&
       (s->open.num_samples() >= s->samples_per_chunk ||
-       ChunkRangeStart(t) != ChunkRangeStart(s->open.min_time()))) {
+       static_cast<uint64_t>(t) -
+               static_cast<uint64_t>(ChunkRangeStart(s->open.min_time())) >=
+           static_cast<uint64_t>(kChunkRangeMs))) {
     ChunkPtr c = SealLocked(s);
     if (sealed != nullptr) *sealed = std::move(c);
   }

@@ -55,5 +55,41 @@ ABSL_NO_THREAD_SAFETY_ANALYSIS {
   EXPECT_EQ(sealed[0]->min_time, 1000);
 }
 
+// A chunk is cut where a sample crosses into the next 2 h range, also for
+// negative times and at the ends of the int64 range, and not before.
+TEST(MemSeriesLayoutTest, ChunksAreCutAtRangeBoundaries)
+ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  const int64_t kMin = std::numeric_limits<int64_t>::min();
+  const int64_t kMax = std::numeric_limits<int64_t>::max();
+  const std::vector<std::vector<int64_t>> cases = {
+      // times, then where cuts are expected is derived from ChunkRangeStart
+      {0, 1, kChunkRangeMs - 1, kChunkRangeMs, kChunkRangeMs + 5},
+      {-kChunkRangeMs - 1, -kChunkRangeMs, -1, 0, 3 * kChunkRangeMs},
+      // (Not kMin itself: ChunkRangeStart would overflow below it.)
+      {kMin / 2, kMin / 2 + 1, -5, kMax - kChunkRangeMs, kMax - 1, kMax},
+  };
+  int series = 100;
+  for (const auto& times : cases) {
+    Head head;
+    MemSeries* s = head.GetOrCreate(SeriesLabels(series++)).first;
+    int cuts = 0, want = 0;
+    for (size_t i = 0; i < times.size(); ++i) {
+      if (i > 0 && ChunkRangeStart(times[i]) != ChunkRangeStart(times[i - 1])) {
+        ++want;
+      }
+      SeriesLockGuard l(&s->mu);
+      ChunkPtr c;
+      head.AppendLocked(s, times[i], 1.0, &c);
+      if (c != nullptr) {
+        ++cuts;
+        EXPECT_EQ(ChunkRangeStart(c->max_time), ChunkRangeStart(c->min_time));
+        EXPECT_NE(ChunkRangeStart(c->max_time), ChunkRangeStart(times[i]));
+      }
+    }
+    EXPECT_EQ(cuts, want) << times[0];
+    EXPECT_EQ(s->min_time, times[0]);
+  }
+}
+
 }  // namespace
 }  // namespace vigil::tsdb
