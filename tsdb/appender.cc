@@ -6,8 +6,7 @@
 namespace vigil::tsdb {
 namespace {
 constexpr absl::string_view kOutOfOrder = "out of order sample";
-constexpr absl::string_view kDuplicate =
-    "duplicate sample for timestamp";
+constexpr absl::string_view kDuplicate = "duplicate sample for timestamp";
 constexpr absl::string_view kOutOfBounds = "out of bounds";
 constexpr absl::string_view kInvalidLabels = "invalid labels";
 }  // namespace

@@ -29,10 +29,10 @@ using SeriesRef = uint64_t;
 // classifies them. Other samples in the batch are unaffected.
 enum class AppendError {
   kNone,
-  kOutOfOrder,      // older than the newest sample of the series
-  kDuplicate,       // same timestamp, different value
-  kOutOfBounds,     // older than what the store still accepts
-  kInvalidLabels,   // labels failed validation
+  kOutOfOrder,     // older than the newest sample of the series
+  kDuplicate,      // same timestamp, different value
+  kOutOfBounds,    // older than what the store still accepts
+  kInvalidLabels,  // labels failed validation
   kOther,
 };
 

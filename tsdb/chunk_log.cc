@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <utility>
 
@@ -330,6 +332,42 @@ absl::Status ChunkLog::Read(uint64_t pos, Record* rec, ChunkPtr* chunk,
   return absl::OkStatus();
 }
 
+absl::Status ChunkLog::ScanSegment(
+    const std::string& path, uint64_t n, const char* data, size_t size,
+    absl::FunctionRef<absl::Status(const Record&, absl::string_view)> fn,
+    size_t* intact, int64_t* max_time) {
+  size_t off = 0;
+  *max_time = kMinT;
+  while (off < size) {
+    const char* p = data + off;
+    // A record cut short, or failing its checksum, at the end of the
+    // segment: the write a crash interrupted.
+    if (off + kHeader > size) break;
+    const uint32_t len = GetFixed32(p);
+    if (off + kHeader + len > size) break;
+    const bool last = off + kHeader + len == size;
+    auto fail = [&](absl::string_view why) {
+      return absl::DataLossError(
+          absl::StrCat("chunk log segment ", path, " offset ", off, ": ", why));
+    };
+    if (Crc32c(absl::string_view(p + kHeader, len)) != GetFixed32(p + 4)) {
+      if (last) break;
+      return fail("checksum mismatch");
+    }
+    Record rec;
+    absl::string_view bytes;
+    absl::Status st = ParsePayload(p + kHeader, len, &rec, &bytes);
+    if (!st.ok()) return fail(st.message());
+    rec.pos = n << 32 | off;
+    *max_time = std::max(*max_time, rec.max_time);
+    st = fn(rec, bytes);
+    if (!st.ok()) return st;
+    off += kHeader + len;
+  }
+  *intact = off;
+  return absl::OkStatus();
+}
+
 absl::Status ChunkLog::ScanExisting(
     absl::FunctionRef<absl::Status(const Record&, absl::string_view)> fn) {
   std::vector<Segment*> old;
@@ -340,50 +378,65 @@ absl::Status ChunkLog::ScanExisting(
     }
   }
   for (Segment* seg : old) {
-    const uint64_t size = static_cast<uint64_t>(seg->size.load());
-    uint64_t off = 0;
-    int64_t max_time = kMinT;
-    while (off < size) {
-      const char* p = seg->map + off;
-      // A record cut short, or failing its checksum, at the end of the
-      // segment: the write a crash interrupted.
-      if (off + kHeader > size) break;
-      const uint32_t len = GetFixed32(p);
-      if (off + kHeader + len > size) break;
-      const bool last = off + kHeader + len == size;
-      auto fail = [&](absl::string_view why) {
-        return absl::DataLossError(absl::StrCat("chunk log segment ", seg->path,
-                                                " offset ", off, ": ", why));
-      };
-      if (Crc32c(absl::string_view(p + kHeader, len)) != GetFixed32(p + 4)) {
-        if (last) break;
-        return fail("checksum mismatch");
-      }
-      Record rec;
-      absl::string_view bytes;
-      absl::Status st = ParsePayload(p + kHeader, len, &rec, &bytes);
-      if (!st.ok()) return fail(st.message());
-      rec.pos = seg->n << 32 | off;
-      max_time = std::max(max_time, rec.max_time);
-      st = fn(rec, bytes);
-      if (!st.ok()) return st;
-      off += kHeader + len;
-    }
+    size_t intact;
+    int64_t max_time;
+    absl::Status st = ScanSegment(seg->path, seg->n, seg->map,
+                                  static_cast<size_t>(seg->size.load()), fn,
+                                  &intact, &max_time);
+    if (!st.ok()) return st;
     // Reads never look past the intact records.
-    seg->size.store(static_cast<int64_t>(off));
+    seg->size.store(static_cast<int64_t>(intact));
     seg->max_time.store(max_time);
   }
   return absl::OkStatus();
 }
 
-absl::Status ChunkLog::DeleteSegmentsEndingBefore(int64_t t) {
+absl::Status ChunkLog::ScanDir(
+    const std::string& dir,
+    absl::FunctionRef<absl::Status(const Record&, absl::string_view)> fn) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return absl::OkStatus();  // written before the log
+  std::vector<uint64_t> numbers;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    uint64_t n;
+    const std::string name = e.path().filename().string();
+    if (name.size() == 8 && absl::SimpleAtoi(name, &n) && n > 0) {
+      numbers.push_back(n);
+    }
+  }
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("listing chunk log directory ", dir, ": ", ec.message()));
+  }
+  std::sort(numbers.begin(), numbers.end());
+  for (uint64_t n : numbers) {
+    const std::string path = SegmentPath(dir, n);
+    std::ifstream in(path, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    if (in.bad()) {
+      return absl::InternalError(
+          absl::StrCat("reading chunk log segment ", path));
+    }
+    size_t intact;
+    int64_t max_time;
+    absl::Status st =
+        ScanSegment(path, n, data.data(), data.size(), fn, &intact, &max_time);
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChunkLog::DeleteSegmentsEndingBefore(int64_t t,
+                                                  uint64_t below_segment) {
   absl::MutexLock w(&write_mu_);
   std::vector<std::unique_ptr<Segment>> doomed;
   {
     absl::MutexLock l(&mu_);
     for (auto it = segments_.begin(); it != segments_.end();) {
       Segment* seg = it->second.get();
-      if (seg != active_ && seg->max_time.load() < t) {
+      if (seg != active_ && seg->n < below_segment &&
+          seg->max_time.load() < t) {
         doomed.push_back(std::move(it->second));
         it = segments_.erase(it);
       } else {
@@ -407,6 +460,20 @@ absl::Status ChunkLog::Rotate() {
   absl::MutexLock w(&write_mu_);
   if (active_->size.load() == 0) return absl::OkStatus();
   return StartSegment(active_->n + 1);
+}
+
+uint64_t ChunkLog::active_segment() const {
+  absl::MutexLock w(&write_mu_);
+  return active_->n;
+}
+
+void ChunkLog::ReleaseMappedPages() {
+  absl::ReaderMutexLock l(&mu_);
+  for (auto& [n, seg] : segments_) {
+    if (seg->map == nullptr) continue;
+    // Advice only: a failure leaves the pages resident, nothing else.
+    madvise(const_cast<char*>(seg->map), seg->map_len, MADV_DONTNEED);
+  }
 }
 
 int ChunkLog::num_segments() const {

@@ -66,6 +66,10 @@ TEST_F(ChunkLogTest, AppendsAndReadsBackChains) {
   ASSERT_TRUE((*log)->Read(pos[2], &r, &got, &found).ok());
   EXPECT_EQ(got->bytes, std::string("c\0c", 3));
   EXPECT_EQ(r.prev, ChunkLog::kNoPosition);
+  // Dropping the mapped pages loses nothing: the next read maps them again.
+  (*log)->ReleaseMappedPages();
+  ASSERT_TRUE((*log)->Read(pos[1], &r, &got, &found).ok());
+  EXPECT_EQ(got->bytes, "bb");
   // A position that is not a record start fails its checksum or fields.
   EXPECT_FALSE((*log)->Read(pos[1] + 1, &r, nullptr, &found).ok());
   // Past the end of what was written.
@@ -189,7 +193,7 @@ TEST_F(ChunkLogTest, DeletesOnlyClosedSegmentsWhoseChunksAllEnded) {
           .ok());
   ASSERT_EQ(first[0] >> 32, 1u);
   ASSERT_EQ(second[0] >> 32, 2u);
-  ASSERT_TRUE((*log)->DeleteSegmentsEndingBefore(500).ok());
+  ASSERT_TRUE((*log)->DeleteSegmentsEndingBefore(500, ~uint64_t{0}).ok());
   ChunkLog::Record r;
   bool found;
   ASSERT_TRUE((*log)->Read(first[0], &r, nullptr, &found).ok());
@@ -197,11 +201,11 @@ TEST_F(ChunkLogTest, DeletesOnlyClosedSegmentsWhoseChunksAllEnded) {
   // Segment 2 holds a chunk ending at 1100 and is the one being written.
   ASSERT_TRUE((*log)->Read(second[1], &r, nullptr, &found).ok());
   EXPECT_TRUE(found);
-  ASSERT_TRUE((*log)->DeleteSegmentsEndingBefore(2000).ok());
+  ASSERT_TRUE((*log)->DeleteSegmentsEndingBefore(2000, ~uint64_t{0}).ok());
   ASSERT_TRUE((*log)->Read(second[1], &r, nullptr, &found).ok());
   EXPECT_TRUE(found);  // still the active segment
   ASSERT_TRUE((*log)->Rotate().ok());
-  ASSERT_TRUE((*log)->DeleteSegmentsEndingBefore(2000).ok());
+  ASSERT_TRUE((*log)->DeleteSegmentsEndingBefore(2000, ~uint64_t{0}).ok());
   ASSERT_TRUE((*log)->Read(second[1], &r, nullptr, &found).ok());
   EXPECT_FALSE(found);
   EXPECT_EQ((*log)->size_bytes(), 0);
@@ -217,7 +221,7 @@ TEST_F(ChunkLogTest, SegmentsFromBeforeOpenAreKeptUntilScanned) {
   }
   auto log = ChunkLog::Open(dir_, 1 << 20);
   ASSERT_TRUE(log.ok());
-  ASSERT_TRUE((*log)->DeleteSegmentsEndingBefore(100).ok());
+  ASSERT_TRUE((*log)->DeleteSegmentsEndingBefore(100, ~uint64_t{0}).ok());
   EXPECT_TRUE(fs::exists(ChunkLog::SegmentPath(dir_, 1)));
   ASSERT_TRUE(
       (*log)
@@ -225,7 +229,7 @@ TEST_F(ChunkLogTest, SegmentsFromBeforeOpenAreKeptUntilScanned) {
             return absl::OkStatus();
           })
           .ok());
-  ASSERT_TRUE((*log)->DeleteSegmentsEndingBefore(100).ok());
+  ASSERT_TRUE((*log)->DeleteSegmentsEndingBefore(100, ~uint64_t{0}).ok());
   EXPECT_FALSE(fs::exists(ChunkLog::SegmentPath(dir_, 1)));
 }
 

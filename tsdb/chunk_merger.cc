@@ -76,14 +76,20 @@ bool RangeChunksMerged(absl::Span<const ChunkPtr> chunks) {
 }
 
 absl::Status DB::MergeChunks() {
-  if (store_ == nullptr || options_.chunk_merge_samples_per_round <= 0) {
-    return absl::OkStatus();
-  }
+  if (store_ == nullptr) return absl::OkStatus();
   // Deletion and retention hold this too: a range read here cannot be
   // changed by them before its replacement is written.
   absl::MutexLock m(&maintenance_mu_);
   const int64_t maxt = max_time_.load();
   if (maxt == kMinT) return absl::OkStatus();
+  const bool merging = options_.chunk_merge_samples_per_round > 0;
+  int64_t budget = merging ? options_.chunk_merge_samples_per_round : kMaxT;
+  // First the head chunk log's closed ranges, which arrive merged; then
+  // what the store holds unmerged (imports, data from older versions).
+  absl::Status moved = MoveLoggedStep(
+      OpenRangesStart(maxt, options_.chunk_merge_delay), &budget);
+  if (!moved.ok()) return moved;
+  if (!merging || budget <= 0) return absl::OkStatus();
   if (!merge_.in_pass) {
     if (merge_rescan_.exchange(false)) merge_.from = kMinT;
     const int64_t below = OpenRangesStart(maxt, options_.chunk_merge_delay);
@@ -106,7 +112,6 @@ absl::Status DB::MergeChunks() {
     int64_t samples;
   };
   std::vector<Pending> pending;
-  int64_t budget = options_.chunk_merge_samples_per_round;
   absl::Status merge_error;
   ChunkStore::MergeCursor cursor;
   cursor.ref = merge_.cursor_ref;
@@ -164,6 +169,8 @@ absl::Status DB::MergeChunks() {
       {
         SeriesLockGuard sl(&s->mu);
         if (!s->sealed.empty()) in_memory = s->sealed.front()->min_time;
+        // Chunks in the head chunk log are the head's, too.
+        if (s->log_tail != 0) in_memory = std::min(in_memory, s->log_floor);
         if (s->open.num_samples() > 0) {
           in_memory = std::min(in_memory, s->open.min_time());
         }

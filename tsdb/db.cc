@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tsdb/chunk_log.h"
 #include "tsdb/store.h"
 #include "tsdb/wal.h"
 #include "tsdb/wal_record.h"
@@ -350,7 +351,11 @@ class DBQuerier : public Querier {
       if (s == nullptr) continue;
       std::vector<ChunkPtr> chunks;
       bool read_store = false;
-      if (!SnapshotChunks(s, clo, chi, &chunks, &read_store)) continue;
+      absl::Status snapped;
+      if (!SnapshotChunks(s, clo, chi, &chunks, &read_store, &snapped)) {
+        if (!snapped.ok()) return snapped;
+        continue;
+      }
       if (read_store && only_labels) {
         // Read now: a series whose chunks all miss the range is left out.
         absl::Status st = db_->store_->ReadChunks(ref, clo, chi, &chunks);
@@ -424,14 +429,23 @@ class DBQuerier : public Querier {
     return mint_ <= db_->MinTime() && maxt_ >= db_->MaxTime();
   }
 
-  // The in-memory chunks of `s` overlapping [mint, maxt] (unsorted) and
-  // whether the store may hold more; the store is read later, by the
-  // iterator (after this snapshot, see PersistSealed). False when the
-  // series has no samples in the range.
+  // The head's chunks of `s` overlapping [mint, maxt] (in memory and in
+  // the head chunk log, by min_time) and whether the store may hold more;
+  // the store is read later, by the iterator (after this snapshot, see
+  // PersistSealed). False when the series has no samples in the range, or
+  // on a log read error (in *status).
   bool SnapshotChunks(MemSeries* s, int64_t mint, int64_t maxt,
-                      std::vector<ChunkPtr>* out, bool* read_store) {
+                      std::vector<ChunkPtr>* out, bool* read_store,
+                      absl::Status* status) {
     SeriesLockGuard l(&s->mu);
     if (s->max_time < mint || s->min_time > maxt) return false;
+    // Logged chunks are copied now, under the lock: the merger may move
+    // them to the store and delete their segment right after.
+    absl::Status st = db_->ReadLoggedChunks(*s, mint, maxt, out);
+    if (!st.ok()) {
+      *status = std::move(st);
+      return false;
+    }
     for (const ChunkPtr& c : s->sealed) {
       if (c->max_time >= mint && c->min_time <= maxt) out->push_back(c);
     }
@@ -748,6 +762,10 @@ absl::StatusOr<std::unique_ptr<DB>> DB::Open(const DBOptions& options) {
     db->recovery_store_open_seconds_[1] = ProcessCpuSeconds() - open_cpu;
     db->store_ = *std::move(store);
     db->store_->SetRetentionCutoff(db->RetentionCutoff());
+    auto log = ChunkLog::Open(options.path + "/chunks_head",
+                              options.chunk_log_segment_bytes);
+    if (!log.ok()) return log.status();
+    db->log_ = *std::move(log);
     absl::Status s = db->Recover();
     if (!s.ok()) return s;
     s = db->store_->EnableCompactions();
@@ -781,6 +799,7 @@ absl::Status DB::Close() {
     if (s.ok()) s = c;
   }
   wal_.reset();
+  log_.reset();
   return s;
 }
 
@@ -840,6 +859,8 @@ absl::Status DB::RunMaintenance() {
   }
   absl::Status m = MergeChunks();
   if (s.ok()) s = m;
+  // Queries and the merger's reads of the head chunk log map its pages.
+  if (log_ != nullptr) log_->ReleaseMappedPages();
   if (options_.tune_malloc) malloc_trim(0);
   return s;
 }
@@ -1112,68 +1133,96 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending,
 
 absl::Status DB::PersistSealed(
     const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed) {
-  if (sealed.empty() || store_ == nullptr) return absl::OkStatus();
+  if (sealed.empty() || log_ == nullptr) return absl::OkStatus();
   // Per series, the newest chunk to persist. Every older chunk still in
-  // memory goes with it, so a series' chunks become durable in time order
-  // and recovery may treat everything up to persisted_max_time as durable
-  // (a concurrent commit, or a head chunk restored at Open, may have left
-  // an older chunk unpersisted).
+  // memory goes with it, so a series' chunks reach the log in time order
+  // and its chain of records runs from newest to oldest (a concurrent
+  // commit, or a head chunk restored at Open, may have left an older chunk
+  // in memory).
   struct Target {
     MemSeries* series;
     int64_t upto;
-    size_t first_write;
+    size_t first_entry;
   };
   std::vector<Target> targets;
   targets.reserve(sealed.size());
   {
-    absl::flat_hash_map<MemSeries*, size_t> index;
+    // A commit seals at most a few chunks per series, so a short scan back
+    // finds repeats without a hash map.
     for (const auto& [s, c] : sealed) {
-      auto [it, inserted] = index.emplace(s, targets.size());
-      if (inserted) {
+      Target* t = nullptr;
+      for (size_t k = targets.size(); k > 0 && k + 4 > targets.size(); --k) {
+        if (targets[k - 1].series == s) {
+          t = &targets[k - 1];
+          break;
+        }
+      }
+      if (t == nullptr) {
         targets.push_back(Target{s, c->min_time, 0});
       } else {
-        targets[it->second].upto =
-            std::max(targets[it->second].upto, c->min_time);
+        t->upto = std::max(t->upto, c->min_time);
       }
     }
   }
-  std::vector<ChunkWrite> writes;
-  writes.reserve(sealed.size());
+  static thread_local std::vector<ChunkLog::Entry> entries;
+  static thread_local std::vector<ChunkPtr> chunks;  // keeps entries' chunks
+  static thread_local std::vector<uint64_t> positions;
+  entries.clear();
+  chunks.clear();
+  // One writer at a time: a series' log_tail only changes under this lock,
+  // so the chains read here stay valid until the records are written.
+  absl::MutexLock w(&log_write_mu_);
   for (Target& t : targets) {
     MemSeries* s = t.series;
-    t.first_write = writes.size();
+    t.first_entry = entries.size();
     SeriesLockGuard l(&s->mu);
-    int64_t pmin = s->persisted_min_time;
-    int64_t pmax = s->persisted_max_time;
+    uint64_t prev = s->log_tail;
     for (const ChunkPtr& c : s->sealed) {
       if (c->min_time > t.upto) break;
-      pmin = std::min(pmin, c->min_time);
-      pmax = std::max(pmax, c->max_time);
-      writes.push_back(ChunkWrite{s->ref, c, pmin, pmax});
+      entries.push_back(ChunkLog::Entry{s->ref, s->hash, prev, c.get()});
+      chunks.push_back(c);
+      prev = ChunkLog::kPrevInBatch;
     }
   }
-  if (writes.empty()) return absl::OkStatus();  // persisted concurrently
-  absl::Status st = store_->PutChunks(writes);
-  if (!st.ok()) return st;
-  chunks_persisted_.fetch_add(static_cast<int64_t>(writes.size()),
+  if (entries.empty()) return absl::OkStatus();  // persisted concurrently
+  absl::Status st = log_->Append(entries, &positions);
+  if (!st.ok()) {
+    chunks.clear();
+    return st;
+  }
+  chunks_persisted_.fetch_add(static_cast<int64_t>(entries.size()),
                               std::memory_order_relaxed);
-  // Only now drop the memory copies: a querier that snapshots memory first
-  // and then reads the store sees every chunk at least once.
+  // Only now drop the memory copies and publish the new tails: a reader
+  // finds each chunk in memory or in the log.
+  int64_t oldest_end = kMaxT;
   for (size_t i = 0; i < targets.size(); ++i) {
-    const size_t begin = targets[i].first_write;
+    const size_t begin = targets[i].first_entry;
     const size_t end =
-        i + 1 < targets.size() ? targets[i + 1].first_write : writes.size();
+        i + 1 < targets.size() ? targets[i + 1].first_entry : entries.size();
     if (begin == end) continue;
     MemSeries* s = targets[i].series;
     SeriesLockGuard l(&s->mu);
     auto& v = s->sealed;
-    for (size_t w = begin; w < end; ++w) {
-      v.erase(std::remove(v.begin(), v.end(), writes[w].chunk), v.end());
+    // The logged chunks were the oldest ones in memory, in order, unless
+    // retention dropped some meanwhile.
+    const size_t n = end - begin;
+    if (v.size() >= n &&
+        std::equal(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n),
+                   chunks.begin() + static_cast<std::ptrdiff_t>(begin))) {
+      v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
+    } else {
+      for (size_t k = begin; k < end; ++k) {
+        v.erase(std::remove(v.begin(), v.end(), chunks[k]), v.end());
+      }
     }
-    s->persisted_min_time =
-        std::min(s->persisted_min_time, writes[end - 1].series_min_time);
-    s->persisted_max_time =
-        std::max(s->persisted_max_time, writes[end - 1].series_max_time);
+    s->log_tail = positions[end - 1];
+    oldest_end = std::min(oldest_end, chunks[begin]->max_time);
+  }
+  chunks.clear();
+  // A chunk of a range MoveLoggedChunks is done with (a series silent for
+  // hours, then sealed): the next maintenance run moves it.
+  if (oldest_end != kMaxT && oldest_end < moved_below_.load()) {
+    late_logged_.store(true, std::memory_order_relaxed);
   }
   return absl::OkStatus();
 }
@@ -1208,6 +1257,8 @@ absl::Status DB::CollectChunks(MemSeries* s, int64_t mint, int64_t maxt,
   {
     SeriesLockGuard l(&s->mu);
     if (s->max_time < mint || s->min_time > maxt) return absl::OkStatus();
+    absl::Status st = ReadLoggedChunks(*s, mint, maxt, out);
+    if (!st.ok()) return st;
     for (const ChunkPtr& c : s->sealed) {
       if (c->max_time >= mint && c->min_time <= maxt) out->push_back(c);
     }
@@ -1245,7 +1296,9 @@ DBStats DB::Stats() const {
   st.invalid_labels = invalid_labels_.load();
   st.commits = commits_.load();
   if (wal_ != nullptr) st.wal_bytes = wal_->size_bytes();
-  if (store_ != nullptr) st.disk_bytes = store_->DiskBytes() + st.wal_bytes;
+  if (store_ != nullptr) {
+    st.disk_bytes = store_->DiskBytes() + st.wal_bytes + log_->size_bytes();
+  }
   st.chunks_persisted = chunks_persisted_.load();
   st.wal_checkpoints = wal_checkpoints_.load();
   st.compactions = compactions_.load();

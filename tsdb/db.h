@@ -38,9 +38,11 @@
 #include "tsdb/labels.h"
 #include "tsdb/matcher.h"
 #include "tsdb/querier.h"
+#include "tsdb/store.h"
 
 namespace vigil::tsdb {
 
+class ChunkLog;
 class ChunkStore;
 class Wal;
 
@@ -73,7 +75,12 @@ struct DBOptions {
   // enough for 1M series scraped every 15 s; 0 turns the merger off.
   int64_t chunk_merge_samples_per_round = 2 << 20;
   // A chunk range is merged once the newest sample is this far past its end.
+  // It is also when sealed head chunks leave the head chunk log for the
+  // store (see MoveLoggedChunks).
   absl::Duration chunk_merge_delay = absl::Hours(1);
+  // The head chunk log (tsdb/chunk_log.h) starts a new segment file past
+  // this size.
+  int64_t chunk_log_segment_bytes = 32 << 20;
 };
 
 // Counters since Open and current gauges.
@@ -192,7 +199,13 @@ class DB : public Queryable, public Appendable {
   absl::Status RunMaintenance();
 
   // The chunk merger, one bounded step of it (RunMaintenance calls it).
-  // The head persists chunks of ~120 samples; once a 2 h chunk range is
+  // First it moves the sealed head chunks of closed ranges from the head
+  // chunk log into the store, one chunk per series and range (merged with
+  // what the store holds of the range; as they are when the merger is
+  // off), and deletes log segments whose chunks all ended; a pass over the
+  // series starts when the open ranges moved on or a chunk of a closed
+  // range was logged late (MoveLoggedStep). Then, for chunks that reached
+  // the store unmerged (imports, older versions): once a 2 h chunk range is
   // closed for a series (the DB's newest sample is chunk_merge_delay past
   // its end and none of the series' in-memory chunks is in or before it),
   // its persisted chunks in that range are rewritten as one chunk of up to
@@ -283,7 +296,7 @@ class DB : public Queryable, public Appendable {
   // Decodes the newest sample of a restored series to fill last_bits.
   absl::Status ResolveLastBits(MemSeries* s);
   // Persists sealed chunks (and any older ones of the same series still in
-  // memory) and drops them from memory.
+  // memory) to the head chunk log and drops them from memory.
   absl::Status PersistSealed(
       const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed);
   // With flush_store (Close), also flushes RocksDB's memtables so the next
@@ -300,6 +313,41 @@ class DB : public Queryable, public Appendable {
   // Called after a WAL append: wakes the maintenance thread once the WAL
   // passed CheckpointTrigger(), instead of leaving it to the next round.
   void NoteWalGrowth();
+  // Appends copies of the logged chunks of `s` overlapping [mint, maxt],
+  // oldest first. The caller holds s->mu.
+  absl::Status ReadLoggedChunks(const MemSeries& s, int64_t mint, int64_t maxt,
+                                std::vector<ChunkPtr>* out) const;
+  // Recovery: attaches the head chunk log's records to their series.
+  absl::Status RecoverChunkLog();
+  // What MoveLoggedStep writes for one series: its replacement in the
+  // store and the new log_floor.
+  struct SeriesMove {
+    MemSeries* series = nullptr;
+    ChunkStore::ChunkReplacement replacement;
+    int64_t new_floor = 0;
+    int64_t pmin = 0, pmax = 0;  // store bounds after the move
+    int64_t samples = 0;
+    // Ranges merged, the chunks they replaced (logged and stored) and the
+    // samples re-encoded, for DBStats' merger counters.
+    int64_t merges = 0, merged_chunks = 0, merged_samples = 0;
+  };
+  // One step of a move pass for the ranges ending before `below` (see
+  // MoveLoggedChunks), spending at most about *budget samples.
+  absl::Status MoveLoggedStep(int64_t below, int64_t* budget)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(maintenance_mu_);
+  // Moves every logged chunk to the store and deletes every segment
+  // written so far (before deleting samples, so none is left in the log).
+  absl::Status MoveAllLoggedChunks()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(maintenance_mu_);
+  absl::Status PlanMove(MemSeries* s, int64_t below, int64_t merge_below,
+                        SeriesMove* mv);
+  // Moves every logged chunk of `series` to the store as it is. An import
+  // newer than a series' head calls it first, so that the store's newest
+  // sample of a series never passes a chunk still waiting in the log
+  // (recovery relies on that to skip moved records). The caller holds
+  // maintenance_mu_ (before commit_mu_, the order Checkpoint uses).
+  absl::Status MoveSeriesLogged(absl::Span<MemSeries* const> series);
+  absl::Status ApplyMoves(std::vector<SeriesMove>* moves);
   // Chunks of `s` overlapping [mint, maxt], memory and store, by min_time.
   absl::Status CollectChunks(MemSeries* s, int64_t mint, int64_t maxt,
                              std::vector<ChunkPtr>* out);
@@ -308,6 +356,10 @@ class DB : public Queryable, public Appendable {
   Head head_;
   std::unique_ptr<ChunkStore> store_;  // null when in memory
   std::unique_ptr<Wal> wal_;           // null when in memory
+  std::unique_ptr<ChunkLog> log_;      // null when in memory
+  // One PersistSealed at a time appends to the log, so each series' chain
+  // of records stays in time order.
+  absl::Mutex log_write_mu_;
 
   // Commits hold this shared while writing the WAL and applying samples;
   // a checkpoint holds it exclusively only to rotate the WAL segment.
@@ -338,6 +390,19 @@ class DB : public Queryable, public Appendable {
   std::atomic<int64_t> chunk_merges_{0};
   std::atomic<int64_t> chunks_merged_{0};
   std::atomic<int64_t> chunk_merge_samples_{0};
+  // Chunk ranges below this have left the head chunk log (MoveLoggedChunks).
+  std::atomic<int64_t> moved_below_{std::numeric_limits<int64_t>::min()};
+  // A chunk ending before moved_below_ was logged since (a series that was
+  // silent for a while): the next maintenance moves it.
+  std::atomic<bool> late_logged_{false};
+  std::atomic<int64_t> chunks_moved_{0};
+  struct MoveState {
+    bool in_pass = false;
+    int64_t below = std::numeric_limits<int64_t>::min();
+    SeriesRef cursor = 1;        // the next series to look at
+    uint64_t segment_bound = 0;  // segments below it may be deleted
+  };
+  MoveState move_ ABSL_GUARDED_BY(maintenance_mu_);
 
   // Samples older than this are invisible and rejected (out of bounds).
   std::atomic<int64_t> retention_cutoff_{std::numeric_limits<int64_t>::min()};
@@ -360,6 +425,7 @@ class DB : public Queryable, public Appendable {
   double recovery_head_chunks_seconds_[2] = {0, 0};
   double recovery_wal_seconds_[2] = {0, 0};
   int64_t recovery_head_chunks_ = 0;
+  int64_t recovery_log_chunks_ = 0;
   int64_t recovery_wal_records_ = 0;
   int64_t recovery_wal_samples_ = 0;
 

@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tsdb/chunk_log.h"
 #include "tsdb/db.h"
 #include "tsdb/store.h"
 #include "tsdb/wal.h"
@@ -508,6 +509,10 @@ absl::Status DB::Recover() {
   absl::Status st = queue.status();
   if (!st.ok()) return st;
   if (!head_status.ok()) return head_status;
+  // Sealed chunks of the head chunk log, before the head chunks and the
+  // WAL: both skip what the log holds.
+  st = RecoverChunkLog();
+  if (!st.ok()) return st;
   end_phase(recovery_series_seconds_);
 
   // Open chunks of the last checkpoint are installed as they are, without
@@ -522,14 +527,9 @@ absl::Status DB::Recover() {
     SeriesLockGuard l(&s->mu);
     // The open chunk was sealed and persisted after this checkpoint (same
     // min_time); chunks are persisted in time order, so anything starting
-    // at or before persisted_max_time is durable already.
-    if (c->min_time <= s->persisted_max_time) continue;
-    if (c->min_time <= s->max_time) {
-      return absl::DataLossError(
-          absl::StrCat("headchunks ref ", ref, ": chunk [", c->min_time, ", ",
-                       c->max_time, "] overlaps the series' data up to ",
-                       static_cast<int64_t>(s->max_time)));
-    }
+    // at or before the newest durable sample (in the store or the head
+    // chunk log) is durable already.
+    if (c->min_time <= s->max_time) continue;
     ++recovery_head_chunks_;
     head_mint = std::min(head_mint, c->min_time);
     head_maxt = std::max(head_maxt, c->max_time);
@@ -629,8 +629,9 @@ absl::Status DB::ApplyRetention() {
   }
   bool compact = false;
   if (options_.retention_bytes > 0 && store_ != nullptr) {
-    const int64_t used =
-        store_->DiskBytes() + (wal_ != nullptr ? wal_->size_bytes() : 0);
+    const int64_t used = store_->DiskBytes() +
+                         (wal_ != nullptr ? wal_->size_bytes() : 0) +
+                         (log_ != nullptr ? log_->size_bytes() : 0);
     if (used > options_.retention_bytes) {
       auto oldest = store_->OldestChunkTime();
       if (!oldest.ok()) return oldest.status();
@@ -727,6 +728,11 @@ absl::Status DB::DeleteSeries(absl::Span<const Matcher> matchers, int64_t mint,
     absl::MutexLock m(&maintenance_mu_);
     // No commit runs while samples are rewritten.
     absl::WriterMutexLock l(&commit_mu_);
+    // Nothing of the series may stay in the head chunk log, whose records
+    // recovery would attach to them again: the whole log goes to the store
+    // first (deletion is rare; the log holds a few hours of chunks).
+    absl::Status moved = MoveAllLoggedChunks();
+    if (!moved.ok()) return moved;
     std::vector<SeriesRef> emptied;
     for (SeriesRef ref : refs) {
       MemSeries* s = head_.Get(ref);
@@ -763,6 +769,10 @@ absl::Status DB::DeleteSeries(absl::Span<const Matcher> matchers, int64_t mint,
       s->max_time = kMinT;
       s->persisted_min_time = kMaxT;
       s->persisted_max_time = kMinT;
+      // Its logged chunks were moved to the store above, and their segments
+      // deleted: the survivors' chunks start a new chain.
+      s->log_tail = 0;
+      s->log_floor = kMinT;
       if (store_ != nullptr) {
         absl::Status st = store_->DeleteChunkRange(ref, kMinT, kMaxT);
         if (!st.ok()) return st;
@@ -841,12 +851,18 @@ absl::Status DB::Snapshot(const std::string& dir) {
   absl::MutexLock m(&maintenance_mu_);
   st = store_->CreateCheckpoint(dir + "/rocksdb");
   if (!st.ok()) return st;
-  // Samples committed after the checkpoint live in the newest WAL segments.
-  std::filesystem::copy(options_.path + "/wal", dir + "/wal",
-                        std::filesystem::copy_options::recursive, ec);
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("Snapshot: copying WAL to ", dir, ": ", ec.message()));
+  // Samples committed after the checkpoint live in the newest WAL segments,
+  // sealed chunks not yet in the store in the head chunk log. Both are
+  // append-only: a record being written while copied is a torn tail, which
+  // Open skips (its samples are in the WAL copy or came after the
+  // snapshot).
+  for (const char* sub : {"/wal", "/chunks_head"}) {
+    std::filesystem::copy(options_.path + sub, dir + sub,
+                          std::filesystem::copy_options::recursive, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("Snapshot: copying ", sub + 1,
+                                              " to ", dir, ": ", ec.message()));
+    }
   }
   return absl::OkStatus();
 }
@@ -862,6 +878,8 @@ absl::Status DB::ImportChunk(const Labels& labels, ChunkPtr chunk) {
   if (chunk == nullptr || chunk->num_samples == 0) return absl::OkStatus();
   absl::Status checked = CheckImportChunk(*chunk);
   if (!checked.ok()) return checked;
+  // Before the commit lock, as Checkpoint takes them (see MoveSeriesLogged).
+  absl::MutexLock maintenance_lock(&maintenance_mu_);
   absl::ReaderMutexLock commit_lock(&commit_mu_);
   MemSeries* s = head_.GetOrCreate(labels).first;
   if (store_ != nullptr && !head_.Slot(s->ref)->logged.load()) {
@@ -889,6 +907,10 @@ absl::Status DB::ImportChunk(const Labels& labels, ChunkPtr chunk) {
   }
   absl::Status st = PersistSealed(sealed);
   if (!st.ok()) return st;
+  if (!sealed.empty()) {
+    st = MoveSeriesLogged({s});
+    if (!st.ok()) return st;
+  }
   {
     SeriesLockGuard l(&s->mu);
     if (store_ == nullptr) {
@@ -949,6 +971,8 @@ absl::Status DB::ImportSeriesBulk(
     }
     return absl::OkStatus();
   };
+  // Before the commit lock, as Checkpoint takes them (see MoveSeriesLogged).
+  absl::MutexLock maintenance_lock(&maintenance_mu_);
   absl::ReaderMutexLock commit_lock(&commit_mu_);
   // Every check before anything is created or written.
   for (const auto& [labels, chunks] : series) {
@@ -989,6 +1013,10 @@ absl::Status DB::ImportSeriesBulk(
     }
   }
   absl::Status st = PersistSealed(sealed);
+  if (!st.ok()) return st;
+  std::vector<MemSeries*> newer;
+  for (const auto& [s, c] : sealed) newer.push_back(s);
+  st = MoveSeriesLogged(newer);
   if (!st.ok()) return st;
   st = store_->IngestBulk(defs, std::move(writes));
   if (!st.ok()) return st;
@@ -1038,9 +1066,11 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& path) {
   report.min_time = kMaxT;
   report.max_time = kMinT;
   absl::flat_hash_set<SeriesRef> refs;
+  absl::flat_hash_map<SeriesRef, uint64_t> hashes;
   absl::Status st = (*store)->LoadSeries([&](PersistedSeries ps) {
     ++report.series;
     refs.insert(ps.ref);
+    hashes[ps.ref] = ps.labels.Hash();
     absl::Status v = ValidateSeriesLabels(ps.labels);
     if (!v.ok()) {
       report.problems.push_back(absl::StrCat(
@@ -1090,6 +1120,27 @@ absl::StatusOr<CheckReport> CheckDataDir(const std::string& path) {
   if (!st.ok()) report.problems.push_back(std::string(st.message()));
   st = (*store)->LoadHeadChunks([&](SeriesRef ref, ChunkPtr c) {
     check_chunk("head chunk", ref, c);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) report.problems.push_back(std::string(st.message()));
+  st = ChunkLog::ScanDir(path + "/chunks_head", [&](const ChunkLog::Record& r,
+                                                    absl::string_view bytes) {
+    auto it = hashes.find(r.ref);
+    // A deleted series' chunk, left until its segment goes.
+    if (it == hashes.end() || it->second != r.series_hash) {
+      return absl::OkStatus();
+    }
+    auto c = std::make_shared<ChunkData>();
+    c->min_time = r.min_time;
+    c->max_time = r.max_time;
+    c->num_samples = r.num_samples;
+    c->encoding = r.encoding;
+    c->bytes = std::string(bytes);
+    ++report.chunks;
+    report.samples += c->num_samples;
+    report.min_time = std::min(report.min_time, c->min_time);
+    report.max_time = std::max(report.max_time, c->max_time);
+    check_chunk("logged chunk", r.ref, c);
     return absl::OkStatus();
   });
   if (!st.ok()) report.problems.push_back(std::string(st.message()));

@@ -489,7 +489,10 @@ TEST(DBPersistTest, CorruptChunkIsReportedWithItsKey) {
   const std::string dir = TempDir("corrupt");
   {
     auto db = *DB::Open(Opts(dir));
-    Fill(db.get(), 2, 0, 300);
+    // 5 h: the first two chunk ranges close and go from the head chunk log
+    // to the store, one chunk each.
+    Fill(db.get(), 2, 0, 1200);
+    ASSERT_TRUE(db->MergeChunks().ok());
   }
   auto good = CheckDataDir(dir);
   ASSERT_TRUE(good.ok()) << good.status();
@@ -550,6 +553,78 @@ TEST(DBPersistTest, CorruptSeriesFailsOpenNamingTheKey) {
   EXPECT_NE(db.status().message().find("series key 0000000000000002"),
             std::string::npos)
       << db.status();
+}
+
+// Sealed chunks wait in the head chunk log until their range closes; the
+// merger then moves them to the store and deletes the segments that held
+// only moved chunks. Queries see every sample at every stage, and so does
+// a reopened DB.
+TEST(DBPersistTest, HeadChunkLogMovesClosedRangesAndDropsSegments) {
+  const std::string dir = TempDir("chunk_log_moves");
+  DBOptions o = Opts(dir);
+  o.chunk_log_segment_bytes = 16 << 10;  // several segments
+  auto count_segments = [&] {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(dir + "/chunks_head")) {
+      n += e.is_regular_file();
+    }
+    return n;
+  };
+  constexpr int kSeries = 30;
+  constexpr int kRounds = 9 * 240 + 1;  // 9 h at 15 s
+  {
+    auto db = *DB::Open(o);
+    Fill(db.get(), kSeries, 0, kRounds);
+    const DBStats before = db->Stats();
+    EXPECT_GT(before.chunks_persisted, kSeries * 17);
+    EXPECT_EQ(before.chunk_merges, 0);
+    const int segments = count_segments();
+    EXPECT_GE(segments, 4);
+    ExpectFilled(db.get(), kSeries, kRounds);
+    ASSERT_TRUE(db->MergeChunks().ok());
+    // [0, 8 h) is closed: one merged chunk per series and range.
+    EXPECT_EQ(db->Stats().chunk_merges, kSeries * 4);
+    EXPECT_LT(count_segments(), segments);
+    ExpectFilled(db.get(), kSeries, kRounds);
+  }
+  auto db = *DB::Open(o);
+  ExpectFilled(db.get(), kSeries, kRounds);
+  ASSERT_TRUE(db->MergeChunks().ok());
+  EXPECT_EQ(db->Stats().chunk_merges, 0);     // nothing moved twice
+  Fill(db.get(), kSeries, kRounds, 4 * 240);  // 4 h more: [8 h, 12 h) close
+  ASSERT_TRUE(db->MergeChunks().ok());
+  EXPECT_EQ(db->Stats().chunk_merges, kSeries * 2);
+  ExpectFilled(db.get(), kSeries, kRounds + 4 * 240);
+  auto report = CheckDataDir(dir);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->ok());
+}
+
+// A damaged record inside a head chunk log segment fails Open with the
+// file and offset instead of serving a series with a hole, and the checker
+// reports it.
+TEST(DBPersistTest, CorruptChunkLogRecordFailsOpenNamingTheSegment) {
+  const std::string dir = TempDir("corrupt_chunk_log");
+  {
+    auto db = *DB::Open(Opts(dir));
+    Fill(db.get(), 3, 0, 500);  // 4 sealed chunks per series
+  }
+  const std::string seg = dir + "/chunks_head/00000001";
+  ASSERT_GT(fs::file_size(seg), 1000u);
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(60);  // inside the first record's chunk bytes
+    f.put('\x5a');
+  }
+  auto db = DB::Open(Opts(dir));
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kDataLoss) << db.status();
+  EXPECT_NE(db.status().message().find(seg), std::string::npos) << db.status();
+  auto report = CheckDataDir(dir);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_FALSE(report->ok());
+  EXPECT_NE(report->problems[0].find(seg), std::string::npos)
+      << report->problems[0];
 }
 
 TEST(DBPersistTest, CorruptWalRecordFailsOpenNamingTheSegment) {

@@ -241,7 +241,7 @@ struct MemSeries {
   static void operator delete(void* p) { ::operator delete(p); }
 
   // Fields the apply step of a commit reads or writes come first, next to
-  // each other. The object is 240 bytes (a 288-byte malloc chunk with the
+  // each other. The object is 256 bytes (a 304-byte malloc chunk with the
   // symbol ids of 5 label pairs): `ref` takes 4 bytes (refs are
   // below 2^32, see Head::kRefBlocks) and shares 8 with last_bits_unknown
   // and samples_per_chunk, and the logged flag is reached through the slot
@@ -277,11 +277,17 @@ struct MemSeries {
   // DB::PersistSealed), so every chunk older than persisted_max_time is
   // durable: recovery relies on that to skip stale head chunks.
   std::vector<ChunkPtr> sealed ABSL_GUARDED_BY(mu);
-  // Bounds of the chunks already in durable storage.
+  // Bounds of the chunks already in the store (RocksDB).
   int64_t persisted_min_time ABSL_GUARDED_BY(mu) =
       std::numeric_limits<int64_t>::max();
   int64_t persisted_max_time ABSL_GUARDED_BY(mu) =
       std::numeric_limits<int64_t>::min();
+  // The newest of the series' chunks in the head chunk log (a ChunkLog
+  // position, 0 for none); each record names the one before it.
+  uint64_t log_tail ABSL_GUARDED_BY(mu) = 0;
+  // Logged chunks starting before this were moved to the store (readers
+  // stop walking the chain there).
+  int64_t log_floor ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::min();
 
  private:
   MemSeries(SeriesRef r, uint64_t h, const uint32_t* ids, size_t n,

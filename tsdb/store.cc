@@ -901,6 +901,12 @@ absl::Status ChunkStore::ReplaceChunks(
     for (const ChunkPtr& c : r.chunks) {
       batch.Put(chunks_cf_, ChunkKey(r.ref, c->min_time), EncodeChunkValue(*c));
     }
+    if (r.meta) {
+      std::string meta;
+      PutFixed64(&meta, static_cast<uint64_t>(r.meta_min_time));
+      PutFixed64(&meta, static_cast<uint64_t>(r.meta_max_time));
+      batch.Put(meta_cf_, RefKey(r.ref), meta);
+    }
   }
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
                    "replacing chunks");

@@ -194,6 +194,10 @@ class ChunkStore {
     SeriesRef ref = 0;
     std::vector<int64_t> old_min_times;  // keys to delete
     std::vector<ChunkPtr> chunks;        // to write
+    // Also sets the series' meta row (its bounds in the store).
+    bool meta = false;
+    int64_t meta_min_time = 0;
+    int64_t meta_max_time = 0;
   };
   // One atomic WriteBatch (through RocksDB's WAL, so also under kill -9):
   // every old key is deleted and every new chunk written, or nothing is.
