@@ -28,7 +28,7 @@ TEST(MemSeriesLayoutTest, AppendedToStateSpansThreeCacheLines) {
     EXPECT_LE(end - begin, 144u);
     EXPECT_LE((end - 1) / 64 - begin / 64 + 1, 3u) << "series " << i;
   }
-  EXPECT_LE(sizeof(MemSeries), 240u);
+  EXPECT_LE(sizeof(MemSeries), 256u);  // (the chunk log added 16 bytes)
 }
 
 // min_time is only read when the open chunk is empty: it must still be
