@@ -1023,6 +1023,11 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending,
     // SeriesSlot), which a batch in ref order walks sequentially; only the
     // apply pass touches the series objects.
     auto slot_at = [&](size_t i) { return head_.Slot(at(i).ref); };
+    // The slot's lock and newest time (one cache line, or two when the
+    // 24-byte slot straddles a boundary).
+    auto PrefetchSlot = [&](SeriesRef ref) {
+      __builtin_prefetch(&head_.Slot(ref)->max_time, 1);
+    };
     auto unlock_all = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       for (size_t i = 0; i < n; ++i) {
         if (i + 1 == n || at(i + 1).ref != at(i).ref) slot_at(i)->mu.Unlock();
@@ -1055,6 +1060,10 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending,
       for (size_t i = 0; i < n; ++i) {
         if (prefetch_all && i + kPrefetch < n) {
           PrefetchSeriesForApply(at(i + kPrefetch).series);
+        } else if (i + kPrefetch < n) {
+          // The slot the lock's exchange waits for (the hardware
+          // prefetcher does not run ahead of a locked instruction).
+          PrefetchSlot(at(i + kPrefetch).ref);
         }
         const PendingSample& p = at(i);
         if (i == 0 || p.ref != at(i - 1).ref) {
@@ -1096,6 +1105,10 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending,
       if (i + kBatchAhead < n) __builtin_prefetch(&at(i + kBatchAhead));
       if (i + 2 * kPrefetch < n) {
         PrefetchSeriesForApply(at(i + 2 * kPrefetch).series);
+        // Applying writes the series' newest time and unlocks it, both in
+        // its slot, which has also left the L2 cache since the first pass
+        // (it was ~20% of the apply pass's stalls).
+        PrefetchSlot(at(i + 2 * kPrefetch).ref);
       }
       if (i + kPrefetch < n) {
         // The encoder state of that series was fetched kPrefetch samples

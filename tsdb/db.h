@@ -59,8 +59,12 @@ struct DBOptions {
   // The WAL starts a new segment file past this size.
   int64_t wal_segment_bytes = 64 << 20;
   // Maintenance checkpoints the head (writes open chunks to RocksDB and
-  // deletes old WAL segments) once the WAL exceeds this many bytes.
-  int64_t wal_checkpoint_bytes = 256 << 20;
+  // deletes old WAL segments) once the WAL exceeds this many bytes: the
+  // tail a kill -9 leaves to replay. 64 MB is ~16M scraped samples at the
+  // ~4 bytes a sample of type 0x02 WAL records (docs/storage.md, "WAL
+  // format"); it was 256 MB, also ~15M samples, at the ~17 bytes of the
+  // type 0x01 records.
+  int64_t wal_checkpoint_bytes = 64 << 20;
   // Tunes glibc malloc for the whole process at Open (an embedder with its
   // own allocator policy sets false): at most 2 arenas, blocks of 128 KiB
   // and more (scrape bodies, batch buffers) mapped and unmapped on their

@@ -414,14 +414,23 @@ ChunkPtr Head::SealLocked(MemSeries* s) {
 }
 
 void Head::AppendLocked(MemSeries* s, int64_t t, double v, ChunkPtr* sealed) {
+  // t is newer than the open chunk's first sample, so it is in another
+  // chunk range iff it is past the end of that sample's range (one
+  // division instead of two; unsigned: the difference may exceed
+  // INT64_MAX).
   if (s->open.num_samples() > 0 &&
-      (s->open.num_samples() >= SamplesPerChunk(s->hash) ||
-       ChunkRangeStart(t) != ChunkRangeStart(s->open.min_time()))) {
+      (s->open.num_samples() >= s->samples_per_chunk ||
+       static_cast<uint64_t>(t) -
+               static_cast<uint64_t>(ChunkRangeStart(s->open.min_time())) >=
+           static_cast<uint64_t>(kChunkRangeMs))) {
     ChunkPtr c = SealLocked(s);
     if (sealed != nullptr) *sealed = std::move(c);
   }
+  // t is after every sample of the series, so it lowers min_time only if
+  // the series had none: then the open chunk is empty too (min_time is on
+  // a cache line the usual append does not touch).
+  if (s->open.num_samples() == 0 && t < s->min_time) s->min_time = t;
   s->open.Append(t, v);
-  if (t < s->min_time) s->min_time = t;
   s->max_time = t;
   s->last_bits = ValueBits(v);
   s->last_bits_unknown = false;

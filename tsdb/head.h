@@ -243,27 +243,34 @@ struct MemSeries {
   // Fields the apply step of a commit reads or writes come first, next to
   // each other. The object is 256 bytes (a 304-byte malloc chunk with the
   // symbol ids of 5 label pairs): `ref` takes 4 bytes (refs are
-  // below 2^32, see Head::kRefBlocks) and shares 8 with last_bits_unknown,
-  // and the logged flag is reached through the slot (Head::Slot).
+  // below 2^32, see Head::kRefBlocks) and shares 8 with last_bits_unknown
+  // and samples_per_chunk, and the logged flag is reached through the slot
+  // (Head::Slot).
   const uint32_t ref;
   // last_bits is not known (after recovery the newest sample is in a chunk
   // that was not decoded); DB::ResolveLastBits fills it on demand.
   bool last_bits_unknown ABSL_GUARDED_BY(mu) = false;
-  const uint64_t hash;
+  // SamplesPerChunk(hash), read by every append (instead of `hash`, which
+  // is kept out of the appended-to cache lines).
+  const uint8_t samples_per_chunk;
   // These two are in the series' SeriesSlot (see there).
   SeriesLock& mu;
   RelaxedInt64& max_time ABSL_GUARDED_BY(mu);
-  // Bounds over all samples of the series (memory and durable storage).
-  int64_t min_time ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::max();
   uint64_t last_bits ABSL_GUARDED_BY(mu) = 0;
 
   HeadChunkEncoder open ABSL_GUARDED_BY(mu);
 
-  // (name id, value id) pairs, sorted by name. After `open`: applying an
-  // on-time, predicted sample reads the series from its start through the
-  // encoder's hot state (`open.HotStateEnd()`, 160 bytes: 3 or 4 cache
-  // lines wherever malloc's 16-byte alignment puts the object), other
-  // samples the rest of `open` too.
+  // Not read by the usual append: after `open`. Applying an on-time,
+  // predicted sample reads the series from its start through the encoder's
+  // hot state (`open.HotStateEnd()`, 144 bytes: 3 cache lines wherever
+  // malloc's 16-byte alignment puts the object; with 160 bytes a quarter
+  // of the series took 4), other samples the rest of `open` too.
+  const uint64_t hash;
+  // Bounds over all samples of the series (memory and durable storage).
+  // An append lowers min_time only into an empty open chunk (samples are
+  // appended in time order), so it is read only then.
+  int64_t min_time ABSL_GUARDED_BY(mu) = std::numeric_limits<int64_t>::max();
+  // (name id, value id) pairs, sorted by name.
   const SeriesSymbols syms;
   // Sealed chunks still held in memory, oldest first; none is in the
   // durable chunk store yet. They are persisted in time order (see
@@ -286,9 +293,10 @@ struct MemSeries {
   MemSeries(SeriesRef r, uint64_t h, const uint32_t* ids, size_t n,
             SeriesSlot* slot)
       : ref(static_cast<uint32_t>(r)),
-        hash(h),
+        samples_per_chunk(static_cast<uint8_t>(SamplesPerChunk(h))),
         mu(slot->mu),
         max_time(slot->max_time),
+        hash(h),
         syms(ids, static_cast<uint32_t>(n)) {}
 };
 
