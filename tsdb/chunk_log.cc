@@ -87,6 +87,26 @@ absl::Status ParsePayload(const char* p, size_t n, ChunkLog::Record* rec,
   return absl::OkStatus();
 }
 
+// The numbers of the segment files in `dir`, sorted.
+absl::StatusOr<std::vector<uint64_t>> ListSegmentNumbers(
+    const std::string& dir) {
+  std::error_code ec;
+  std::vector<uint64_t> numbers;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    uint64_t n;
+    const std::string name = e.path().filename().string();
+    if (name.size() == 8 && absl::SimpleAtoi(name, &n) && n > 0) {
+      numbers.push_back(n);
+    }
+  }
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("listing chunk log directory ", dir, ": ", ec.message()));
+  }
+  std::sort(numbers.begin(), numbers.end());
+  return numbers;
+}
+
 }  // namespace
 
 struct ChunkLog::Segment {
@@ -128,19 +148,9 @@ absl::StatusOr<std::unique_ptr<ChunkLog>> ChunkLog::Open(
         absl::StrCat("creating chunk log directory ", dir, ": ", ec.message()));
   }
   std::unique_ptr<ChunkLog> log(new ChunkLog(dir, segment_bytes));
-  std::vector<uint64_t> numbers;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    uint64_t n;
-    const std::string name = e.path().filename().string();
-    if (name.size() == 8 && absl::SimpleAtoi(name, &n) && n > 0) {
-      numbers.push_back(n);
-    }
-  }
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("listing chunk log directory ", dir, ": ", ec.message()));
-  }
-  std::sort(numbers.begin(), numbers.end());
+  auto listed = ListSegmentNumbers(dir);
+  if (!listed.ok()) return listed.status();
+  const std::vector<uint64_t>& numbers = *listed;
   {
     absl::MutexLock l(&log->mu_);
     for (uint64_t n : numbers) {
@@ -398,19 +408,9 @@ absl::Status ChunkLog::ScanDir(
     absl::FunctionRef<absl::Status(const Record&, absl::string_view)> fn) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return absl::OkStatus();  // written before the log
-  std::vector<uint64_t> numbers;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    uint64_t n;
-    const std::string name = e.path().filename().string();
-    if (name.size() == 8 && absl::SimpleAtoi(name, &n) && n > 0) {
-      numbers.push_back(n);
-    }
-  }
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("listing chunk log directory ", dir, ": ", ec.message()));
-  }
-  std::sort(numbers.begin(), numbers.end());
+  auto listed = ListSegmentNumbers(dir);
+  if (!listed.ok()) return listed.status();
+  const std::vector<uint64_t>& numbers = *listed;
   for (uint64_t n : numbers) {
     const std::string path = SegmentPath(dir, n);
     std::ifstream in(path, std::ios::binary);
