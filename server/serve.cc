@@ -140,10 +140,17 @@ void CollectDbStats(tsdb::DB* db, std::string* out) {
   counter("vigil_tsdb_commits_total", "Committed append batches.", s.commits);
   gauge("vigil_tsdb_wal_size_bytes", "Size of the write-ahead log.",
         s.wal_bytes);
-  gauge("vigil_tsdb_storage_size_bytes", "Bytes on disk (store + WAL).",
-        s.disk_bytes);
-  counter("vigil_tsdb_chunks_persisted_total", "Chunks written to the store.",
+  gauge("vigil_tsdb_storage_size_bytes",
+        "Bytes on disk (store + WAL + head chunk log).", s.disk_bytes);
+  gauge("vigil_tsdb_chunk_log_size_bytes",
+        "Size of the head chunk log (sealed chunks not yet in the store).",
+        s.chunk_log_bytes);
+  counter("vigil_tsdb_chunks_persisted_total",
+          "Sealed head chunks written to the head chunk log.",
           s.chunks_persisted);
+  counter("vigil_tsdb_chunks_moved_total",
+          "Chunks the merger moved from the head chunk log to the store.",
+          s.chunks_moved);
   counter("vigil_tsdb_wal_checkpoints_total", "WAL checkpoints.",
           s.wal_checkpoints);
   counter("vigil_tsdb_compactions_total", "Store compactions.", s.compactions);

@@ -1296,10 +1296,12 @@ DBStats DB::Stats() const {
   st.invalid_labels = invalid_labels_.load();
   st.commits = commits_.load();
   if (wal_ != nullptr) st.wal_bytes = wal_->size_bytes();
+  if (log_ != nullptr) st.chunk_log_bytes = log_->size_bytes();
   if (store_ != nullptr) {
-    st.disk_bytes = store_->DiskBytes() + st.wal_bytes + log_->size_bytes();
+    st.disk_bytes = store_->DiskBytes() + st.wal_bytes + st.chunk_log_bytes;
   }
   st.chunks_persisted = chunks_persisted_.load();
+  st.chunks_moved = chunks_moved_.load();
   st.wal_checkpoints = wal_checkpoints_.load();
   st.compactions = compactions_.load();
   st.retention_deletions = retention_deletions_.load();

@@ -98,9 +98,13 @@ struct DBStats {
   int64_t out_of_bounds = 0;
   int64_t invalid_labels = 0;
   int64_t commits = 0;
-  int64_t wal_bytes = 0;   // current size of the WAL directory
-  int64_t disk_bytes = 0;  // RocksDB files + WAL
+  int64_t wal_bytes = 0;        // current size of the WAL directory
+  int64_t disk_bytes = 0;       // RocksDB files + WAL + head chunk log
+  int64_t chunk_log_bytes = 0;  // current size of the head chunk log
+  // Sealed head chunks written to the head chunk log (or, when imported, to
+  // the store), and logged chunks moved to the store since.
   int64_t chunks_persisted = 0;
+  int64_t chunks_moved = 0;
   int64_t wal_checkpoints = 0;
   int64_t compactions = 0;
   int64_t retention_deletions = 0;  // series dropped by retention

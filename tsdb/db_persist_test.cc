@@ -583,8 +583,13 @@ TEST(DBPersistTest, HeadChunkLogMovesClosedRangesAndDropsSegments) {
     ExpectFilled(db.get(), kSeries, kRounds);
     ASSERT_TRUE(db->MergeChunks().ok());
     // [0, 8 h) is closed: one merged chunk per series and range.
-    EXPECT_EQ(db->Stats().chunk_merges, kSeries * 4);
+    const DBStats after = db->Stats();
+    EXPECT_EQ(after.chunk_merges, kSeries * 4);
+    EXPECT_GE(after.chunks_moved, kSeries * 4);
     EXPECT_LT(count_segments(), segments);
+    EXPECT_GT(before.chunk_log_bytes, 0);
+    EXPECT_LT(after.chunk_log_bytes, before.chunk_log_bytes);
+    EXPECT_GE(after.disk_bytes, after.chunk_log_bytes);
     ExpectFilled(db.get(), kSeries, kRounds);
   }
   auto db = *DB::Open(o);
