@@ -49,7 +49,7 @@ func value(series, round int) float64 {
 	return float64(round*(series%7+1)) + float64(series%3)*0.5
 }
 
-func run(dir string, n, rounds int, wal bool) error {
+func run(dir string, n, rounds, warmup int, wal bool) error {
 	os.RemoveAll(dir)
 	defer os.RemoveAll(dir)
 	opts := tsdb.DefaultOptions()
@@ -84,8 +84,19 @@ func run(dir string, n, rounds int, wal bool) error {
 	if err := scrape(0); err != nil {
 		return err
 	}
+	// Warm-up rounds, then a pause for what creating the series left to
+	// the garbage collector (BM_AppendScrape's third argument does the same
+	// for its background threads).
+	for r := 1; r <= warmup; r++ {
+		if err := scrape(r); err != nil {
+			return err
+		}
+	}
+	if warmup > 0 {
+		time.Sleep(2 * time.Second)
+	}
 	cpu0, start := cpuSeconds(), time.Now()
-	for r := 1; r <= rounds; r++ {
+	for r := warmup + 1; r <= warmup+rounds; r++ {
 		if err := scrape(r); err != nil {
 			return err
 		}
@@ -93,10 +104,10 @@ func run(dir string, n, rounds int, wal bool) error {
 	wall := time.Since(start).Seconds()
 	cpu := cpuSeconds() - cpu0
 	samples := float64(n * rounds)
-	fmt.Printf("prometheus-2.42 head append wal=%v series=%d rounds=%d: "+
+	fmt.Printf("prometheus-2.42 head append wal=%v series=%d warmup=%d rounds=%d: "+
 		"%.1f ms/round wall, %.1f ms/round CPU, %.0f ns/sample CPU "+
 		"(%.2f M samples/s CPU)\n",
-		wal, n, rounds, wall*1e3/float64(rounds), cpu*1e3/float64(rounds),
+		wal, n, warmup, rounds, wall*1e3/float64(rounds), cpu*1e3/float64(rounds),
 		cpu*1e9/samples, samples/cpu/1e6)
 	return nil
 }
@@ -104,6 +115,7 @@ func run(dir string, n, rounds int, wal bool) error {
 func main() {
 	n := flag.Int("series", 100000, "series per scrape")
 	rounds := flag.Int("rounds", 200, "measured scrape rounds")
+	warmup := flag.Int("warmup", 0, "unmeasured rounds after the first, followed by a 2 s pause")
 	dir := flag.String("dir", fmt.Sprintf("/tmp/prom_head_append_%d", os.Getpid()), "scratch data directory")
 	mode := flag.String("wal", "both", "with, without or both")
 	flag.Parse()
@@ -111,7 +123,7 @@ func main() {
 		if (*mode == "with" && !w) || (*mode == "without" && w) {
 			continue
 		}
-		if err := run(*dir, *n, *rounds, w); err != nil {
+		if err := run(*dir, *n, *rounds, *warmup, w); err != nil {
 			fmt.Fprintln(os.Stderr, "prom_head_append:", err)
 			os.Exit(1)
 		}
