@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "tsdb/db.h"
 #include "tsdb/testing/db_test_util.h"
+#include "tsdb/testing/file_util.h"
 #include "tsdb/wal.h"
 #include "tsdb/wal_record.h"
 
@@ -25,6 +26,7 @@ namespace vigil::tsdb {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::FlipByte;
 using testing::M;
 using testing::Opts;
 using testing::TempDir;
@@ -109,16 +111,6 @@ std::vector<RawRecord> RawRecords(const std::string& dir) {
     }
   }
   return out;
-}
-
-void FlipByte(const std::string& file, size_t at, char mask) {
-  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(at));
-  char c;
-  f.read(&c, 1);
-  c ^= mask;
-  f.seekp(static_cast<std::streamoff>(at));
-  f.write(&c, 1);
 }
 
 TEST(DBWalTest, ScrapeRecordsAreCompactAndReplayExactly) {

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/casts.h"
 #include "gtest/gtest.h"
+#include "tsdb/sample.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -21,21 +23,11 @@ struct Sample {
   }
 };
 
-uint64_t Bits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
-double FromBits(uint64_t b) {
-  double v;
-  std::memcpy(&v, &b, sizeof v);
-  return v;
-}
-
 std::string Encode(const std::vector<Sample>& samples) {
   std::string buf(WalSamplesEncoder::MaxBytes(samples.size()), '\xAA');
   WalSamplesEncoder enc(buf.data());
-  for (const Sample& s : samples) enc.Add(s.ref, s.t, FromBits(s.bits));
+  for (const Sample& s : samples)
+    enc.Add(s.ref, s.t, absl::bit_cast<double>(s.bits));
   buf.resize(enc.size());
   return buf;
 }
@@ -43,7 +35,7 @@ std::string Encode(const std::vector<Sample>& samples) {
 absl::Status Decode(absl::string_view rec, std::vector<Sample>* out) {
   out->clear();
   return ForEachWalSample(rec, [&](uint64_t ref, int64_t t, double v) {
-    out->push_back({ref, t, Bits(v)});
+    out->push_back({ref, t, ValueBits(v)});
   });
 }
 
@@ -74,8 +66,8 @@ TEST(WalRecordTest, ScrapeTakesOneHeaderByteAndTheValuesSignificantBytes) {
   size_t value_bytes = 0;
   for (uint64_t i = 0; i < 1000; ++i) {
     const double v = static_cast<double>(i * 37 % 5000);
-    scrape.push_back({i + 1, int64_t{1763791200000}, Bits(v)});
-    const uint64_t b = Bits(v);
+    scrape.push_back({i + 1, int64_t{1763791200000}, ValueBits(v)});
+    const uint64_t b = ValueBits(v);
     value_bytes += b == 0 ? 1 : 8 - __builtin_ctzll(b) / 8;
   }
   const std::string rec = Encode(scrape);
@@ -92,15 +84,15 @@ TEST(WalRecordTest, RoundTripsUglySamplesInAnyOrder) {
   const int64_t kMin = std::numeric_limits<int64_t>::min();
   const int64_t kMax = std::numeric_limits<int64_t>::max();
   std::vector<Sample> s = {
-      {5, 1000, Bits(1.5)},
-      {3, 1000, Bits(2.0)},   // ref goes down
-      {3, 2000, Bits(-0.0)},  // repeat of a ref, sign bit only
-      {3, 2000, Bits(0.0)},   // zero: one byte
-      {0, kMin, Bits(std::numeric_limits<double>::quiet_NaN())},
+      {5, 1000, ValueBits(1.5)},
+      {3, 1000, ValueBits(2.0)},   // ref goes down
+      {3, 2000, ValueBits(-0.0)},  // repeat of a ref, sign bit only
+      {3, 2000, ValueBits(0.0)},   // zero: one byte
+      {0, kMin, ValueBits(std::numeric_limits<double>::quiet_NaN())},
       {uint64_t{1} << 40, kMax, 0x7ff0000000000002},  // stale-NaN-like
-      {7, kMin, Bits(std::numeric_limits<double>::denorm_min())},
-      {7, -1, Bits(0.1)},  // all 8 bytes significant
-      {6, 0, Bits(-std::numeric_limits<double>::infinity())},
+      {7, kMin, ValueBits(std::numeric_limits<double>::denorm_min())},
+      {7, -1, ValueBits(0.1)},  // all 8 bytes significant
+      {6, 0, ValueBits(-std::numeric_limits<double>::infinity())},
       {(uint64_t{1} << 32) - 1, 1, 0xFFFFFFFFFFFFFFFF},
       {0, 1, 0x0100000000000000},
       {0, 1, 0x0000000000000001},
@@ -131,9 +123,9 @@ TEST(WalRecordTest, RandomBatchesRoundTrip) {
 }
 
 TEST(WalRecordTest, ReadsTheFirstFormat) {
-  const std::vector<Sample> s = {{1, 1763791200000, Bits(42.0)},
-                                 {2, 1763791200000, Bits(0.1)},
-                                 {2, -5, Bits(-0.0)},
+  const std::vector<Sample> s = {{1, 1763791200000, ValueBits(42.0)},
+                                 {2, 1763791200000, ValueBits(0.1)},
+                                 {2, -5, ValueBits(-0.0)},
                                  {300000, 0, 0x7ff0000000000002}};
   std::vector<Sample> got;
   ASSERT_TRUE(Decode(EncodeV1(s), &got).ok());
@@ -151,8 +143,8 @@ TEST(WalRecordTest, TruncatedRecordsYieldOnlyWrittenSamplesOrDataLoss) {
   std::vector<Sample> s;
   for (uint64_t i = 0; i < 40; ++i) {
     s.push_back({i * 3, static_cast<int64_t>(i / 4) * 15000 + 1763791200000,
-                 Bits(i % 5 == 0 ? 0.1 * static_cast<double>(i)
-                                 : static_cast<double>(i))});
+                 ValueBits(i % 5 == 0 ? 0.1 * static_cast<double>(i)
+                                      : static_cast<double>(i))});
   }
   const std::string rec = Encode(s);
   size_t boundaries = 0;

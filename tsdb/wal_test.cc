@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tsdb/crc32c.h"
+#include "tsdb/testing/file_util.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -172,16 +173,6 @@ TEST(WalReaderTest, TornTailIsSkippedButCorruptionInTheMiddleIsDataLoss) {
   }
 }
 
-void Flip(const std::string& file, uintmax_t at, char mask) {
-  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(at));
-  char c;
-  f.read(&c, 1);
-  c ^= mask;
-  f.seekp(static_cast<std::streamoff>(at));
-  f.write(&c, 1);
-}
-
 std::string ReadBytes(const std::string& file) {
   std::ifstream f(file, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
@@ -223,7 +214,7 @@ TEST(WalTest, ChecksumIsChosenByTheRecordsFirstByte) {
   for (size_t at : {size_t{8}, second + 8}) {
     const std::string copy = TempDir("crc_type_flip");
     fs::copy(dir, copy);
-    Flip(LastSegment(copy), at, 0x03);
+    testing::FlipByte(LastSegment(copy), static_cast<size_t>(at), 0x03);
     absl::Status st = ReadAll(copy, 0, 1 << 20, &got, &blocks);
     EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << at;
   }
