@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "tsdb/crc32c.h"
+#include "tsdb/fixed_coding.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -32,23 +33,6 @@ constexpr size_t kHeader = 8;
 // Payload before the chunk bytes: u64 ref, u64 series hash, u64 prev,
 // i64 min_time, i64 max_time, u32 num_samples, u8 encoding.
 constexpr size_t kFixed = 8 * 5 + 4 + 1;
-
-void PutFixed32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-void PutFixed64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t GetFixed32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);  // little-endian hosts only (x86-64, arm64)
-  return v;
-}
-uint64_t GetFixed64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 
 absl::Status Errno(absl::string_view what, const std::string& file) {
   return absl::InternalError(
@@ -66,12 +50,12 @@ bool ValidEncoding(uint8_t e) {
 absl::Status ParsePayload(const char* p, size_t n, ChunkLog::Record* rec,
                           absl::string_view* bytes) {
   if (n < kFixed) return absl::DataLossError("record shorter than its fields");
-  rec->ref = GetFixed64(p);
-  rec->series_hash = GetFixed64(p + 8);
-  rec->prev = GetFixed64(p + 16);
-  rec->min_time = static_cast<int64_t>(GetFixed64(p + 24));
-  rec->max_time = static_cast<int64_t>(GetFixed64(p + 32));
-  const uint32_t samples = GetFixed32(p + 40);
+  rec->ref = DecodeFixed64(p);
+  rec->series_hash = DecodeFixed64(p + 8);
+  rec->prev = DecodeFixed64(p + 16);
+  rec->min_time = static_cast<int64_t>(DecodeFixed64(p + 24));
+  rec->max_time = static_cast<int64_t>(DecodeFixed64(p + 32));
+  const uint32_t samples = DecodeFixed32(p + 40);
   const uint8_t enc = static_cast<uint8_t>(p[44]);
   if (rec->ref == 0 || samples == 0 ||
       samples > static_cast<uint32_t>(std::numeric_limits<int>::max()) ||
@@ -280,17 +264,17 @@ absl::Status ChunkLog::Append(absl::Span<const Entry> entries,
     const size_t at = buf.size();
     buf.resize(at + kHeader + kFixed);
     char* p = &buf[at];
-    PutFixed32(p, static_cast<uint32_t>(payload));
-    PutFixed64(p + kHeader, e.ref);
-    PutFixed64(p + kHeader + 8, e.series_hash);
-    PutFixed64(p + kHeader + 16, prev);
-    PutFixed64(p + kHeader + 24, static_cast<uint64_t>(c.min_time));
-    PutFixed64(p + kHeader + 32, static_cast<uint64_t>(c.max_time));
-    PutFixed32(p + kHeader + 40, static_cast<uint32_t>(c.num_samples));
+    EncodeFixed32(p, static_cast<uint32_t>(payload));
+    EncodeFixed64(p + kHeader, e.ref);
+    EncodeFixed64(p + kHeader + 8, e.series_hash);
+    EncodeFixed64(p + kHeader + 16, prev);
+    EncodeFixed64(p + kHeader + 24, static_cast<uint64_t>(c.min_time));
+    EncodeFixed64(p + kHeader + 32, static_cast<uint64_t>(c.max_time));
+    EncodeFixed32(p + kHeader + 40, static_cast<uint32_t>(c.num_samples));
     p[kHeader + 44] = static_cast<char>(c.encoding);
     buf.append(c.bytes);
     const uint32_t crc = Crc32c(absl::string_view(buf).substr(at + kHeader));
-    PutFixed32(&buf[at + 4], crc);
+    EncodeFixed32(&buf[at + 4], crc);
     positions->push_back(pos);
     max_time = std::max(max_time, c.max_time);
   }
@@ -321,9 +305,9 @@ absl::Status ChunkLog::Read(uint64_t pos, Record* rec, ChunkPtr* chunk,
   };
   if (offset + kHeader > size) return fail("position past the end");
   const char* p = seg.map + offset;
-  const uint32_t len = GetFixed32(p);
+  const uint32_t len = DecodeFixed32(p);
   if (offset + kHeader + len > size) return fail("record past the end");
-  if (Crc32c(absl::string_view(p + kHeader, len)) != GetFixed32(p + 4)) {
+  if (Crc32c(absl::string_view(p + kHeader, len)) != DecodeFixed32(p + 4)) {
     return fail("checksum mismatch");
   }
   absl::string_view bytes;
@@ -353,14 +337,14 @@ absl::Status ChunkLog::ScanSegment(
     // A record cut short, or failing its checksum, at the end of the
     // segment: the write a crash interrupted.
     if (off + kHeader > size) break;
-    const uint32_t len = GetFixed32(p);
+    const uint32_t len = DecodeFixed32(p);
     if (off + kHeader + len > size) break;
     const bool last = off + kHeader + len == size;
     auto fail = [&](absl::string_view why) {
       return absl::DataLossError(
           absl::StrCat("chunk log segment ", path, " offset ", off, ": ", why));
     };
-    if (Crc32c(absl::string_view(p + kHeader, len)) != GetFixed32(p + 4)) {
+    if (Crc32c(absl::string_view(p + kHeader, len)) != DecodeFixed32(p + 4)) {
       if (last) break;
       return fail("checksum mismatch");
     }

@@ -21,6 +21,7 @@
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
+#include "tsdb/fixed_coding.h"
 
 namespace vigil::tsdb {
 
@@ -41,22 +42,6 @@ void PutBE64(std::string* out, uint64_t v) {
 uint64_t GetBE64(const char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-void PutFixed64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-uint64_t GetFixed64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-void PutFixed32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-uint32_t GetFixed32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
   return v;
 }
 void PutVarint(std::string* out, uint64_t v) {
@@ -127,7 +112,7 @@ std::string EncodeLabels(const Labels& labels) {
 
 absl::StatusOr<Labels> DecodeLabels(absl::string_view v) {
   if (v.size() < 4) return absl::DataLossError("truncated labels");
-  const uint32_t crc = GetFixed32(v.data());
+  const uint32_t crc = DecodeFixed32(v.data());
   v.remove_prefix(4);
   if (Crc(v) != crc) return absl::DataLossError("labels checksum mismatch");
   uint64_t n;
@@ -158,7 +143,7 @@ class RetentionFilter : public rocksdb::CompactionFilter {
   bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value,
               std::string*, bool*) const override {
     if (value.size() < 17) return false;  // let the checker report it
-    const int64_t maxt = static_cast<int64_t>(GetFixed64(value.data() + 9));
+    const int64_t maxt = static_cast<int64_t>(DecodeFixed64(value.data() + 9));
     return maxt < cutoff_->load(std::memory_order_relaxed);
   }
   const char* Name() const override { return "vigil.RetentionFilter"; }
@@ -187,10 +172,10 @@ absl::StatusOr<ChunkPtr> DecodeChunkValue(absl::string_view v) {
   if (v.size() < 25) return absl::DataLossError("truncated chunk header");
   auto c = std::make_shared<ChunkData>();
   c->encoding = static_cast<ChunkEncoding>(v[0]);
-  c->min_time = static_cast<int64_t>(GetFixed64(v.data() + 1));
-  c->max_time = static_cast<int64_t>(GetFixed64(v.data() + 9));
-  c->num_samples = static_cast<int>(GetFixed32(v.data() + 17));
-  const uint32_t crc = GetFixed32(v.data() + 21);
+  c->min_time = static_cast<int64_t>(DecodeFixed64(v.data() + 1));
+  c->max_time = static_cast<int64_t>(DecodeFixed64(v.data() + 9));
+  c->num_samples = static_cast<int>(DecodeFixed32(v.data() + 17));
+  const uint32_t crc = DecodeFixed32(v.data() + 21);
   c->bytes = std::string(v.substr(25));
   if (Crc(c->bytes) != crc)
     return absl::DataLossError("chunk checksum mismatch");
@@ -430,13 +415,13 @@ absl::Status ChunkStore::ChunkReader::Visit(
           absl::StrCat("chunks key ", KeyHex(k), ": truncated chunk header"));
     }
     ChunkView c;
-    c.max_time = static_cast<int64_t>(GetFixed64(v.data() + 9));
+    c.max_time = static_cast<int64_t>(DecodeFixed64(v.data() + 9));
     if (c.max_time < mint || c.max_time < cutoff) continue;
     c.encoding = static_cast<ChunkEncoding>(v.data()[0]);
-    c.min_time = static_cast<int64_t>(GetFixed64(v.data() + 1));
-    c.num_samples = static_cast<int>(GetFixed32(v.data() + 17));
+    c.min_time = static_cast<int64_t>(DecodeFixed64(v.data() + 1));
+    c.num_samples = static_cast<int>(DecodeFixed32(v.data() + 17));
     c.bytes = absl::string_view(v.data() + 25, v.size() - 25);
-    if (Crc(c.bytes) != GetFixed32(v.data() + 21)) {
+    if (Crc(c.bytes) != DecodeFixed32(v.data() + 21)) {
       return absl::DataLossError(
           absl::StrCat("chunks key ", KeyHex(k), ": chunk checksum mismatch"));
     }
@@ -486,8 +471,9 @@ absl::Status ChunkStore::LoadSeries(
             "seriesmeta key ", KeyHex(meta->key()), ": bad value length"));
       }
       ps.has_meta = true;
-      ps.min_time = static_cast<int64_t>(GetFixed64(meta->value().data()));
-      ps.max_time = static_cast<int64_t>(GetFixed64(meta->value().data() + 8));
+      ps.min_time = static_cast<int64_t>(DecodeFixed64(meta->value().data()));
+      ps.max_time =
+          static_cast<int64_t>(DecodeFixed64(meta->value().data() + 8));
     }
     absl::Status s = fn(std::move(ps));
     if (!s.ok()) return s;
@@ -548,7 +534,7 @@ absl::Status ChunkStore::ScanSeries(
           absl::StrCat("series key ", KeyHex(k), ": ", what));
     };
     if (v.size() < 4) return bad("truncated labels");
-    const uint32_t crc = GetFixed32(v.data());
+    const uint32_t crc = DecodeFixed32(v.data());
     v.remove_prefix(4);
     if (Crc(v) != crc) return bad("labels checksum mismatch");
     const size_t base = arena.size();
@@ -583,8 +569,9 @@ absl::Status ChunkStore::ScanSeries(
             "seriesmeta key ", KeyHex(meta->key()), ": bad value length"));
       }
       ss.has_meta = true;
-      ss.min_time = static_cast<int64_t>(GetFixed64(meta->value().data()));
-      ss.max_time = static_cast<int64_t>(GetFixed64(meta->value().data() + 8));
+      ss.min_time = static_cast<int64_t>(DecodeFixed64(meta->value().data()));
+      ss.max_time =
+          static_cast<int64_t>(DecodeFixed64(meta->value().data() + 8));
     }
     batch.push_back(ss);
     if (batch.size() >= batch_size) {
@@ -652,7 +639,7 @@ absl::StatusOr<uint64_t> ChunkStore::GetWalCheckpoint() const {
   if (!s.ok()) return FromRocks(s, "reading WAL checkpoint");
   if (v.size() != 8)
     return absl::DataLossError("default key wal_checkpoint: bad value");
-  return GetFixed64(v.data());
+  return DecodeFixed64(v.data());
 }
 
 absl::Status ChunkStore::SetWalCheckpoint(uint64_t segment) {

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "tsdb/crc32c.h"
+#include "tsdb/fixed_coding.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -35,17 +36,6 @@ uint32_t Crc(absl::string_view s) {
         crc32_z(0, reinterpret_cast<const Bytef*>(s.data()), s.size()));
   }
   return Crc32c(s);
-}
-
-void PutFixed32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t GetFixed32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) {
-    v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  }
-  return v;
 }
 
 constexpr size_t kHeader = 8;  // u32 length, u32 checksum of the payload
@@ -150,8 +140,8 @@ absl::Status Wal::OpenSegment(uint64_t n) {
 absl::Status Wal::Append(absl::string_view record) {
   // Checksum outside the lock: concurrent committers overlap their CRCs.
   char header[kHeader];
-  PutFixed32(&header[0], static_cast<uint32_t>(record.size()));
-  PutFixed32(&header[4], Crc(record));
+  EncodeFixed32(&header[0], static_cast<uint32_t>(record.size()));
+  EncodeFixed32(&header[4], Crc(record));
   absl::MutexLock l(&mu_);
   if (segment_size_ > 0 &&
       segment_size_ + static_cast<int64_t>(record.size()) > segment_bytes_) {
@@ -272,15 +262,15 @@ bool WalReader::Next(size_t max_bytes, Block* block) {
     const std::string& d = *data_;
     // A torn header or a record reaching past the end: the segment ends.
     if (d.size() - pos_ < kHeader ||
-        d.size() - pos_ - kHeader < GetFixed32(&d[pos_])) {
+        d.size() - pos_ - kHeader < DecodeFixed32(&d[pos_])) {
       pos_ = d.size();
       continue;
     }
     if (bytes >= max_bytes) break;
-    const uint32_t len = GetFixed32(&d[pos_]);
+    const uint32_t len = DecodeFixed32(&d[pos_]);
     Wal::Record rec;
     rec.payload = absl::string_view(d.data() + pos_ + kHeader, len);
-    rec.crc = GetFixed32(&d[pos_ + 4]);
+    rec.crc = DecodeFixed32(&d[pos_ + 4]);
     rec.segment = segment_;
     rec.offset = pos_;
     pos_ += kHeader + len;
