@@ -1147,20 +1147,16 @@ absl::Status DB::PersistSealed(
   std::vector<Target> targets;
   targets.reserve(sealed.size());
   {
-    // A commit seals at most a few chunks per series, so a short scan back
-    // finds repeats without a hash map.
+    // WAL replay hands over many commits' chunks at once, where one
+    // series' chunks need not be next to each other.
+    absl::flat_hash_map<MemSeries*, size_t> index;
     for (const auto& [s, c] : sealed) {
-      Target* t = nullptr;
-      for (size_t k = targets.size(); k > 0 && k + 4 > targets.size(); --k) {
-        if (targets[k - 1].series == s) {
-          t = &targets[k - 1];
-          break;
-        }
-      }
-      if (t == nullptr) {
+      auto [it, inserted] = index.emplace(s, targets.size());
+      if (inserted) {
         targets.push_back(Target{s, c->min_time, 0});
       } else {
-        t->upto = std::max(t->upto, c->min_time);
+        targets[it->second].upto =
+            std::max(targets[it->second].upto, c->min_time);
       }
     }
   }
@@ -1219,7 +1215,7 @@ absl::Status DB::PersistSealed(
     oldest_end = std::min(oldest_end, chunks[begin]->max_time);
   }
   chunks.clear();
-  // A chunk of a range MoveLoggedChunks is done with (a series silent for
+  // A chunk of a range MoveLoggedStep is done with (a series silent for
   // hours, then sealed): the next maintenance run moves it.
   if (oldest_end != kMaxT && oldest_end < moved_below_.load()) {
     late_logged_.store(true, std::memory_order_relaxed);

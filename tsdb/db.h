@@ -80,7 +80,7 @@ struct DBOptions {
   int64_t chunk_merge_samples_per_round = 2 << 20;
   // A chunk range is merged once the newest sample is this far past its end.
   // It is also when sealed head chunks leave the head chunk log for the
-  // store (see MoveLoggedChunks).
+  // store (see MergeChunks).
   absl::Duration chunk_merge_delay = absl::Hours(1);
   // The head chunk log (tsdb/chunk_log.h) starts a new segment file past
   // this size.
@@ -340,7 +340,7 @@ class DB : public Queryable, public Appendable {
     int64_t merges = 0, merged_chunks = 0, merged_samples = 0;
   };
   // One step of a move pass for the ranges ending before `below` (see
-  // MoveLoggedChunks), spending at most about *budget samples.
+  // MergeChunks), spending at most about *budget samples.
   absl::Status MoveLoggedStep(int64_t below, int64_t* budget)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(maintenance_mu_);
   // Moves every logged chunk to the store and deletes every segment
@@ -398,7 +398,7 @@ class DB : public Queryable, public Appendable {
   std::atomic<int64_t> chunk_merges_{0};
   std::atomic<int64_t> chunks_merged_{0};
   std::atomic<int64_t> chunk_merge_samples_{0};
-  // Chunk ranges below this have left the head chunk log (MoveLoggedChunks).
+  // Chunk ranges below this have left the head chunk log (MoveLoggedStep).
   std::atomic<int64_t> moved_below_{std::numeric_limits<int64_t>::min()};
   // A chunk ending before moved_below_ was logged since (a series that was
   // silent for a while): the next maintenance moves it.

@@ -7,11 +7,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
+#include "tsdb/chunk_log.h"
 #include "tsdb/db.h"
 #include "tsdb/store.h"
 #include "tsdb/testing/db_test_util.h"
@@ -603,6 +605,38 @@ TEST(DBPersistTest, HeadChunkLogMovesClosedRangesAndDropsSegments) {
   auto report = CheckDataDir(dir);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_TRUE(report->ok());
+}
+
+// WAL replay seals many chunks of each series and logs them in batches
+// that interleave series: every chunk is logged once. (A crash copy whose
+// head chunk log is gone stands for a WAL whose chunks were never logged.)
+TEST(DBPersistTest, ReplayLogsEachSealedChunkOnce) {
+  const std::string dir = TempDir("replay_logs_once");
+  const std::string copy = TempDir("replay_logs_once_copy");
+  constexpr int kSeries = 10;
+  constexpr int kRounds = 1000;  // ~9 sealed chunks per series
+  {
+    auto db = *DB::Open(Opts(dir));
+    Fill(db.get(), kSeries, 0, kRounds);
+    fs::copy(dir, copy, fs::copy_options::recursive);
+  }
+  fs::remove_all(copy + "/chunks_head");
+  {
+    auto db = *DB::Open(Opts(copy));
+    EXPECT_EQ(db->Stats().recovery_wal_samples, kSeries * kRounds);
+    ExpectFilled(db.get(), kSeries, kRounds);
+  }
+  std::map<std::pair<SeriesRef, int64_t>, int> logged;
+  ASSERT_TRUE(
+      ChunkLog::ScanDir(copy + "/chunks_head", [&](const ChunkLog::Record& r,
+                                                   absl::string_view) {
+        ++logged[{r.ref, r.min_time}];
+        return absl::OkStatus();
+      }).ok());
+  EXPECT_GE(logged.size(), static_cast<size_t>(kSeries * 8));
+  for (const auto& [key, n] : logged) {
+    EXPECT_EQ(n, 1) << "ref " << key.first << " chunk at " << key.second;
+  }
 }
 
 // A damaged record inside a head chunk log segment fails Open with the
