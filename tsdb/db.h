@@ -376,8 +376,7 @@ class DB : public Queryable, public Appendable {
   absl::Mutex maintenance_mu_;
   // Series removed by retention are parked here for one maintenance round
   // so appenders holding pointers to them stay safe.
-  std::vector<std::unique_ptr<MemSeries>> graveyard_
-      ABSL_GUARDED_BY(maintenance_mu_);
+  std::vector<MemSeriesPtr> graveyard_ ABSL_GUARDED_BY(maintenance_mu_);
   int64_t last_compaction_cutoff_ ABSL_GUARDED_BY(maintenance_mu_) =
       std::numeric_limits<int64_t>::min();
   // The chunk merger's progress. A pass walks the store once for the

@@ -255,7 +255,9 @@ TEST(DBPersistTest, ChunkCutsAreSpreadOverCommits) {
   auto db = *DB::Open(Opts(dir));
   constexpr int kSeries = 200;
   int64_t max_per_commit = 0;
-  for (int r = 0; r < 130; ++r) {  // 32.5 min: one chunk range
+  // 140 rounds: past the latest first cut (135 samples), before the
+  // earliest second one (208).
+  for (int r = 0; r < 140; ++r) {
     const int64_t before = db->Stats().chunks_persisted;
     Fill(db.get(), kSeries, r, 1);
     max_per_commit =
@@ -263,7 +265,7 @@ TEST(DBPersistTest, ChunkCutsAreSpreadOverCommits) {
   }
   EXPECT_EQ(db->Stats().chunks_persisted, kSeries);  // one cut per series
   EXPECT_LE(max_per_commit, kSeries / 4);
-  ExpectFilled(db.get(), kSeries, 130);
+  ExpectFilled(db.get(), kSeries, 140);
 }
 
 TEST(DBPersistTest, CheckpointTruncatesWalAndRecovers) {
@@ -564,7 +566,7 @@ TEST(DBPersistTest, CorruptSeriesFailsOpenNamingTheKey) {
 TEST(DBPersistTest, HeadChunkLogMovesClosedRangesAndDropsSegments) {
   const std::string dir = TempDir("chunk_log_moves");
   DBOptions o = Opts(dir);
-  o.chunk_log_segment_bytes = 16 << 10;  // several segments
+  o.chunk_log_segment_bytes = 8 << 10;  // several segments
   auto count_segments = [&] {
     int n = 0;
     for (const auto& e : fs::directory_iterator(dir + "/chunks_head")) {
@@ -646,7 +648,7 @@ TEST(DBPersistTest, CorruptChunkLogRecordFailsOpenNamingTheSegment) {
   const std::string dir = TempDir("corrupt_chunk_log");
   {
     auto db = *DB::Open(Opts(dir));
-    Fill(db.get(), 3, 0, 500);  // 4 sealed chunks per series
+    Fill(db.get(), 3, 0, 700);  // 5 or 6 sealed chunks per series
   }
   const std::string seg = dir + "/chunks_head/00000001";
   ASSERT_GT(fs::file_size(seg), 1000u);

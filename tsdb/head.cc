@@ -140,9 +140,9 @@ Head::~Head() {
     SeriesSlot* block = ref_blocks_[i].load();
     if (block == nullptr) continue;
     for (size_t j = 0; j < (size_t{1} << kRefBlockBits); ++j) {
-      delete block[j].series.load();
+      MemSeries::Delete(block[j].series.load());
     }
-    std::free(block);
+    UnmapHugeAligned(reinterpret_cast<char*>(block), kRefBlockBytes);
   }
 }
 
@@ -158,9 +158,19 @@ SeriesSlot* Head::RefSlot(SeriesRef ref, bool create) {
     // free, not logged); max_time and logged are set when a series takes
     // the slot.
     static_assert(std::is_standard_layout_v<SeriesSlot>);
-    block = static_cast<SeriesSlot*>(
-        std::calloc(size_t{1} << kRefBlockBits, sizeof(SeriesSlot)));
-    if (block == nullptr) throw std::bad_alloc();
+    char* mem = MapHugeAligned(kRefBlockBytes);
+    if (b > 0) {
+      // A head of 64k+ series, to which one partly used huge page is
+      // noise; the first block is (nearly) full and is collapsed into one
+      // too. A smaller head keeps just the 4 KiB pages of its slots.
+      AdviseHugePages(mem, kRefBlockBytes);
+      SeriesSlot* first = ref_blocks_[0].load(std::memory_order_acquire);
+      if (first != nullptr && !first_block_advised_) {
+        CollapseHugePages(reinterpret_cast<char*>(first), kRefBlockBytes);
+        first_block_advised_ = true;
+      }
+    }
+    block = reinterpret_cast<SeriesSlot*>(mem);
     ref_blocks_[b].store(block, std::memory_order_release);
   }
   return &block[ref & ((SeriesRef{1} << kRefBlockBits) - 1)];
@@ -181,7 +191,8 @@ MemSeries* MemSeries::New(SeriesRef r, uint64_t h,
                           absl::Span<const uint32_t> syms, SeriesSlot* slot) {
   static_assert(sizeof(MemSeries) % alignof(uint32_t) == 0,
                 "the ids follow the object");
-  void* p = ::operator new(sizeof(MemSeries) + syms.size() * sizeof(uint32_t));
+  void* p = SeriesArena::Global().Allocate(sizeof(MemSeries) +
+                                           syms.size() * sizeof(uint32_t));
   uint32_t* ids =
       reinterpret_cast<uint32_t*>(static_cast<char*>(p) + sizeof(MemSeries));
   if (!syms.empty()) {
@@ -190,6 +201,13 @@ MemSeries* MemSeries::New(SeriesRef r, uint64_t h,
   slot->max_time = std::numeric_limits<int64_t>::min();
   slot->logged.store(false, std::memory_order_relaxed);
   return new (p) MemSeries(r, h, ids, syms.size(), slot);
+}
+
+void MemSeries::Delete(MemSeries* s) {
+  if (s == nullptr) return;
+  const size_t bytes = sizeof(MemSeries) + s->syms.size() * sizeof(uint32_t);
+  s->~MemSeries();
+  SeriesArena::Global().Free(s, bytes);
 }
 
 MemSeries* Head::Insert(SeriesRef ref, uint64_t hash, const Labels& labels) {
@@ -545,13 +563,12 @@ void Head::ForEachPosting(
   }
 }
 
-std::vector<std::unique_ptr<MemSeries>> Head::Remove(
-    absl::Span<const SeriesRef> refs) {
-  std::vector<std::unique_ptr<MemSeries>> removed;
+std::vector<MemSeriesPtr> Head::Remove(absl::Span<const SeriesRef> refs) {
+  std::vector<MemSeriesPtr> removed;
   for (SeriesRef ref : refs) {
     SeriesSlot* slot = RefSlot(ref, /*create=*/false);
     if (slot == nullptr) continue;
-    std::unique_ptr<MemSeries> owned(slot->series.exchange(nullptr));
+    MemSeriesPtr owned(slot->series.exchange(nullptr));
     if (owned == nullptr) continue;
     {
       Stripe& hs = hash_stripes_[owned->hash % kStripes];
