@@ -944,6 +944,15 @@ inline void PrefetchChunkTail(const MemSeries* s)
   s->open.PrefetchTail();
 }
 
+// For locks held across a pass over many series, which the analysis
+// cannot follow.
+inline void LockSeries(MemSeries* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  s->mu.Lock();
+}
+inline void UnlockSeries(MemSeries* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  s->mu.Unlock();
+}
+
 // A growable byte buffer that, unlike std::string, does not initialise
 // what it grows over and keeps its memory between uses.
 class WalBuffer {
@@ -1119,8 +1128,23 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending,
       }
       const PendingSample& p = at(i);
       apply(p);
-      if (i + 1 == n || at(i + 1).ref != p.ref) {
-        p.series->mu.Unlock();  // the series' last sample in the batch
+      // The series' last sample in the batch (its samples are adjacent):
+      // unlock it, unless it sealed a chunk here that goes to the log
+      // below. Logging it while the series is still locked saves locking
+      // (and fetching) it twice more, and nobody sees the chunk in between.
+      if ((i + 1 == n || at(i + 1).ref != p.ref) &&
+          (log_ == nullptr || sealed.empty() ||
+           sealed.back().first != p.series)) {
+        p.series->mu.Unlock();
+      }
+    }
+  }
+  absl::Status logged = absl::OkStatus();
+  if (log_ != nullptr && !sealed.empty()) {
+    logged = LogSealedLocked(sealed);
+    for (size_t i = 0; i < sealed.size(); ++i) {
+      if (i + 1 == sealed.size() || sealed[i + 1].first != sealed[i].first) {
+        UnlockSeries(sealed[i].first);
       }
     }
   }
@@ -1128,12 +1152,29 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending,
   if (applied > 0) NoteTimeRange(mint, maxt);
   // After the series locks are released (it may take the wake-up lock).
   if (wal_ != nullptr) NoteWalGrowth();
-  return PersistSealed(sealed);
+  return logged;
 }
 
 absl::Status DB::PersistSealed(
     const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed) {
   if (sealed.empty() || log_ == nullptr) return absl::OkStatus();
+  // In ref order, as commits lock them: deadlock-free.
+  std::vector<MemSeries*> series;
+  series.reserve(sealed.size());
+  for (const auto& e : sealed) series.push_back(e.first);
+  std::sort(series.begin(), series.end(),
+            [](const MemSeries* a, const MemSeries* b) {
+              return a->ref < b->ref;
+            });
+  series.erase(std::unique(series.begin(), series.end()), series.end());
+  for (MemSeries* s : series) LockSeries(s);
+  absl::Status st = LogSealedLocked(sealed);
+  for (MemSeries* s : series) UnlockSeries(s);
+  return st;
+}
+
+absl::Status DB::LogSealedLocked(
+    const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed) {
   // Per series, the newest chunk to persist. Every older chunk still in
   // memory goes with it, so a series' chunks reach the log in time order
   // and its chain of records runs from newest to oldest (a concurrent
@@ -1165,13 +1206,14 @@ absl::Status DB::PersistSealed(
   static thread_local std::vector<uint64_t> positions;
   entries.clear();
   chunks.clear();
-  // One writer at a time: a series' log_tail only changes under this lock,
-  // so the chains read here stay valid until the records are written.
+  // The series are locked, so their chains stay as read here until the
+  // new tails are published. One writer at a time still: MoveLoggedStep
+  // relies on every record of a finished segment having reached its
+  // series' chain once this lock is free.
   absl::MutexLock w(&log_write_mu_);
   for (Target& t : targets) {
     MemSeries* s = t.series;
     t.first_entry = entries.size();
-    SeriesLockGuard l(&s->mu);
     uint64_t prev = s->log_tail;
     for (const ChunkPtr& c : s->sealed) {
       if (c->min_time > t.upto) break;
@@ -1197,7 +1239,6 @@ absl::Status DB::PersistSealed(
         i + 1 < targets.size() ? targets[i + 1].first_entry : entries.size();
     if (begin == end) continue;
     MemSeries* s = targets[i].series;
-    SeriesLockGuard l(&s->mu);
     auto& v = s->sealed;
     // The logged chunks were the oldest ones in memory, in order, unless
     // retention dropped some meanwhile.

@@ -304,9 +304,18 @@ class DB : public Queryable, public Appendable {
   // Decodes the newest sample of a restored series to fill last_bits.
   absl::Status ResolveLastBits(MemSeries* s);
   // Persists sealed chunks (and any older ones of the same series still in
-  // memory) to the head chunk log and drops them from memory.
+  // memory) to the head chunk log and drops them from memory. Locks the
+  // series (in ref order) around LogSealedLocked.
   absl::Status PersistSealed(
       const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed);
+  // PersistSealed's work, for a caller that holds the lock of every series
+  // in `sealed` (a commit keeps the series that sealed a chunk locked from
+  // the apply pass on, so their chunks are never visible anywhere but in
+  // memory or in the log). Takes log_write_mu_: series locks always come
+  // first.
+  absl::Status LogSealedLocked(
+      const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS;
   // With flush_store (Close), also flushes RocksDB's memtables so the next
   // Open has no RocksDB WAL to replay.
   absl::Status Checkpoint(bool flush_store = false);
@@ -365,7 +374,7 @@ class DB : public Queryable, public Appendable {
   std::unique_ptr<ChunkStore> store_;  // null when in memory
   std::unique_ptr<Wal> wal_;           // null when in memory
   std::unique_ptr<ChunkLog> log_;      // null when in memory
-  // One PersistSealed at a time appends to the log, so each series' chain
+  // One LogSealedLocked at a time appends to the log, so each series' chain
   // of records stays in time order.
   absl::Mutex log_write_mu_;
 
