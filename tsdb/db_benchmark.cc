@@ -110,29 +110,24 @@ void BM_AppendScrape(benchmark::State& state) {
   db.reset();
   if (!dir.empty()) std::filesystem::remove_all(dir);
 }
+// 100k series, in memory or persistent, with and without a warm-up.
+void AppendScrapeArgs(benchmark::internal::Benchmark* b) {
+  for (int warmup : {0, 20}) {
+    for (int persistent : {0, 1}) b->Args({100000, persistent, warmup});
+  }
+  b->Unit(benchmark::kMillisecond);
+}
 // A fixed number of rounds, like the Go program's --rounds: the share of
 // rounds that seal and persist chunks (and flush RocksDB) depends on it,
 // so runs with a time budget were not comparable.
-BENCHMARK(BM_AppendScrape)
-    ->Args({100000, 0, 0})
-    ->Args({100000, 1, 0})
-    ->Args({100000, 0, 20})
-    ->Args({100000, 1, 20})
-    ->Unit(benchmark::kMillisecond)
-    ->Iterations(200);
+BENCHMARK(BM_AppendScrape)->Apply(AppendScrapeArgs)->Iterations(200);
 // A whole 2 h chunk range at the 15 s interval (480 rounds; Go program:
 // --rounds=480): each series cuts its head chunk about four times in it, in
 // Vigil (at 104-135 samples, see SamplesPerChunk) and in Prometheus (every
 // 120 samples) alike, and the 2 h boundary cuts every series in both, so the
 // ratio does not depend on where the window falls in the cut cycle as it
 // does at 200 rounds.
-BENCHMARK(BM_AppendScrape)
-    ->Args({100000, 0, 0})
-    ->Args({100000, 1, 0})
-    ->Args({100000, 0, 20})
-    ->Args({100000, 1, 20})
-    ->Unit(benchmark::kMillisecond)
-    ->Iterations(480);
+BENCHMARK(BM_AppendScrape)->Apply(AppendScrapeArgs)->Iterations(480);
 
 // Creating series: one commit of n new series (no cached refs), in memory.
 // With arg 1, Abseil's mutex deadlock detection is off meanwhile: Debian's
