@@ -1162,10 +1162,9 @@ absl::Status DB::PersistSealed(
   std::vector<MemSeries*> series;
   series.reserve(sealed.size());
   for (const auto& e : sealed) series.push_back(e.first);
-  std::sort(series.begin(), series.end(),
-            [](const MemSeries* a, const MemSeries* b) {
-              return a->ref < b->ref;
-            });
+  std::sort(
+      series.begin(), series.end(),
+      [](const MemSeries* a, const MemSeries* b) { return a->ref < b->ref; });
   series.erase(std::unique(series.begin(), series.end()), series.end());
   for (MemSeries* s : series) LockSeries(s);
   absl::Status st = LogSealedLocked(sealed);
@@ -1177,9 +1176,9 @@ absl::Status DB::LogSealedLocked(
     const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed) {
   // Per series, the newest chunk to persist. Every older chunk still in
   // memory goes with it, so a series' chunks reach the log in time order
-  // and its chain of records runs from newest to oldest (a concurrent
-  // commit, or a head chunk restored at Open, may have left an older chunk
-  // in memory).
+  // and its chain of records runs from newest to oldest (a head chunk
+  // restored at Open, or a log write that failed earlier, may have left an
+  // older chunk in memory).
   struct Target {
     MemSeries* series;
     int64_t upto;
