@@ -162,12 +162,12 @@ SeriesSlot* Head::RefSlot(SeriesRef ref, bool create) {
     if (b > 0) {
       // A head of 64k+ series, to which one partly used huge page is
       // noise; the first block is (nearly) full and is collapsed into one
-      // too. A smaller head keeps just the 4 KiB pages of its slots.
+      // too (again a no-op once it is one). A smaller head keeps just the
+      // 4 KiB pages of its slots.
       AdviseHugePages(mem, kRefBlockBytes);
       SeriesSlot* first = ref_blocks_[0].load(std::memory_order_acquire);
-      if (first != nullptr && !first_block_advised_) {
+      if (first != nullptr) {
         CollapseHugePages(reinterpret_cast<char*>(first), kRefBlockBytes);
-        first_block_advised_ = true;
       }
     }
     block = reinterpret_cast<SeriesSlot*>(mem);

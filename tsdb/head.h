@@ -462,7 +462,6 @@ class Head {
   // Owns the series (deleted in ~Head or handed out by Remove).
   std::unique_ptr<std::atomic<SeriesSlot*>[]> ref_blocks_;
   absl::Mutex ref_alloc_mu_;
-  bool first_block_advised_ ABSL_GUARDED_BY(ref_alloc_mu_) = false;
   std::atomic<SeriesRef> next_ref_{1};
   std::atomic<size_t> num_series_{0};
 
