@@ -896,16 +896,32 @@ int64_t DB::MaxTime() const {
 
 absl::Status DB::LogSeries(absl::Span<MemSeries* const> series) {
   if (store_ == nullptr || series.empty()) return absl::OkStatus();
-  std::vector<Labels> labels;
-  labels.reserve(series.size());
-  std::vector<std::pair<SeriesRef, const Labels*>> batch;
-  batch.reserve(series.size());
-  for (MemSeries* s : series) labels.push_back(head_.LabelsOf(*s));
-  for (size_t i = 0; i < series.size(); ++i) {
-    batch.emplace_back(series[i]->ref, &labels[i]);
+  // Written from views of the symbol table, in batches of a bounded size:
+  // the first scrape of 100k series would otherwise build 100k Labels and a
+  // 10 MB batch at once, and the heap kept the ~500 bytes a series they
+  // took resident after they were freed (BM_MemoryPerActiveSeries: 1.5 KB
+  // a series instead of 0.9). A definition is idempotent, so a failure
+  // between batches only leaves some written early.
+  constexpr size_t kBatch = 1024;
+  std::vector<LabelView> views;
+  std::vector<ChunkStore::SeriesDefinition> defs;
+  for (size_t begin = 0; begin < series.size(); begin += kBatch) {
+    const size_t end = std::min(series.size(), begin + kBatch);
+    views.clear();
+    defs.clear();
+    for (size_t i = begin; i < end; ++i) {
+      head_.AppendLabelViews(*series[i], &views);
+    }
+    size_t at = 0;
+    for (size_t i = begin; i < end; ++i) {
+      const size_t n = series[i]->syms.size() / 2;
+      defs.push_back(
+          {series[i]->ref, absl::MakeConstSpan(views.data() + at, n)});
+      at += n;
+    }
+    absl::Status st = store_->PutSeries(defs);
+    if (!st.ok()) return st;
   }
-  absl::Status st = store_->PutSeries(batch);
-  if (!st.ok()) return st;
   for (MemSeries* s : series) head_.Slot(s->ref)->logged.store(true);
   return absl::OkStatus();
 }

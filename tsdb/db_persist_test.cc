@@ -92,6 +92,43 @@ TEST(DBPersistTest, ReopenAfterCloseKeepsEverything) {
   EXPECT_EQ(report->series, 20);
 }
 
+// The first commit of a large target creates all its series at once; their
+// definitions are written in several store batches, each series with its
+// own labels whatever their number.
+TEST(DBPersistTest, ManySeriesCreatedInOneCommitKeepTheirLabels) {
+  const std::string dir = TempDir("many_new");
+  constexpr int kSeries = 2500;
+  auto labels_of = [](int s) {
+    std::vector<Label> pairs = {{"__name__", "m"}, {"s", absl::StrCat(s)}};
+    for (int i = 0; i < s % 4; ++i) {
+      pairs.push_back({absl::StrCat("extra", i), std::string(s % 40, 'v')});
+    }
+    return L(std::move(pairs));
+  };
+  {
+    auto db = *DB::Open(Opts(dir));
+    auto app = db->NewAppender();
+    for (int s = 0; s < kSeries; ++s) {
+      ASSERT_TRUE(app->Append(0, labels_of(s), 1000, s).ok());
+    }
+    ASSERT_TRUE(app->Commit().ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  auto report = CheckDataDir(dir);
+  ASSERT_TRUE(report.ok()) << report.status();
+  for (const auto& p : report->problems) ADD_FAILURE() << p;
+  EXPECT_EQ(report->series, kSeries);
+  auto db = *DB::Open(Opts(dir));
+  auto all = QueryAll(db.get());
+  ASSERT_EQ(all.size(), static_cast<size_t>(kSeries));
+  for (int s = 0; s < kSeries; ++s) {
+    const auto it = all.find(labels_of(s).ToString());
+    ASSERT_NE(it, all.end()) << labels_of(s).ToString();
+    ASSERT_EQ(it->second.size(), 1u);
+    EXPECT_EQ(it->second[0].v, s);
+  }
+}
+
 TEST(DBPersistTest, RecoveryReplaysWalWithoutClose) {
   const std::string dir = TempDir("wal");
   const std::string copy = TempDir("wal_copy");

@@ -465,6 +465,14 @@ Labels Head::LabelsOf(const MemSeries& s) const {
   return Labels::FromSortedUnchecked(std::move(pairs));
 }
 
+void Head::AppendLabelViews(const MemSeries& s,
+                            std::vector<LabelView>* out) const {
+  for (size_t i = 0; i < s.syms.size(); i += 2) {
+    out->emplace_back(symbols_.Lookup(s.syms[i]),
+                      symbols_.Lookup(s.syms[i + 1]));
+  }
+}
+
 PostingsList Head::Select(absl::Span<const Matcher> matchers) const {
   absl::ReaderMutexLock l(&index_mu_);
   std::vector<PostingsList> positive;

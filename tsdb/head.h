@@ -383,6 +383,9 @@ class Head {
   ChunkPtr SealLocked(MemSeries* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu);
 
   Labels LabelsOf(const MemSeries& s) const;
+  // Appends the label pairs of `s`, sorted by name, as views of the symbol
+  // table (valid while `s` exists).
+  void AppendLabelViews(const MemSeries& s, std::vector<LabelView>* out) const;
 
   // Refs of series matching all matchers (all series when empty), sorted.
   PostingsList Select(absl::Span<const Matcher> matchers) const;

@@ -24,6 +24,11 @@ namespace vigil::tsdb {
 
 inline constexpr absl::string_view kMetricName = "__name__";
 
+// A label pair as views, e.g. of a head series' interned symbols: writing
+// series definitions from these needs no Labels (two strings per pair)
+// per series.
+using LabelView = std::pair<absl::string_view, absl::string_view>;
+
 struct Label {
   std::string name;
   std::string value;

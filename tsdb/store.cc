@@ -95,14 +95,20 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
 }
 
-std::string EncodeLabels(const Labels& labels) {
+LabelView ViewOf(const Label& l) { return {l.name, l.value}; }
+LabelView ViewOf(const LabelView& l) { return l; }
+
+// `labels` holds Label or LabelView pairs, sorted by name.
+template <typename Pairs>
+std::string EncodeLabels(const Pairs& labels) {
   std::string body;
   PutVarint(&body, labels.size());
-  for (const Label& l : labels) {
-    PutVarint(&body, l.name.size());
-    body.append(l.name);
-    PutVarint(&body, l.value.size());
-    body.append(l.value);
+  for (const auto& pair : labels) {
+    const auto [name, value] = ViewOf(pair);
+    PutVarint(&body, name.size());
+    body.append(name.data(), name.size());
+    PutVarint(&body, value.size());
+    body.append(value.data(), value.size());
   }
   std::string out;
   PutFixed32(&out, Crc(body));
@@ -299,11 +305,10 @@ absl::Status ChunkStore::Close() {
   return FromRocks(s, absl::StrCat("closing RocksDB store ", dir_));
 }
 
-absl::Status ChunkStore::PutSeries(
-    const std::vector<std::pair<SeriesRef, const Labels*>>& series) {
+absl::Status ChunkStore::PutSeries(absl::Span<const SeriesDefinition> series) {
   rocksdb::WriteBatch batch;
-  for (const auto& [ref, labels] : series) {
-    batch.Put(series_cf_, RefKey(ref), EncodeLabels(*labels));
+  for (const SeriesDefinition& d : series) {
+    batch.Put(series_cf_, RefKey(d.ref), EncodeLabels(d.labels));
   }
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
                    "writing series definitions");

@@ -75,8 +75,13 @@ class ChunkStore {
       const std::string& dir, bool read_only = false);
   ~ChunkStore();
 
-  absl::Status PutSeries(
-      const std::vector<std::pair<SeriesRef, const Labels*>>& series);
+  // A series definition to write: its ref and label pairs sorted by name.
+  struct SeriesDefinition {
+    SeriesRef ref;
+    absl::Span<const LabelView> labels;
+  };
+  // Writes the definitions in one atomic batch.
+  absl::Status PutSeries(absl::Span<const SeriesDefinition> series);
   absl::Status PutChunks(const std::vector<ChunkWrite>& chunks);
   // Replaces the head chunk of each ref; a null chunk deletes it.
   absl::Status PutHeadChunks(
