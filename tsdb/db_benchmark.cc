@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "tsdb/db.h"
+#include "tsdb/size_class_arena.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -245,6 +246,15 @@ void BM_MemoryPerActiveSeries(benchmark::State& state) {
     state.counters["bytes_per_series"] =
         static_cast<double>(after - before) / n;
     state.counters["sizeof_MemSeries"] = sizeof(MemSeries);
+    // Open chunks' buffers (some of the arena's pages may be from an
+    // earlier iteration).
+    const SizeClassArena::Stats chunks = SizeClassArena::Global().GetStats();
+    state.counters["chunk_page_bytes_per_series"] =
+        static_cast<double>((chunks.pages_in_use + chunks.pages_free) *
+                            SizeClassArena::kPageBytes) /
+        n;
+    state.counters["chunk_blocks_per_series"] =
+        static_cast<double>(chunks.blocks_in_use) / n;
     state.counters["symbols_bytes"] = static_cast<double>(db->Stats().symbols);
     db.reset();
     std::filesystem::remove_all(dir);

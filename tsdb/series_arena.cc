@@ -3,20 +3,13 @@
 #include <algorithm>
 #include <new>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define VIGIL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define VIGIL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define VIGIL_POISON(p, n) ((void)(p), (void)(n))
-#define VIGIL_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#include "tsdb/poison.h"
 
 namespace vigil::tsdb {
 
 SeriesArena::~SeriesArena() {
   for (char* slab : slabs_) {
-    VIGIL_UNPOISON(slab, kSlabBytes);
+    UnpoisonMemory(slab, kSlabBytes);
     UnmapHugeAligned(slab, kSlabBytes);
   }
 }
@@ -53,7 +46,7 @@ void* SeriesArena::Allocate(size_t bytes) {
       p = next_;
       next_ += n;
     }
-    VIGIL_UNPOISON(p, n);
+    UnpoisonMemory(p, n);
     ++stats_.blocks_in_use;
   }
   // Outside the lock: the kernel copies the slab (~0.3 ms) meanwhile.
@@ -73,7 +66,7 @@ char* SeriesArena::NewSlabLocked() {
   char* slab = MapHugeAligned(kSlabBytes);
   slabs_.push_back(slab);
   ++stats_.slabs;
-  VIGIL_POISON(slab, kSlabBytes);
+  PoisonMemory(slab, kSlabBytes);
   next_ = slab;
   end_ = slab + kSlabBytes;
   return full;
@@ -86,7 +79,7 @@ void SeriesArena::Free(void* p, size_t bytes) {
     std::lock_guard<std::mutex> l(mu_);
     --stats_.blocks_in_use;
     if (n <= kMaxBlockBytes) {
-      VIGIL_POISON(p, n);
+      PoisonMemory(p, n);
       free_[n].push_back(p);
       return;
     }

@@ -2,50 +2,23 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tsdb/testing/smaps.h"
 
 namespace vigil::tsdb {
 namespace {
 
 constexpr size_t kSeriesBytes = 296;  // a MemSeries with 5 label pairs
 
-// The /proc/self/smaps fields ("VmFlags", "AnonHugePages", ...) of the
-// mapping holding `p`; empty if smaps is unreadable.
-std::map<std::string, std::string> SmapsOf(const void* p) {
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  std::ifstream smaps("/proc/self/smaps");
-  std::map<std::string, std::string> fields;
-  std::string line;
-  bool inside = false;
-  while (std::getline(smaps, line)) {
-    uintptr_t begin, end;
-    char dash;
-    std::istringstream header(line);
-    if (header >> std::hex >> begin >> dash >> end && dash == '-') {
-      if (inside) break;
-      inside = a >= begin && a < end;
-      continue;
-    }
-    const size_t colon = line.find(':');
-    if (inside && colon != std::string::npos) {
-      fields[line.substr(0, colon)] = line.substr(colon + 1);
-    }
-  }
-  return fields;
-}
-
-bool AdvisedHuge(const void* p) {
-  return SmapsOf(p)["VmFlags"].find(" hg") != std::string::npos;
-}
+using testing::AdvisedHuge;
+using testing::SmapsOf;
 
 TEST(SeriesArenaTest, BlocksAreAlignedDistinctAndWritable) {
   SeriesArena arena;

@@ -26,6 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tsdb/chunkenc/decimal.h"
+#include "tsdb/size_class_arena.h"
 
 namespace vigil::tsdb::chunkenc {
 namespace {
@@ -275,7 +276,7 @@ ChunkEncoder::Buffer::Buffer(Buffer&& o) noexcept
 
 ChunkEncoder::Buffer& ChunkEncoder::Buffer::operator=(Buffer&& o) noexcept {
   if (this != &o) {
-    if (cap_ > kInline) std::free(heap_);
+    Release();
     size_ = o.size_;
     cap_ = o.cap_;
     std::memcpy(inline_, o.inline_, kInline);
@@ -286,23 +287,22 @@ ChunkEncoder::Buffer& ChunkEncoder::Buffer::operator=(Buffer&& o) noexcept {
   return *this;
 }
 
+void ChunkEncoder::Buffer::Release() {
+  if (cap_ > kInline) SizeClassArena::Global().Free(heap_, cap_);
+}
+
 void ChunkEncoder::Buffer::Grow(size_t need) {
-  // About 1.25x, rounded up to what glibc's malloc hands out anyway
-  // (16-byte classes minus its 8-byte header), at least 24: an open chunk
-  // lives for minutes to hours, so slack costs more than a few more
-  // reallocations of a few hundred bytes.
-  size_t cap = std::max<size_t>(need, cap_ + cap_ / 4);
-  cap = std::max<size_t>(((cap + 8 + 15) & ~size_t{15}) - 8, 24);
-  char* p;
-  if (cap_ > kInline) {
-    p = static_cast<char*>(std::realloc(heap_, cap));
-  } else {
-    p = static_cast<char*>(std::malloc(cap));
-    if (p != nullptr) std::memcpy(p, inline_, kInline);
-  }
-  if (p == nullptr) throw std::bad_alloc();
-  // Keeps every byte past size_ zero (see WriteBits).
+  // About 1.25x, rounded up to the arena's size class (whose whole block
+  // is used), at least 24: an open chunk lives for minutes to hours, so
+  // slack costs more than a few more copies of a few hundred bytes.
+  const size_t cap =
+      SizeClassArena::BlockSize(std::max<size_t>({need, cap_ + cap_ / 4, 24}));
+  char* p = static_cast<char*>(SizeClassArena::Global().Allocate(cap));
+  // Copies the old capacity and zeroes the rest: every byte past size_
+  // stays zero (see WriteBits).
+  std::memcpy(p, data(), cap_);
   std::memset(p + cap_, 0, cap - cap_);
+  Release();
   heap_ = p;
   cap_ = static_cast<uint32_t>(cap);
 }

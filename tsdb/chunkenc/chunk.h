@@ -18,7 +18,6 @@
 #define VIGIL_TSDB_CHUNKENC_CHUNK_H_
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -90,10 +89,11 @@ class ChunkEncoder {
   void EnterDecimal(int scale, uint64_t m);
   void EnterFloat(uint64_t bits);
 
-  // The encoded bytes: up to 8 inline, then one heap block grown by about
-  // 1.25x in malloc's size classes. Bytes past size() are always zero. Every
-  // series has an open chunk, so this is 16 bytes instead of std::string's 32,
-  // with less slack than its doubling.
+  // The encoded bytes: up to 8 inline, then one block grown by about 1.25x
+  // in SizeClassArena's classes (huge pages: a commit writes to the last
+  // byte of every series' buffer). Bytes past size() are always zero. Every
+  // series has an open chunk, so this is 16 bytes instead of std::string's
+  // 32, with less slack than its doubling.
   class Buffer {
    public:
     Buffer() { std::memset(inline_, 0, kInline); }
@@ -101,9 +101,7 @@ class ChunkEncoder {
     Buffer& operator=(Buffer&& o) noexcept;
     Buffer(const Buffer&) = delete;
     Buffer& operator=(const Buffer&) = delete;
-    ~Buffer() {
-      if (cap_ > kInline) std::free(heap_);
-    }
+    ~Buffer() { Release(); }
     char* data() { return cap_ > kInline ? heap_ : inline_; }
     const char* data() const { return cap_ > kInline ? heap_ : inline_; }
     size_t size() const { return size_; }
@@ -130,6 +128,8 @@ class ChunkEncoder {
    private:
     static constexpr uint32_t kInline = 8;
     void Grow(size_t need);
+    // Frees the heap block, if any (the buffer is then left invalid).
+    void Release();
     uint32_t size_ = 0;
     uint32_t cap_ = kInline;
     union {
