@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tsdb/testing/live_blocks.h"
 #include "tsdb/testing/smaps.h"
 
 namespace vigil::tsdb {
@@ -22,22 +22,14 @@ using testing::SmapsOf;
 
 TEST(SeriesArenaTest, BlocksAreAlignedDistinctAndWritable) {
   SeriesArena arena;
-  std::map<uintptr_t, size_t> live;  // start -> size
+  testing::LiveBlocks live;
   std::vector<std::pair<char*, size_t>> blocks;
   for (int i = 0; i < 20000; ++i) {  // mixed sizes, ~3 slabs
     const size_t bytes = kSeriesBytes + 8 * (i % 3);
     char* p = static_cast<char*>(arena.Allocate(bytes));
     ASSERT_EQ(reinterpret_cast<uintptr_t>(p) % SeriesArena::kAlign, 0u);
     std::memset(p, i & 0xff, bytes);
-    auto [it, inserted] = live.emplace(reinterpret_cast<uintptr_t>(p), bytes);
-    ASSERT_TRUE(inserted);
-    if (it != live.begin()) {
-      auto before = std::prev(it);
-      ASSERT_GE(it->first - before->first, before->second);
-    }
-    if (std::next(it) != live.end()) {
-      ASSERT_GE(std::next(it)->first - it->first, bytes);
-    }
+    ASSERT_TRUE(live.Add(p, bytes)) << i;
     blocks.emplace_back(p, bytes);
   }
   for (size_t i = 0; i < blocks.size(); ++i) {

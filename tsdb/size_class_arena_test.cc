@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tsdb/testing/live_blocks.h"
 #include "tsdb/testing/smaps.h"
 
 namespace vigil::tsdb {
@@ -41,7 +41,7 @@ TEST(SizeClassArenaTest, BlockSizesAreClassesThatHoldTheRequest) {
 
 TEST(SizeClassArenaTest, BlocksAreAlignedDistinctAndWritable) {
   SizeClassArena arena;
-  std::map<uintptr_t, size_t> live;  // start -> size
+  testing::LiveBlocks live;
   std::vector<std::pair<char*, size_t>> blocks;
   for (int i = 0; i < 20000; ++i) {  // every class, ~12 MB
     const size_t bytes =
@@ -53,15 +53,7 @@ TEST(SizeClassArenaTest, BlocksAreAlignedDistinctAndWritable) {
     ASSERT_EQ(reinterpret_cast<uintptr_t>(p) / kPage,
               (reinterpret_cast<uintptr_t>(p) + size - 1) / kPage);
     std::memset(p, i & 0xff, size);
-    auto [it, inserted] = live.emplace(reinterpret_cast<uintptr_t>(p), size);
-    ASSERT_TRUE(inserted);
-    if (it != live.begin()) {
-      auto before = std::prev(it);
-      ASSERT_GE(it->first - before->first, before->second);
-    }
-    if (std::next(it) != live.end()) {
-      ASSERT_GE(std::next(it)->first - it->first, size);
-    }
+    ASSERT_TRUE(live.Add(p, size)) << i;
     blocks.emplace_back(p, bytes);
   }
   for (size_t i = 0; i < blocks.size(); ++i) {
