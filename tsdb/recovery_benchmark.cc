@@ -38,6 +38,26 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Copies `from` to `to` while a DB still writes to it. Background work
+// (RocksDB flushes and compactions, WAL and chunk log segment removal) may
+// delete a file between the listing and its copy: it was obsolete, and a
+// kill -9 at that moment would have left it deleted too, so it is skipped.
+void CopyLiveDir(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to);
+  for (const fs::directory_entry& e : fs::recursive_directory_iterator(
+           from, fs::directory_options::skip_permission_denied)) {
+    const fs::path target = to / fs::relative(e.path(), from);
+    std::error_code ec;
+    if (e.is_directory(ec)) {
+      fs::create_directories(target);
+      continue;
+    }
+    fs::copy_file(e.path(), target, ec);
+    if (ec && fs::exists(e.path()))
+      throw fs::filesystem_error("copy", e.path(), target, ec);
+  }
+}
+
 double CpuSeconds() {
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -191,7 +211,7 @@ int Run(int argc, char** argv) {
         static_cast<long long>((*db)->Stats().wal_bytes),
         static_cast<long long>((*db)->Stats().wal_checkpoints));
     // The copy taken while the writer is open is what kill -9 leaves.
-    fs::copy(dir, crash_dir, fs::copy_options::recursive);
+    CopyLiveDir(dir, crash_dir);
     const double close_cpu0 = CpuSeconds();
     const absl::Time close_start = absl::Now();
     absl::Status s = (*db)->Close();
