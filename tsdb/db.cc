@@ -969,6 +969,18 @@ inline void UnlockSeries(MemSeries* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   s->mu.Unlock();
 }
 
+// Calls fn once for each series of `sealed`, whose chunks of one series are
+// next to each other.
+template <typename Fn>
+void ForEachSealedSeries(
+    const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed, Fn fn) {
+  for (size_t i = 0; i < sealed.size(); ++i) {
+    if (i + 1 == sealed.size() || sealed[i + 1].first != sealed[i].first) {
+      fn(sealed[i].first);
+    }
+  }
+}
+
 // A growable byte buffer that, unlike std::string, does not initialise
 // what it grows over and keeps its memory between uses.
 class WalBuffer {
@@ -1157,12 +1169,9 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending,
   }
   absl::Status logged = absl::OkStatus();
   if (log_ != nullptr && !sealed.empty()) {
+    // In ref order, each series' chunks next to each other.
     logged = LogSealedLocked(sealed);
-    for (size_t i = 0; i < sealed.size(); ++i) {
-      if (i + 1 == sealed.size() || sealed[i + 1].first != sealed[i].first) {
-        UnlockSeries(sealed[i].first);
-      }
-    }
+    ForEachSealedSeries(sealed, UnlockSeries);
   }
   samples_appended_.fetch_add(applied, std::memory_order_relaxed);
   if (applied > 0) NoteTimeRange(mint, maxt);
@@ -1174,17 +1183,17 @@ absl::Status DB::CommitSamples(absl::Span<const PendingSample> pending,
 absl::Status DB::PersistSealed(
     const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed) {
   if (sealed.empty() || log_ == nullptr) return absl::OkStatus();
-  // In ref order, as commits lock them: deadlock-free.
-  std::vector<MemSeries*> series;
-  series.reserve(sealed.size());
-  for (const auto& e : sealed) series.push_back(e.first);
-  std::sort(
-      series.begin(), series.end(),
-      [](const MemSeries* a, const MemSeries* b) { return a->ref < b->ref; });
-  series.erase(std::unique(series.begin(), series.end()), series.end());
-  for (MemSeries* s : series) LockSeries(s);
-  absl::Status st = LogSealedLocked(sealed);
-  for (MemSeries* s : series) UnlockSeries(s);
+  // WAL replay hands over many commits' chunks at once, where one series'
+  // chunks need not be next to each other: group them (keeping their
+  // order) in ref order, the order commits lock series in, so locking
+  // them all is deadlock-free.
+  std::vector<std::pair<MemSeries*, ChunkPtr>> grouped = sealed;
+  std::stable_sort(
+      grouped.begin(), grouped.end(),
+      [](const auto& a, const auto& b) { return a.first->ref < b.first->ref; });
+  ForEachSealedSeries(grouped, LockSeries);
+  absl::Status st = LogSealedLocked(grouped);
+  ForEachSealedSeries(grouped, UnlockSeries);
   return st;
 }
 
@@ -1202,18 +1211,11 @@ absl::Status DB::LogSealedLocked(
   };
   std::vector<Target> targets;
   targets.reserve(sealed.size());
-  {
-    // WAL replay hands over many commits' chunks at once, where one
-    // series' chunks need not be next to each other.
-    absl::flat_hash_map<MemSeries*, size_t> index;
-    for (const auto& [s, c] : sealed) {
-      auto [it, inserted] = index.emplace(s, targets.size());
-      if (inserted) {
-        targets.push_back(Target{s, c->min_time, 0});
-      } else {
-        targets[it->second].upto =
-            std::max(targets[it->second].upto, c->min_time);
-      }
+  for (const auto& [s, c] : sealed) {
+    if (!targets.empty() && targets.back().series == s) {
+      targets.back().upto = std::max(targets.back().upto, c->min_time);
+    } else {
+      targets.push_back(Target{s, c->min_time, 0});
     }
   }
   static thread_local std::vector<ChunkLog::Entry> entries;

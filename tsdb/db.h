@@ -311,8 +311,9 @@ class DB : public Queryable, public Appendable {
   // PersistSealed's work, for a caller that holds the lock of every series
   // in `sealed` (a commit keeps the series that sealed a chunk locked from
   // the apply pass on, so their chunks are never visible anywhere but in
-  // memory or in the log). Takes log_write_mu_: series locks always come
-  // first.
+  // memory or in the log). One series' chunks must be next to each other
+  // in `sealed` (a commit's are; PersistSealed groups them). Takes
+  // log_write_mu_: series locks always come first.
   absl::Status LogSealedLocked(
       const std::vector<std::pair<MemSeries*, ChunkPtr>>& sealed)
       ABSL_NO_THREAD_SAFETY_ANALYSIS;
